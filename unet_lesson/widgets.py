@@ -1,0 +1,149 @@
+"""The one way every lesson builds a widget.
+
+A lesson's widget is a *plain view function* plus controls::
+
+    def conv_view(size=572, kernel=3, stride=1, padding=0) -> View: ...   # tested without a browser
+    live(conv_view, {"size": slider, "kernel": ...}, css="ul-conv")        # the widget
+
+:func:`live` calls the view on every change and shows its HTML (tables, formulas) and
+figure. A ``ValueError`` raised by the view (an impossible size, a padding that breaks
+the concat, ...) is shown *in the widget* as a clear message; the controls keep what the
+student typed. :func:`show` displays a static view of the default state first, so a
+reader without a kernel still sees the point, then the live widget.
+
+CSS classes for tests and browsers: the widget box has ``css`` (e.g. ``ul-conv``), each
+control ``{css}-{name}``, the text output ``ul-view`` and an error ``ul-error``; the
+view's numbers also appear as ``data-ul-<name>`` attributes of the output.
+"""
+from __future__ import annotations
+
+import base64
+import html
+import io
+import traceback
+from dataclasses import dataclass, field
+from typing import Any, Callable, Mapping
+
+__all__ = ["View", "error_view", "safe_view", "live", "show", "figure_png", "defaults_of"]
+
+
+@dataclass
+class View:
+    """What a view function returns: HTML text, an optional matplotlib figure, the numbers shown.
+
+    ``data`` holds the values the view displays (output size, parameter count, ...), so
+    tests can compare them with ``unet_lesson`` without parsing HTML.
+    """
+
+    html: str = ""
+    figure: Any = None
+    data: dict = field(default_factory=dict)
+    error: str | None = None
+
+    @property
+    def ok(self) -> bool:
+        return self.error is None
+
+    def body_html(self) -> str:
+        attrs = " ".join(f"data-ul-{html.escape(str(k))}='{html.escape(str(v))}'" for k, v in self.data.items()
+                         if isinstance(v, (int, float, str, tuple)))
+        if self.error is not None:
+            inner = (f"<div class='ul-error' style='background:#fff4e5;color:#8a4b00;border-left:4px solid #e08a00;"
+                     f"padding:6px 10px;white-space:pre-wrap'><b>This setting cannot work.</b> "
+                     f"{html.escape(self.error)}</div>")
+            inner += self.html
+        else:
+            inner = self.html
+        return f"<div class='ul-view-body' {attrs}>{inner}</div>"
+
+    def _repr_html_(self) -> str:
+        img = ""
+        if self.figure is not None and self.error is None:
+            img = f"<img src='data:image/png;base64,{base64.b64encode(figure_png(self.figure)).decode()}'/>"
+        return self.body_html() + img
+
+
+def error_view(message: str, html_extra: str = "", **data) -> View:
+    return View(html=html_extra, error=message, data=data)
+
+
+def figure_png(fig, dpi: int = 80) -> bytes:
+    """Render a matplotlib figure to PNG bytes (and free it)."""
+    import matplotlib.pyplot as plt
+
+    buf = io.BytesIO()
+    fig.savefig(buf, format="png", dpi=dpi, bbox_inches="tight")
+    plt.close(fig)
+    return buf.getvalue()
+
+
+def safe_view(view_fn: Callable[..., View], **values) -> View:
+    """Call a view function; turn any failure into a message instead of a traceback."""
+    try:
+        result = view_fn(**values)
+    except (ValueError, TypeError, ZeroDivisionError, OverflowError) as e:
+        return error_view(str(e))
+    except Exception as e:  # noqa: BLE001 - a widget never shows a traceback
+        last = traceback.extract_tb(e.__traceback__)[-1]
+        return error_view(f"Unexpected problem ({type(e).__name__}: {e}) in {last.name}. "
+                          "Try another setting; if it persists, tell your instructor.")
+    if not isinstance(result, View):
+        result = View(html=str(result))
+    return result
+
+
+def defaults_of(controls: Mapping[str, Any]) -> dict:
+    return {name: getattr(w, "value", w) for name, w in controls.items()}
+
+
+def live(view_fn: Callable[..., View], controls: Mapping[str, Any], css: str, *, title: str = "",
+         dpi: int = 80):
+    """Build the live widget: controls on top, the view below, updated on every change."""
+    import ipywidgets as W
+
+    html_out = W.HTML()
+    html_out.add_class("ul-view")
+    image = W.Image(format="png")
+    image.add_class("ul-figure")
+    boxes = []
+    for name, w in controls.items():
+        if hasattr(w, "add_class"):
+            w.add_class(f"{css}-{name}")
+            if getattr(w, "description", None) == "":
+                w.description = name
+            if hasattr(getattr(w, "style", None), "description_width"):
+                w.style.description_width = "initial"
+        boxes.append(w)
+
+    def update(*_):
+        view = safe_view(view_fn, **defaults_of(controls))
+        html_out.value = view.body_html()
+        if view.figure is not None and view.ok:
+            image.value = figure_png(view.figure, dpi=dpi)
+            image.layout.display = None
+        else:
+            image.layout.display = "none"
+
+    for w in controls.values():
+        if hasattr(w, "observe"):
+            w.observe(update, names="value")
+    update()
+    head = [W.HTML(f"<b>{html.escape(title)}</b>")] if title else []
+    box = W.VBox(head + [W.HBox(boxes, layout=W.Layout(flex_flow="row wrap")), html_out, image])
+    box.add_class(css)
+    box.add_class("ul-widget")
+    return box
+
+
+def show(view_fn: Callable[..., View], controls: Mapping[str, Any], css: str, *, title: str = "",
+         static: bool = True, dpi: int = 80):
+    """Display a static view of the default setting (for readers without a kernel), then the live widget."""
+    from IPython.display import HTML, display
+
+    if static:
+        view = safe_view(view_fn, **defaults_of(controls))
+        display(HTML("<div class='ul-static' style='color:#666;font-size:11px'>Static view at the default "
+                     "setting (the live widget below starts here):</div>" + view._repr_html_()))
+    widget = live(view_fn, controls, css, title=title, dpi=dpi)
+    display(widget)
+    return widget

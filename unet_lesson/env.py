@@ -1,0 +1,36 @@
+"""The student's environment: versions, and which device the course computes on."""
+from __future__ import annotations
+
+import platform
+import sys
+
+__all__ = ["get_device", "environment_report"]
+
+
+def get_device(prefer: str | None = None):
+    """CUDA when present, otherwise the CPU (the same code runs on both, unchanged)."""
+    import torch
+
+    if prefer is not None:
+        return torch.device(prefer)
+    return torch.device("cuda" if torch.cuda.is_available() else "cpu")
+
+
+def environment_report() -> dict:
+    """Versions of Python and the course's packages, the device, and the CPU threads torch uses."""
+    import importlib.metadata as md
+
+    import torch
+
+    report = {"python": sys.version.split()[0], "platform": platform.platform()}
+    for pkg in ("unet-lesson", "torch", "numpy", "matplotlib", "ipywidgets", "jupyterlab", "torchinfo",
+                "scikit-image", "scipy", "tqdm", "nbval", "voila"):
+        try:
+            report[pkg] = md.version(pkg)
+        except md.PackageNotFoundError:
+            report[pkg] = "not installed"
+    dev = get_device()
+    report["device"] = str(dev)
+    report["gpu"] = torch.cuda.get_device_name(0) if dev.type == "cuda" else "none (CPU only: fine for this course)"
+    report["cpu threads"] = torch.get_num_threads()
+    return report

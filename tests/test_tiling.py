@@ -14,7 +14,7 @@ import torch  # noqa: E402
 from unet_lesson import InvalidInputSize, UNet, nearest_valid_sizes, output_size, valid_input_sizes  # noqa: E402
 from unet_lesson.lessons import overlap_tile as L  # noqa: E402
 from unet_lesson.tiling import (TooManyTiles, foreground, margin_of, mirror_pad, plan_naive_tiles,  # noqa: E402
-                                plan_tiles, plot_mirror, plot_plan, plot_seams, predict_naive_tiles,
+                                plan_tiles, plot_mirror, plot_plan, plot_seams, predict_naive_tiles, seam_profile,
                                 predict_tiled, predict_whole, probabilities, seam_mask, seam_report)
 from unet_lesson.widgets import safe_view  # noqa: E402
 
@@ -418,3 +418,23 @@ def test_lesson_models_fall_back_to_random_weights(monkeypatch):
 def test_lesson_image_has_a_mask():
     img, mask = L.lesson_image((40, 48), seed=1)
     assert img.shape == (40, 48) and img.dtype == np.float32 and mask.shape == (40, 48)
+
+
+def test_seam_profile_of_naive_tiles_fades_with_distance_and_overlap_tile_is_flat():
+    same, valid = _model(3, "same", seed=2), _model(3, seed=2)
+    image = L.lesson_image((64, 96), seed=0)[0]
+    nplan = plan_naive_tiles(image.shape, 32, depth=3)
+    rows = seam_profile(foreground(predict_naive_tiles(same, image, 32)), foreground(predict_whole(same, image)),
+                        nplan, edges=(0, 2, 8))
+    assert [r["band"] for r in rows] == ["0-2 px", "2-8 px", ">= 8 px"]
+    assert sum(r["pixels"] for r in rows) == image.size
+    assert rows[0]["mean"] > rows[1]["mean"] > rows[2]["mean"]
+    tile = _tiles_for(3)[1]
+    flat = seam_profile(foreground(predict_tiled(valid, image, tile)), foreground(predict_whole(valid, image)),
+                        plan_tiles(image.shape, tile, depth=3))
+    assert max(r["max"] for r in flat) < 1e-5
+
+
+def test_seam_profile_rejects_maps_of_different_shapes():
+    with pytest.raises(ValueError, match="differ in shape"):
+        seam_profile(np.zeros((4, 4)), np.zeros((4, 5)), plan_naive_tiles((4, 4), 4, depth=2))

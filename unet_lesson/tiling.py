@@ -62,6 +62,7 @@ __all__ = [
     "foreground",
     "seam_mask",
     "seam_report",
+    "seam_profile",
     "plot_plan",
     "plot_seams",
     "plot_mirror",
@@ -588,6 +589,32 @@ def seam_report(prediction, reference, plan, width: int = 2) -> dict:
     }
 
 
+def seam_profile(prediction, reference, plan, edges=(0, 2, 4, 8, 16, 32)) -> list[dict]:
+    """Largest and mean disagreement between two (H, W) maps by distance to the nearest tile border.
+
+    Returns one row per band ``edges[i] <= distance < edges[i+1]`` (the last band is open):
+    ``{"band": "0-2 px", "pixels": n, "max": ..., "mean": ...}``. Pixels on either side of a
+    border have distance 0. Bands without pixels are left out.
+    """
+    from scipy import ndimage as ndi
+
+    p, r = np.asarray(prediction, np.float64), np.asarray(reference, np.float64)
+    if p.shape != r.shape:
+        raise ValueError(f"The two maps differ in shape: {p.shape} vs {r.shape}.")
+    border = seam_mask(plan, width=1)
+    dist = ndi.distance_transform_edt(~border) if border.any() else np.full(p.shape, np.inf)
+    d = np.abs(p - r)
+    rows = []
+    bounds = list(edges) + [np.inf]
+    for lo, hi in zip(bounds[:-1], bounds[1:]):
+        sel = (dist >= lo) & (dist < hi)
+        if sel.any():
+            band = f"{lo}-{hi} px" if np.isfinite(hi) else f">= {lo} px"
+            rows.append({"band": band, "pixels": int(sel.sum()), "max": float(d[sel].max()),
+                         "mean": float(d[sel].mean())})
+    return rows
+
+
 # ----------------------------------------------------------------------------------
 # pictures
 # ----------------------------------------------------------------------------------
@@ -613,7 +640,10 @@ def plot_plan(plan: TilePlan, image=None, highlight: int = 0, size: float = 3.4)
         ax1.imshow(mirror_pad(img, t, b, l, r), cmap="gray", extent=(-l, W + r, H + b, -t), alpha=0.6)
         ax2.imshow(img, cmap="gray", extent=(0, W, H, 0), alpha=0.6)
     # left: the padded canvas (hatched where mirrored), the image outline, input tiles
-    ax1.add_patch(Rectangle((-l, -t), PW, PH, fill=False, edgecolor="#9e9e9e", hatch="////", lw=0.5))
+    ax1.add_patch(Rectangle((-l, -t), PW, PH, fill=False, edgecolor="#9e9e9e", lw=0.5))
+    for x, y, w, h in ((-l, -t, PW, t), (-l, H, PW, b), (-l, 0, l, H), (W, 0, r, H)):  # the mirrored border
+        if w > 0 and h > 0:
+            ax1.add_patch(Rectangle((x, y), w, h, fill=False, edgecolor="#9e9e9e", hatch="////", lw=0))
     ax1.add_patch(Rectangle((0, 0), W, H, facecolor="white" if img is None else "none", edgecolor="black",
                             lw=1.5, zorder=2))
     for tile in plan.tiles:
@@ -682,8 +712,9 @@ def plot_seams(image, whole, naive, tiled, naive_plan, tiled_plan=None, size: fl
     axes[0].imshow(np.asarray(image).reshape(H, W) if np.asarray(image).ndim == 2 else np.asarray(image)[0],
                    cmap="gray")
     axes[0].set_title("image", fontsize=8)
-    axes[1].imshow(naive, cmap="magma", vmin=0, vmax=1)
-    axes[1].set_title("naive tiles (same net):\nforeground probability", fontsize=8)
+    lo, hi = float(np.min(naive)), float(np.max(naive))
+    axes[1].imshow(naive, cmap="magma", vmin=lo, vmax=max(hi, lo + 1e-6))
+    axes[1].set_title(f"naive tiles (same net): foreground\nprobability, {lo:.2f} (dark) to {hi:.2f}", fontsize=8)
     axes[2].imshow(d_naive, cmap="Reds", vmin=0, vmax=vmax)
     axes[2].set_title(f"|naive - whole image|\nmax {d_naive.max():.3g}", fontsize=8)
     axes[3].imshow(d_tiled, cmap="Reds", vmin=0, vmax=vmax)

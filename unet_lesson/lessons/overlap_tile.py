@@ -92,7 +92,20 @@ def plan_controls():
     }
 
 
-def lesson_models(seed: int = 0, base_channels: int = 8):
+def _lively(model):
+    """Random weights that keep the ReLUs alive (He initialisation, small positive biases), so an
+    untrained network still gives a map that varies across the image instead of a flat grey."""
+    import torch
+
+    for m in model.modules():
+        if isinstance(m, (torch.nn.Conv2d, torch.nn.ConvTranspose2d)):
+            torch.nn.init.kaiming_normal_(m.weight, nonlinearity="relu")
+            if m.bias is not None:
+                torch.nn.init.uniform_(m.bias, 0.0, 0.1)
+    return model
+
+
+def lesson_models(seed: int = 0, base_channels: int = 4):
     """The lesson's two networks and a note saying where their weights come from.
 
     Returns ``(valid_model, same_model, note)``. Uses the course's small trained models
@@ -120,8 +133,9 @@ def lesson_models(seed: int = 0, base_channels: int = 8):
     for kind in ("valid", "same"):
         if loaded[kind] is None:
             torch.manual_seed(seed)
-            loaded[kind] = UNet(base_channels=base_channels, padding=kind)
-            notes.append(f"{kind} network: random weights (no trained model shipped), base {base_channels} channels")
+            loaded[kind] = _lively(UNet(base_channels=base_channels, padding=kind))
+            notes.append(f"{kind} network: random weights (untrained; no trained model shipped), "
+                         f"base {base_channels} channels")
         else:
             notes.append(f"{kind} network: the course's trained model")
     for m in loaded.values():

@@ -163,6 +163,30 @@ def test_uneven_overlap_iff_stride_does_not_divide_kernel(k, s):
     assert U.checkerboard_facts(9, k, s)["uneven"] == U.uneven_overlap(k, s)
 
 
+@settings(max_examples=150, deadline=None)
+@given(n=st.integers(1, 12), k=st.integers(1, 7), s=st.integers(1, 5), p=st.integers(0, 6), op=st.integers(0, 4))
+def test_checkerboard_facts_equal_brute_force_counts(n, k, s, p, op):
+    if not valid(n, k, s, p, op):
+        with pytest.raises(ValueError):
+            U.checkerboard_facts(n, k, s, p, op)
+        return
+    f = U.checkerboard_facts(n, k, s, p, op)
+    counts = real_conv_transpose(np.ones((1, n, n)), np.ones((1, 1, k, k)), s, p, op)[0]
+    assert (f["min"], f["max"]) == (counts.min(), counts.max())
+    full = real_conv_transpose(np.ones((1, n, n)), np.ones((1, 1, k, k)), s, 0, 0)[0]
+    inner = full[k - 1:full.shape[0] - (k - 1), k - 1:full.shape[1] - (k - 1)]
+    inner = inner if inner.size else full
+    assert (f["interior_min"], f["interior_max"]) == (inner.min(), inner.max())
+
+
+def test_checkerboard_facts_for_huge_maps_match_a_moderate_one():
+    """The count is periodic inside, so a 10^9-pixel map has the interior of a 40-pixel one."""
+    for k, s in [(3, 2), (2, 2), (5, 3), (1, 4)]:
+        big, small = U.checkerboard_facts(10 ** 9, k, s), U.checkerboard_facts(40, k, s)
+        assert {key: big[key] for key in ("interior_min", "interior_max", "uneven", "min", "max")} == \
+               {key: small[key] for key in ("interior_min", "interior_max", "uneven", "min", "max")}
+
+
 def test_checkerboard_facts_for_the_lesson_cases():
     assert U.checkerboard_facts(6, 2, 2)["interior_max"] == 1 and not U.checkerboard_facts(6, 2, 2)["uneven"]
     f = U.checkerboard_facts(6, 3, 2)
@@ -298,7 +322,7 @@ VIEW_SETTINGS = [dict(size=size, kernel=k, stride=s, padding=p, output_padding=o
                  for size in (1, 3, 4, 7, 8)
                  for (k, s, p, op) in ((2, 2, 0, 0), (3, 2, 1, 1), (3, 2, 0, 0), (4, 2, 1, 0), (1, 3, 0, 2),
                                        (3, 1, 1, 0))
-                 for (ci, co) in ((4, 2), (1, 3))
+                 for (ci, co) in [((4, 2), (1, 3))[size % 2]]       # channels halved (even sizes) or not
                  if valid(size, k, s, p, op)]
 
 
@@ -340,6 +364,28 @@ def test_view_large_setting_checks_the_shape_only():
     plt.close(v.figure)
     v = U.upconv_view(size=200, kernel=2, stride=2, in_channels=1, out_channels=1)
     assert v.data["output"] == 400 and v.figure is None and "drawn for outputs up to" in v.html
+    assert "real forward pass" in v.html and "twin" not in v.html
+    v = U.upconv_view(size=200, kernel=2, stride=2, in_channels=1024, out_channels=512)
+    assert v.data["real_shape"] == (512, 400, 400) and "1-channel twin" in v.html
+
+
+def test_view_beyond_what_pytorch_can_represent_says_so():
+    v = U.upconv_view(size=10 ** 6, stride=10 ** 4)
+    assert v.ok and v.data["output"] == up_conv_out(10 ** 6, 2, 10 ** 4) and v.data["agrees"] is None
+    assert "too large for PyTorch" in v.html
+
+
+@pytest.mark.parametrize("kw", [dict(size=10 ** 5, stride=100), dict(size=3, kernel=10 ** 5, padding=49_000),
+                                dict(size=50, in_channels=10 ** 5, out_channels=10 ** 5),
+                                dict(size=2, kernel=3, stride=1000, in_channels=3, out_channels=3)])
+def test_view_survives_huge_settings(kw):
+    """Whatever a student types, the view answers quickly with the formula's number, without a giant allocation."""
+    v = U.upconv_view(**kw)
+    full = {**{k: p.default for k, p in inspect.signature(U.upconv_view).parameters.items()}, **kw}
+    expected = up_conv_out(full["size"], full["kernel"], full["stride"], full["padding"], full["output_padding"])
+    assert v.data["output"] == expected and v.data["real_shape"] == (full["out_channels"], expected, expected)
+    assert v.data["agrees"] is True and v.figure is None
+    assert all(type(n) is int for n in v.data["real_shape"])
 
 
 def test_view_uneven_and_gap_messages():

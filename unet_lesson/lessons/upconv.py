@@ -312,6 +312,31 @@ def scatter_steps_figure(x=EXAMPLE_INPUT, kernel=EXAMPLE_KERNEL, stride: int = 2
 # --------------------------------------------------------------------------
 # overlap and checkerboard artifacts
 # --------------------------------------------------------------------------
+def _count_at(t: np.ndarray, n: int, k: int, s: int) -> np.ndarray:
+    """Copies covering canvas position ``t`` along one axis: the input pixels m (0 <= m < n) whose copy
+    [m*s, m*s + k) contains t, i.e. ceil((t - k + 1)/s) <= m <= floor(t/s)."""
+    t = np.asarray(t, dtype=np.int64)
+    hi = np.minimum(n - 1, t // s)
+    lo = np.maximum(0, -((k - 1 - t) // s))
+    return np.maximum(hi - lo + 1, 0)
+
+
+def _count_range(a: int, b: int, n: int, k: int, s: int) -> tuple[int, int]:
+    """Exact (min, max) of :func:`_count_at` over canvas positions a..b-1, however long the range: the
+    count only ramps within k + s of either end of the canvas and is periodic (period s) in between."""
+    end = (n - 1) * s + k
+    spots = [np.arange(a, min(b, a + k + 2 * s)), np.arange(max(a, b - k - 2 * s), b),
+             np.arange(max(a, 0), min(b, k + 2 * s)), np.arange(max(a, end - k - 2 * s), min(b, end))]
+    mid = (a + b) // 2
+    spots.append(np.arange(mid, min(b, mid + s)))
+    t = np.concatenate([x for x in spots if x.size])
+    c = _count_at(t, n, k, s)
+    return int(c.min()), int(c.max())
+
+
+_COUNT_LIMIT = 4096   # largest output side for which overlap_count builds the 2-D map
+
+
 def overlap_count(size, kernel, stride, padding=0, output_padding=0) -> np.ndarray:
     """How many input pixels' kernel copies cover each output pixel (an integer map).
 
@@ -322,14 +347,12 @@ def overlap_count(size, kernel, stride, padding=0, output_padding=0) -> np.ndarr
     (sh, sw), (ph, pw), (oh, ow) = (_pair(stride, "stride", 1), _pair(padding, "padding", 0),
                                     _pair(output_padding, "output_padding", 0))
     h_out, w_out = _out_size(h, kh, sh, ph, oh), _out_size(w, kw, sw, pw, ow)
-
-    def one_dim(n, k, s, p, n_out):
-        counts = np.zeros(max((n - 1) * s + k, p + n_out), dtype=np.int64)
-        for m in range(n):
-            counts[m * s:m * s + k] += 1
-        return counts[p:p + n_out]
-
-    return np.outer(one_dim(h, kh, sh, ph, h_out), one_dim(w, kw, sw, pw, w_out))
+    if max(h_out, w_out) > _COUNT_LIMIT:
+        raise ValueError(f"a {h_out}×{w_out} output is too large to count pixel by pixel here "
+                         f"(limit {_COUNT_LIMIT} per side); use a smaller size or stride.")
+    rows = _count_at(np.arange(ph, ph + h_out), h, kh, sh)
+    cols = _count_at(np.arange(pw, pw + w_out), w, kw, sw)
+    return np.outer(rows, cols)
 
 
 def uneven_overlap(kernel: int, stride: int) -> bool:
@@ -348,17 +371,19 @@ def overlap_levels(kernel: int, stride: int) -> tuple[int, ...]:
 def checkerboard_facts(size: int = 6, kernel: int = 3, stride: int = 2, padding: int = 0,
                        output_padding: int = 0) -> dict:
     """How many copies paint an output pixel: min and max over the output, and in the interior (at least
-    ``kernel - 1`` pixels from the border of the untrimmed canvas, where the borders' fewer copies do not count)."""
-    full = overlap_count(size, kernel, stride)
-    edge = _whole("kernel", kernel, 1) - 1
-    inner = full[edge:full.shape[0] - edge, edge:full.shape[1] - edge]
-    if inner.size == 0:
-        inner = full
-    counts = overlap_count(size, kernel, stride, padding, output_padding)
-    return {"kernel": kernel, "stride": stride, "output": counts.shape[0],
-            "min": int(counts.min()), "max": int(counts.max()),
-            "interior_min": int(inner.min()), "interior_max": int(inner.max()),
-            "uneven": bool(inner.min() != inner.max())}
+    ``kernel - 1`` pixels from the border of the untrimmed canvas, where the borders' fewer copies do not
+    count). Exact for any size: computed along one axis (the 2-D count of a square map is the row's count
+    times the column's) at the few positions where it can change."""
+    size, kernel, stride = _whole("size", size, 1), _whole("kernel", kernel, 1), _whole("stride", stride, 1)
+    padding, output_padding = _whole("padding", padding, 0), _whole("output_padding", output_padding, 0)
+    out = _out_size(size, kernel, stride, padding, output_padding)
+    end = (size - 1) * stride + kernel
+    lo, hi = _count_range(padding, padding + out, size, kernel, stride)
+    edge = kernel - 1
+    i_lo, i_hi = (_count_range(edge, end - edge, size, kernel, stride) if end - 2 * edge > 0
+                  else _count_range(0, end, size, kernel, stride))
+    return {"kernel": kernel, "stride": stride, "output": out, "min": lo ** 2, "max": hi ** 2,
+            "interior_min": i_lo ** 2, "interior_max": i_hi ** 2, "uneven": i_lo != i_hi}
 
 
 def checkerboard_figure(size: int = 6, cases=((2, 2), (3, 2), (4, 2)), value: float = 0.5):
@@ -446,20 +471,45 @@ def real_layer(in_channels: int = 1024, out_channels: int = 512, kernel: int = 2
                               output_padding=_whole("output_padding", output_padding, 0), device=device)
 
 
+_REAL_PARAMS = 20_000_000     # up to this many parameters the layer is built for real, on the CPU
+_REAL_WORK = 2 * 10 ** 9      # and run on a map of zeros while its multiply-adds stay below this
+
+
 def layer_facts(size: int = 28, in_channels: int = 1024, out_channels: int = 512, kernel: int = 2,
                 stride: int = 2, padding: int = 0, output_padding: int = 0) -> dict:
     """Everything about one up-conv, read from the real layer: weight and bias shapes, parameter
-    count, and the output shape of a forward pass (on the meta device: instant, no memory).
-    Defaults: the notes' bottom up-conv, 28x28x1024 -> 56x56x512."""
+    count, and the output shape of a forward pass. Defaults: the notes' bottom up-conv,
+    28x28x1024 -> 56x56x512 (a real forward pass on the CPU, a fraction of a second).
+
+    For settings too large to run in a moment, the layer lives on PyTorch's ``meta`` device (shapes
+    without memory) and the output size comes from a real 1-channel twin with the same kernel,
+    stride and padding; ``how`` says which was used."""
     import torch
 
     size, kernel, stride = _whole("size", size, 1), _whole("kernel", kernel, 1), _whole("stride", stride, 1)
     padding, output_padding = _whole("padding", padding, 0), _whole("output_padding", output_padding, 0)
-    _out_size(size, kernel, stride, padding, output_padding)   # a clear message for an impossible setting
+    in_channels, out_channels = _whole("in_channels", in_channels, 1), _whole("out_channels", out_channels, 1)
+    out = _out_size(size, kernel, stride, padding, output_padding)   # a clear message for an impossible setting
     f = up_conv_out.explain(size, kernel, stride, padding, output_padding)
-    layer = real_layer(in_channels, out_channels, kernel, stride, padding, output_padding)
-    y = layer(torch.empty(1, in_channels, size, size, device="meta"))
-    _, c, h, w = y.shape
+    n_params = in_channels * out_channels * kernel * kernel + out_channels
+    layer = real_layer(in_channels, out_channels, kernel, stride, padding, output_padding,
+                       device="cpu" if n_params <= _REAL_PARAMS else "meta")
+    with torch.no_grad():
+        if n_params <= _REAL_PARAMS and n_params * size * size <= _REAL_WORK:
+            c, h, w = layer(torch.zeros(1, in_channels, size, size)).shape[1:]
+            how = "real forward pass"
+        elif out <= 2048 and (kernel * size) ** 2 <= _REAL_WORK:
+            twin = real_layer(1, 1, kernel, stride, padding, output_padding, device="cpu")
+            h, w = twin(torch.zeros(1, 1, size, size)).shape[-2:]
+            c = layer.out_channels
+            how = "real forward pass of a 1-channel twin (same kernel, stride, padding)"
+        else:
+            try:
+                c, h, w = layer.to("meta")(torch.empty(1, in_channels, size, size, device="meta")).shape[1:]
+                how = "forward pass on PyTorch's meta device (shapes only)"
+            except RuntimeError:  # more elements than PyTorch can count: the formula is all there is
+                c, h, w = out_channels, out, out
+                how = "from the formula only: PyTorch cannot even describe a map this large"
     return {
         "in_shape_notes": (size, size, in_channels),          # H x W x C, as the notes write it
         "out_shape_notes": (h, w, c),
@@ -470,7 +520,11 @@ def layer_facts(size: int = 28, in_channels: int = 1024, out_channels: int = 512
         "weights": layer.weight.numel(),
         "params": sum(p.numel() for p in layer.parameters()),
         "formula": f.text,
-        "output": f.result,
+        "output": out,
+        "how": how,
+        "layer": (f"nn.ConvTranspose2d({in_channels}, {out_channels}, kernel_size={kernel}, stride={stride}"
+                  + (f", padding={padding}" if padding else "")
+                  + (f", output_padding={output_padding}" if output_padding else "") + ")"),
     }
 
 
@@ -479,10 +533,9 @@ def layer_facts_html(**kwargs) -> str:
     (hi, wi, ci), (ho, wo, co) = f["in_shape_notes"], f["out_shape_notes"]
     ws = "×".join(map(str, f["weight_shape"]))
     rows = [
-        ("layer", f"nn.ConvTranspose2d({ci}, {co}, kernel_size={f['weight_shape'][2]}, "
-                  f"stride={kwargs.get('stride', 2)})"),
+        ("layer", f["layer"]),
         ("input (H×W×C)", f"{hi}×{wi}×{ci}"),
-        ("output (H×W×C)", f"{ho}×{wo}×{co}   (real forward pass)"),
+        ("output (H×W×C)", f"{ho}×{wo}×{co}   ({f['how']})"),
         ("size rule", f["formula"]),
         ("weight shape (in, out, k, k)", ws),
         ("parameters", f"{f['weights']:,} weights + {f['bias_shape'][0]:,} biases = {f['params']:,}"),
@@ -577,8 +630,9 @@ def feature_map_figure(stages):
 # the alternative: bilinear upsampling + conv
 # --------------------------------------------------------------------------
 def up_modes_check(input_size=572, **options) -> list[dict]:
-    """Each up step of U-Net in both modes: the shape table's row and the real ``UpSample`` module
-    on the meta device (shape and parameters), which must agree."""
+    """Each up step of U-Net in both modes: the shape table's row next to the real ``UpSample`` module
+    (its parameters, counted on the meta device, and its output size from a real forward pass of a
+    1-channel twin), which must agree."""
     import torch
 
     from ..model import UpSample
@@ -589,11 +643,14 @@ def up_modes_check(input_size=572, **options) -> list[dict]:
         table = shape_table(input_size, **{**options, "up_mode": mode})
         for r in table.where(kind="up"):
             c_in, h, w = r.in_shape
-            with torch.device("meta"):  # shapes and parameter counts without allocating or initialising
+            with torch.device("meta"):  # the full-size module's parameters, without allocating them
                 module = UpSample(c_in, r.out_shape[0], mode)
-            y = module(torch.empty(1, c_in, h, w, device="meta"))
+            last = module.up if mode == "upconv" else module.up[-1]
+            with torch.no_grad():  # the output size from a real forward pass of a 1-channel twin
+                h_out, w_out = UpSample(1, 1, mode)(torch.zeros(1, 1, h, w)).shape[-2:]
             rows.append({"mode": mode, "level": r.level, "operation": r.operation, "in_shape": r.in_shape,
-                         "out_shape": r.out_shape, "params": r.params, "real_out_shape": tuple(y.shape[1:]),
+                         "out_shape": r.out_shape, "params": r.params,
+                         "real_out_shape": (last.out_channels, h_out, w_out),
                          "real_params": sum(p.numel() for p in module.parameters())})
     return rows
 
@@ -667,8 +724,6 @@ def upconv_view(size: int = 4, kernel: int = 2, stride: int = 2, padding: int = 
                 in_channels: int = 4, out_channels: int = 2) -> View:
     """The widget: output size and the formula with numbers, the weight shape and parameter count of the
     real layer, the scatter picture, and the real ``nn.ConvTranspose2d`` agreeing with scatter-and-sum."""
-    import torch
-
     size = _whole("size", size, 1)
     kernel = _whole("kernel", kernel, 1)
     stride = _whole("stride", stride, 1)
@@ -679,14 +734,13 @@ def upconv_view(size: int = 4, kernel: int = 2, stride: int = 2, padding: int = 
     out = _out_size(size, kernel, stride, padding, output_padding)   # raises with a clear message
     formula = up_conv_out.explain(size, kernel, stride, padding, output_padding)
 
-    # the real layer: its output shape (meta device, any size) and its weights
-    layer = real_layer(in_channels, out_channels, kernel, stride, padding, output_padding)
-    real_shape = tuple(layer(torch.empty(1, in_channels, size, size, device="meta")).shape[1:])
-    params = sum(p.numel() for p in layer.parameters())
+    # the real layer: its output shape, weight shape and parameters
+    facts = layer_facts(size, in_channels, out_channels, kernel, stride, padding, output_padding)
+    real_shape, params = facts["out_shape"], facts["params"]
 
     # the real numbers: scatter-and-sum against nn.ConvTranspose2d on seeded random values
     work = size * size * in_channels * out_channels * kernel * kernel
-    if work <= _NUMERIC_LIMIT and size <= 64:
+    if work <= _NUMERIC_LIMIT and size <= 64 and out <= 512:
         rng = np.random.default_rng(0)
         x = rng.standard_normal((in_channels, size, size))
         w = rng.standard_normal((in_channels, out_channels, kernel, kernel))
@@ -696,6 +750,10 @@ def upconv_view(size: int = 4, kernel: int = 2, stride: int = 2, padding: int = 
         agrees = bool(ours.shape == real.shape and max_diff < 1e-9)
         check = (f"scatter-and-sum vs the real nn.ConvTranspose2d on random numbers: largest difference "
                  f"{max_diff:.1e} ({'they agree' if agrees else 'they DISAGREE'}).")
+    elif facts["how"].startswith("from the formula"):
+        max_diff, agrees = float("nan"), None
+        check = ("this map is too large for PyTorch to represent, so nothing can be checked against the real "
+                 "layer; the formula is the one the tests check against nn.ConvTranspose2d.")
     else:
         max_diff, agrees = float("nan"), real_shape == (out_channels, out, out)
         check = ("this setting is too large to compare every number in a widget; the real layer's output "
@@ -719,17 +777,19 @@ def upconv_view(size: int = 4, kernel: int = 2, stride: int = 2, padding: int = 
         f"(size ×{ratio:.3g}, channels ×{out_channels / in_channels:.3g})</p>",
         f"<p>Size rule H<sub>out</sub> = (H − 1)·s − 2p + k + output_padding: "
         f"<code class='ul-formula'>{html.escape(formula.text)}</code></p>",
-        f"<p>Real layer: <code>nn.ConvTranspose2d({in_channels}, {out_channels}, kernel_size={kernel}, "
-        f"stride={stride}, padding={padding}, output_padding={output_padding})</code>, output shape "
-        f"(C, H, W) = {real_shape}; weight shape (in, out, k, k) = {tuple(layer.weight.shape)}, "
-        f"{params:,} parameters ({layer.weight.numel():,} weights + {out_channels} biases).</p>",
+        f"<p>Real layer: <code>{html.escape(facts['layer'])}</code>, output shape (C, H, W) = {real_shape} "
+        f"({html.escape(facts['how'])}); weight shape (in, out, k, k) = {facts['weight_shape']}, "
+        f"{params:,} parameters ({facts['weights']:,} weights + {out_channels:,} biases).</p>",
         f"<p>{html.escape(check)}</p>",
         f"<p>{html.escape(overlap)}</p>",
     ]
-    fig = _scatter_picture(size, kernel, stride, padding, output_padding) if out <= _DRAW_LIMIT else None
+    canvas = max((size - 1) * stride + kernel, padding + out)
+    drawable = canvas <= 2 * _DRAW_LIMIT and out <= _DRAW_LIMIT
+    fig = _scatter_picture(size, kernel, stride, padding, output_padding) if drawable else None
     if fig is None:
-        lines.append(f"<p><i>The picture is drawn for outputs up to {_DRAW_LIMIT} pixels; this one is {out}.</i></p>")
-    data = {"output": out, "formula": formula.text, "params": params, "weight_shape": tuple(layer.weight.shape),
+        lines.append(f"<p><i>The picture is drawn for outputs up to {_DRAW_LIMIT} pixels (copies covering up to "
+                     f"{2 * _DRAW_LIMIT}); here the output is {out} and the copies cover {canvas}.</i></p>")
+    data = {"output": out, "formula": formula.text, "params": params, "weight_shape": facts["weight_shape"],
             "real_shape": real_shape, "agrees": agrees, "max_diff": max_diff,
             "min_overlap": f["interior_min"], "max_overlap": f["interior_max"], "uneven": f["uneven"]}
     return View(html="".join(lines), figure=fig, data=data)

@@ -304,7 +304,7 @@ def scatter_steps_figure(x=EXAMPLE_INPUT, kernel=EXAMPLE_KERNEL, stride: int = 2
     out = sc.output
     count = overlap_count(sc.x.shape, sc.kernel.shape, stride, padding, output_padding)
     _grid(axes[0, -1], out, vmax, f"output {out.shape[0]}×{out.shape[1]}\n(= nn.ConvTranspose2d)")
-    _grid(axes[1, -1], count, float(count.max()), "copies per pixel", cmap="Purples")
+    _grid(axes[1, -1], count, float(max(count.max(), 4)), "copies per pixel", cmap="Purples")
     fig.tight_layout()
     return fig
 
@@ -386,7 +386,7 @@ def checkerboard_facts(size: int = 6, kernel: int = 3, stride: int = 2, padding:
             "interior_min": i_lo ** 2, "interior_max": i_hi ** 2, "uneven": i_lo != i_hi}
 
 
-def checkerboard_figure(size: int = 6, cases=((2, 2), (3, 2), (4, 2)), value: float = 0.5):
+def checkerboard_figure(size: int = 5, cases=((2, 2), (3, 2), (4, 2)), value: float = 0.5):
     """Top: copies per output pixel for each (kernel, stride). Bottom: the real ``nn.ConvTranspose2d``
     with an all-ones kernel on a constant input (``value`` everywhere): uneven overlap shows up as
     a checkerboard although the input is flat."""
@@ -548,19 +548,20 @@ def layer_facts_html(**kwargs) -> str:
 # --------------------------------------------------------------------------
 # an up-conv on a real picture
 # --------------------------------------------------------------------------
-# hand-set 3x3 kernels, so every channel of the demo can be read: a blur, two edge detectors, a spot detector
+# hand-set 3x3 kernels, so every channel of the demo can be read: a blur, the pixel itself, two edge detectors
 _DEMO_KERNELS = np.array([
     np.full((3, 3), 1 / 9),
-    np.array([[-1, 0, 1], [-2, 0, 2], [-1, 0, 1]]) / 4,
-    np.array([[-1, -2, -1], [0, 0, 0], [1, 2, 1]]) / 4,
-    np.array([[0, -1, 0], [-1, 4, -1], [0, -1, 0]]) / 2,
+    np.array([[0, 0, 0], [0, 1, 0], [0, 0, 0]]),
+    np.array([[-1, 0, 1], [-2, 0, 2], [-1, 0, 1]]) / 2,
+    np.array([[-1, -2, -1], [0, 0, 0], [1, 2, 1]]) / 2,
 ], dtype=np.float32)
-DEMO_CHANNELS = ("blur", "left-to-right edges", "top-to-bottom edges", "bright spots")
+DEMO_CHANNELS = ("blur", "the pixel itself", "dark-to-bright edges, left to right",
+                 "dark-to-bright edges, top to bottom")
 
 
 def feature_map_demo(image, seed: int = 0) -> list[tuple[str, np.ndarray]]:
     """A contracting step and an up-conv on a real image: 3x3 valid conv (1 -> 4 channels, hand-set
-    kernels: blur, two edge detectors, spot detector) + ReLU, 2x2 max pool (size 1/2), then a 2x2
+    kernels: a blur, the pixel itself, two edge detectors) + ReLU, 2x2 max pool (size 1/2), then a 2x2
     stride-2 up-conv 4 -> 2 channels (size x2, channels 1/2), twice: with flat kernels (each output
     channel paints a flat 2x2 block from the mean of two input channels) and with untrained,
     seeded random kernels (as PyTorch initialises them). Returns ``[(label, (C, H, W) array)]``."""

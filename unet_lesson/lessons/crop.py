@@ -31,11 +31,13 @@ from ..widgets import View, error_view
 __all__ = [
     "CropLevel", "crop_levels", "crop_levels_view", "crop_ledger", "crop_ledger_view",
     "concat_shapes", "crop_grid_view", "input_position", "odd_input_message", "crop_view", "lesson_image",
-    "MAX_WIDGET_SIZE", "EXERCISES",
+    "MAX_WIDGET_SIZE", "GRID_MAX", "EXERCISES",
 ]
 
 #: the widget computes real feature maps; above this size it explains instead of computing
 MAX_WIDGET_SIZE = 1024
+#: the crop-grid picture draws one square per pixel up to this size
+GRID_MAX = 128
 _PADDINGS = ("valid", "same")
 
 
@@ -220,21 +222,24 @@ def crop_grid_view(source: int = 8, target: int = 6) -> View:
     """Draw a ``source`` x ``source`` grid and the centre crop to ``target``: kept cells, cut cells,
     and the two centres (they differ by half a pixel when ``source - target`` is odd)."""
     import matplotlib.pyplot as plt
-    from matplotlib.patches import Rectangle
+    from matplotlib.colors import ListedColormap
 
     for name, v in (("source", source), ("target", target)):
         if isinstance(v, bool) or not isinstance(v, int) or v < 1:
             raise ValueError(f"{name} must be a positive whole number of pixels, got {v!r}.")
-    if source > 40:
-        raise ValueError(f"this picture draws one square per pixel, so it stops at 40 (got {source}); "
+    if source > GRID_MAX:
+        raise ValueError(f"this picture draws one square per pixel, so it stops at {GRID_MAX} (got {source}); "
                          "the numbers are the same for any size: use crop_levels_view for large maps.")
     box = center_crop_box(source, target)
+    kept = np.zeros((source, source))
+    kept[box.slices] = 1
     fig, ax = plt.subplots(figsize=(2.8, 2.8))
-    for i in range(source):
-        for j in range(source):
-            kept = box.top <= i < box.top + target and box.left <= j < box.left + target
-            ax.add_patch(Rectangle((j, i), 1, 1, facecolor="#7fb3e6" if kept else "#eeeeee",
-                                   edgecolor="white", linewidth=0.8))
+    ax.imshow(kept, cmap=ListedColormap(["#eeeeee", "#7fb3e6"]), vmin=0, vmax=1, interpolation="nearest",
+              extent=(0, source, source, 0))
+    if source <= 24:  # pixel borders while they are big enough to see
+        for t in range(source + 1):
+            ax.axhline(t, color="white", linewidth=0.8)
+            ax.axvline(t, color="white", linewidth=0.8)
     c_src, c_crop = source / 2, box.top + target / 2
     ax.plot([c_src], [c_src], "k+", markersize=12, label=f"centre of the {source}-map")
     ax.plot([c_crop], [c_crop], "rx", markersize=9, label=f"centre of the crop")

@@ -304,7 +304,7 @@ def head_view(num_classes=2) -> View:
     if k <= 10:
         from matplotlib.patches import Patch
 
-        names = ["background 背景", "foreground 前景"] if n == 2 else [f"class {i}" for i in range(k)]
+        names = ["background", "foreground"] if n == 2 else [f"class {i}" for i in range(k)]
         axes[2].legend(handles=[Patch(color=colours[i], label=names[i]) for i in range(k)], fontsize=6,
                        loc="upper center", bbox_to_anchor=(0.5, -0.01), ncol=min(k, 5), frameon=False)
     if n == 2:

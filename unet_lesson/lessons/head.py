@@ -205,7 +205,8 @@ def fit_head(features: torch.Tensor, mask, steps: int = 10, seed: int = 0) -> tu
         w = lin.weight / std
         head.weight.copy_(w[:, :, None, None])
         head.bias.copy_(lin.bias - w @ mean)
-    return head, {"loss_before": loss0, "loss_after": loss1, "accuracy_before": acc0, "accuracy_after": acc1}
+    return head, {"loss_before": round(loss0, 3), "loss_after": round(loss1, 3),
+                  "accuracy_before": round(acc0, 3), "accuracy_after": round(acc1, 3)}
 
 
 @lru_cache(maxsize=1)

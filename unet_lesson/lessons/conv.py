@@ -287,6 +287,8 @@ def many_kernels_view(size: int = 64, kernels: int = 64, seed: int = 0) -> View:
     if kernels < 1 or kernels > 256:
         raise ValueError(f"kernels must be between 1 and 256, got {kernels}.")
     expected = conv_out(size, 3)
+    if size > 256:
+        raise ValueError(f"size {size} is more than this picture needs (64 small maps); try 16 to 256.")
     torch.manual_seed(seed)
     layer = nn.Conv2d(1, kernels, kernel_size=3)
     maps = layer(torch.from_numpy(_image(int(size)))[None, None])

@@ -149,13 +149,15 @@ def _before_after_figure(x, y, source, size, out, dropped):
 
     fig, axes = plt.subplots(1, 2, figsize=(6.4, 3.3), gridspec_kw={"width_ratios": [size, max(out, 1)]})
     cmap = "magma" if source == "feature map" else "gray"
-    axes[0].imshow(x, cmap=cmap, extent=(0, size, size, 0), interpolation="nearest")
+    interp = "nearest" if size <= 100 else "antialiased"  # big maps: let matplotlib average, not alias
+    vmax = float(np.percentile(x, 99.5)) or None        # thin bright edges stay visible
+    axes[0].imshow(x, cmap=cmap, extent=(0, size, size, 0), interpolation=interp, vmin=0, vmax=vmax)
     if dropped:
         for rect in (Rectangle((size - dropped, 0), dropped, size), Rectangle((0, size - dropped), size, dropped)):
             rect.set(facecolor=_RED, alpha=0.8, edgecolor="red")
             axes[0].add_patch(rect)
     axes[0].set_title(f"before: {size}×{size} ({source})" + (f"\nred: dropped" if dropped else ""), fontsize=8)
-    axes[1].imshow(y, cmap=cmap, extent=(0, out, out, 0), interpolation="nearest")
+    axes[1].imshow(y, cmap=cmap, extent=(0, out, out, 0), interpolation=interp, vmin=0, vmax=vmax)
     axes[1].set_title(f"after max pool: {out}×{out}", fontsize=8)
     for a in axes:
         a.tick_params(labelsize=6)

@@ -26,7 +26,7 @@ from ..sizes import LayerSizeError, conv_out, pool_out
 from ..widgets import View
 
 __all__ = [
-    "MAX_SIZE", "GRID_MAX", "SOURCES", "real_pool", "pool_view", "pool_grid_figure", "parameters_view",
+    "MAX_SIZE", "GRID_MAX", "BASE_IMAGE", "SOURCES", "real_pool", "pool_view", "pool_grid_figure", "parameters_view",
     "contracting_chain", "contracting_view", "channels_view",
     "EX_HALVE", "EX_PARAMS", "EX_ODD", "EX_BOTTOM", "EX_SLIP_KERNELS", "EX_SLIP_DOUBLES", "EXERCISES",
 ]
@@ -56,11 +56,21 @@ def _n_params(layer: nn.Module) -> int:
 # ------------------------------------------------------------------------------------------
 # inputs: the sample image, or a conv feature map of it
 # ------------------------------------------------------------------------------------------
+#: sample_image takes seconds beyond a few hundred pixels; larger pictures mirror a sample of this size
+BASE_IMAGE = 192
+
+
 @lru_cache(maxsize=8)
 def _image(size: int, seed: int = 0) -> np.ndarray:
+    """The sample image at ``size`` pixels: drawn directly up to BASE_IMAGE, beyond that a
+    BASE_IMAGE sample mirrored to fill the size (same cell sizes in pixels, instant)."""
     from ..data import sample_image
 
-    return np.asarray(sample_image(size=size, seed=seed), dtype=np.float32)
+    if size <= BASE_IMAGE:
+        return np.asarray(sample_image(size=size, seed=seed), dtype=np.float32)
+    base = np.asarray(sample_image(size=BASE_IMAGE, seed=seed), dtype=np.float32)
+    extra = size - BASE_IMAGE
+    return np.pad(base, ((0, extra), (0, extra)), mode="symmetric")
 
 
 @lru_cache(maxsize=8)
@@ -136,31 +146,43 @@ def pool_view(size=568, kernel=2, stride=2, padding=0, ceil_mode=False, source="
     if small:
         fig = pool_grid_figure(size, kernel, stride, padding, ceil_mode)
     else:
-        fig = _before_after_figure(x, y[0, 0].numpy(), source, size, out, dropped)
+        fig = _before_after_figure(x, y[0, 0].numpy(), source, size, out, dropped, kernel, stride, padding)
     data = {"size": size, "kernel": kernel, "stride": stride, "padding": padding, "ceil_mode": int(ceil_mode),
             "output": out, "torch_output": int(y.shape[-1]), "agree": agree, "params": params,
             "dropped": dropped, "partial": partial, "formula": f.text}
     return View(html=body, figure=fig, data=data)
 
 
-def _before_after_figure(x, y, source, size, out, dropped):
+def _before_after_figure(x, y, source, size, out, dropped, kernel=2, stride=2, padding=0, zoom=40):
+    """Top: the whole map before and after. Bottom: the bottom-right corner, zoomed, where an odd
+    size loses its last row and column (red) or gets a half window."""
+    import math
+
     import matplotlib.pyplot as plt
     from matplotlib.patches import Rectangle
 
-    fig, axes = plt.subplots(1, 2, figsize=(6.4, 3.3), gridspec_kw={"width_ratios": [size, max(out, 1)]})
+    fig, axes = plt.subplots(2, 2, figsize=(6.4, 6.4), gridspec_kw={"width_ratios": [size, max(out, 1)]})
     cmap = "magma" if source == "feature map" else "gray"
     interp = "nearest" if size <= 100 else "antialiased"  # big maps: let matplotlib average, not alias
     vmax = float(np.percentile(x, 99.5)) or None        # thin bright edges stay visible
-    axes[0].imshow(x, cmap=cmap, extent=(0, size, size, 0), interpolation=interp, vmin=0, vmax=vmax)
+    z = min(zoom, size)
+    j0 = min(max(math.ceil((size - z + padding) / stride), 0), out - 1)   # first window inside the zoom
+    views = [(x, (0, size), (0, size), interp), (y, (0, out), (0, out), interp),
+             (x, (size - z, size), (size - z, size), "nearest"), (y, (j0, out), (j0, out), "nearest")]
+    for ax, (a, (r0, r1), (c0, c1), ip) in zip(axes.flat, views):
+        ax.imshow(a[r0:r1, c0:c1], cmap=cmap, extent=(c0, c1, r1, r0), interpolation=ip, vmin=0, vmax=vmax)
+        ax.tick_params(labelsize=6)
     if dropped:
-        for rect in (Rectangle((size - dropped, 0), dropped, size), Rectangle((0, size - dropped), size, dropped)):
-            rect.set(facecolor=_RED, alpha=0.8, edgecolor="red")
-            axes[0].add_patch(rect)
-    axes[0].set_title(f"before: {size}×{size} ({source})" + (f"\nred: dropped" if dropped else ""), fontsize=8)
-    axes[1].imshow(y, cmap=cmap, extent=(0, out, out, 0), interpolation=interp, vmin=0, vmax=vmax)
-    axes[1].set_title(f"after max pool: {out}×{out}", fontsize=8)
-    for a in axes:
-        a.tick_params(labelsize=6)
+        for ax in axes[:, 0]:
+            for rect in (Rectangle((size - dropped, 0), dropped, size), Rectangle((0, size - dropped), size, dropped)):
+                rect.set(facecolor=_RED, alpha=0.85, edgecolor="red")
+                ax.add_patch(rect)
+            ax.set_xlim(*ax.get_xlim())
+    what = source if size <= BASE_IMAGE + 2 else f"{source}; a {BASE_IMAGE}² sample, mirrored"
+    axes[0, 0].set_title(f"before: {size}×{size} ({what})" + ("\nred: dropped" if dropped else ""), fontsize=8)
+    axes[0, 1].set_title(f"after max pool: {out}×{out}", fontsize=8)
+    axes[1, 0].set_title(f"zoom: the last {z} rows and columns", fontsize=8)
+    axes[1, 1].set_title(f"their pooled pixels ({j0}..{out - 1})", fontsize=8)
     fig.tight_layout()
     return fig
 

@@ -167,7 +167,8 @@ def row_positions_figure(size=572, kernel=3, stride=1, padding=0, dilation=1, ma
     ax.axis("off")
     dropped = padded - ((out - 1) * stride + k_eff)
     ax.set_title(f"one row: {size} pixels + {padding} padding per side = {padded}; "
-                 f"{out} kernel positions -> output {out}" + (f"  ({dropped} never reached)" if dropped else ""),
+                 f"{out} kernel positions -> output {out}" + (f"  ({dropped} never reached)" if dropped else "")
+                 + "\ngrey p: padding · red: never read · each bar: one kernel position = one output pixel",
                  fontsize=8)
     fig.tight_layout()
     return fig

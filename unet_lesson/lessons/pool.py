@@ -160,6 +160,7 @@ def _before_after_figure(x, y, source, size, out, dropped, kernel=2, stride=2, p
 
     import matplotlib.pyplot as plt
     from matplotlib.patches import Rectangle
+    from matplotlib.ticker import MaxNLocator
 
     fig, axes = plt.subplots(2, 2, figsize=(6.4, 6.4), gridspec_kw={"width_ratios": [size, max(out, 1)]})
     cmap = "magma" if source == "feature map" else "gray"
@@ -172,6 +173,8 @@ def _before_after_figure(x, y, source, size, out, dropped, kernel=2, stride=2, p
     for ax, (a, (r0, r1), (c0, c1), ip) in zip(axes.flat, views):
         ax.imshow(a[r0:r1, c0:c1], cmap=cmap, extent=(c0, c1, r1, r0), interpolation=ip, vmin=0, vmax=vmax)
         ax.tick_params(labelsize=6)
+        ax.xaxis.set_major_locator(MaxNLocator(integer=True, nbins=5))
+        ax.yaxis.set_major_locator(MaxNLocator(integer=True, nbins=5))
     if dropped:
         for ax in axes[:, 0]:
             for rect in (Rectangle((size - dropped, 0), dropped, size), Rectangle((0, size - dropped), size, dropped)):

@@ -135,9 +135,11 @@ def test_diagram_view(setting):
     assert E._png(v.figure)[:4] == b"\x89PNG"
 
 
-def test_diagram_view_invalid_raises_the_size_error():
-    with pytest.raises(InvalidInputSize):
-        E.diagram_view(input_size=573)
+@pytest.mark.parametrize("view", [E.diagram_view, E.feature_maps_view])
+def test_other_views_explain_an_invalid_size(view):
+    v = view(**_controls(input_size=573))
+    assert not v.ok and v.figure is None
+    assert v.error == E.shapes_view(input_size=573).error and v.data["above"] == 588
 
 
 @pytest.mark.parametrize("setting", [
@@ -168,12 +170,19 @@ def test_feature_maps_have_the_tables_sizes(setting):
 
 
 def test_feature_maps_invalid_and_too_large():
-    assert not safe_view(E.feature_maps_view, **_controls(input_size=100, padding="same")).ok
+    assert not E.feature_maps_view(**_controls(input_size=100, padding="same")).ok
     v = safe_view(E.feature_maps_view, **_controls(input_size=2060, padding="valid"))
     assert not v.ok and str(E.MAX_FEATURE_SIZE) in v.error
     largest = int(v.error.rstrip(".").split()[-1])
     assert largest <= E.MAX_FEATURE_SIZE and largest in valid_input_sizes(E.MAX_FEATURE_SIZE)
     assert largest + 16 > E.MAX_FEATURE_SIZE
+
+
+@pytest.mark.parametrize("size", [30, 256, 300, 572])
+def test_sample_image_at_any_size(size):
+    img, note = E._image(size)
+    assert img.shape == (size, size) and "sample_image" in note
+    assert 0 <= img.min() and img.max() <= 1
 
 
 def test_feature_maps_restore_torch_threads():

@@ -15,9 +15,11 @@ its own by the benchmark::
 Nothing here runs the full-size network: the shapes come from :func:`unet_lesson.shape_table`
 (integer arithmetic, tested against real forward passes), and the feature maps come from a
 *small* network with the same layout (few channels), trained weights when a checkpoint
-ships, random weights otherwise (said on screen). A setting that cannot work raises
-:class:`ValueError` in the view; the widget shows where and why, and the nearest sizes that
-work, never a traceback, and leaves the controls as the student set them.
+ships, random weights otherwise (said on screen). An input size that cannot work gives a
+view whose ``error`` says where and why, with the nearest sizes that work (``data`` holds
+``error``, ``layer``, ``below``, ``above``); an impossible option (depth 0, 0 channels)
+raises :class:`ValueError`, which the widget shows the same way. Never a traceback, and the
+controls keep what the student typed.
 """
 from __future__ import annotations
 
@@ -213,7 +215,10 @@ def diagram_view(input_size=572, padding="valid", depth=4, base_channels=64, num
     from .diagram import draw_unet
 
     o = _options(padding, depth, base_channels, num_classes, up_mode)
-    table = shape_table(input_size, **o)  # InvalidInputSize (a ValueError) for a size that cannot work
+    try:
+        table = shape_table(input_size, **o)
+    except InvalidInputSize as e:  # shown in the widget: where and why, and the nearest sizes
+        return _error(e, padding=padding, depth=depth, up_mode=up_mode)
     fig = draw_unet(table)
     return View(figure=fig, data=dict(boxes=len(fig.ul_labels), output_size=table.output_shape[1]))
 
@@ -281,17 +286,37 @@ def feature_network(padding="same", depth=4, base_channels=64, num_classes=2, up
     return net, "random", f"random weights (seed 0), base {base} channels: {why}"
 
 
-@lru_cache(maxsize=8)
-def _image(size: int):
+#: the sample image is generated once at this size (sample_image is slow for large sizes) and
+#: centre-cropped or mirrored to the size the student picks
+IMAGE_BASE = 256
+
+
+@lru_cache(maxsize=1)
+def _base_image():
     try:
         from .data import sample_image
-    except ImportError:  # the data module lands separately; until then a plain test pattern
+    except ImportError:  # pragma: no cover - the data module ships with the course
         import numpy as np
 
-        yy, xx = np.mgrid[0:size, 0:size] / max(size - 1, 1)
+        yy, xx = np.mgrid[0:IMAGE_BASE, 0:IMAGE_BASE] / (IMAGE_BASE - 1)
         img = 0.5 + 0.25 * np.sin(12 * xx) * np.cos(9 * yy) + 0.25 * ((xx - 0.5) ** 2 + (yy - 0.5) ** 2 < 0.1)
         return np.clip(img, 0, 1).astype("float32"), "a test pattern (unet_lesson.data is not installed)"
-    return sample_image(size=size, seed=0), "sample_image(seed=0)"
+    return sample_image(size=IMAGE_BASE, seed=0), f"sample_image(size={IMAGE_BASE}, seed=0)"
+
+
+@lru_cache(maxsize=8)
+def _image(size: int):
+    """The sample image at ``size``: a centre crop of the base image, or the base image mirrored outwards."""
+    import numpy as np
+
+    base, note = _base_image()
+    n = base.shape[0]
+    if size <= n:
+        top = (n - size) // 2
+        return base[top:top + size, top:top + size], note + (f", centre {size}×{size}" if size < n else "")
+    before = (size - n) // 2
+    img = np.pad(base, ((before, size - n - before),) * 2, mode="symmetric")
+    return img, note + f", mirrored out to {size}×{size}"
 
 
 def _panels(o: dict) -> list[tuple[str, str]]:
@@ -317,7 +342,10 @@ def feature_maps_view(input_size=256, padding="same", depth=4, base_channels=64,
     from .inspect import feature_maps
 
     o = _options(padding, depth, base_channels, num_classes, up_mode)
-    table = shape_table(input_size, **o)  # the size check, with its message, before anything runs
+    try:
+        table = shape_table(input_size, **o)  # the size check, with its message, before anything runs
+    except InvalidInputSize as e:
+        return _error(e, padding=padding, depth=depth, up_mode=up_mode)
     h, w = table.input_size
     if max(h, w) > MAX_FEATURE_SIZE:
         rule = size_rule(**o)

@@ -395,6 +395,23 @@ class _one_thread:
         torch.set_num_threads(self.old)
 
 
+def _resize(a, tile: int):
+    """Resize a 2-D map to tile x tile: area average when shrinking (no aliasing), nearest when enlarging."""
+    import numpy as np
+
+    for axis in (0, 1):
+        n = a.shape[axis]
+        edges = (np.arange(tile) * n / tile).astype(int)
+        if n > tile:
+            counts = np.diff(np.append(edges, n))
+            shape = [1, 1]
+            shape[axis] = tile
+            a = np.add.reduceat(a, edges, axis=axis) / counts.reshape(shape)
+        else:
+            a = np.take(a, edges, axis=axis)
+    return a
+
+
 def _mosaic(tiles: dict, rows: int, cols: int, title: str, tile: int = 112):
     """All panels in one image (one axes, one imshow: quick to draw), titled above each tile."""
     import numpy as np
@@ -408,9 +425,7 @@ def _mosaic(tiles: dict, rows: int, cols: int, title: str, tile: int = 112):
     labels = []
     for (r, c), (arr, name, shape, cmap) in tiles.items():
         a = np.asarray(arr, dtype=np.float32)
-        yi = (np.arange(tile) * a.shape[0] / tile).astype(int)   # nearest-neighbour resize to the tile
-        xi = (np.arange(tile) * a.shape[1] / tile).astype(int)
-        a = a[yi][:, xi]
+        a = _resize(a, tile)
         lo, hi = (float(v) for v in np.percentile(a, (1, 99)))  # robust: a bright border does not wash it out
         a = np.clip((a - lo) / (hi - lo), 0, 1) if hi > lo else np.zeros_like(a)
         y0, x0 = top + r * (band + tile) + band, gap + c * (tile + gap)

@@ -19,7 +19,7 @@ from ..shapes import (InvalidInputSize, ShapeTable, count_parameters, fmt_shape,
 
 __all__ = [
     "paper_summary", "conv_layers", "NOTES_WALK", "notes_walk_rows", "notes_walk_html", "invalid_size_error",
-    "concat_without_crop", "next_valid_size", "mirror_pad", "pad_to_valid", "fixes_demo", "bn_parameters",
+    "concat_without_crop", "next_valid_size", "fixes_html", "FixResult", "mirror_pad", "pad_to_valid", "fixes_demo", "bn_parameters",
     "up_mode_parameters", "receptive_field", "receptive_field_arithmetic", "ReceptiveField",
     "EX6_FIRST_CONV", "EX6_SLIP_196", "EX6_NEXT_SIZE", "EX6_OUTPUT_FOR", "EX7_BOTTOM", "EX7_UPCONV",
     "EX7_BN", "EX7_NEXT_SAME", "EX7_RF",
@@ -234,6 +234,17 @@ def fixes_demo(size: int = 100, depth: int = 3, base: int = 4) -> list[FixResult
         results.append(FixResult("pad_to_valid(model, x)", tuple(y.shape[-2:]),
                                  f"reflect-pads {size} to {n}, runs, crops the output back to {size}"))
     return results
+
+
+def fixes_html(results: list[FixResult]) -> str:
+    """The results of :func:`fixes_demo` as a table: what was run, the output size or the real error."""
+    rows = []
+    for r in results:
+        out = "{}×{}".format(*r.output) if r.ok else "<b style='color:#b3261e'>fails</b>"
+        rows.append(f"<tr><td style='font-family:monospace'>{html.escape(r.name)}</td><td>{out}</td>"
+                    f"<td style='font-size:11px'>{html.escape(r.message)}</td></tr>")
+    return ("<table style='font-size:12px'><thead><tr><th>what runs</th><th>output</th><th>what happened</th>"
+            "</tr></thead><tbody>" + "".join(rows) + "</tbody></table>")
 
 
 def _input(size: int):

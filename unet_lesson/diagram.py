@@ -217,4 +217,13 @@ def draw_unet(table: ShapeTable, *, title: str | None = None, figsize: tuple[flo
     if title:
         fig.suptitle(title, fontsize=fontsize + 2.5, y=0.99)
     fig.ul_labels = labels
+    fig._repr_png_ = lambda: _png(fig)  # shows itself in a notebook without pyplot
     return fig
+
+
+def _png(fig) -> bytes:
+    import io
+
+    buf = io.BytesIO()
+    fig.savefig(buf, format="png", dpi=80, pil_kwargs={"compress_level": 1})
+    return buf.getvalue()

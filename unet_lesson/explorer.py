@@ -546,14 +546,15 @@ def build(feature_maps: bool = False, **defaults):
     return box
 
 
-def show(feature_maps: bool = False, static: bool = True, **defaults):
-    """Display a static view of the default setting (shapes and diagram), then the live explorer."""
+def show(feature_maps: bool = False, static: bool = True, **defaults) -> None:
+    """Display a static view of the default setting (shapes and diagram), then the live explorer.
+
+    (Returns nothing, so a notebook cell shows the explorer once; use :func:`build` for the widget object.)
+    """
     from IPython.display import HTML, display
 
     if static:
         view = safe_view(explorer_view, **{**DEFAULTS, **defaults})
         display(HTML("<div class='ul-static' style='color:#666;font-size:11px'>Static view at the default "
                      "setting (the live explorer below starts here):</div>" + view._repr_html_()))
-    widget = build(feature_maps=feature_maps, **defaults)
-    display(widget)
-    return widget
+    display(build(feature_maps=feature_maps, **defaults))

@@ -33,7 +33,7 @@ from .shapes import (InvalidInputSize, LayerRow, ShapeTable, describe_options, f
 from .widgets import View, error_view, safe_view
 
 __all__ = ["CONTROLS", "DEFAULTS", "shapes_view", "diagram_view", "feature_maps_view", "explorer_view",
-           "size_rule", "param_formula", "size_walk", "feature_network", "build", "show", "SizeRule",
+           "size_rule", "param_formula", "size_walk", "feature_network", "build", "show", "SizeRule", "render_png",
            "FEATURE_BASE", "MAX_FEATURE_SIZE"]
 
 #: the explorer's controls and their defaults (the paper's network)
@@ -446,11 +446,15 @@ def _mosaic(tiles: dict, rows: int, cols: int, title: str, tile: int = 112):
 # ----------------------------------------------------------------------------------
 # the widget
 # ----------------------------------------------------------------------------------
-def _png(fig) -> bytes:
-    """One pass to PNG (the figures fill their canvas, so no tight bounding box is needed)."""
+def render_png(fig) -> bytes:
+    """What the widget sends to the browser: one pass to PNG (the explorer's figures fill their
+    canvas, so no tight bounding box, which would draw the figure twice, is needed)."""
     buf = io.BytesIO()
     fig.savefig(buf, format="png", dpi=80, pil_kwargs={"compress_level": 1})
     return buf.getvalue()
+
+
+_png = render_png
 
 
 def _controls(defaults: dict):

@@ -449,9 +449,7 @@ def _mosaic(tiles: dict, rows: int, cols: int, title: str, tile: int = 112):
 def render_png(fig) -> bytes:
     """What the widget sends to the browser: one pass to PNG (the explorer's figures fill their
     canvas, so no tight bounding box, which would draw the figure twice, is needed)."""
-    buf = io.BytesIO()
-    fig.savefig(buf, format="png", dpi=80, pil_kwargs={"compress_level": 1})
-    return buf.getvalue()
+    return figure_png(fig, dpi=80, tight=False)
 
 
 _png = render_png

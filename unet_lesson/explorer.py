@@ -24,13 +24,12 @@ controls keep what the student typed.
 from __future__ import annotations
 
 import html
-import io
 import math
 from functools import lru_cache
 
 from .shapes import (InvalidInputSize, LayerRow, ShapeTable, describe_options, fmt_shape, normalize_options,
                      shape_table, valid_input_sizes)
-from .widgets import View, error_view, safe_view
+from .widgets import View, error_view, figure_png, safe_view
 
 __all__ = ["CONTROLS", "DEFAULTS", "shapes_view", "diagram_view", "feature_maps_view", "explorer_view",
            "size_rule", "param_formula", "size_walk", "feature_network", "build", "show", "SizeRule", "render_png",

@@ -246,7 +246,7 @@ class TilePlan:
         return (f"image {H}x{W}: input tiles {tile} -> output tiles {out}, margin {m} px mirrored at the border, "
                 f"step {step}, {r} x {c} = {self.n_tiles} tiles")
 
-    def picture(self, image=None, highlight: int = 0, ax=None):
+    def picture(self, image=None, highlight: int = 0):
         """The plan as a figure (see :func:`plot_plan`)."""
         return plot_plan(self, image=image, highlight=highlight)
 

@@ -105,15 +105,17 @@ def _lively(model):
     return model
 
 
-def lesson_models(seed: int = 0, base_channels: int = 4):
+def lesson_models(seed: int = 0, base_channels: int = 4, device=None):
     """The lesson's two networks and a note saying where their weights come from.
 
-    Returns ``(valid_model, same_model, note)``. Uses the course's small trained models
+    Returns ``(valid_model, same_model, note)``, in eval mode on ``device`` (default:
+    :func:`unet_lesson.env.get_device`). Uses the course's small trained models
     (``unet_lesson.pretrained.load_pretrained``) when they ship; otherwise small UNets with
     random weights (``seed``), and ``note`` says so.
     """
     import torch
 
+    from ..env import get_device
     from ..model import UNet
 
     loaded = {}
@@ -138,9 +140,10 @@ def lesson_models(seed: int = 0, base_channels: int = 4):
                          f"base {base_channels} channels")
         else:
             notes.append(f"{kind} network: the course's trained model")
+    device = get_device() if device is None else torch.device(device)
     for m in loaded.values():
-        m.eval()
-    return loaded["valid"], loaded["same"], "; ".join(notes)
+        m.to(device).eval()
+    return loaded["valid"], loaded["same"], "; ".join(notes) + f" (on {device.type})"
 
 
 def lesson_image(size=(256, 352), seed: int = 0):

@@ -43,7 +43,7 @@ from typing import Iterator
 
 import numpy as np
 
-from .shapes import InvalidInputSize, check_input_size, describe_options, nearest_valid_sizes, normalize_options
+from .shapes import InvalidInputSize, check_input_size, nearest_valid_sizes, normalize_options
 
 __all__ = [
     "Box",
@@ -165,18 +165,19 @@ def _check_tile(th: int, tw: int, o: dict) -> tuple[int, int]:
     try:
         return check_input_size((th, tw), **o)
     except InvalidInputSize as e:
-        bad = th if th == tw or _first_bad(th, o) else tw
+        bad = th if th == tw or _invalid(th, o) else tw
         below, above = e.below, e.above
         near = _fmt_nearest(below, above, o)
         reason = e.reason or "it is not a valid input size"
         which = "Tile size" if th == tw else ("Tile height" if bad == th else "Tile width")
         raise InvalidInputSize(
             f"{which} {bad} cannot be used: a tile must be a valid input of the network "
-            f"({describe_options(**o)}), and at {e.layer} {reason}. Nearest valid tile sizes: {near}.",
+            f"({o['padding']} padding, depth {o['depth']}), and at {e.layer} {reason}. "
+            f"Nearest valid tile sizes: {near}.",
             input_size=(th, tw), layer=e.layer, reason=e.reason, below=below, above=above) from None
 
 
-def _first_bad(n: int, o: dict) -> bool:
+def _invalid(n: int, o: dict) -> bool:
     try:
         check_input_size(n, **o)
     except InvalidInputSize:
@@ -307,7 +308,7 @@ def plan_tiles(image_shape, tile=572, *, align: bool = True, max_tiles: int = 10
         sh, sw = oh - oh % g, ow - ow % g
         if sh == 0 or sw == 0:
             small = th if sh == 0 else tw
-            ok = next(t for t in range(small + 1, small + 64 * g) if not _first_bad(t, o)
+            ok = next(t for t in range(small + 1, small + 64 * g) if not _invalid(t, o)
                       and check_input_size(t, **o)[0] >= g)
             raise InvalidInputSize(
                 f"Tile size {small} gives an output tile of {min(oh, ow)} px, smaller than the network's pooling grid "
@@ -317,9 +318,10 @@ def plan_tiles(image_shape, tile=572, *, align: bool = True, max_tiles: int = 10
     else:
         sh, sw = oh, ow
     if -(-H // sh) * -(-W // sw) > max_tiles:
-        raise TooManyTiles(f"This plan would need {-(-H // sh)} x {-(-W // sw)} = {-(-H // sh) * -(-W // sw):,} tiles, "
-                         f"more than max_tiles={max_tiles:,}: choose a larger tile (a step of {sh}x{sw} is small "
-                         f"for a {H}x{W} image) or raise max_tiles.")
+        n_rows, n_cols = -(-H // sh), -(-W // sw)
+        raise TooManyTiles(f"This plan would need {n_rows} x {n_cols} = {n_rows * n_cols:,} tiles, more than "
+                           f"max_tiles={max_tiles:,}: choose a larger tile (a step of {sh}x{sw} is small for a "
+                           f"{H}x{W} image) or raise max_tiles.")
     rows, cols = _axis_starts(H, sh), _axis_starts(W, sw)
     tiles = []
     for i, y in enumerate(rows):
@@ -532,7 +534,7 @@ def predict_whole(model, image) -> np.ndarray:
 
 
 def _smallest_valid(n: int, o: dict) -> int:
-    if not _first_bad(n, o):
+    if not _invalid(n, o):
         return n
     return nearest_valid_sizes(n, **o)[1]
 

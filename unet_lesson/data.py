@@ -32,10 +32,10 @@ __all__ = ["Sample", "Dataset", "make_sample", "sample_image", "make_dataset", "
 DEFAULTS = dict(
     cell_radius=(7.0, 13.0),   # px, radius range of one cell
     density=0.9,               # cells placed per cell-area of image (before rejection)
-    illumination=0.75,         # depth of the light field: 0 = even, 1 = corners go dark
+    illumination=0.8,          # depth of the light field: 0 = even, 1 = corners go dark
     haze=0.25,                 # additive background glow (max), uneven as well
-    noise=0.05,                # std of the camera noise (image units, after illumination)
-    blur=1.0,                  # Gaussian blur sigma of the optics, px
+    noise=0.04,                # std of the camera noise (image units, after illumination)
+    blur=0.7,                  # Gaussian blur sigma of the optics, px
     contrast=(0.3, 0.9),       # per-cell brightness range (before illumination)
 )
 

@@ -45,8 +45,9 @@ __all__ = ["LESSON_OPTIONS", "VALID_OPTIONS", "LESSON_DATA", "lesson_model", "Tr
 
 #: The lesson's default network: small, same padding (output = input), trains in seconds on a CPU.
 LESSON_OPTIONS = dict(padding="same", base_channels=8, depth=3)
-#: The small valid-padding network (the paper's layout, no padding; used by the overlap-tile lesson).
-VALID_OPTIONS = dict(padding="valid", base_channels=8, depth=2)
+#: The small valid-padding network (the paper's layout: no padding, copy and crop; used by the
+#: overlap-tile lesson). With batch norm: without it this small net needs many more steps to start learning.
+VALID_OPTIONS = dict(padding="valid", base_channels=8, depth=2, batch_norm=True)
 #: The lesson's data: few training images (the paper's point), a separate held-out set.
 LESSON_DATA = dict(n_train=12, n_val=8, size=128, train_seed=0, val_seed=1)
 #: The lesson's training settings.

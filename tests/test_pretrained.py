@@ -59,5 +59,7 @@ def test_make_checkpoint_short(tmp_path):
     m = P.load_pretrained("valid", directory=tmp_path)
     assert m.options == meta["options"] and meta["recipe"]["steps"] == 2
     assert load_checkpoint(tmp_path / P.FILES["valid"])["meta"]["held_out_dice"] == meta["held_out_dice"]
-    out = m(torch.zeros(1, 1, 64, 64))
+    from unet_lesson.train import input_size_for
+
+    out = m(torch.zeros(1, 1, input_size_for(20, **m.options), input_size_for(20, **m.options)))
     assert out.shape[1] == 2 and np.isfinite(out.detach().numpy()).all()

@@ -36,8 +36,8 @@ COMMAND = "python scripts/make_checkpoints.py"
 RECIPES = {
     "same": dict(options=dict(LESSON_OPTIONS), init_seed=0, train_seed=0, steps=400,
                  **{k: v for k, v in LESSON_TRAIN.items() if k != "eval_every"}, eval_every=20),
-    "valid": dict(options=dict(VALID_OPTIONS), init_seed=0, train_seed=0, steps=400,
-                  **{k: v for k, v in LESSON_TRAIN.items() if k != "eval_every"}, eval_every=20),
+    "valid": dict(options=dict(VALID_OPTIONS), init_seed=0, train_seed=0, steps=600,
+                  **{k: v for k, v in LESSON_TRAIN.items() if k != "eval_every"}, eval_every=25),
 }
 
 

@@ -124,11 +124,12 @@ EX_W0 = Exercise(
                 "part of the loss and the network happily merges touching cells.",
 )
 
-_CROP_IN = 128
+_CROP_IN = 236
 
 EX_CROP = Exercise(
     key="8.3",
-    question=(f"The lesson's valid-padding U-Net (depth {VALID_OPTIONS['depth']}, no padding) gets an input window "
+    question=(f"The lesson's valid-padding U-Net (depth {VALID_OPTIONS['depth']} like the paper's, no padding) gets an "
+              f"input window "
               f"of {_CROP_IN}x{_CROP_IN} px. To what size (one side) must the target mask and the weight map be "
               "centre-cropped before the loss can compare them with the output?"),
     expected=lambda: output_size(_CROP_IN, **VALID_OPTIONS)[0],

@@ -25,17 +25,17 @@ from dataclasses import dataclass, field
 import numpy as np
 from scipy import ndimage as ndi
 
-__all__ = ["Sample", "Dataset", "make_sample", "sample_image", "make_dataset", "DEFAULTS"]
+__all__ = ["Sample", "Dataset", "make_sample", "sample_image", "make_dataset", "plot_samples", "DEFAULTS"]
 
 #: The generator's default knobs (the lesson's data). Tuned together with the lesson's model:
 #: a global Otsu threshold stays well below Dice 0.85 while a small U-Net passes 0.95.
 DEFAULTS = dict(
     cell_radius=(7.0, 13.0),   # px, radius range of one cell
     density=0.9,               # cells placed per cell-area of image (before rejection)
-    illumination=0.75,         # depth of the light field: 0 = even, 1 = corners go dark
+    illumination=0.8,          # depth of the light field: 0 = even, 1 = corners go dark
     haze=0.25,                 # additive background glow (max), uneven as well
-    noise=0.05,                # std of the camera noise (image units, after illumination)
-    blur=1.0,                  # Gaussian blur sigma of the optics, px
+    noise=0.04,                # std of the camera noise (image units, after illumination)
+    blur=0.7,                  # Gaussian blur sigma of the optics, px
     contrast=(0.3, 0.9),       # per-cell brightness range (before illumination)
 )
 
@@ -224,3 +224,25 @@ def make_dataset(n: int, size=128, seed: int = 0, **options) -> Dataset:
     return Dataset(images=np.stack([s.image for s in samples]),
                    instances=np.stack([s.instances for s in samples]),
                    masks=np.stack([s.mask for s in samples]), seed=seed, options=dict(options))
+
+
+def plot_samples(dataset: Dataset, n: int = 4):
+    """Picture of ``n`` samples: the image, its instance mask (one colour per cell), its binary mask."""
+    import matplotlib.pyplot as plt
+
+    n = max(1, min(int(n), len(dataset)))
+    fig, axes = plt.subplots(3, n, figsize=(2.1 * n, 6.3), squeeze=False)
+    cmap = plt.get_cmap("tab20")
+    for k in range(n):
+        s = dataset[k]
+        colours = np.zeros(s.instances.shape + (3,))
+        fg = s.instances > 0
+        colours[fg] = cmap((s.instances[fg] * 7) % 20)[:, :3]
+        for row, (im, title) in enumerate(((s.image, "image"), (colours, f"{s.n_cells} cells (instances)"),
+                                           (s.mask, "binary mask"))):
+            ax = axes[row, k]
+            ax.imshow(im, cmap="gray", vmin=0, vmax=1, interpolation="nearest")
+            ax.set_title(title, fontsize=9)
+            ax.axis("off")
+    fig.tight_layout()
+    return fig

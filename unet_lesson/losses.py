@@ -1,0 +1,209 @@
+r"""The paper's loss and the course's metrics.
+
+The loss (Ronneberger et al. 2015, section 3): a pixel-wise softmax over the class scores,
+then cross-entropy, where each pixel counts with a weight
+
+.. math::
+
+    w(x) = w_c(x) + w_0 \cdot \exp\left(-\frac{(d_1(x) + d_2(x))^2}{2\sigma^2}\right)
+
+* :math:`w_c` balances the class frequencies (background is often most of the picture);
+* :math:`d_1, d_2` are the distances to the border of the nearest and the second-nearest
+  cell, so the second term is large only in the narrow gap *between two touching cells*;
+* the paper uses :math:`w_0 = 10` and :math:`\sigma \approx 5` pixels.
+
+The weight map is computed once per training image from its *instance* mask (which cell is
+which), not from the binary mask: a binary mask cannot tell two touching cells from one.
+
+Metrics: :func:`dice` (F1 of the foreground pixels) and :func:`iou` (Jaccard index).
+"""
+from __future__ import annotations
+
+import numpy as np
+from scipy import ndimage as ndi
+
+__all__ = ["class_weights", "border_weights", "weight_map", "weighted_cross_entropy", "dice", "iou",
+           "iou_from_dice", "two_touching_cells", "plot_weight_map", "W0", "SIGMA"]
+
+#: The paper's values: w0 = 10, sigma = 5 px.
+W0 = 10.0
+SIGMA = 5.0
+
+
+def _check_instances(instances) -> np.ndarray:
+    inst = np.asarray(instances)
+    if inst.ndim != 2:
+        raise ValueError(f"the instance mask must be 2-D (H, W), got shape {inst.shape}")
+    if not np.issubdtype(inst.dtype, np.integer):
+        if not np.all(inst == np.round(inst)):
+            raise ValueError("the instance mask must hold whole numbers: 0 = background, 1..n = one label per cell")
+        inst = inst.astype(np.int64)
+    if inst.min() < 0:
+        raise ValueError("the instance mask must not be negative: 0 = background, 1..n = cells")
+    return inst
+
+
+def _check_w0_sigma(w0, sigma) -> None:
+    if not np.isfinite(w0) or w0 < 0:
+        raise ValueError(f"w0 must be >= 0 (0 switches the border term off; the paper uses 10), got {w0}")
+    if not np.isfinite(sigma) or sigma <= 0:
+        raise ValueError(f"sigma must be > 0 pixels (the width of the border term; the paper uses 5), got {sigma}")
+
+
+def class_weights(mask) -> np.ndarray:
+    r""":math:`w_c(x)`: each class gets weight ``N / (n_classes * N_c)``, so both classes carry the
+    same total weight (1 everywhere when the classes are balanced 50/50)."""
+    m = np.asarray(mask) > 0
+    n = m.size
+    n_fg = int(m.sum())
+    n_bg = n - n_fg
+    w_fg = n / (2.0 * n_fg) if n_fg else 0.0
+    w_bg = n / (2.0 * n_bg) if n_bg else 0.0
+    if n_fg == 0 or n_bg == 0:  # only one class present: nothing to balance
+        return np.ones(m.shape, np.float32)
+    return np.where(m, w_fg, w_bg).astype(np.float32)
+
+
+def border_weights(instances, w0: float = W0, sigma: float = SIGMA, *,
+                   background_only: bool = True) -> np.ndarray:
+    r"""The paper's border term :math:`w_0 \exp(-(d_1 + d_2)^2 / 2\sigma^2)` from an instance mask.
+
+    ``d1``/``d2`` come from Euclidean distance transforms (``scipy.ndimage.distance_transform_edt``),
+    one per cell, each in a window around that cell (beyond about :math:`6\sigma` the term is
+    below :math:`10^{-7} w_0` and is taken as 0). With fewer than two cells the term is 0.
+
+    ``background_only=True`` (default) puts the term on background pixels only: the separation
+    border the paper talks about is background between cells; inside a cell :math:`d_1 = 0`
+    and the formula would also raise the weight of the cell's own rim. ``False`` applies the
+    formula literally to every pixel.
+    """
+    inst = _check_instances(instances)
+    _check_w0_sigma(w0, sigma)
+    h, w = inst.shape
+    labels = np.unique(inst)
+    labels = labels[labels > 0]
+    if labels.size < 2 or w0 == 0:
+        return np.zeros((h, w), np.float32)
+    margin = int(np.ceil(6 * sigma)) + 1
+    d1 = np.full((h, w), np.inf)
+    d2 = np.full((h, w), np.inf)
+    boxes = ndi.find_objects(inst)
+    for k in labels:
+        box = boxes[k - 1]
+        y0, y1 = max(0, box[0].start - margin), min(h, box[0].stop + margin)
+        x0, x1 = max(0, box[1].start - margin), min(w, box[1].stop + margin)
+        # distance from every pixel of the window to the nearest pixel of cell k (the whole cell is inside)
+        d = ndi.distance_transform_edt(inst[y0:y1, x0:x1] != k)
+        a, b = d1[y0:y1, x0:x1], d2[y0:y1, x0:x1]
+        closer = d < a
+        b[:] = np.where(closer, a, np.minimum(b, d))
+        a[:] = np.where(closer, d, a)
+    term = w0 * np.exp(-((d1 + d2) ** 2) / (2.0 * sigma ** 2))
+    term[~np.isfinite(d2)] = 0.0
+    if background_only:
+        term[inst > 0] = 0.0
+    return term.astype(np.float32)
+
+
+def weight_map(instances, w0: float = W0, sigma: float = SIGMA, *, background_only: bool = True) -> np.ndarray:
+    r"""The paper's weight map :math:`w(x) = w_c(x) + w_0 \exp(-(d_1+d_2)^2/2\sigma^2)`, float32 (H, W)."""
+    inst = _check_instances(instances)
+    return class_weights(inst > 0) + border_weights(inst, w0, sigma, background_only=background_only)
+
+
+def weighted_cross_entropy(logits, target, weights=None):
+    r"""Pixel-wise softmax cross-entropy, each pixel weighted by ``weights`` (the weight map).
+
+    ``logits`` (N, C, H, W), ``target`` (N, H, W) class indices, ``weights`` (N, H, W) or None.
+    Returns the weighted *mean* :math:`\sum_x w(x)\,\ell(x) / \sum_x w(x)`, so its scale does not
+    depend on ``w0`` (the paper writes the plain sum; the gradient points the same way).
+    """
+    import torch
+    import torch.nn.functional as F
+
+    if logits.shape[-2:] != target.shape[-2:]:
+        raise ValueError(f"the scores are {tuple(logits.shape[-2:])} but the target is {tuple(target.shape[-2:])}: "
+                         "with valid padding the output is smaller than the input, so centre-crop the target "
+                         "and the weight map to the output size first (unet_lesson.train.center_crop)")
+    ce = F.cross_entropy(logits, target.long(), reduction="none")
+    if weights is None:
+        return ce.mean()
+    weights = weights.to(ce.dtype)
+    return (weights * ce).sum() / weights.sum().clamp_min(1e-8)
+
+
+def _as_bool(a):
+    try:
+        import torch
+        if isinstance(a, torch.Tensor):
+            a = a.detach().cpu().numpy()
+    except ImportError:  # pragma: no cover
+        pass
+    return np.asarray(a) > 0
+
+
+def _counts(pred, target):
+    p, t = _as_bool(pred), _as_bool(target)
+    if p.shape != t.shape:
+        raise ValueError(f"prediction {p.shape} and target {t.shape} must have the same shape "
+                         "(crop the target to the output size for a valid-padding net)")
+    inter = int(np.logical_and(p, t).sum())
+    return inter, int(p.sum()), int(t.sum())
+
+
+def dice(pred, target) -> float:
+    r"""Dice coefficient of the foreground: :math:`2|P \cap T| / (|P| + |T|)`; 1.0 when both are empty.
+
+    ``pred``/``target``: binary masks (numpy or torch, any shape, nonzero = foreground),
+    pooled over all pixels given (pass a whole held-out stack to get the set's Dice)."""
+    inter, p, t = _counts(pred, target)
+    return 1.0 if p + t == 0 else 2.0 * inter / (p + t)
+
+
+def iou(pred, target) -> float:
+    r"""Intersection over union (Jaccard) of the foreground: :math:`|P \cap T| / |P \cup T|`; 1.0 when both empty.
+    Related to Dice by :math:`IoU = D / (2 - D)`."""
+    inter, p, t = _counts(pred, target)
+    union = p + t - inter
+    return 1.0 if union == 0 else inter / union
+
+
+def iou_from_dice(d: float) -> float:
+    """IoU of a prediction whose Dice is ``d``: :math:`D / (2 - D)` (the two always move together)."""
+    if not 0 <= d <= 1:
+        raise ValueError(f"a Dice score lies between 0 and 1, got {d}")
+    return d / (2 - d)
+
+
+def two_touching_cells(gap: int = 2, size: tuple[int, int] = (40, 64)) -> np.ndarray:
+    """A toy instance mask: two square cells side by side, ``gap`` background columns between them
+    (the gap starts at column 31)."""
+    if int(gap) != gap or gap < 1:
+        raise ValueError(f"gap must be a whole number of pixels >= 1, got {gap}")
+    h, w = size
+    inst = np.zeros((h, w), np.int32)
+    c = 31
+    inst[h // 2 - 10:h // 2 + 10, c - 18:c] = 1
+    inst[h // 2 - 10:h // 2 + 10, c + gap:c + gap + 18] = 2
+    return inst
+
+
+def plot_weight_map(instances, image=None, w0: float = W0, sigma: float = SIGMA):
+    """The weight map of an instance mask: (image,) instances, class weights w_c, the full map w."""
+    import matplotlib.pyplot as plt
+
+    inst = _check_instances(instances)
+    wc = class_weights(inst > 0)
+    w = wc + border_weights(inst, w0, sigma)
+    panels = ([(image, "image", "gray", (0, 1))] if image is not None else []) + [
+        (inst > 0, "mask", "gray", (0, 1)),
+        (wc, "class balance $w_c$", "magma", (0, max(1e-6, w.max()))),
+        (w, f"weight map $w$ ($w_0$={w0:g}, $\\sigma$={sigma:g})", "magma", (0, max(1e-6, w.max())))]
+    fig, axes = plt.subplots(1, len(panels), figsize=(2.6 * len(panels) + 0.6, 2.9))
+    for ax, (a, title, cmap, (lo, hi)) in zip(axes, panels):
+        im = ax.imshow(a, cmap=cmap, vmin=lo, vmax=hi, interpolation="nearest")
+        ax.set_title(title, fontsize=9)
+        ax.axis("off")
+    fig.colorbar(im, ax=axes[-1], fraction=0.046, pad=0.04)
+    fig.tight_layout()
+    return fig

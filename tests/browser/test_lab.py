@@ -1,0 +1,54 @@
+"""Every widget notebook in a real JupyterLab and Chromium: Run All, no errors, widgets show unet_lesson's numbers."""
+from __future__ import annotations
+
+import time
+import urllib.parse
+
+import pytest
+
+from .drives import LAB
+from .harness import NOTEBOOKS, ROOT, artifact_path, fresh_copy, lab_server
+from .lab_page import cell_problems, dom_tracebacks, dump, open_notebook, run_all, widget_classes
+
+pytestmark = pytest.mark.browser
+
+
+@pytest.mark.parametrize("nb", [pytest.param(d, id=d.name) for d in LAB])
+def test_notebook_in_jupyterlab(nb, page, expect, tmp_path):
+    source = ROOT / nb.path
+    if not source.exists():
+        pytest.skip(f"{nb.path}: not landed yet")
+    work = tmp_path / "work"
+    work.mkdir()
+    copy = fresh_copy(source, work)
+    rel = copy.relative_to(work).as_posix()
+    t0 = time.monotonic()
+    with lab_server(work, tmp_path) as server:
+        try:
+            open_notebook(page, f"{server.url}/lab/tree/{urllib.parse.quote(rel)}?reset")
+            run_all(page, timeout_ms=nb.run_timeout_s * 1000)
+            problems = cell_problems(page) + dom_tracebacks(page)
+            assert not problems, f"{nb.path} does not run cleanly in JupyterLab:\n" + "\n".join(problems)
+
+            logs = [w.drive(page, expect) for w in nb.widgets]
+
+            shown = widget_classes(page)
+            driven = {w.css for w in nb.widgets}
+            assert shown <= driven, (f"{nb.path} shows widgets {sorted(shown - driven)} that no drive in "
+                                     "tests/browser/drives.py checks")
+            assert not dom_tracebacks(page), f"a traceback appeared while driving {nb.path}"
+            if nb.widgets:
+                nb.widgets[-1].box(page).scroll_into_view_if_needed()
+            page.screenshot(path=str(artifact_path(nb.name)))
+        except Exception:
+            page.screenshot(path=str(artifact_path(f"{nb.name}-FAILED")))
+            print(server.log_tail())
+            raise
+    print(f"{nb.name}: {time.monotonic() - t0:.1f} s, steps: {dump(logs)}")
+
+
+def test_every_notebook_is_in_the_table():
+    """A notebook that lands in notebooks/ must get an entry in drives.LAB (empty if it has no widget)."""
+    listed = {(ROOT / d.path).resolve() for d in LAB}
+    missing = sorted(p.name for p in NOTEBOOKS.glob("*.ipynb") if p.resolve() not in listed)
+    assert not missing, f"add these notebooks to tests/browser/drives.py (LESSONS): {missing}"

@@ -228,8 +228,18 @@ class WidgetDrive:
         return log
 
 
-def _normalise(text: str) -> str:
+def _normalise(text):
+    if isinstance(text, re.Pattern):
+        return text
     return re.sub(r"\s+", " ", str(text)).strip()
+
+
+def number(value) -> re.Pattern:
+    """A visible number on its own (570 must not match inside 5700), with or without thousands separators."""
+    plain = str(value)
+    grouped = f"{value:,}" if isinstance(value, int) else plain
+    alts = "|".join(v.replace(".", r"\.") for v in {plain, grouped, grouped.replace(",", " "), grouped.replace(",", "\u202f")})
+    return re.compile(rf"(?<![\d.,]){'(?:' + alts + ')'}(?![\d]|[.,]\d)")
 
 
 @dataclass

@@ -196,7 +196,13 @@ def lab_server(root_dir: Path, base: Path) -> Server:
                 f"--ServerApp.root_dir={root_dir}", "--ServerApp.port_retries=0",
                 "--LabApp.expose_app_in_browser=True", "--LabApp.news_url=None",
                 "--LabApp.check_for_updates_class=jupyterlab.NeverCheckForUpdate"]
-    return Server("jupyterlab", argv, "/api/status", isolated_env(base), root_dir, base)
+    env = isolated_env(base)
+    # only what a student's notebook needs: no language servers, terminals or Voila preview
+    (Path(env["JUPYTER_CONFIG_DIR"]) / "jupyter_server_config.json").write_text(json.dumps({"ServerApp": {
+        "jpserver_extensions": {"jupyter_lsp": False, "voila.server_extension": False,
+                                "jupyter_server_terminals": False, "notebook_shim": False},
+        "terminals_enabled": False}}))
+    return Server("jupyterlab", argv, "/api/status", env, root_dir, base)
 
 
 def voila_server(notebook: Path, base: Path) -> Server:

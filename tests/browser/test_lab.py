@@ -10,9 +10,10 @@ from .drives import LAB
 from .harness import NOTEBOOKS, ROOT, artifact_path, fresh_copy, lab_server
 from .lab_page import cell_problems, dom_tracebacks, dump, open_notebook, run_all, widget_classes
 
-pytestmark = pytest.mark.browser
 
 
+
+@pytest.mark.browser
 @pytest.mark.parametrize("nb", [pytest.param(d, id=d.name) for d in LAB])
 def test_notebook_in_jupyterlab(nb, page, expect, tmp_path):
     source = ROOT / nb.path
@@ -52,3 +53,19 @@ def test_every_notebook_is_in_the_table():
     listed = {(ROOT / d.path).resolve() for d in LAB}
     missing = sorted(p.name for p in NOTEBOOKS.glob("*.ipynb") if p.resolve() not in listed)
     assert not missing, f"add these notebooks to tests/browser/drives.py (LESSONS): {missing}"
+
+
+@pytest.mark.parametrize("required", [False, True])
+def test_missing_chromium_skips_here_and_fails_in_ci(required, monkeypatch):
+    """Without Chromium the browser tests skip saying why; with UNET_LESSON_REQUIRE_BROWSER=1 they fail."""
+    from . import harness
+
+    monkeypatch.setattr(harness, "CHROMIUM", "/nonexistent/chromium")
+    if required:
+        monkeypatch.setenv(harness.REQUIRE_ENV, "1")
+        with pytest.raises(pytest.fail.Exception, match="Chromium not found.*REQUIRE_BROWSER=1"):
+            harness.require_browser()
+    else:
+        monkeypatch.delenv(harness.REQUIRE_ENV, raising=False)
+        with pytest.raises(pytest.skip.Exception, match="Chromium not found at /nonexistent/chromium"):
+            harness.require_browser()

@@ -4,7 +4,7 @@ from __future__ import annotations
 import platform
 import sys
 
-__all__ = ["get_device", "environment_report"]
+__all__ = ["get_device", "environment_report", "print_environment"]
 
 
 def get_device(prefer: str | None = None):
@@ -34,3 +34,11 @@ def environment_report() -> dict:
     report["gpu"] = torch.cuda.get_device_name(0) if dev.type == "cuda" else "none (CPU only: fine for this course)"
     report["cpu threads"] = torch.get_num_threads()
     return report
+
+
+def print_environment() -> None:
+    """Print :func:`environment_report` as an aligned list (notebook 00's environment check)."""
+    report = environment_report()
+    width = max(map(len, report))
+    for key, value in report.items():
+        print(f"{key:>{width}}: {value}")

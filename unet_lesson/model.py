@@ -178,7 +178,15 @@ class UNet(nn.Module):
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         # a clear message for a size that cannot work, instead of a failure deep inside
-        check_input_size(tuple(x.shape[-2:]), **self.options)
+        out_h, out_w = check_input_size(tuple(x.shape[-2:]), **self.options)
+        if self.training and self.options["batch_norm"] and x.shape[0] == 1:
+            bottom = [s // 2 ** self.options["depth"] for s in x.shape[-2:]]
+            if bottom[0] * bottom[1] == 1:
+                raise ValueError(
+                    f"Batch norm cannot train on this: a single {x.shape[-2]}x{x.shape[-1]} image leaves a 1x1 map "
+                    "at the bottom of the U, one value per channel, and batch norm needs more than one to compute "
+                    f"a mean and variance. Use a batch of 2 or more images, an input of at least "
+                    f"{2 * 2 ** self.options['depth']}, or model.eval() for inference.")
         copied = []
         for conv, pool in zip(self.down_convs, self.down_samples):
             x = conv(x)

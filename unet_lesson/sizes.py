@@ -164,18 +164,21 @@ def _pool(size, kernel=2, stride=2, padding=0, ceil_mode=False, dilation=1) -> F
         )
     k_eff = _effective_kernel(kernel, dilation)
     num = size + 2 * padding - k_eff
-    if num < 0:
-        raise LayerSizeError(
-            f"A {size}-pixel map is smaller than the {kernel}x{kernel} pooling window"
-            f"{' plus padding' if padding else ''}: the output would be empty. "
-            f"Use an input of at least {k_eff - 2 * padding}."
-        )
+    # exactly PyTorch's pooling_output_shape: floor division, or ceiling with a last
+    # window that must start inside the input (or its left padding)
     if ceil_mode:
-        out = -(-num // stride) + 1
+        out = (num + stride - 1) // stride + 1
         if (out - 1) * stride >= size + padding:
             out -= 1
     else:
         out = num // stride + 1
+    if out <= 0:
+        raise LayerSizeError(
+            f"A {size}-pixel map is smaller than the {kernel}x{kernel} pooling window"
+            f"{' plus padding' if padding else ''}: the output would be empty. "
+            f"Use an input of at least {k_eff - 2 * padding}"
+            f"{' or ceil_mode=True' if not ceil_mode and stride > 1 else ''}."
+        )
     inner = f"{size} + 2*{padding} - {kernel}" if dilation == 1 else f"{size} + 2*{padding} - {dilation}*({kernel}-1) - 1"
     fn = "ceil" if ceil_mode else "floor"
     exact = num % stride == 0

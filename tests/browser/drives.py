@@ -8,9 +8,9 @@ listed (``test_every_notebook_is_in_the_table``), with an empty widget list when
 """
 from __future__ import annotations
 
-from unet_lesson import conv_out
+from unet_lesson import check_input_size, conv_out, count_parameters, nearest_valid_sizes, shape_table
 
-from .driving import NotebookDrive, Press, Select, Type, WidgetDrive
+from .driving import NotebookDrive, Press, Select, Type, WidgetDrive, number
 
 
 # --------------------------------------------------------------------------------------
@@ -44,7 +44,50 @@ FIXTURES = [NotebookDrive("tests/browser/fixtures/fixture_conv.ipynb", [FIXTURE_
 # --------------------------------------------------------------------------------------
 # the lessons (filled in as they land on main)
 # --------------------------------------------------------------------------------------
+
+# 00 start here: the whole U-Net as a black box (input size, padding -> output size, parameters)
+def _start_expected(input_size, padding):
+    out_h, out_w = check_input_size(input_size, padding=padding)  # InvalidInputSize is a ValueError
+    return {"input": input_size, "output": out_h, "params": count_parameters(padding=padding)}
+
+
+def _start_texts(input_size, padding):
+    c_out, h_out, w_out = shape_table(input_size, padding=padding).output_shape
+    return [f"{input_size}×{input_size}×1", f"{h_out}×{w_out}×{c_out}",
+            f"{count_parameters(padding=padding):,} parameters"]
+
+
+def _start_nearest(input_size, padding):
+    if input_size < 1:
+        return {}
+    below, above = nearest_valid_sizes(input_size, padding=padding)
+    return {"nearest_below": below, "nearest_above": above}
+
+
+def _start_error_texts(message, input_size, padding):
+    return [message] + [number(n) for n in _start_nearest(input_size, padding).values() if n]
+
+
+START = WidgetDrive(
+    css="ul-start",
+    controls={"input_size": int, "padding": str},
+    expected=_start_expected,
+    texts=_start_texts,
+    error_texts=_start_error_texts,
+    error_data=_start_nearest,
+    steps=[
+        Type("input_size", 588),
+        Type("input_size", 570, invalid=True),  # odd size at a 2x2 pool: says where and the nearest sizes
+        Select("padding", "same", invalid=True),
+        Type("input_size", 96),
+        Type("input_size", -5, invalid=True),
+        Select("padding", "valid", invalid=True),
+        Type("input_size", 572),
+    ],
+)
+
 LESSONS: list[NotebookDrive] = [
+    NotebookDrive("notebooks/00_start_here.ipynb", [START]),
 ]
 
 # Voila serves the explorer (and the fixture, to prove the harness before the explorer lands)

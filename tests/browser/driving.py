@@ -156,7 +156,8 @@ class WidgetDrive:
     ``data-ul-<name>`` (compared as ``str(value)``); raise ``ValueError`` for a setting that
     cannot work. ``texts(**settings) -> [str]``: strings the visible view must contain.
     ``error_texts(message, **settings) -> [str]``: what ``.ul-error`` must contain for an
-    invalid setting (default: the ``ValueError``'s message itself).
+    invalid setting (default: the ``ValueError``'s message itself); ``error_data(**settings)``:
+    numbers the view must still carry then (e.g. the nearest valid sizes).
     """
 
     css: str
@@ -165,6 +166,7 @@ class WidgetDrive:
     steps: Sequence[Step]
     texts: Callable[..., Sequence[str]] = lambda **_: ()
     error_texts: Callable[..., Sequence[str]] | None = None
+    error_data: Callable[..., dict] = lambda **_: {}
     index: int = 0  # which .{css} box on the page, when a notebook shows the same widget twice
 
     def box(self, page):
@@ -196,6 +198,10 @@ class WidgetDrive:
             texts = self.error_texts(msg, **settings) if self.error_texts else [msg]
             for text in texts:
                 expect(error, f"{context}: error message for {settings}").to_contain_text(_normalise(text))
+            for name, value in self.error_data(**settings).items():
+                if value is not None:
+                    expect(body, f"{context}: data-ul-{name} for invalid {settings}").to_have_attribute(
+                        f"data-ul-{name}", str(value))
             return {"settings": settings, "error": msg}
         for name, value in want.items():
             expect(body, f"{context}: data-ul-{name} for {settings}").to_have_attribute(f"data-ul-{name}", str(value))
@@ -205,8 +211,11 @@ class WidgetDrive:
             expect(view, f"{context}: visible text for {settings}").to_contain_text(_normalise(text))
         return {"settings": settings, "expected": want}
 
-    def drive(self, page, expect) -> list[dict]:
-        """Check the start state, then perform every step and check again; returns the log."""
+    def drive(self, page, expect, error_shot=None) -> list[dict]:
+        """Check the start state, then perform every step and check again; returns the log.
+
+        ``error_shot``: a path for a screenshot of the widget's first error message.
+        """
         expect(self.box(page), f"widget .{self.css} must render").to_be_visible(timeout=60_000)
         self.box(page).scroll_into_view_if_needed()
         log = [self.check(page, expect, f".{self.css} at start")]
@@ -223,6 +232,10 @@ class WidgetDrive:
             assert invalid == step.invalid, (
                 f"'{step}' gives {entry['settings']}, which unet_lesson says is "
                 f"{'invalid' if invalid else 'valid'}, but the drive marks it invalid={step.invalid}")
+            if invalid and error_shot is not None:
+                self.box(page).scroll_into_view_if_needed()
+                page.screenshot(path=str(error_shot))
+                error_shot = None
             log.append(entry)
         assert any(s.invalid for s in self.steps), f"the drive of .{self.css} must try one invalid setting"
         return log

@@ -31,7 +31,8 @@ def test_notebook_in_jupyterlab(nb, page, expect, tmp_path):
             problems = cell_problems(page) + dom_tracebacks(page)
             assert not problems, f"{nb.path} does not run cleanly in JupyterLab:\n" + "\n".join(problems)
 
-            logs = [w.drive(page, expect) for w in nb.widgets]
+            logs = [w.drive(page, expect, error_shot=artifact_path(f"{nb.name}-{w.css}-error") if i == 0 else None)
+                    for i, w in enumerate(nb.widgets)]
 
             shown = widget_classes(page)
             driven = {w.css for w in nb.widgets}

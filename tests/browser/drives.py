@@ -96,3 +96,13 @@ VOILA: list[NotebookDrive] = [
 ]
 
 LAB: list[NotebookDrive] = FIXTURES + LESSONS
+
+
+def drive_params(drives: list[NotebookDrive]) -> list:
+    """pytest parameters, one per notebook; those whose file does not exist yet are skipped."""
+    import pytest
+
+    from .harness import ROOT
+
+    return [pytest.param(d, id=d.name, marks=pytest.mark.skipif(
+        not (ROOT / d.path).exists(), reason=f"{d.path}: not landed yet")) for d in drives]

@@ -189,6 +189,41 @@ class Server:
         self.stop()
 
 
+def api(server: Server, path: str, method: str = "GET"):
+    """Call the Jupyter server's REST API (token is off); returns the parsed JSON or None.
+
+    A DELETE needs the XSRF cookie the server sets on a page load, sent back as a header.
+    """
+    import http.cookiejar
+
+    jar = http.cookiejar.CookieJar()
+    opener = urllib.request.build_opener(urllib.request.HTTPCookieProcessor(jar))
+    headers = {}
+    if method != "GET":
+        opener.open(server.url + "/lab", timeout=30).read()
+        xsrf = next((c.value for c in jar if c.name == "_xsrf"), None)
+        if xsrf:
+            headers["X-XSRFToken"] = xsrf
+    req = urllib.request.Request(server.url + path, method=method, headers=headers)
+    with opener.open(req, timeout=30) as r:
+        body = r.read()
+    return json.loads(body) if body else None
+
+
+def shutdown_sessions(server: Server, timeout: float = 30.0) -> None:
+    """End every session (and so its kernel) the server runs, and wait until no kernel is left."""
+    for session in api(server, "/api/sessions") or []:
+        try:
+            api(server, f"/api/sessions/{session['id']}", "DELETE")
+        except urllib.error.HTTPError:
+            pass
+    deadline = time.monotonic() + timeout
+    while api(server, "/api/kernels") and time.monotonic() < deadline:
+        time.sleep(0.2)
+    for kernel in api(server, "/api/kernels") or []:
+        api(server, f"/api/kernels/{kernel['id']}", "DELETE")
+
+
 def lab_server(root_dir: Path, base: Path) -> Server:
     def argv(port: int) -> list[str]:
         return [sys.executable, "-m", "jupyterlab", "--ip=127.0.0.1", f"--port={port}", "--no-browser",

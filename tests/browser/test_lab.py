@@ -6,46 +6,61 @@ import urllib.parse
 
 import pytest
 
-from .drives import LAB
-from .harness import NOTEBOOKS, ROOT, artifact_path, fresh_copy, lab_server
+from .drives import LAB, drive_params
+from .harness import NOTEBOOKS, ROOT, api, artifact_path, fresh_copy, lab_server, shutdown_sessions
 from .lab_page import cell_problems, dom_tracebacks, dump, open_notebook, run_all, widget_classes
 
 
 
 
+@pytest.fixture(scope="module")
+def lab(chromium, tmp_path_factory):
+    """One JupyterLab server for this module (its own port, token off, isolated dirs in tmp).
+
+    Each test gets its own fresh copy of its notebook in its own folder, hence a new kernel,
+    and ends every session it started; the server is stopped (SIGTERM, wait) at the end.
+    """
+    base = tmp_path_factory.mktemp("jupyterlab")
+    root = base / "root"
+    root.mkdir()
+    with lab_server(root, base) as server:
+        yield server, root
+
+
 @pytest.mark.browser
-@pytest.mark.parametrize("nb", [pytest.param(d, id=d.name) for d in LAB])
-def test_notebook_in_jupyterlab(nb, page, expect, tmp_path):
-    source = ROOT / nb.path
-    if not source.exists():
-        pytest.skip(f"{nb.path}: not landed yet")
-    work = tmp_path / "work"
+@pytest.mark.parametrize("nb", drive_params(LAB))
+def test_notebook_in_jupyterlab(nb, lab, page, expect):
+    server, root = lab
+    assert not api(server, "/api/kernels"), "a kernel from an earlier test is still running"
+    work = root / nb.name
     work.mkdir()
-    copy = fresh_copy(source, work)
-    rel = copy.relative_to(work).as_posix()
+    copy = fresh_copy(ROOT / nb.path, work)
+    rel = copy.relative_to(root).as_posix()
     t0 = time.monotonic()
-    with lab_server(work, tmp_path) as server:
-        try:
-            open_notebook(page, f"{server.url}/lab/tree/{urllib.parse.quote(rel)}?reset")
-            run_all(page, timeout_ms=nb.run_timeout_s * 1000)
-            problems = cell_problems(page) + dom_tracebacks(page)
-            assert not problems, f"{nb.path} does not run cleanly in JupyterLab:\n" + "\n".join(problems)
+    try:
+        open_notebook(page, f"{server.url}/lab/tree/{urllib.parse.quote(rel)}?reset")
+        run_all(page, timeout_ms=nb.run_timeout_s * 1000)
+        problems = cell_problems(page) + dom_tracebacks(page)
+        assert not problems, f"{nb.path} does not run cleanly in JupyterLab:\n" + "\n".join(problems)
 
-            logs = [w.drive(page, expect, error_shot=artifact_path(f"{nb.name}-{w.css}-error") if i == 0 else None)
-                    for i, w in enumerate(nb.widgets)]
+        logs = [w.drive(page, expect, error_shot=artifact_path(f"{nb.name}-{w.css}-error") if i == 0 else None)
+                for i, w in enumerate(nb.widgets)]
 
-            shown = widget_classes(page)
-            driven = {w.css for w in nb.widgets}
-            assert shown <= driven, (f"{nb.path} shows widgets {sorted(shown - driven)} that no drive in "
-                                     "tests/browser/drives.py checks")
-            assert not dom_tracebacks(page), f"a traceback appeared while driving {nb.path}"
-            if nb.widgets:
-                nb.widgets[-1].box(page).scroll_into_view_if_needed()
-            page.screenshot(path=str(artifact_path(nb.name)))
-        except Exception:
-            page.screenshot(path=str(artifact_path(f"{nb.name}-FAILED")))
-            print(server.log_tail())
-            raise
+        shown = widget_classes(page)
+        driven = {w.css for w in nb.widgets}
+        assert shown <= driven, (f"{nb.path} shows widgets {sorted(shown - driven)} that no drive in "
+                                 "tests/browser/drives.py checks")
+        assert not dom_tracebacks(page), f"a traceback appeared while driving {nb.path}"
+        if nb.widgets:
+            nb.widgets[-1].box(page).scroll_into_view_if_needed()
+        page.screenshot(path=str(artifact_path(nb.name)))
+    except Exception:
+        page.screenshot(path=str(artifact_path(f"{nb.name}-FAILED")))
+        print(server.log_tail())
+        raise
+    finally:
+        page.close()
+        shutdown_sessions(server)
     print(f"{nb.name}: {time.monotonic() - t0:.1f} s, steps: {dump(logs)}")
 
 

@@ -5,7 +5,7 @@ import time
 
 import pytest
 
-from .drives import VOILA
+from .drives import VOILA, drive_params
 from .harness import ROOT, artifact_path, fresh_copy, voila_server
 from .lab_page import STDERR, dump
 
@@ -15,14 +15,11 @@ pytestmark = pytest.mark.browser
 VOILA_CELL_ERROR = "There was an error when executing cell"
 
 
-@pytest.mark.parametrize("nb", [pytest.param(d, id=d.name) for d in VOILA])
+@pytest.mark.parametrize("nb", drive_params(VOILA))
 def test_notebook_in_voila(nb, page, expect, tmp_path):
-    source = ROOT / nb.path
-    if not source.exists():
-        pytest.skip(f"{nb.path}: not landed yet")
     work = tmp_path / "work"
     work.mkdir()
-    copy = fresh_copy(source, work)
+    copy = fresh_copy(ROOT / nb.path, work)
     t0 = time.monotonic()
     with voila_server(copy, tmp_path) as server:
         try:

@@ -11,15 +11,21 @@ _NOTEBOOK_READY_JS = """() => {
   return !!(w.sessionContext.isReady && k && k.status === 'idle');
 }"""
 
-_RUN_ALL_JS = """async () => {
-  const app = window.jupyterapp;
-  await app.commands.execute('notebook:run-all-cells');
-}"""
-
-_KERNEL_IDLE_JS = """() => {
+# Run All has finished when every code cell has run, or a cell failed (the rest then stays
+# unrun), and the kernel is idle again
+_RUN_ALL_DONE_JS = """() => {
   const w = window.jupyterapp.shell.currentWidget;
   const k = w.sessionContext.session && w.sessionContext.session.kernel;
-  return !!(k && k.status === 'idle');
+  if (!k || k.status !== 'idle') return false;
+  const cells = w.content.model.cells;
+  let pending = false, failed = false;
+  for (let i = 0; i < cells.length; i++) {
+    const c = cells.get(i);
+    if (c.type !== 'code' || !c.sharedModel.getSource().trim()) continue;
+    if (c.executionCount === null) pending = true;
+    for (const o of c.outputs.toJSON()) if (o.output_type === 'error') failed = true;
+  }
+  return failed || !pending;
 }"""
 
 _CELLS_JS = """() => {
@@ -47,9 +53,10 @@ def open_notebook(page, url: str, timeout_ms: int = 90_000) -> None:
 
 
 def run_all(page, timeout_ms: float) -> None:
-    """Run All Cells (the Run menu's command) and wait until it has finished and the kernel is idle."""
-    page.evaluate(_RUN_ALL_JS)
-    page.wait_for_function(_KERNEL_IDLE_JS, timeout=timeout_ms, polling=200)
+    """Run > Run All Cells, as a student does, and wait until it has finished and the kernel is idle."""
+    page.locator(".lm-MenuBar-item", has_text="Run").first.click()
+    page.locator(".lm-Menu-item:not(.lm-mod-hidden)", has_text="Run All Cells").first.click()
+    page.wait_for_function(_RUN_ALL_DONE_JS, timeout=timeout_ms, polling=250)
 
 
 def cell_problems(page) -> list[str]:

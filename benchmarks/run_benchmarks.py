@@ -1,0 +1,213 @@
+"""The course's speed, measured: prints one table and saves it for the README.
+
+    make benchmark            # = .venv/bin/python benchmarks/run_benchmarks.py
+    .venv/bin/python benchmarks/run_benchmarks.py --skip notebooks --skip training   # the quick parts only
+
+What it measures (targets on a 2-core CPU machine in brackets):
+
+* explorer latency from a control change to the updated shape table and formulas (p50 <= 20 ms), to the redrawn
+  U diagram (<= 150 ms), and to refreshed feature maps at 256x256 (<= 250 ms), p50 and p95 over many changes;
+* wall time to execute each notebook, one fresh kernel each as nbval runs them, and the whole course (<= 5 min);
+* the peak memory of each notebook's kernel (<= 2 GB);
+* training: time to Dice 0.95 and final Dice of lesson 08's default run (<= 60 s);
+* ``import unet_lesson`` time in a fresh interpreter.
+
+Results go to ``benchmarks/results.json``; ``scripts/update_readme.py`` renders them into the README.
+Timings are measured here, never asserted in tests.
+"""
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import platform
+import statistics
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(ROOT))
+RESULTS = ROOT / "benchmarks" / "results.json"
+
+TARGETS = {
+    "explorer: shapes + formulas": ("p50", 20.0, "ms"),
+    "explorer: U diagram": ("p50", 150.0, "ms"),
+    "explorer: feature maps 256x256": ("p50", 250.0, "ms"),
+    "whole course (all notebooks)": ("value", 300.0, "s"),
+    "training: time to Dice 0.95": ("value", 60.0, "s"),
+}
+
+
+def _percentiles(samples_ms: list[float]) -> dict:
+    s = sorted(samples_ms)
+    return {"p50": statistics.median(s), "p95": s[min(len(s) - 1, int(round(0.95 * (len(s) - 1))))], "n": len(s)}
+
+
+def _time_calls(fn, settings: list[dict], repeat: int = 1) -> list[float]:
+    out = []
+    for _ in range(repeat):
+        for kw in settings:
+            t0 = time.perf_counter()
+            fn(**kw)
+            out.append((time.perf_counter() - t0) * 1000)
+    return out
+
+
+def bench_explorer() -> list[dict]:
+    """Each explorer view, called as the widget calls it on a control change."""
+    import matplotlib
+
+    matplotlib.use("Agg")
+    from unet_lesson import explorer
+    from unet_lesson.widgets import figure_png
+
+    rows = []
+    # a realistic sequence of changes: sizes typed, padding and depth toggled, a few invalid values
+    changes = []
+    for size in (572, 556, 588, 570, 256, 188, 700, 64, 100, 0, 1024):
+        for padding in ("valid", "same"):
+            for depth in (3, 4, 5):
+                changes.append(dict(input_size=size, padding=padding, depth=depth))
+    explorer.shapes_view(**changes[0])  # warm-up (imports, caches)
+    samples = _time_calls(explorer.shapes_view, changes, repeat=3)
+    rows.append({"name": "explorer: shapes + formulas", **_percentiles(samples), "unit": "ms"})
+
+    def diagram(**kw):
+        view = explorer.diagram_view(**kw)
+        if view.figure is not None:
+            figure_png(view.figure)  # what the widget sends to the browser
+
+    diagram(**changes[0])
+    samples = _time_calls(diagram, changes[::3], repeat=2)
+    rows.append({"name": "explorer: U diagram", **_percentiles(samples), "unit": "ms"})
+
+    def maps(**kw):
+        view = explorer.feature_maps_view(**kw)
+        if view.figure is not None:
+            figure_png(view.figure)
+
+    fm = [dict(input_size=256, padding="same", depth=d) for d in (3, 4, 4, 3, 4)]
+    maps(**fm[0])
+    samples = _time_calls(maps, fm, repeat=2)
+    rows.append({"name": "explorer: feature maps 256x256", **_percentiles(samples), "unit": "ms"})
+    return rows
+
+
+_PEAK_CELL = "import resource as _r; print('PEAK_RSS_KB', _r.getrusage(_r.RUSAGE_SELF).ru_maxrss)"
+
+
+def bench_notebooks() -> list[dict]:
+    """Execute each notebook in a fresh kernel (as nbval does) and read the kernel's peak memory."""
+    import nbformat
+    from nbclient import NotebookClient
+
+    rows, total = [], 0.0
+    env_path = os.pathsep.join([str(ROOT), os.environ.get("PYTHONPATH", "")]).rstrip(os.pathsep)
+    os.environ["PYTHONPATH"] = env_path
+    for path in sorted((ROOT / "notebooks").glob("*.ipynb")):
+        nb = nbformat.read(path, as_version=4)
+        nb.cells.append(nbformat.v4.new_code_cell(_PEAK_CELL))
+        client = NotebookClient(nb, timeout=600, kernel_name="python3", allow_errors=True,
+                                resources={"metadata": {"path": str(path.parent)}})
+        t0 = time.perf_counter()
+        client.execute()
+        wall = time.perf_counter() - t0
+        total += wall
+        errors = sum(o.get("output_type") == "error" for c in nb.cells if c.cell_type == "code" for o in c.outputs)
+        peak = next((int(o["text"].split()[1]) for o in nb.cells[-1].outputs if "PEAK_RSS_KB" in o.get("text", "")),
+                    None)
+        rows.append({"name": f"notebook {path.stem}", "value": wall, "unit": "s",
+                     "peak_mb": None if peak is None else peak / 1024, "errors": errors})
+        print(f"  {path.name}: {wall:.1f} s, peak {peak / 1024 if peak else float('nan'):.0f} MB, {errors} errors",
+              flush=True)
+    rows.append({"name": "whole course (all notebooks)", "value": total, "unit": "s",
+                 "peak_mb": max((r["peak_mb"] or 0) for r in rows)})
+    return rows
+
+
+def bench_training() -> list[dict]:
+    sys.path.insert(0, str(ROOT / "benchmarks"))
+    import bench_training
+
+    r = bench_training.run()
+    return [{"name": "training: time to Dice 0.95", "value": r["time_to_dice_095_s"], "unit": "s",
+             "note": f"final Dice {r['final_dice']:.3f} on {r['device']}"},
+            {"name": "training: final Dice", "value": r["final_dice"], "unit": ""}]
+
+
+def bench_import() -> list[dict]:
+    times = []
+    for _ in range(3):
+        out = subprocess.run([sys.executable, "-c", "import time; t = time.perf_counter(); import unet_lesson; "
+                              "print(time.perf_counter() - t)"], capture_output=True, text=True, cwd=ROOT, check=True)
+        times.append(float(out.stdout.strip()) * 1000)
+    return [{"name": "import unet_lesson (fresh interpreter)", "p50": statistics.median(times), "unit": "ms"}]
+
+
+def machine() -> str:
+    import torch
+
+    cpu = platform.processor() or platform.machine()
+    try:
+        for line in Path("/proc/cpuinfo").read_text().splitlines():
+            if line.startswith("model name"):
+                cpu = line.split(":", 1)[1].strip()
+                break
+    except OSError:
+        pass
+    gpu = torch.cuda.get_device_name(0) if torch.cuda.is_available() else "no GPU"
+    return f"{os.cpu_count()} CPU cores ({cpu}), {gpu}, Python {platform.python_version()}, torch {torch.__version__}"
+
+
+def verdict(row: dict) -> str:
+    target = TARGETS.get(row["name"])
+    if not target:
+        if "peak_mb" in row and row.get("peak_mb") is not None:
+            return "ok" if row["peak_mb"] <= 2048 else "OVER (2 GB)"
+        return ""
+    key, limit, unit = target
+    value = row.get(key)
+    if value is None:
+        return ""
+    return f"ok (<= {limit:g} {unit})" if value <= limit else f"OVER ({limit:g} {unit})"
+
+
+def table(results: dict) -> str:
+    lines = [f"Machine: {results['machine']} — {results['date']}", "",
+             "| measure | p50 / value | p95 | peak memory | target |", "|---|---|---|---|---|"]
+    for r in results["rows"]:
+        unit = r.get("unit", "")
+        main = r.get("p50", r.get("value"))
+        main_s = f"{main:.3f}" if unit == "" else f"{main:.1f} {unit}"
+        p95 = f"{r['p95']:.1f} {unit}" if "p95" in r else ""
+        peak = f"{r['peak_mb']:.0f} MB" if r.get("peak_mb") else ""
+        note = f" ({r['note']})" if r.get("note") else ""
+        lines.append(f"| {r['name']}{note} | {main_s} | {p95} | {peak} | {verdict(r)} |")
+    return "\n".join(lines)
+
+
+def main(argv=None) -> int:
+    ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    ap.add_argument("--skip", action="append", default=[], choices=["explorer", "notebooks", "training", "import"])
+    ap.add_argument("--no-save", action="store_true", help="print only; do not update benchmarks/results.json")
+    args = ap.parse_args(argv)
+    rows = []
+    for name, fn in (("import", bench_import), ("explorer", bench_explorer), ("training", bench_training),
+                     ("notebooks", bench_notebooks)):
+        if name in args.skip:
+            continue
+        print(f"benchmarking {name} ...", flush=True)
+        rows += fn()
+    results = {"machine": machine(), "date": time.strftime("%Y-%m-%d"), "rows": rows}
+    print()
+    print(table(results))
+    if not args.no_save and not args.skip:
+        RESULTS.write_text(json.dumps(results, indent=1) + "\n")
+        print(f"\nsaved {RESULTS.relative_to(ROOT)}; run scripts/update_readme.py to refresh the README")
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())

@@ -1,0 +1,158 @@
+"""Lesson 05 (the 1x1 head): the layer, the per-pixel-linear check, segmentation and the widget view."""
+import numpy as np
+import pytest
+import torch
+from torch import nn
+
+from unet_lesson import UNet, conv_out, count_parameters, shape_table
+from unet_lesson.exercises import Exercise
+from unet_lesson.lessons import head
+from unet_lesson.widgets import defaults_of, safe_view
+
+
+@pytest.fixture(autouse=True)
+def _close_figures():
+    yield
+    import matplotlib.pyplot as plt
+    plt.close("all")
+
+
+def test_notes_shapes_through_a_real_layer():
+    r = head.head_shapes(388, 64, 2)
+    assert r["input"] == (388, 388, 64) and r["output"] == (388, 388, 2)
+    assert r["formula"] == "388 = (388 + 2*0 - 1)/1 + 1"
+    assert r["params"] == 130
+    # and it is the head of the paper's network
+    table = shape_table(572)
+    assert table.output_shape == (2, 388, 388)
+    assert table.where(kind="head")[0].params == r["params"]
+
+
+@pytest.mark.parametrize("size", [1, 7, 8, 388, 389])
+def test_size_unchanged_odd_and_even(size):
+    assert head.head_shapes(size, 4, 3)["output"] == (size, size, 3)
+    assert conv_out(size, kernel=1) == size
+
+
+@pytest.mark.parametrize("classes", [1, 2, 3, 5, 10, 64, 100])
+def test_params_from_the_real_layer(classes):
+    assert head.head_params(classes) == 64 * classes + classes
+    assert head.head_params(classes) == sum(p.numel() for p in nn.Conv2d(64, classes, 1).parameters())
+    # the only difference a class count makes to the whole UNet is in the head
+    assert count_parameters(num_classes=classes) - count_parameters(num_classes=1) == 65 * (classes - 1)
+
+
+@pytest.mark.parametrize("bad", [0, -1, -7, 2.5, "2", None, True])
+def test_invalid_class_counts(bad):
+    with pytest.raises(ValueError):
+        head.check_num_classes(bad)
+    view = safe_view(head.head_view, num_classes=bad)
+    assert not view.ok and "Unexpected" not in view.error
+    assert "class" in view.error
+
+
+def test_zero_and_negative_say_why_and_what_works():
+    for bad in (0, -3):
+        msg = safe_view(head.head_view, num_classes=bad).error
+        assert "at least 1" in msg and "2" in msg
+
+
+def test_too_many_for_the_widget_still_gives_the_formula():
+    n = head.MAX_CLASSES + 1
+    msg = safe_view(head.head_view, num_classes=n).error
+    assert f"{64 * n + n:,}" in msg
+
+
+@pytest.mark.parametrize("classes,size", [(1, 5), (2, 8), (3, 7), (10, 4)])
+def test_conv1x1_equals_linear_per_pixel(classes, size):
+    r = head.conv1x1_as_linear(64, classes, size)
+    assert r.same and r.max_abs_diff < 1e-5
+    assert r.conv_shape == r.linear_shape == (1, classes, size, size)
+    assert r.weight_shapes == ((classes, 64, 1, 1), (classes, 64))
+
+
+def test_conv1x1_check_can_fail():
+    """The comparison is not vacuous: a linear layer with other weights gives other numbers."""
+    torch.manual_seed(0)
+    conv = nn.Conv2d(64, 2, 1)
+    linear = nn.Linear(64, 2)  # independent weights
+    x = torch.randn(1, 64, 4, 4)
+    with torch.no_grad():
+        y_lin = linear(x.permute(0, 2, 3, 1)).permute(0, 3, 1, 2)
+        assert not torch.allclose(conv(x), y_lin, atol=1e-5)
+
+
+def test_pixel_scores_by_hand():
+    layer = head.head_layer(3, 64)
+    x = torch.randn(1, 64, 6, 6, generator=torch.Generator().manual_seed(1))
+    with torch.no_grad():
+        r = head.pixel_scores(x, layer, 2, 5)
+    assert r["vector_length"] == 64 and r["same"] and len(r["by_hand"]) == 3
+
+
+def test_feature_source_and_segment():
+    src = head.feature_source()
+    feats = src["features"]
+    assert feats.ndim == 4 and feats.shape[0] == 1
+    assert src["head"].in_channels == feats.shape[1]
+    assert src["weights"] in ("trained", "random weights")
+    assert src["mask"].shape == src["image"].shape == feats.shape[-2:]
+    # the real UNet's last double conv gives the head its input: same size as the image (same padding)
+    r = head.segment(2)
+    assert r["scores"].shape == (2, *src["image"].shape)
+    assert torch.allclose(r["probs"].sum(0), torch.ones(src["image"].shape), atol=1e-5)
+    assert np.array_equal(r["segmentation"], r["probs"].argmax(0).numpy())
+    if src["weights"] == "random weights":
+        fit = src["fit"]
+        assert fit["accuracy_after"] > fit["accuracy_before"] and fit["loss_after"] < fit["loss_before"]
+        assert r["mask_agreement"] > 0.75  # the fitted head separates cells from background
+        assert r["head_fitted"]
+
+
+def test_fit_head_folds_standardisation_into_a_plain_conv():
+    torch.manual_seed(0)
+    feats = torch.rand(1, 8, 12, 12) * 0.01 + 0.5
+    mask = (feats[0, 0] > feats[0, 0].median()).numpy().astype(np.uint8)
+    layer, fit = head.fit_head(feats, mask, steps=20)
+    with torch.no_grad():
+        acc = float((layer(feats)[0].argmax(0).numpy() == mask).mean())
+    assert abs(acc - fit["accuracy_after"]) <= 5e-4 and acc > 0.9
+
+
+@pytest.mark.parametrize("classes", [1, 2, 3, 7, 10, 11, 21, head.MAX_CLASSES])
+def test_head_view_valid(classes):
+    view = head.head_view(classes)
+    assert view.ok and view.figure is not None
+    d = view.data
+    h, w = head.feature_source()["image"].shape
+    assert d["output"] == f"{h}x{w}x{classes}" and d["out_channels"] == classes
+    assert d["params"] == d["params_formula"] == head.head_params(classes, d["in_channels"])
+    assert 1 <= d["classes_present"] <= classes
+    assert "random weights" in view.html or d["weights"] == "trained"
+    if classes == 1:
+        assert "sigmoid" in view.html
+
+
+def test_head_view_default_is_the_papers_two_classes():
+    view = head.head_view(**defaults_of(head.head_controls()))
+    assert view.data["num_classes"] == 2 and view.data["params"] == 130
+    assert "背景" in view.html or view.figure is not None
+
+
+def test_exercises():
+    assert len(head.EXERCISES) >= 2
+    expected = {"5.1": "388x388x2", "5.2": 130, "5.3": 325, "5.4": 1, "5.5": "b"}
+    for ex in head.EXERCISES:
+        assert isinstance(ex, Exercise)
+        assert ex.check().status == "not attempted"
+        assert ex.check(expected[ex.key]).correct
+        wrong = ex.check("z" if ex.choices else 999)
+        assert wrong.status == "wrong" and "Hint" in wrong.message
+    assert "bias" in head.ex_params.check(128).message
+    assert "1x1" in head.ex_params5.check(64 * 5 * 9 + 5).message
+    assert "388" in head.ex_shape.check("386x386x2").message
+
+
+def test_unet_head_is_the_same_layer_kind():
+    m = UNet(base_channels=4, num_classes=3, depth=1)
+    assert isinstance(m.head, nn.Conv2d) and m.head.kernel_size == (1, 1) and m.head.out_channels == 3

@@ -1,0 +1,211 @@
+"""Lesson 02 (max pooling): the numbers its views show agree with unet_lesson and with nn.MaxPool2d."""
+import importlib.util
+
+import matplotlib
+
+matplotlib.use("Agg")
+
+import matplotlib.pyplot as plt  # noqa: E402
+import numpy as np  # noqa: E402
+import pytest  # noqa: E402
+import torch  # noqa: E402
+from torch import nn  # noqa: E402
+
+from unet_lesson import UNet, conv_out, pool_out, shape_table  # noqa: E402
+from unet_lesson.lessons import pool  # noqa: E402
+from unet_lesson.widgets import safe_view  # noqa: E402
+
+HAS_DATA = importlib.util.find_spec("unet_lesson.data") is not None
+needs_data = pytest.mark.skipif(not HAS_DATA, reason="unet_lesson.data (sample_image) has not landed yet")
+
+
+@pytest.fixture(autouse=True)
+def _close_figures():
+    yield
+    plt.close("all")
+
+
+def torch_pool(size, kernel=2, stride=2, padding=0, ceil_mode=False, channels=1):
+    with torch.no_grad():
+        return nn.MaxPool2d(kernel, stride, padding, ceil_mode=ceil_mode)(torch.zeros(1, channels, size, size)).shape
+
+
+SMALL = [  # grid pictures (size <= GRID_MAX): odd and even sizes, every knob
+    (2, 2, 2, 0, False), (5, 2, 2, 0, False), (5, 2, 2, 0, True), (6, 2, 2, 0, True), (7, 3, 2, 1, False),
+    (7, 3, 2, 1, True), (8, 3, 1, 0, False), (9, 2, 3, 0, False), (9, 2, 3, 0, True), (12, 2, 2, 1, True),
+    (11, 3, 3, 1, True), (3, 3, 2, 1, True),
+]
+LARGE = [(568, 2, 2, 0, False), (569, 2, 2, 0, False), (569, 2, 2, 0, True), (64, 3, 2, 1, False),
+         (65, 3, 2, 1, True), (13, 2, 2, 0, False), (100, 4, 3, 2, True)]
+
+
+def _check(v, size, kernel, stride, padding, ceil_mode):
+    assert v.ok, v.error
+    expected = pool_out(size, kernel, stride, padding, ceil_mode)
+    assert v.data["output"] == expected
+    assert v.data["torch_output"] == torch_pool(size, kernel, stride, padding, ceil_mode)[-1] == expected
+    assert v.data["agree"] is True
+    assert v.data["params"] == 0 == sum(p.numel() for p in nn.MaxPool2d(kernel, stride, padding).parameters())
+    assert v.data["formula"] == pool_out.explain(size, kernel, stride, padding, ceil_mode).text
+    assert v.data["formula"] in v.html
+    # dropped rows: exactly what no window of the real layer reads (probe with a one-hot last row)
+    x = torch.zeros(1, 1, size, size)
+    x[..., size - 1, :] = 1
+    with torch.no_grad():
+        seen = nn.MaxPool2d(kernel, stride, padding, ceil_mode=ceil_mode)(x).max().item() > 0
+    assert (v.data["dropped"] > 0) == (not seen)
+    if ceil_mode and v.data["partial"]:
+        assert expected == pool_out(size, kernel, stride, padding, False) + 1
+
+
+@pytest.mark.parametrize("size,kernel,stride,padding,ceil_mode", SMALL)
+def test_pool_view_small_grid(size, kernel, stride, padding, ceil_mode):
+    v = pool.pool_view(size, kernel, stride, padding, ceil_mode)
+    _check(v, size, kernel, stride, padding, ceil_mode)
+
+
+@needs_data
+@pytest.mark.parametrize("source", pool.SOURCES)
+@pytest.mark.parametrize("size,kernel,stride,padding,ceil_mode", LARGE)
+def test_pool_view_on_pictures(size, kernel, stride, padding, ceil_mode, source):
+    v = pool.pool_view(size, kernel, stride, padding, ceil_mode, source)
+    _check(v, size, kernel, stride, padding, ceil_mode)
+
+
+def test_odd_size_floor_drops_a_row_ceil_keeps_half_a_window():
+    floor = pool.pool_view(5, ceil_mode=False)
+    ceil = pool.pool_view(5, ceil_mode=True)
+    assert (floor.data["output"], floor.data["dropped"], floor.data["partial"]) == (2, 1, 0)
+    assert (ceil.data["output"], ceil.data["dropped"], ceil.data["partial"]) == (3, 0, 1)
+    even = pool.pool_view(6)
+    assert (even.data["output"], even.data["dropped"], even.data["partial"]) == (3, 0, 0)
+
+
+@pytest.mark.parametrize("size,ceil_mode", [(5, False), (5, True), (8, False), (7, True)])
+def test_grid_figure_shows_the_real_maxima(size, ceil_mode):
+    values = np.random.default_rng(1).integers(0, 10, (size, size))
+    fig = pool.pool_grid_figure(size, ceil_mode=ceil_mode, values=values)
+    out_ax = fig.axes[1]
+    shown = [int(t.get_text()) for t in out_ax.texts]
+    real = pool.real_pool(values, ceil_mode=ceil_mode)[0, 0].numpy().astype(int).ravel().tolist()
+    assert shown == real
+    n = pool_out(size, ceil_mode=ceil_mode)
+    assert out_ax.get_title().endswith(f"{n}×{n}")
+
+
+@pytest.mark.parametrize("bad,words", [
+    (dict(size=0), "at least 1"),
+    (dict(size=-4), "at least 1"),
+    (dict(size=1), "smaller than the 2x2 pooling window"),
+    (dict(size=568.5), "whole number"),
+    (dict(kernel=2, padding=2), "more than half the kernel"),
+    (dict(kernel=3, padding=2), "more than half the kernel"),
+    (dict(stride=0), "stride must be at least 1"),
+    (dict(kernel=0), "kernel must be at least 1"),
+    (dict(padding=-1), "padding must be at least 0"),
+    (dict(size=pool.MAX_SIZE + 1), "limit"),
+    (dict(source="photo"), "source must be one of"),
+])
+def test_pool_view_invalid_values_give_a_message(bad, words):
+    v = safe_view(pool.pool_view, **bad)
+    assert not v.ok
+    assert words in v.error
+    assert "Unexpected" not in v.error
+
+
+@pytest.mark.parametrize("channels", [1, 3, 64, 128])
+def test_parameters_view_uses_the_real_layers(channels):
+    v = pool.parameters_view(channels)
+    assert v.data["pool_params"] == 0
+    assert v.data["conv_params"] == channels * channels * 9 + channels
+    assert v.data["pool_channels_out"] == v.data["pool_channels_in"] == channels
+    assert v.data["pool_output"] == pool_out(8) and v.data["conv_output"] == conv_out(8)
+
+
+def test_parameters_view_invalid():
+    for bad in (0, -1, 2.5, 5000):
+        assert not safe_view(pool.parameters_view, channels=bad).ok
+
+
+@pytest.mark.parametrize("size", [572, 188, 204, 700])
+def test_contracting_chain_matches_shape_table_and_a_real_unet(size):
+    steps = pool.contracting_chain(size)
+    t = shape_table(size)
+    rows = [r for r in t if r.path == "contracting"]
+    assert len(steps) == len(rows) == 12
+    for s, r in zip(steps, rows):
+        assert (s["input"], s["output"], s["channels"]) == (r.in_shape[1], r.out_shape[1], r.out_shape[0])
+        assert s["formula"] == r.formula
+    v = pool.contracting_view(size)
+    assert v.data["bottom"] == rows[-1].out_shape[1] and v.data["odd_pools"] == 0
+    if size == 188:  # a real forward pass through the contracting path of a small U-Net
+        net = UNet(base_channels=2)
+        x = torch.zeros(1, 1, size, size)
+        with torch.no_grad():
+            for conv_block, down in zip(net.down_convs, net.down_samples):
+                x = down(conv_block(x))
+        assert x.shape[-1] == v.data["bottom"]
+
+
+def test_contracting_chain_notes_numbers():
+    v = pool.contracting_view(572)
+    assert v.data["chain"] == "572 -> 570 -> 568 | 284 -> 282 -> 280 | 140 -> 138 -> 136 | 68 -> 66 -> 64 | 32"
+
+
+@pytest.mark.parametrize("size", [573, 574, 571, 190])
+def test_contracting_chain_flags_odd_sizes_at_a_pool(size):
+    odd, x = 0, size  # by hand: two valid 3x3 convs take 4, the pool halves (floor)
+    for _ in range(4):
+        x -= 4
+        odd += x % 2
+        x //= 2
+    v = pool.contracting_view(size)
+    assert odd > 0 and v.data["odd_pools"] == odd
+    assert v.data["bottom"] == x
+    assert v.html.count("odd size") == odd
+
+
+@pytest.mark.parametrize("bad", [0, -1, 10, 30, 57.5])
+def test_contracting_view_invalid(bad):
+    v = safe_view(pool.contracting_view, size=bad)
+    assert not v.ok and "Unexpected" not in v.error
+
+
+@needs_data
+@pytest.mark.parametrize("size", [64, 65])
+def test_channels_view(size):
+    v = pool.channels_view(size=size, channels=4)
+    assert v.data["channels_before"] == v.data["channels_after"] == 4
+    assert v.data["before"] == v.data["expected_before"] == conv_out(size)
+    assert v.data["after"] == v.data["expected_after"] == pool_out(conv_out(size))
+
+
+# ---- exercises ----------------------------------------------------------------------------
+def test_exercise_answers_are_computed():
+    assert pool.EX_HALVE.answer == torch_pool(568)[-1] == 284
+    assert pool.EX_PARAMS.answer == 0
+    assert pool.EX_ODD.answer == (torch_pool(569)[-1], torch_pool(569, ceil_mode=True)[-1]) == (284, 285)
+    assert pool.EX_BOTTOM.answer == pool.contracting_view(572).data["bottom"] == 32
+    assert pool.EX_SLIP_KERNELS.answer == (0, torch_pool(568, channels=64)[1]) == (0, 64)
+    net = UNet(base_channels=64)
+    convs = [m for block in net.down_convs for m in block if isinstance(m, nn.Conv2d)]
+    assert len(convs) == 8
+    assert pool.EX_SLIP_DOUBLES.answer == sum(c.out_channels == 2 * c.in_channels for c in convs) == 3
+
+
+@pytest.mark.parametrize("ex", pool.EXERCISES, ids=lambda e: e.key)
+def test_exercise_feedback(ex):
+    assert ex.check(...).status == "not attempted"
+    assert ex.check(ex.answer).status == "correct"
+    wrong = ex.check("definitely wrong")
+    assert wrong.status == "wrong" and "Hint" in wrong.message
+
+
+def test_exercises_react_to_typical_slips():
+    assert "convolution's rule" in pool.EX_HALVE.check(566).message
+    assert "no weights" in pool.EX_PARAMS.check(4).message
+    assert "ceil_mode" in pool.EX_ODD.check((284, 284)).message
+    assert "floor" in pool.EX_ODD.check((285, 285)).message
+    assert "no kernels" in pool.EX_SLIP_KERNELS.check((64, 64)).message
+    assert "second conv" in pool.EX_SLIP_DOUBLES.check(8).message
+    assert not pool.EX_SLIP_DOUBLES.check(4)  # first convs of all four levels: level 1 goes 1 -> 64

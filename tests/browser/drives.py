@@ -8,9 +8,14 @@ listed (``test_every_notebook_is_in_the_table``), with an empty widget list when
 """
 from __future__ import annotations
 
-from unet_lesson import check_input_size, conv_out, count_parameters, nearest_valid_sizes, shape_table
+import re
 
-from .driving import NotebookDrive, Press, Select, Type, WidgetDrive, number
+import torch
+
+from unet_lesson import (center_crop_box, check_input_size, conv_out, count_parameters, nearest_valid_sizes,
+                         pool_out, shape_table)
+
+from .driving import NotebookDrive, Press, Select, Toggle, Type, WidgetDrive, number
 
 
 # --------------------------------------------------------------------------------------
@@ -86,8 +91,191 @@ START = WidgetDrive(
     ],
 )
 
+
+# 01 convolution sizes: one conv, input size -> output size, with the formula and a real nn.Conv2d
+def _conv_expected(size, kernel, stride, padding, dilation):
+    f = conv_out.explain(size, kernel, stride, padding, dilation)
+    return {"output": f.result, "torch_output": f.result, "agree": True, "padded": size + 2 * padding,
+            "formula": f.text}
+
+
+def _conv_texts(size, kernel, stride, padding, dilation):
+    f = conv_out.explain(size, kernel, stride, padding, dilation)
+    return [f"Output size: {f.result}×{f.result}", f.text]
+
+
+CONV = WidgetDrive(
+    css="ul-conv",
+    controls={"size": int, "kernel": int, "stride": int, "padding": int, "dilation": int},
+    expected=_conv_expected,
+    texts=_conv_texts,
+    steps=[
+        Press("size", "ArrowDown", 1),        # 572 -> 571 with the keyboard
+        Type("kernel", 5),
+        Type("stride", 2),                    # a floor appears
+        Type("padding", 1),
+        Type("dilation", 2),
+        Type("size", 2, invalid=True),        # the dilated 5x5 kernel no longer fits
+        Type("size", 572),
+    ],
+)
+
+
+# 02 max pooling: one pool (size, formula, real nn.MaxPool2d, zero parameters); the contracting path
+def _pool_expected(size, kernel, stride, padding, ceil_mode, source):
+    f = pool_out.explain(size, kernel, stride, padding, ceil_mode)
+    layer = torch.nn.MaxPool2d(kernel, stride=stride, padding=padding, ceil_mode=ceil_mode)
+    return {"output": f.result, "torch_output": f.result, "agree": True, "ceil_mode": int(ceil_mode),
+            "params": sum(p.numel() for p in layer.parameters()), "formula": f.text}
+
+
+def _pool_texts(size, kernel, stride, padding, ceil_mode, source):
+    f = pool_out.explain(size, kernel, stride, padding, ceil_mode)
+    return [f"Output size: {f.result}×{f.result}", f.text]
+
+
+POOL = WidgetDrive(
+    css="ul-pool",
+    controls={"size": int, "kernel": int, "stride": int, "padding": int, "ceil_mode": bool, "source": str},
+    expected=_pool_expected,
+    texts=_pool_texts,
+    steps=[
+        Type("size", 137),                     # odd: floor drops a row
+        Toggle("ceil_mode"),                   # ceil keeps a half window
+        Select("source", "image"),
+        Press("kernel", "ArrowUp", 1),         # 3x3 windows
+        Type("padding", 2, invalid=True),      # more than half the kernel: PyTorch refuses
+        Type("padding", 1),
+    ],
+)
+
+
+def _contracting(size, depth=4):
+    """Sizes down the contracting path: two 3x3 valid convs and a 2x2 max pool per level.
+    Returns the bottom size and each pool's (input size, formula)."""
+    x, pools = size, []
+    for _level in range(depth):
+        x = conv_out(conv_out(x))
+        pools.append((x, pool_out.explain(x)))
+        x = pools[-1][1].result
+    return x, pools
+
+
+def _pool_path_expected(size):
+    bottom, pools = _contracting(size)
+    return {"input": size, "bottom": bottom, "odd_pools": sum(x % 2 for x, _ in pools)}
+
+
+def _pool_path_texts(size):
+    return [f.text for _, f in _contracting(size)[1]]
+
+
+POOL_PATH = WidgetDrive(
+    css="ul-pool-path",
+    controls={"size": int},
+    expected=_pool_path_expected,
+    texts=_pool_path_texts,
+    steps=[
+        Type("size", 573),                     # odd sizes reach the pools
+        Type("size", 30, invalid=True),        # the maps shrink to nothing at level 3
+        Press("size", "ArrowUp", 3, invalid=True),  # 33 with the keyboard: still too small
+        Type("size", 188),
+    ],
+)
+
+
+# 04 copy and crop: the centre crop at one level, from shape_table and center_crop_box
+def _crop_options(padding, allow_odd):
+    return dict(padding=padding, mismatch="crop" if allow_odd else "error")
+
+
+def _crop_expected(input_size, level, padding, allow_odd):
+    opts = _crop_options(padding, allow_odd)
+    out_h, _ = check_input_size(input_size, **opts)
+    row = next(r for r in shape_table(input_size, **opts).where(kind="crop") if r.level == level)
+    box = center_crop_box(row.in_shape[1:], row.out_shape[1:])
+    return {"input": input_size, "level": level, "padding": padding, "source": box.source[0], "target": box.height,
+            "top": box.top, "left": box.left, "bottom": box.bottom, "right": box.right, "channels": row.in_shape[0],
+            "concat_channels": 2 * row.in_shape[0], "output": out_h, "crop_matches_box": "True", "valid": "yes"}
+
+
+def _crop_texts(input_size, level, padding, allow_odd):
+    opts = _crop_options(padding, allow_odd)
+    row = next(r for r in shape_table(input_size, **opts).where(kind="crop") if r.level == level)
+    out_h, out_w = check_input_size(input_size, **opts)
+    return [center_crop_box(row.in_shape[1:], row.out_shape[1:]).explain().text,
+            f"Network output: {out_h}×{out_w}"]
+
+
+def _crop_nearest(input_size, level, padding, allow_odd):
+    below, above = nearest_valid_sizes(input_size, **_crop_options(padding, allow_odd))
+    return {"valid": "no", "below": below, "above": above}
+
+
+CROP = WidgetDrive(
+    css="ul-crop",
+    controls={"input_size": int, "level": lambda label: int(label.split()[0]), "padding": str, "allow_odd": bool},
+    expected=_crop_expected,
+    texts=_crop_texts,
+    error_texts=lambda message, **s: [message] + [number(n) for k, n in _crop_nearest(**s).items()
+                                                  if k != "valid" and n],
+    error_data=_crop_nearest,
+    steps=[
+        Select("level", "3"),
+        Type("input_size", 570, invalid=True),  # odd at a pool: the crop would be off by half a pixel
+        Toggle("allow_odd"),                    # mismatch='crop': crop anyway, not centred
+        Toggle("allow_odd", invalid=True),
+        Select("padding", "same", invalid=True),
+        Type("input_size", 560),                # same padding: nothing to crop
+        Select("level", "4 (deepest, 64 in the paper)"),
+    ],
+)
+
+
+# 05 the 1x1 head: number of classes -> output channels and parameters (the network's head row)
+def _head_row(num_classes):
+    return shape_table(572, num_classes=num_classes).where(kind="head")[0]
+
+
+def _head_expected(num_classes):
+    row = _head_row(num_classes)  # ValueError for fewer than 1 class
+    return {"num_classes": num_classes, "out_channels": row.out_shape[0], "in_channels": row.in_shape[0],
+            "params": row.params, "params_formula": row.params,
+            "output": re.compile(rf"^(\d+)x\1x{row.out_shape[0]}$")}
+
+
+def _head_texts(num_classes):
+    row = _head_row(num_classes)
+    c_in, n = row.in_shape[0], row.out_shape[0]
+    return [f"nn.Conv2d({c_in}, {n}, kernel_size=1)", f"= {c_in}*{n} + {n} = {row.params:,}"]
+
+
+HEAD = WidgetDrive(
+    css="ul-head",
+    controls={"num_classes": int},
+    expected=_head_expected,
+    texts=_head_texts,
+    error_texts=lambda message, num_classes: [f"at least 1, got {num_classes}"],
+    steps=[
+        Press("num_classes", "ArrowUp", 1),     # 3 classes
+        Type("num_classes", 5),
+        Type("num_classes", 0, invalid=True),   # no kernels, no output
+        Type("num_classes", 1),                 # one class: read with a sigmoid
+    ],
+)
+
 LESSONS: list[NotebookDrive] = [
     NotebookDrive("notebooks/00_start_here.ipynb", [START]),
+    NotebookDrive("notebooks/01_convolution_sizes.ipynb", [CONV]),
+    NotebookDrive("notebooks/02_max_pooling.ipynb", [POOL, POOL_PATH]),
+    NotebookDrive("notebooks/03_up_conv.ipynb", []),
+    NotebookDrive("notebooks/04_copy_and_crop.ipynb", [CROP]),
+    NotebookDrive("notebooks/05_the_1x1_head.ipynb", [HEAD]),
+    NotebookDrive("notebooks/06_the_original_unet.ipynb", []),
+    NotebookDrive("notebooks/07_same_padding_unet.ipynb", []),
+    NotebookDrive("notebooks/08_training.ipynb", [], run_timeout_s=300),
+    NotebookDrive("notebooks/09_overlap_tile.ipynb", []),
+    NotebookDrive("notebooks/explorer.ipynb", []),
 ]
 
 # Voila serves the explorer (and the fixture, to prove the harness before the explorer lands)

@@ -24,17 +24,21 @@ from typing import Any, Callable, Mapping, Sequence
 
 @dataclass(frozen=True)
 class Press:
-    """Focus a slider's handle and press ``key`` (ArrowRight, ArrowLeft, Home, End, PageUp...) ``times``."""
+    """Press ``key`` ``times`` on a slider's handle (ArrowRight, ArrowLeft, Home, End, PageUp...), or
+    in a number box (ArrowUp, ArrowDown; then Enter, which a box needs to send its value)."""
     control: str
     key: str = "ArrowRight"
     times: int = 1
     invalid: bool = False
 
     def perform(self, control) -> None:
-        handle = control.locator(".noUi-handle").first
-        handle.focus()
+        handle = control.locator(".noUi-handle")
+        target = handle.first if handle.count() else control.locator("input").first
+        target.focus()
         for _ in range(self.times):
-            handle.press(self.key)
+            target.press(self.key)
+        if not handle.count():
+            target.press("Enter")
 
     def __str__(self) -> str:
         return f"press {self.key} x{self.times} on {self.control}"
@@ -153,7 +157,7 @@ class WidgetDrive:
     """One widget of a notebook: how to find it, read it, drive it and what it must show.
 
     ``expected(**settings) -> {name: value}``: the numbers the view must carry as
-    ``data-ul-<name>`` (compared as ``str(value)``); raise ``ValueError`` for a setting that
+    ``data-ul-<name>`` (compared as ``str(value)``, or matched when a ``re.Pattern``); raise ``ValueError`` for a setting that
     cannot work. ``texts(**settings) -> [str]``: strings the visible view must contain.
     ``error_texts(message, **settings) -> [str]``: what ``.ul-error`` must contain for an
     invalid setting (default: the ``ValueError``'s message itself); ``error_data(**settings)``:
@@ -204,7 +208,8 @@ class WidgetDrive:
                         f"data-ul-{name}", str(value))
             return {"settings": settings, "error": msg}
         for name, value in want.items():
-            expect(body, f"{context}: data-ul-{name} for {settings}").to_have_attribute(f"data-ul-{name}", str(value))
+            expect(body, f"{context}: data-ul-{name} for {settings}").to_have_attribute(
+                f"data-ul-{name}", value if isinstance(value, re.Pattern) else str(value))
         expect(error, f"{context}: {settings} is valid; no error may show").to_have_count(0)
         view = box.locator(".ul-view").first
         for text in self.texts(**settings):

@@ -64,13 +64,13 @@ def _start_texts(input_size, padding):
 
 def _start_nearest(input_size, padding):
     if input_size < 1:
-        return {}
+        return {"input": input_size}
     below, above = nearest_valid_sizes(input_size, padding=padding)
-    return {"nearest_below": below, "nearest_above": above}
+    return {"input": input_size, "nearest_below": below, "nearest_above": above}
 
 
 def _start_error_texts(message, input_size, padding):
-    return [message] + [number(n) for n in _start_nearest(input_size, padding).values() if n]
+    return [message] + [number(n) for k, n in _start_nearest(input_size, padding).items() if k != "input" and n]
 
 
 START = WidgetDrive(
@@ -95,7 +95,8 @@ START = WidgetDrive(
 # 01 convolution sizes: one conv, input size -> output size, with the formula and a real nn.Conv2d
 def _conv_expected(size, kernel, stride, padding, dilation):
     f = conv_out.explain(size, kernel, stride, padding, dilation)
-    return {"output": f.result, "torch_output": f.result, "agree": True, "padded": size + 2 * padding,
+    return {"size": size, "kernel": kernel, "stride": stride, "padding": padding, "dilation": dilation,
+            "output": f.result, "torch_output": f.result, "agree": True, "padded": size + 2 * padding,
             "formula": f.text}
 
 
@@ -125,7 +126,8 @@ CONV = WidgetDrive(
 def _pool_expected(size, kernel, stride, padding, ceil_mode, source):
     f = pool_out.explain(size, kernel, stride, padding, ceil_mode)
     layer = torch.nn.MaxPool2d(kernel, stride=stride, padding=padding, ceil_mode=ceil_mode)
-    return {"output": f.result, "torch_output": f.result, "agree": True, "ceil_mode": int(ceil_mode),
+    return {"size": size, "kernel": kernel, "stride": stride, "padding": padding, "ceil_mode": int(ceil_mode),
+            "output": f.result, "torch_output": f.result, "agree": True,
             "params": sum(p.numel() for p in layer.parameters()), "formula": f.text}
 
 
@@ -209,7 +211,7 @@ def _crop_texts(input_size, level, padding, allow_odd):
 
 def _crop_nearest(input_size, level, padding, allow_odd):
     below, above = nearest_valid_sizes(input_size, **_crop_options(padding, allow_odd))
-    return {"valid": "no", "below": below, "above": above}
+    return {"input": input_size, "valid": "no", "below": below, "above": above}
 
 
 CROP = WidgetDrive(
@@ -218,7 +220,7 @@ CROP = WidgetDrive(
     expected=_crop_expected,
     texts=_crop_texts,
     error_texts=lambda message, **s: [message] + [number(n) for k, n in _crop_nearest(**s).items()
-                                                  if k != "valid" and n],
+                                                  if k in ("below", "above") and n],
     error_data=_crop_nearest,
     steps=[
         Select("level", "3"),

@@ -238,12 +238,26 @@ class WidgetDrive:
                 f"'{step}' gives {entry['settings']}, which unet_lesson says is "
                 f"{'invalid' if invalid else 'valid'}, but the drive marks it invalid={step.invalid}")
             if invalid and error_shot is not None:
+                settle(self.box(page))
                 self.box(page).scroll_into_view_if_needed()
                 page.screenshot(path=str(error_shot))
                 error_shot = None
             log.append(entry)
         assert any(s.invalid for s in self.steps), f"the drive of .{self.css} must try one invalid setting"
         return log
+
+
+_SETTLED_JS = """([el, quietMs]) => {
+  const now = Date.now(), html = el.innerHTML;
+  if (el.__ulLast !== html) { el.__ulLast = html; el.__ulSince = now; return false; }
+  return now - el.__ulSince >= quietMs;
+}"""
+
+
+def settle(locator, quiet_ms: int = 800, timeout_ms: int = 30_000) -> None:
+    """Wait until the element's HTML has not changed for ``quiet_ms`` (a figure arrives after the text)."""
+    handle = locator.element_handle(timeout=timeout_ms)
+    locator.page.wait_for_function(_SETTLED_JS, arg=[handle, quiet_ms], timeout=timeout_ms, polling=100)
 
 
 def _normalise(text):

@@ -6,6 +6,7 @@ import urllib.parse
 
 import pytest
 
+from .driving import settle
 from .drives import LAB, drive_params
 from .harness import NOTEBOOKS, ROOT, api, artifact_path, fresh_copy, lab_server, shutdown_sessions
 from .lab_page import cell_problems, dom_tracebacks, dump, open_notebook, run_all, widget_classes
@@ -36,6 +37,7 @@ def test_notebook_in_jupyterlab(nb, lab, page, expect):
     work.mkdir()
     copy = fresh_copy(ROOT / nb.path, work)
     rel = copy.relative_to(root).as_posix()
+    artifact_path(f"{nb.name}-FAILED").unlink(missing_ok=True)
     t0 = time.monotonic()
     try:
         open_notebook(page, f"{server.url}/lab/tree/{urllib.parse.quote(rel)}?reset")
@@ -52,6 +54,7 @@ def test_notebook_in_jupyterlab(nb, lab, page, expect):
                                  "tests/browser/drives.py checks")
         assert not dom_tracebacks(page), f"a traceback appeared while driving {nb.path}"
         if nb.widgets:
+            settle(nb.widgets[-1].box(page))
             nb.widgets[-1].box(page).scroll_into_view_if_needed()
         page.screenshot(path=str(artifact_path(nb.name)))
     except Exception:

@@ -5,6 +5,7 @@ import time
 
 import pytest
 
+from .driving import settle
 from .drives import VOILA, drive_params
 from .harness import ROOT, artifact_path, fresh_copy, voila_server
 from .lab_page import STDERR, dump
@@ -20,6 +21,7 @@ def test_notebook_in_voila(nb, page, expect, tmp_path):
     work = tmp_path / "work"
     work.mkdir()
     copy = fresh_copy(ROOT / nb.path, work)
+    artifact_path(f"voila-{nb.name}-FAILED").unlink(missing_ok=True)
     t0 = time.monotonic()
     with voila_server(copy, tmp_path) as server:
         try:
@@ -32,6 +34,8 @@ def test_notebook_in_voila(nb, page, expect, tmp_path):
             logs = [w.drive(page, expect, error_shot=artifact_path(f"voila-{nb.name}-{w.css}-error") if i == 0 else None)
                     for i, w in enumerate(nb.widgets)]
             assert not page.locator(STDERR).count(), "an error appeared while driving the widgets"
+            for w in nb.widgets:
+                settle(w.box(page))
             page.screenshot(path=str(artifact_path(f"voila-{nb.name}")), full_page=True)
         except Exception:
             page.screenshot(path=str(artifact_path(f"voila-{nb.name}-FAILED")), full_page=True)

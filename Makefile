@@ -25,7 +25,7 @@ lab: install
 	$(BIN)/jupyter lab notebooks/00_start_here.ipynb
 
 voila: install
-	$(BIN)/voila notebooks/06_the_original_unet.ipynb
+	$(BIN)/voila notebooks/explorer.ipynb
 
 test: install
 	$(BIN)/python -m pytest -n 2 --dist loadscope $(PYTEST_ARGS)

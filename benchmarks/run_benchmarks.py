@@ -61,7 +61,7 @@ def bench_explorer() -> list[dict]:
 
     matplotlib.use("Agg")
     from unet_lesson import explorer
-    from unet_lesson.widgets import figure_png
+    from unet_lesson.explorer import render_png  # exactly what the widget sends to the browser
 
     rows = []
     # a realistic sequence of changes: sizes typed, padding and depth toggled, a few invalid values
@@ -77,7 +77,7 @@ def bench_explorer() -> list[dict]:
     def diagram(**kw):
         view = explorer.diagram_view(**kw)
         if view.figure is not None:
-            figure_png(view.figure)  # what the widget sends to the browser
+            render_png(view.figure)
 
     diagram(**changes[0])
     samples = _time_calls(diagram, changes[::3], repeat=2)
@@ -86,7 +86,7 @@ def bench_explorer() -> list[dict]:
     def maps(**kw):
         view = explorer.feature_maps_view(**kw)
         if view.figure is not None:
-            figure_png(view.figure)
+            render_png(view.figure)
 
     fm = [dict(input_size=256, padding="same", depth=d) for d in (3, 4, 4, 3, 4)]
     maps(**fm[0])

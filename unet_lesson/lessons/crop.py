@@ -45,34 +45,10 @@ _PADDINGS = ("valid", "same")
 # the image the lesson looks at
 # ----------------------------------------------------------------------------------
 def lesson_image(size: int, seed: int = 0) -> np.ndarray:
-    """The course's sample cell image (``unet_lesson.data.sample_image``), ``size`` x ``size``.
+    """The course's sample cell image (``unet_lesson.data.sample_image``), ``size`` x ``size``."""
+    from ..data import sample_image
 
-    Until ``unet_lesson.data`` is available, a small deterministic stand-in with cell-like
-    blobs is generated here, so the lesson runs either way.
-    """
-    try:
-        from ..data import sample_image  # type: ignore[import-not-found]
-    except ImportError:
-        return _stand_in_image(size, seed)
     return np.asarray(sample_image(size=size, seed=seed), dtype=np.float32)
-
-
-def _stand_in_image(size: int, seed: int = 0) -> np.ndarray:
-    rng = np.random.default_rng(seed)
-    img = np.full((size, size), 0.15, dtype=np.float32)
-    n = max(3, size * size // 4000)
-    for _ in range(n):
-        cy, cx = rng.uniform(0, size, 2)
-        r = rng.uniform(0.04, 0.09) * size + 2
-        y0, y1 = max(0, int(cy - 1.2 * r)), min(size, int(cy + 1.2 * r) + 1)
-        x0, x1 = max(0, int(cx - 1.2 * r)), min(size, int(cx + 1.2 * r) + 1)
-        yy, xx = np.mgrid[y0:y1, x0:x1].astype(np.float32)
-        d = np.hypot(yy - cy, xx - cx) / r
-        patch = img[y0:y1, x0:x1]
-        patch[:] = np.maximum(patch, np.where(d < 1, 0.55 + 0.3 * (1 - d), 0))  # cell body
-        patch[np.abs(d - 1) < 0.08] = 0.95  # membrane
-    img += rng.normal(0, 0.03, img.shape).astype(np.float32)
-    return np.clip(img, 0, 1).astype(np.float32)
 
 
 # ----------------------------------------------------------------------------------

@@ -156,13 +156,9 @@ def _load_trained():
 
 
 def lesson_sample(size: int, seed: int = 0) -> tuple[np.ndarray, np.ndarray]:
-    """The sample image and its foreground mask (1 = cell) from ``unet_lesson.data``; until that
-    module is available, the stand-in image of lesson 04 and its bright pixels."""
-    try:
-        from ..data import make_sample  # type: ignore[import-not-found]
-    except ImportError:
-        image = lesson_image(size, seed)
-        return image, (image > 0.45).astype(np.uint8)
+    """The sample image and its foreground mask (1 = cell) from ``unet_lesson.data``."""
+    from ..data import make_sample
+
     s = make_sample(size=size, seed=seed)
     return np.asarray(s.image, dtype=np.float32), np.asarray(s.mask, dtype=np.uint8)
 

@@ -1,0 +1,495 @@
+r"""Lessons 06 and 07: the whole U-Net, the paper's (valid) and the modern (same) variant.
+
+Everything a lesson shows is computed here or in the core: the torchinfo summary of the
+paper's network (on PyTorch's ``meta`` device, so the 572x572 forward costs no memory and
+no time), the notes' numbered training walk mapped onto the shape table, the real errors
+an odd size causes, the fixes (pad the input to a valid size, or pad/crop in the decoder)
+run for real on a small network, the parameters batch norm adds, and the receptive field
+of one output pixel, both by autograd and by interval arithmetic over the table.
+"""
+from __future__ import annotations
+
+import html
+from contextlib import contextmanager
+from dataclasses import dataclass
+
+from ..exercises import Exercise
+from ..shapes import (InvalidInputSize, ShapeTable, count_parameters, fmt_shape, nearest_valid_sizes,
+                      normalize_options, output_size, shape_table)
+
+__all__ = [
+    "paper_summary", "conv_layers", "NOTES_WALK", "notes_walk_rows", "notes_walk_html", "invalid_size_error",
+    "concat_without_crop", "next_valid_size", "fixes_html", "FixResult", "mirror_pad", "pad_to_valid", "fixes_demo", "bn_parameters",
+    "up_mode_parameters", "receptive_field", "receptive_field_arithmetic", "ReceptiveField",
+    "EX6_FIRST_CONV", "EX6_SLIP_196", "EX6_NEXT_SIZE", "EX6_OUTPUT_FOR", "EX7_BOTTOM", "EX7_UPCONV",
+    "EX7_BN", "EX7_NEXT_SAME", "EX7_RF",
+]
+
+
+# ----------------------------------------------------------------------------------
+# lesson 6: the paper's network
+# ----------------------------------------------------------------------------------
+def paper_summary(input_size: int = 572, depth: int = 3, **options):
+    """``torchinfo.summary`` of ``UNet(**options)`` for a ``1x1xNxN`` input, run on the meta device.
+
+    Building and running the network on ``torch.device("meta")`` gives every shape and
+    parameter count without allocating or computing anything: a few milliseconds instead
+    of about ten seconds for the real 572x572 forward on a laptop CPU.
+    """
+    import torch
+    import torchinfo
+
+    from ..model import UNet
+
+    o = normalize_options(**options)
+    with torch.device("meta"):
+        model = UNet(**o)
+    return torchinfo.summary(model, input_size=(1, o["in_channels"], input_size, input_size), device="meta",
+                             depth=depth, verbose=0, col_names=("output_size", "num_params"))
+
+
+def conv_layers(model) -> list[str]:
+    """Names of the layers with convolution weights (3x3, up-conv, 1x1), in the model's order."""
+    from torch import nn
+
+    return [n for n, m in model.named_modules() if isinstance(m, (nn.Conv2d, nn.ConvTranspose2d))]
+
+
+#: The notes' numbered walk through the contracting path ("U-Net training process", steps 1-7),
+#: quoted with the notes' own numbers; :func:`notes_walk_rows` finds each step's rows in the table.
+NOTES_WALK = [
+    (1, "Input image 572×572×1, two 3×3 convs, s=1, p=0, #k=64: 570×570×64, 568²×64", "conv", 1, "570, 568"),
+    (2, "maxpool (downsampling) k=2 s=2 p=0: 284²×64", "pool", 1, "284"),
+    (3, "two 3×3 convs, #k=128: 282²×128, 280²×128", "conv", 2, "282, 280"),
+    (4, "maxpool k=2 s=2 p=0: 140²×128", "pool", 2, "140"),
+    (5, "two 3×3 convs, #k=256: 138²×256, 136²×256", "conv", 3, "138, 136"),
+    (6, "maxpool k=2 s=2 p=0: 68²×256", "pool", 3, "68"),
+    (7, "two 3×3 convs, #k=512: 66²×512, 64²×512", "conv", 4, "66, 64"),
+]
+
+
+def notes_walk_rows(table: ShapeTable | None = None) -> list[tuple[int, str, list, str]]:
+    """Each step of the notes' walk with its rows of the contracting path: (step, notes, rows, notes' sizes)."""
+    table = table if table is not None else shape_table(572)
+    out = []
+    for step, text, kind, level, quoted in NOTES_WALK:
+        rows = table.where(path="contracting", kind=kind, level=level)
+        out.append((step, text, rows, quoted))
+    return out
+
+
+def notes_walk_html(table: ShapeTable | None = None) -> str:
+    """The notes' steps 1-7 side by side with the table's rows (H×W×C) and whether they agree."""
+    body = []
+    for step, text, rows, quoted in notes_walk_rows(table):
+        sizes = ", ".join(str(r.out_shape[1]) for r in rows)
+        shapes = ", ".join(fmt_shape(r.out_shape, "notes") for r in rows)
+        ok = "✓" if sizes == quoted else f"✗ (the notes say {quoted})"
+        body.append(f"<tr><td>{step}</td><td>{html.escape(text)}</td><td>{', '.join(str(r.index) for r in rows)}"
+                    f"</td><td style='font-family:monospace'>{shapes}</td><td>{ok}</td></tr>")
+    return ("<table style='font-size:12px'><thead><tr><th>step</th><th>the notes</th><th>table rows</th>"
+            "<th>the table's output (H×W×C)</th><th>agree?</th></tr></thead><tbody>" + "".join(body)
+            + "</tbody></table>")
+
+
+def invalid_size_error(input_size: int, **options) -> InvalidInputSize:
+    """The :class:`InvalidInputSize` a U-Net raises for this size (what a forward pass would say)."""
+    try:
+        shape_table(input_size, **options)
+    except InvalidInputSize as e:
+        return e
+    raise ValueError(f"{input_size} is a valid size for this network (output {output_size(input_size, **options)}).")
+
+
+# ----------------------------------------------------------------------------------
+# lesson 7: same padding, odd sizes and their fixes
+# ----------------------------------------------------------------------------------
+def concat_without_crop(model, x):
+    """Run ``model``'s own layers with a plain ``torch.cat`` at every skip connection (no crop, no check).
+
+    This is what a textbook same-padding U-Net does; for a size that is not a multiple of
+    ``2**depth`` the concatenation fails with PyTorch's own ``RuntimeError``, which this
+    function lets through so a lesson can show it.
+    """
+    import torch
+
+    copied = []
+    for conv, pool in zip(model.down_convs, model.down_samples):
+        x = conv(x)
+        copied.append(x)
+        x = pool(x)
+    x = model.bottom(x)
+    for up, conv in zip(model.up_samples, model.up_convs):
+        x = up(x)
+        x = torch.cat([copied.pop(), x], dim=1)  # no crop: sizes must already agree
+        x = conv(x)
+    return model.head(x)
+
+
+def next_valid_size(n: int, **options) -> int:
+    """The smallest size >= n that the network takes (n itself when it is valid)."""
+    try:
+        shape_table(n, **options)
+        return n
+    except InvalidInputSize as e:
+        if e.above is None:
+            raise
+        return e.above
+
+
+def mirror_pad(x, top: int, bottom: int, left: int, right: int):
+    """Reflect-pad a (N, C, H, W) tensor by any amount (repeated reflection, like overlap-tile's mirroring)."""
+    import torch.nn.functional as F
+
+    while top or bottom or left or right:
+        h, w = x.shape[-2:]
+        t, b = min(top, h - 1), min(bottom, h - 1)
+        l_, r = min(left, w - 1), min(right, w - 1)
+        if h == 1 or w == 1:  # a single row or column cannot be reflected: repeat it
+            x = F.pad(x, [left, right, top, bottom], mode="replicate")
+            break
+        x = F.pad(x, [l_, r, t, b], mode="reflect")
+        top, bottom, left, right = top - t, bottom - b, left - l_, right - r
+    return x
+
+
+def pad_to_valid(model, x, mode: str = "reflect"):
+    """Run a same-padding ``model`` on any size: pad the input up to the next valid size, crop the output back.
+
+    ``mode="reflect"`` mirrors the border (the paper's overlap-tile idea), ``"zeros"`` pads with 0.
+    The returned map has the input's height and width.
+    """
+    import torch.nn.functional as F
+
+    o = model.options
+    if o["padding"] != "same":
+        raise ValueError("pad_to_valid is for same padding (output = input); for the paper's valid network "
+                         "the output is smaller than the input anyway: see overlap-tile.")
+    h, w = x.shape[-2:]
+    H, W = next_valid_size(int(h), **o), next_valid_size(int(w), **o)
+    top, left = (H - h) // 2, (W - w) // 2
+    bottom, right = H - h - top, W - w - left
+    if mode == "reflect":
+        xp = mirror_pad(x, top, bottom, left, right)
+    elif mode == "zeros":
+        xp = F.pad(x, [left, right, top, bottom])
+    else:
+        raise ValueError(f"mode must be 'reflect' or 'zeros', got {mode!r}.")
+    y = model(xp)
+    return y[..., top:top + h, left:left + w]
+
+
+@dataclass
+class FixResult:
+    """One way of running a same-padding U-Net on a size that is not a multiple of 2**depth."""
+
+    name: str
+    output: tuple | None   # output (H, W), or None when it failed
+    message: str           # what happened, in words (the real error for a failure)
+
+    @property
+    def ok(self) -> bool:
+        return self.output is not None
+
+
+def _small(mismatch: str = "error", depth: int = 3, base: int = 4, **options):
+    import torch
+
+    from ..model import UNet
+
+    with torch.random.fork_rng(devices=[]):
+        torch.manual_seed(0)
+        return UNet(padding="same", depth=depth, base_channels=base, mismatch=mismatch, **options).eval()
+
+
+def fixes_demo(size: int = 100, depth: int = 3, base: int = 4) -> list[FixResult]:
+    """Every way of feeding a ``size`` x ``size`` image to a small same-padding U-Net, run for real.
+
+    The image is ``unet_lesson.data.sample_image`` when available (a fixed random image
+    otherwise); each result says the output size, or the real error.
+    """
+    import torch
+
+    x = _input(size)
+    results = []
+    with torch.no_grad():
+        model = _small(depth=depth, base=base)
+        try:
+            y = concat_without_crop(model, x)
+            results.append(FixResult("plain torch.cat (no crop)", tuple(y.shape[-2:]), "no error"))
+        except RuntimeError as e:
+            results.append(FixResult("plain torch.cat (no crop)", None, f"RuntimeError: {e}"))
+        try:
+            y = model(x)
+            results.append(FixResult("UNet(padding='same')", tuple(y.shape[-2:]), "no error"))
+        except InvalidInputSize as e:
+            results.append(FixResult("UNet(padding='same')", None, f"InvalidInputSize: {e}"))
+        for mismatch, what in (("pad", "zero-pads the up-conv's map to the copied map's size"),
+                               ("crop", "centre-crops the copied map to the up-conv's size")):
+            y = _small(mismatch, depth, base)(x)
+            results.append(FixResult(f"UNet(padding='same', mismatch='{mismatch}')", tuple(y.shape[-2:]),
+                                     f"the decoder {what}"))
+        n = next_valid_size(size, padding="same", depth=depth)
+        y = pad_to_valid(model, x)
+        results.append(FixResult("pad_to_valid(model, x)", tuple(y.shape[-2:]),
+                                 f"reflect-pads {size} to {n}, runs, crops the output back to {size}"))
+    return results
+
+
+def fixes_html(results: list[FixResult]) -> str:
+    """The results of :func:`fixes_demo` as a table: what was run, the output size or the real error."""
+    rows = []
+    for r in results:
+        out = "{}×{}".format(*r.output) if r.ok else "<b style='color:#b3261e'>fails</b>"
+        rows.append(f"<tr><td style='font-family:monospace'>{html.escape(r.name)}</td><td>{out}</td>"
+                    f"<td style='font-size:11px'>{html.escape(r.message)}</td></tr>")
+    return ("<table style='font-size:12px'><thead><tr><th>what runs</th><th>output</th><th>what happened</th>"
+            "</tr></thead><tbody>" + "".join(rows) + "</tbody></table>")
+
+
+def _input(size: int):
+    import numpy as np
+    import torch
+
+    try:
+        from ..data import sample_image
+        img = sample_image(size=size, seed=0)
+    except ImportError:
+        img = np.random.default_rng(0).random((size, size), dtype=np.float32)
+    return torch.as_tensor(np.asarray(img, dtype=np.float32))[None, None]
+
+
+def bn_parameters(depth: int = 4, base_channels: int = 64, **options) -> dict:
+    """Parameters of the same-padding U-Net with and without batch norm, counted on real models.
+
+    Each 3x3 conv followed by BN drops its bias (``c`` parameters) and BN adds gamma and
+    beta (``2c``): a net ``+c`` per 3x3 conv. BN's running mean and variance are buffers,
+    not parameters. Returns the counts and the per-conv sum, all computed.
+    """
+    import torch
+
+    from ..model import UNet
+
+    counts = {}
+    for bn in (False, True):
+        with torch.device("meta"):
+            m = UNet(padding="same", depth=depth, base_channels=base_channels, batch_norm=bn, **options)
+        counts[bn] = sum(p.numel() for p in m.parameters())
+        assert counts[bn] == count_parameters(padding="same", depth=depth, base_channels=base_channels,
+                                              batch_norm=bn, **options)
+    t = shape_table(2 ** depth, padding="same", depth=depth, base_channels=base_channels, **options)
+    per_conv = [r.out_shape[0] for r in t.where(kind="conv")]
+    return dict(without_bn=counts[False], with_bn=counts[True], difference=counts[True] - counts[False],
+                n_3x3_convs=len(per_conv), sum_of_conv_channels=sum(per_conv))
+
+
+def up_mode_parameters(**options) -> dict:
+    """Parameters with 2x2 up-convs vs bilinear x2 + 1x1 conv (same everything else)."""
+    o = {k: v for k, v in options.items() if k != "up_mode"}
+    a, b = count_parameters(up_mode="upconv", **o), count_parameters(up_mode="bilinear", **o)
+    return dict(upconv=a, bilinear=b, difference=a - b)
+
+
+# ----------------------------------------------------------------------------------
+# the receptive field of one output pixel
+# ----------------------------------------------------------------------------------
+@dataclass(frozen=True)
+class ReceptiveField:
+    """The input rows/columns that can influence output pixel ``position`` (inclusive ranges)."""
+
+    position: tuple[int, int]
+    rows: tuple[int, int]
+    cols: tuple[int, int]
+
+    @property
+    def size(self) -> tuple[int, int]:
+        return self.rows[1] - self.rows[0] + 1, self.cols[1] - self.cols[0] + 1
+
+
+@contextmanager
+def _avg_pools(model):
+    """Swap each 2x2 max pool for a 2x2 average pool: the same window, but every pixel gets a gradient."""
+    from torch import nn
+
+    saved = list(model.down_samples)
+    try:
+        for i in range(len(saved)):
+            model.down_samples[i] = nn.AvgPool2d(2, 2)
+        yield model
+    finally:
+        for i, m in enumerate(saved):
+            model.down_samples[i] = m
+
+
+def receptive_field(input_size: int = 188, position: tuple[int, int] | None = None, **options) -> ReceptiveField:
+    """The receptive field of one output pixel, measured with autograd.
+
+    A copy of ``UNet(**options)`` with one channel per level gets positive weights (every
+    conv weight ``1/fan_in``, biases 0, so no ReLU ever cuts a path) and average pooling
+    in place of max pooling (same 2x2 windows, but a gradient to all four pixels). The
+    gradient of the chosen output pixel with respect to the input is then non-zero exactly
+    on the pixels that can influence it. ``position`` defaults to the output's centre.
+    """
+    import torch
+    from torch import nn
+
+    from ..model import UNet
+
+    o = normalize_options(**options)
+    o.update(base_channels=1, in_channels=1, num_classes=1)
+    oh, ow = output_size(input_size, **o)
+    i, j = position if position is not None else (oh // 2, ow // 2)
+    if not (0 <= i < oh and 0 <= j < ow):
+        raise ValueError(f"position {(i, j)} is outside the {oh}x{ow} output.")
+    model = UNet(**o).double().eval()
+    with torch.no_grad():
+        for m in model.modules():
+            if isinstance(m, (nn.Conv2d, nn.ConvTranspose2d)):
+                fan_in = m.weight[0].numel() if isinstance(m, nn.Conv2d) else m.weight.shape[0]
+                m.weight.fill_(1.0 / fan_in)
+                if m.bias is not None:
+                    m.bias.zero_()
+    x = torch.ones(1, 1, input_size, input_size, dtype=torch.float64, requires_grad=True)
+    with _avg_pools(model):
+        y = model(x)
+    y[0, 0, i, j].backward()
+    nz = (x.grad[0, 0] != 0).nonzero()
+    r0, c0 = nz.min(0).values.tolist()
+    r1, c1 = nz.max(0).values.tolist()
+    return ReceptiveField((i, j), (r0, r1), (c0, c1))
+
+
+def _interval_back(table: ShapeTable, lo: int, hi: int, dim: int = 1) -> tuple[int, int]:
+    """The input interval that output rows lo..hi depend on, walking the table backwards."""
+    rows = list(table)
+    o = table.options
+    skip_row = {}  # crop row index -> the contracting conv row whose output is copied
+    for r in rows:
+        if r.kind == "crop":
+            skip_row[r.index] = table.where(path="contracting", kind="conv", level=r.level)[-1].index
+
+    def back(idx: int, lo: int, hi: int) -> tuple[int, int]:
+        """Interval of the network input feeding rows lo..hi of row ``idx``'s output (idx 0 = the input)."""
+        if idx == 0:
+            return lo, hi
+        r = rows[idx - 1]
+        n_in = r.in_shape[dim]
+        if r.kind in ("conv", "head"):
+            k = 3 if r.kind == "conv" else 1
+            pad = (1 if o["padding"] == "same" else 0) if r.kind == "conv" else 0
+            return back(idx - 1, max(0, lo - pad), min(n_in - 1, hi + k - 1 - pad))
+        if r.kind == "pool":
+            return back(idx - 1, 2 * lo, min(n_in - 1, 2 * hi + 1))
+        if r.kind == "up":
+            if o["up_mode"] == "upconv":
+                return back(idx - 1, lo // 2, hi // 2)
+            # bilinear x2, align_corners=False: output i reads input (i+0.5)/2-0.5, floor and the next one
+            def src(i):
+                s = max(0.0, (i + 0.5) / 2 - 0.5)
+                i0 = int(s)
+                return (i0, min(i0 + 1, n_in - 1)) if s > i0 else (i0, i0)
+            return back(idx - 1, src(lo)[0], src(hi)[1])
+        if r.kind == "crop":
+            if o["mismatch"] == "pad":
+                raise ValueError("the arithmetic receptive field does not handle mismatch='pad'")
+            offset = (r.in_shape[dim] - r.out_shape[dim]) // 2
+            return back(skip_row[r.index], lo + offset, hi + offset)
+        if r.kind == "concat":  # both halves: the copied (cropped) map and the up-conv's map
+            a = back(idx - 1, lo, hi)   # the crop row
+            b = back(idx - 2, lo, hi)   # the up row
+            return min(a[0], b[0]), max(a[1], b[1])
+        raise AssertionError(r.kind)  # pragma: no cover
+
+    return back(len(rows), lo, hi)
+
+
+def receptive_field_arithmetic(input_size: int = 188, position: tuple[int, int] | None = None,
+                               **options) -> ReceptiveField:
+    """The same receptive field by interval arithmetic over the shape table (no tensors at all).
+
+    Walk the table backwards from the output pixel: a 3x3 conv widens the interval by one
+    pixel each side (clipped at the border with same padding), a 2x2 pool doubles it, a
+    2x2 up-conv halves it (each output pixel comes from one input pixel), a crop shifts it
+    by the crop offset, and a concatenation takes the union of its two inputs.
+    """
+    table = shape_table(input_size, **options)
+    oh, ow = table.output_shape[1:]
+    i, j = position if position is not None else (oh // 2, ow // 2)
+    rows = _interval_back(table, i, i, dim=1)
+    cols = _interval_back(table, j, j, dim=2)
+    return ReceptiveField((i, j), rows, cols)
+
+
+# ----------------------------------------------------------------------------------
+# exercises (expected answers computed by unet_lesson, never typed)
+# ----------------------------------------------------------------------------------
+def _first_conv_hint(answer) -> str:
+    right = shape_table(572)[0].params
+    try:
+        a = int(answer)
+    except (TypeError, ValueError):
+        return "one whole number: weights + biases."
+    if a == right - shape_table(572)[0].out_shape[0]:
+        return "that is the weights; each of the 64 kernels also has a bias."
+    return "each of the 64 kernels is 3x3 and sees 1 input channel; add one bias per kernel."
+
+
+EX6_FIRST_CONV = Exercise(
+    "6.1", "How many parameters does the first 3x3 conv (572×572×1 → 570×570×64) have?",
+    expected=lambda: shape_table(572)[0].params, hint=_first_conv_hint,
+    explanation="3·3·1·64 weights + 64 biases = 640; torchinfo says the same.")
+
+EX6_SLIP_196 = Exercise(
+    "6.2", "Spot the slip: in the expanding path the notes write 198×128 twice. 200×200×256 goes through two "
+           "valid 3x3 convs; what is the height after the second one?",
+    expected=lambda: shape_table(572).where(path="expanding", level=2, kind="conv")[-1].out_shape[1],
+    hint="each valid 3x3 conv takes 2 pixels off: 200 → 198 → ?",
+    explanation="200 → 198 → 196: the second conv gives 196×196×128, then the up-conv doubles it to 392.")
+
+EX6_NEXT_SIZE = Exercise(
+    "6.3", "572 works. What is the next larger input size the paper's network takes?",
+    expected=lambda: nearest_valid_sizes(572)[1],
+    hint="valid sizes are 188 + 16k: every 2x2 pool must see an even size, four pools make steps of 2**4.",
+    explanation="588 = 572 + 16, output 404 (= 588 - 184).")
+
+EX6_OUTPUT_FOR = Exercise(
+    "6.4", "What output size does the paper's network give for a 700×700 input?",
+    expected=lambda: output_size(700)[0],
+    hint="700 = 188 + 16·32 is valid, and output = input - 184.",
+    explanation="700 - 184 = 516.")
+
+EX7_BOTTOM = Exercise(
+    "7.1", "Spot the slip: the notes' same-padding sketch goes 32²×512 → conv → 32²×1024 → 16²×1024. With "
+           "same padding, what is the height at the end of the bottom (after both 3x3 convs) for a 512 input?",
+    expected=lambda: shape_table(512, padding="same").where(path="bottom")[-1].out_shape[1],
+    hint="same padding keeps the size through every 3x3 conv; only the pools change it.",
+    explanation="32: the bottom stays 32²×1024 (no pool there), and the 2x up-conv then gives 64²×512.")
+
+EX7_UPCONV = Exercise(
+    "7.2", "And the first up-conv after that bottom: what is its output, as H×W×C?",
+    expected=lambda: fmt_shape(shape_table(512, padding="same").where(kind="up")[0].out_shape, "notes").replace(
+        "×", "x"),
+    hint="2x2 up-conv, stride 2: size ×2, channels ÷2. A 2x up-conv cannot go from 16 to 64.",
+    explanation="32×32×1024 → 64×64×512, the size of the copied map, so no crop is needed.")
+
+EX7_BN = Exercise(
+    "7.3", "How many more parameters does the same-padding U-Net (depth 4, base 64) have with batch norm than "
+           "without?",
+    expected=lambda: bn_parameters()["difference"],
+    hint="per 3x3 conv: BN adds γ and β (2 per channel) but the conv drops its bias (1 per channel).",
+    explanation="+1 per output channel of every 3x3 conv: 2·(64+128+256+512+1024+512+256+128+64) = 5,888.")
+
+EX7_NEXT_SAME = Exercise(
+    "7.4", "The same-padding U-Net (depth 4) is given a 100×100 image. To what size does pad_to_valid pad it?",
+    expected=lambda: next_valid_size(100, padding="same"),
+    hint="four 2x2 pools: the size must be a multiple of 2**4.",
+    explanation="112, the next multiple of 16; the output is cropped back to 100×100.")
+
+EX7_RF = Exercise(
+    "7.5", "How many input pixels wide is the receptive field of the centre output pixel of the paper's network "
+           "(valid padding, depth 4)? Use receptive_field or work it out.",
+    expected=lambda: receptive_field_arithmetic(188).size[0],
+    hint="walk back from the output: each 3x3 conv adds 2 at its level's scale, each pool doubles.",
+    explanation="188 pixels, for every output pixel: exactly the smallest valid input. A plain stack of valid "
+                "convs would see input - output + 1 = 185; the 2x2 pools and up-convs work on a grid, which adds "
+                "a little.")

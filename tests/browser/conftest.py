@@ -38,5 +38,5 @@ def page(chromium):
 def expect():
     from playwright.sync_api import expect
 
-    expect.set_options(timeout=20_000)
+    expect.set_options(timeout=30_000)
     return expect

@@ -12,8 +12,8 @@ import re
 
 import torch
 
-from unet_lesson import (center_crop_box, check_input_size, conv_out, count_parameters, nearest_valid_sizes,
-                         pool_out, shape_table)
+from unet_lesson import (InvalidInputSize, center_crop_box, check_input_size, conv_out, count_parameters,
+                         nearest_valid_sizes, pool_out, shape_table, up_conv_out)
 
 from .driving import NotebookDrive, Press, Select, Toggle, Type, WidgetDrive, number
 
@@ -186,6 +186,51 @@ POOL_PATH = WidgetDrive(
 )
 
 
+# 03 the up-conv: output size and formula, the real nn.ConvTranspose2d's shape and parameters
+def _upconv_expected(size, kernel, stride, padding, output_padding, in_channels, out_channels):
+    f = up_conv_out.explain(size, kernel, stride, padding, output_padding)
+    layer = torch.nn.ConvTranspose2d(in_channels, out_channels, kernel, stride, padding, output_padding)
+    with torch.no_grad():
+        real = tuple(layer(torch.zeros(1, in_channels, size, size)).shape[1:])
+    return {"output": f.result, "formula": f.text, "params": sum(p.numel() for p in layer.parameters()),
+            "weight_shape": tuple(layer.weight.shape), "real_shape": real, "agrees": True}
+
+
+def _upconv_texts(size, kernel, stride, padding, output_padding, in_channels, out_channels):
+    f = up_conv_out.explain(size, kernel, stride, padding, output_padding)
+    params = _upconv_expected(size, kernel, stride, padding, output_padding, in_channels, out_channels)["params"]
+    return [f"{size}×{size}×{in_channels} → {f.result}×{f.result}×{out_channels}", f.text, f"{params:,} parameters"]
+
+
+def _upconv_error_texts(message, size, kernel, stride, padding, output_padding, **_):
+    if size < 1:
+        return [f"size must be at least 1, got {size}"]
+    if output_padding >= stride:
+        return [f"output_padding ({output_padding}) must be smaller than the stride ({stride})", f"at most {stride - 1}"]
+    return [f"padding {padding}"]
+
+
+UPCONV = WidgetDrive(
+    css="ul-upconv",
+    controls={"size": int, "kernel": int, "stride": int, "padding": int, "output_padding": int,
+              "in_channels": int, "out_channels": int},
+    expected=_upconv_expected,
+    texts=_upconv_texts,
+    error_texts=_upconv_error_texts,
+    steps=[
+        Press("size", "ArrowUp", 1),              # 5x5 input
+        Type("kernel", 3),                        # stride 2 no longer divides the kernel: uneven overlap
+        Type("padding", 1),
+        Type("output_padding", 1),
+        Type("out_channels", 8),
+        Type("output_padding", 2, invalid=True),  # not smaller than the stride
+        Type("output_padding", 0),
+        Type("size", -1, invalid=True),
+        Type("size", 6),
+    ],
+)
+
+
 # 04 copy and crop: the centre crop at one level, from shape_table and center_crop_box
 def _crop_options(padding, allow_odd):
     return dict(padding=padding, mismatch="crop" if allow_odd else "error")
@@ -266,23 +311,113 @@ HEAD = WidgetDrive(
     ],
 )
 
+# 06, 07 and the explorer: the whole U-Net (unet_lesson.explorer), every knob on one widget
+def _explorer_options(padding, depth, base_channels, num_classes, up_mode):
+    return dict(padding=padding, depth=depth, base_channels=base_channels, num_classes=num_classes, up_mode=up_mode)
+
+
+def _explorer_expected(input_size, **o):
+    table = shape_table(input_size, **_explorer_options(**o))  # InvalidInputSize or a bad option: ValueError
+    return {"input_size": input_size, "output_size": table.output_shape[1],
+            "params": count_parameters(**_explorer_options(**o)), "n_conv_layers": table.n_conv_layers,
+            "error": ""}
+
+
+def _explorer_texts(input_size, **o):
+    table = shape_table(input_size, **_explorer_options(**o))
+    c, h, w = table.input_shape
+    oc, oh, ow = table.output_shape
+    return [f"{h}×{w}×{c} → {oh}×{ow}×{oc}", f"{count_parameters(**_explorer_options(**o)):,} parameters",
+            f"{table.n_conv_layers} conv layers"]
+
+
+def _explorer_nearest(input_size, **o):
+    try:
+        shape_table(input_size, **_explorer_options(**o))
+    except InvalidInputSize as e:
+        return {"below": e.below if e.below is not None else "", "above": e.above if e.above is not None else ""}
+    except ValueError:
+        pass
+    return {}
+
+
+def _explorer_error_texts(message, input_size, **o):
+    below_above = nearest_valid_sizes(input_size, **_explorer_options(**o)) if _explorer_nearest(input_size, **o) else ()
+    return [message] + [number(n) for n in below_above if n]
+
+
+def _explorer_maps(input_size, depth, **_):
+    """The feature-map panel (when shown): its input size and one panel per level of the U plus the output."""
+    return {"input_size": input_size, "panels": 2 * depth + 2}
+
+
+def explorer_drive(steps, feature_maps: bool) -> WidgetDrive:
+    return WidgetDrive(
+        css="ul-explorer",
+        controls={"input_size": int, "padding": str, "depth": int, "base_channels": int, "num_classes": int,
+                  "up_mode": str},
+        expected=_explorer_expected,
+        texts=_explorer_texts,
+        error_texts=_explorer_error_texts,
+        error_data=_explorer_nearest,
+        more={".ul-explorer-maps-note .ul-view-body": _explorer_maps} if feature_maps else {},
+        steps=steps,
+    )
+
+
+# 06: the paper's network (572, valid) and what the knobs do to it
+EXPLORER_06 = explorer_drive([
+    Type("input_size", 588),
+    Type("input_size", 570, invalid=True),       # odd at a pool: where, why, nearest valid sizes
+    Type("input_size", 572),
+    Press("depth", "ArrowLeft", 1),              # depth 3 on the slider
+    Type("base_channels", 32),
+    Type("num_classes", 5),
+    Select("up_mode", "bilinear"),
+    Type("base_channels", 0, invalid=True),
+    Type("base_channels", 64),
+], feature_maps=False)
+
+# 07: the same-padding network (256, feature maps shown)
+EXPLORER_07 = explorer_drive([
+    Press("depth", "ArrowLeft", 1),
+    Type("base_channels", 16),
+    Type("num_classes", 3),
+    Select("up_mode", "bilinear"),
+    Type("input_size", 250, invalid=True),
+    Type("input_size", 256),
+    Select("padding", "valid", invalid=True),    # 256 does not fit the valid network
+    Type("input_size", 508),
+], feature_maps=True)
+
+# the explorer page (also served by Voila): the paper's defaults, feature maps shown
+EXPLORER = explorer_drive([
+    Select("padding", "same", invalid=True),     # 572 is not a multiple of 16
+    Type("input_size", 256),
+    Press("depth", "ArrowLeft", 1),
+    Type("num_classes", 0, invalid=True),
+    Type("num_classes", 3),
+    Select("up_mode", "bilinear"),
+], feature_maps=True)
+
 LESSONS: list[NotebookDrive] = [
     NotebookDrive("notebooks/00_start_here.ipynb", [START]),
     NotebookDrive("notebooks/01_convolution_sizes.ipynb", [CONV]),
     NotebookDrive("notebooks/02_max_pooling.ipynb", [POOL, POOL_PATH]),
-    NotebookDrive("notebooks/03_up_conv.ipynb", []),
+    NotebookDrive("notebooks/03_up_conv.ipynb", [UPCONV]),
     NotebookDrive("notebooks/04_copy_and_crop.ipynb", [CROP]),
     NotebookDrive("notebooks/05_the_1x1_head.ipynb", [HEAD]),
-    NotebookDrive("notebooks/06_the_original_unet.ipynb", []),
-    NotebookDrive("notebooks/07_same_padding_unet.ipynb", []),
+    NotebookDrive("notebooks/06_the_original_unet.ipynb", [EXPLORER_06]),
+    NotebookDrive("notebooks/07_same_padding_unet.ipynb", [EXPLORER_07]),
     NotebookDrive("notebooks/08_training.ipynb", [], run_timeout_s=300),
     NotebookDrive("notebooks/09_overlap_tile.ipynb", []),
-    NotebookDrive("notebooks/explorer.ipynb", []),
+    NotebookDrive("notebooks/explorer.ipynb", [EXPLORER]),
 ]
 
 # Voila serves the explorer (and the fixture, to prove the harness before the explorer lands)
 VOILA: list[NotebookDrive] = [
     NotebookDrive("tests/browser/fixtures/fixture_conv.ipynb", [FIXTURE_CONV], run_timeout_s=60),
+    NotebookDrive("notebooks/explorer.ipynb", [EXPLORER]),
 ]
 
 LAB: list[NotebookDrive] = FIXTURES + LESSONS

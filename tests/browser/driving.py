@@ -161,7 +161,8 @@ class WidgetDrive:
     cannot work. ``texts(**settings) -> [str]``: strings the visible view must contain.
     ``error_texts(message, **settings) -> [str]``: what ``.ul-error`` must contain for an
     invalid setting (default: the ``ValueError``'s message itself); ``error_data(**settings)``:
-    numbers the view must still carry then (e.g. the nearest valid sizes).
+    numbers the view must still carry then (e.g. the nearest valid sizes). ``more``: other
+    outputs of the widget (a CSS selector inside the box) and the data they must carry.
     """
 
     css: str
@@ -171,6 +172,7 @@ class WidgetDrive:
     texts: Callable[..., Sequence[str]] = lambda **_: ()
     error_texts: Callable[..., Sequence[str]] | None = None
     error_data: Callable[..., dict] = lambda **_: {}
+    more: dict[str, Callable[..., dict]] = field(default_factory=dict)  # other outputs: selector -> expected data
     index: int = 0  # which .{css} box on the page, when a notebook shows the same widget twice
 
     def box(self, page):
@@ -211,6 +213,11 @@ class WidgetDrive:
             expect(body, f"{context}: data-ul-{name} for {settings}").to_have_attribute(
                 f"data-ul-{name}", value if isinstance(value, re.Pattern) else str(value))
         expect(error, f"{context}: {settings} is valid; no error may show").to_have_count(0)
+        for selector, fn in self.more.items():
+            other = box.locator(selector).first
+            for name, value in fn(**settings).items():
+                expect(other, f"{context}: {selector} data-ul-{name} for {settings}").to_have_attribute(
+                    f"data-ul-{name}", value if isinstance(value, re.Pattern) else str(value))
         view = box.locator(".ul-view").first
         for text in self.texts(**settings):
             expect(view, f"{context}: visible text for {settings}").to_contain_text(_normalise(text))

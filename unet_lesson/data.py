@@ -32,11 +32,11 @@ __all__ = ["Sample", "Dataset", "make_sample", "sample_image", "make_dataset", "
 DEFAULTS = dict(
     cell_radius=(7.0, 13.0),   # px, radius range of one cell
     density=0.9,               # cells placed per cell-area of image (before rejection)
-    illumination=0.65,         # depth of the light field: 0 = even, 1 = corners go dark
+    illumination=0.75,         # depth of the light field: 0 = even, 1 = corners go dark
     haze=0.25,                 # additive background glow (max), uneven as well
     noise=0.05,                # std of the camera noise (image units, after illumination)
     blur=1.0,                  # Gaussian blur sigma of the optics, px
-    contrast=(0.35, 0.9),      # per-cell brightness range (before illumination)
+    contrast=(0.3, 0.9),       # per-cell brightness range (before illumination)
 )
 
 
@@ -88,15 +88,15 @@ def _as_hw(size) -> tuple[int, int]:
 
 
 def _smooth_field(rng: np.random.Generator, h: int, w: int, scale: float) -> np.ndarray:
-    """A smooth random field in [0, 1]: coarse noise, upsampled with cubic splines."""
-    gh, gw = max(2, int(np.ceil(h / scale)) + 2), max(2, int(np.ceil(w / scale)) + 2)
-    coarse = rng.random((gh, gw))
-    f = ndi.zoom(coarse, ((h + 2 * scale) / gh, (w + 2 * scale) / gw), order=3, mode="reflect")
-    top, left = int(scale), int(scale)
-    f = f[top:top + h, left:left + w]
-    if f.shape != (h, w):  # zoom rounding: pad with edge values
-        f = np.pad(f, ((0, max(0, h - f.shape[0])), (0, max(0, w - f.shape[1]))), mode="edge")[:h, :w]
-    f = f - f.min()
+    """A smooth random field in [0, 1]: a sum of four plane waves of wavelength about 2 * ``scale`` px."""
+    yy = np.arange(h, dtype=np.float64)[:, None]
+    xx = np.arange(w, dtype=np.float64)[None, :]
+    f = np.zeros((h, w))
+    for _ in range(4):
+        angle, phase = rng.uniform(0, 2 * np.pi, 2)
+        k = 2 * np.pi / (scale * rng.uniform(1.5, 3.0))
+        f += rng.uniform(0.5, 1.0) * np.cos(k * (np.cos(angle) * yy + np.sin(angle) * xx) + phase)
+    f -= f.min()
     return f / (f.max() + 1e-8)
 
 
@@ -104,22 +104,21 @@ def _place_cells(rng, h, w, r_lo, r_hi, density):
     """Centres and radii, dart-throwing with a *loose* minimum distance so that cells touch."""
     mean_area = np.pi * ((r_lo + r_hi) / 2) ** 2
     n_try = int(np.ceil(density * h * w / mean_area)) * 3 + 4
-    centres, radii = [], []
-    for _ in range(n_try):
-        r = rng.uniform(r_lo, r_hi)
-        c = rng.uniform([-0.3 * r, -0.3 * r], [h + 0.3 * r, w + 0.3 * r])
-        ok = True
-        for c2, r2 in zip(centres, radii):
-            # 0.8 of the radii sum: neighbours overlap a little and are split between them, i.e. they touch
-            if np.hypot(*(c - c2)) < 0.8 * (r + r2):
-                ok = False
-                break
-        if ok:
-            centres.append(c)
-            radii.append(r)
-        if len(centres) >= density * h * w / mean_area:
+    target = density * h * w / mean_area
+    # all candidates at once (same random stream whatever the acceptance), then a greedy pass
+    rs = rng.uniform(r_lo, r_hi, n_try)
+    cs = rng.uniform(0, 1, (n_try, 2)) * (np.array([h, w]) + 0.6 * rs[:, None]) - 0.3 * rs[:, None]
+    centres = np.empty((0, 2))
+    radii = np.empty(0)
+    for c, r in zip(cs, rs):
+        # 0.8 of the radii sum: neighbours overlap a little and are split between them, i.e. they touch
+        if radii.size and np.any(np.hypot(*(centres - c).T) < 0.8 * (r + radii)):
+            continue
+        centres = np.vstack([centres, c])
+        radii = np.append(radii, r)
+        if radii.size >= target:
             break
-    return np.array(centres).reshape(-1, 2), np.array(radii)
+    return centres, radii
 
 
 def make_sample(size=128, seed=0, **options) -> Sample:

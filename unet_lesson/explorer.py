@@ -24,13 +24,12 @@ controls keep what the student typed.
 from __future__ import annotations
 
 import html
-import io
 import math
 from functools import lru_cache
 
 from .shapes import (InvalidInputSize, LayerRow, ShapeTable, describe_options, fmt_shape, normalize_options,
                      shape_table, valid_input_sizes)
-from .widgets import View, error_view, safe_view
+from .widgets import View, error_view, figure_png, safe_view
 
 __all__ = ["CONTROLS", "DEFAULTS", "shapes_view", "diagram_view", "feature_maps_view", "explorer_view",
            "size_rule", "param_formula", "size_walk", "feature_network", "build", "show", "SizeRule", "render_png",
@@ -286,37 +285,12 @@ def feature_network(padding="same", depth=4, base_channels=64, num_classes=2, up
     return net, "random", f"random weights (seed 0), base {base} channels: {why}"
 
 
-#: the sample image is generated once at this size (sample_image is slow for large sizes) and
-#: centre-cropped or mirrored to the size the student picks
-IMAGE_BASE = 256
-
-
-@lru_cache(maxsize=1)
-def _base_image():
-    try:
-        from .data import sample_image
-    except ImportError:  # pragma: no cover - the data module ships with the course
-        import numpy as np
-
-        yy, xx = np.mgrid[0:IMAGE_BASE, 0:IMAGE_BASE] / (IMAGE_BASE - 1)
-        img = 0.5 + 0.25 * np.sin(12 * xx) * np.cos(9 * yy) + 0.25 * ((xx - 0.5) ** 2 + (yy - 0.5) ** 2 < 0.1)
-        return np.clip(img, 0, 1).astype("float32"), "a test pattern (unet_lesson.data is not installed)"
-    return sample_image(size=IMAGE_BASE, seed=0), f"sample_image(size={IMAGE_BASE}, seed=0)"
-
-
 @lru_cache(maxsize=8)
 def _image(size: int):
-    """The sample image at ``size``: a centre crop of the base image, or the base image mirrored outwards."""
-    import numpy as np
+    """The course's sample cell image at ``size`` (cached: a control change redraws often), and its name."""
+    from .data import sample_image
 
-    base, note = _base_image()
-    n = base.shape[0]
-    if size <= n:
-        top = (n - size) // 2
-        return base[top:top + size, top:top + size], note + (f", centre {size}×{size}" if size < n else "")
-    before = (size - n) // 2
-    img = np.pad(base, ((before, size - n - before),) * 2, mode="symmetric")
-    return img, note + f", mirrored out to {size}×{size}"
+    return sample_image(size=size, seed=0), f"sample_image(size={size}, seed=0)"
 
 
 def _panels(o: dict) -> list[tuple[str, str]]:

@@ -26,7 +26,7 @@ from ..sizes import LayerSizeError, conv_out, pool_out
 from ..widgets import View
 
 __all__ = [
-    "MAX_SIZE", "GRID_MAX", "BASE_IMAGE", "SOURCES", "real_pool", "pool_view", "pool_grid_figure", "parameters_view",
+    "MAX_SIZE", "GRID_MAX", "SOURCES", "real_pool", "pool_view", "pool_grid_figure", "parameters_view",
     "contracting_chain", "contracting_view", "channels_view",
     "EX_HALVE", "EX_PARAMS", "EX_ODD", "EX_BOTTOM", "EX_SLIP_KERNELS", "EX_SLIP_DOUBLES", "EXERCISES",
 ]
@@ -56,21 +56,12 @@ def _n_params(layer: nn.Module) -> int:
 # ------------------------------------------------------------------------------------------
 # inputs: the sample image, or a conv feature map of it
 # ------------------------------------------------------------------------------------------
-#: sample_image takes seconds beyond a few hundred pixels; larger pictures mirror a sample of this size
-BASE_IMAGE = 192
-
-
 @lru_cache(maxsize=8)
 def _image(size: int, seed: int = 0) -> np.ndarray:
-    """The sample image at ``size`` pixels: drawn directly up to BASE_IMAGE, beyond that a
-    BASE_IMAGE sample mirrored to fill the size (same cell sizes in pixels, instant)."""
+    """The course's sample cell image at ``size`` pixels (cached: the widget redraws often)."""
     from ..data import sample_image
 
-    if size <= BASE_IMAGE:
-        return np.asarray(sample_image(size=size, seed=seed), dtype=np.float32)
-    base = np.asarray(sample_image(size=BASE_IMAGE, seed=seed), dtype=np.float32)
-    extra = size - BASE_IMAGE
-    return np.pad(base, ((0, extra), (0, extra)), mode="symmetric")
+    return np.asarray(sample_image(size=size, seed=seed), dtype=np.float32)
 
 
 @lru_cache(maxsize=8)
@@ -181,8 +172,7 @@ def _before_after_figure(x, y, source, size, out, dropped, kernel=2, stride=2, p
                 rect.set(facecolor=_RED, alpha=0.85, edgecolor="red")
                 ax.add_patch(rect)
             ax.set_xlim(*ax.get_xlim())
-    what = source if size <= BASE_IMAGE + 2 else f"{source}; a {BASE_IMAGE}² sample, mirrored"
-    axes[0, 0].set_title(f"before: {size}×{size} ({what})" + ("\nred: dropped" if dropped else ""), fontsize=8)
+    axes[0, 0].set_title(f"before: {size}×{size} ({source})" + ("\nred: dropped" if dropped else ""), fontsize=8)
     axes[0, 1].set_title(f"after max pool: {out}×{out}", fontsize=8)
     axes[1, 0].set_title(f"zoom: the last {z} rows and columns", fontsize=8)
     axes[1, 1].set_title(f"their pooled pixels ({j0}..{out - 1})", fontsize=8)

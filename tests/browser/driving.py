@@ -204,6 +204,9 @@ class WidgetDrive:
             texts = self.error_texts(msg, **settings) if self.error_texts else [msg]
             for text in texts:
                 expect(error, f"{context}: error message for {settings}").to_contain_text(_normalise(text))
+            figures = box.locator(".ul-figure")
+            for i in range(figures.count()):  # no stale picture next to the message
+                expect(figures.nth(i), f"{context}: figure {i} must hide while the setting is invalid").to_be_hidden()
             for name, value in self.error_data(**settings).items():
                 if value is not None:
                     expect(body, f"{context}: data-ul-{name} for invalid {settings}").to_have_attribute(

@@ -14,9 +14,9 @@ from .lab_page import cell_problems, dom_tracebacks, dump, open_notebook, run_al
 
 
 
-@pytest.fixture(scope="module")
+@pytest.fixture(scope="class")
 def lab(chromium, tmp_path_factory):
-    """One JupyterLab server for this module (its own port, token off, isolated dirs in tmp).
+    """One JupyterLab server per test class (its own port, token off, isolated dirs in tmp).
 
     Each test gets its own fresh copy of its notebook in its own folder, hence a new kernel,
     and ends every session it started; the server is stopped (SIGTERM, wait) at the end.
@@ -28,9 +28,8 @@ def lab(chromium, tmp_path_factory):
         yield server, root
 
 
-@pytest.mark.browser
-@pytest.mark.parametrize("nb", drive_params(LAB))
-def test_notebook_in_jupyterlab(nb, lab, page, expect):
+def check_in_jupyterlab(nb, lab, page, expect):
+    """Open a fresh copy, Run All, no errors; drive every widget; screenshot."""
     server, root = lab
     assert not api(server, "/api/kernels"), "a kernel from an earlier test is still running"
     work = root / nb.name
@@ -65,6 +64,22 @@ def test_notebook_in_jupyterlab(nb, lab, page, expect):
         page.close()
         shutdown_sessions(server)
     print(f"{nb.name}: {time.monotonic() - t0:.1f} s, steps: {dump(logs)}")
+
+
+# Two classes: under `pytest -n 2 --dist loadscope` each class is its own scope, so the two
+# workers share the notebooks (alternating, to balance the slow ones).
+@pytest.mark.browser
+class TestLabA:
+    @pytest.mark.parametrize("nb", drive_params(LAB[0::2]))
+    def test_notebook_in_jupyterlab(self, nb, lab, page, expect):
+        check_in_jupyterlab(nb, lab, page, expect)
+
+
+@pytest.mark.browser
+class TestLabB:
+    @pytest.mark.parametrize("nb", drive_params(LAB[1::2]))
+    def test_notebook_in_jupyterlab(self, nb, lab, page, expect):
+        check_in_jupyterlab(nb, lab, page, expect)
 
 
 def test_every_notebook_is_in_the_table():

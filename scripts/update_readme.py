@@ -2,7 +2,8 @@
 
     .venv/bin/python scripts/update_readme.py
 
-Blocks: the paper's shape table (from unet_lesson.shape_table). tests/test_readme.py fails when a block is stale.
+Blocks: the paper's shape table (from unet_lesson.shape_table) and the latest benchmark table
+(from benchmarks/results.json, written by `make benchmark`). tests/test_readme.py fails when a block is stale.
 """
 from __future__ import annotations
 
@@ -21,7 +22,18 @@ def shape_table_block() -> str:
     return f"**{t.summary()}**\n\n{t.to_markdown()}"
 
 
-BLOCKS = {"shape-table": shape_table_block}
+def benchmark_block() -> str:
+    import json
+
+    sys.path.insert(0, str(ROOT / "benchmarks"))
+    from run_benchmarks import RESULTS, table
+
+    if not RESULTS.exists():
+        return "_Not measured yet: run `make benchmark`._"
+    return table(json.loads(RESULTS.read_text()))
+
+
+BLOCKS = {"shape-table": shape_table_block, "benchmarks": benchmark_block}
 
 
 def render(readme: str) -> str:

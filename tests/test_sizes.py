@@ -6,7 +6,13 @@ from torch import nn
 
 from unet_lesson import LayerSizeError, center_crop_box, conv_out, pool_out, up_conv_out
 
-torch.set_grad_enabled(False)
+
+
+@pytest.fixture(autouse=True)
+def _no_grad():
+    """Shapes only: no autograd graph (scoped to each test, never global: other modules need grad)."""
+    with torch.no_grad():
+        yield
 
 
 def real_size(layer: nn.Module, size: int) -> int | None:

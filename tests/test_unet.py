@@ -9,7 +9,13 @@ from unet_lesson import (InvalidInputSize, UNet, check_input_size, count_paramet
                          output_size, shape_table, valid_input_sizes)
 from unet_lesson.inspect import recorded_shapes
 
-torch.set_grad_enabled(False)
+
+
+@pytest.fixture(autouse=True)
+def _no_grad():
+    """Shapes only: no autograd graph (scoped to each test, never global: other modules need grad)."""
+    with torch.no_grad():
+        yield
 
 # The paper's Fig. 1, read off the figure: (channels, size) after every layer, in forward order.
 FIG1_CONTRACTING = [(64, 570), (64, 568), (64, 284), (128, 282), (128, 280), (128, 140), (256, 138), (256, 136),

@@ -25,6 +25,8 @@ GLOSSARY: list[tuple[str, str, str, str]] = [
     ("前景 / 背景", "qiánjǐng / bèijǐng", "foreground / background", "05"),
     ("训练过程", "xùnliàn guòchéng", "training process", "08"),
     ("现在我们的修改", "xiànzài wǒmen de xiūgǎi", "our modification today: same padding + Conv-BN-ReLU", "07"),
+    ("输入 & 输出不同", "shūrù & shūchū bùtóng", "input and output sizes differ (overlap-tile makes that fine)", "09"),
+    ("镜像", "jìngxiàng", "mirroring (overlap-tile's extrapolation at the image border)", "09"),
     ("减半", "jiǎnbàn", "halve (the pool halves the size)", "02"),
     ("不变", "bù biàn", "unchanged (e.g. channels through a pool)", "02"),
     ("翻倍", "fānbèi", "double (the first conv of a block doubles the channels)", "01"),

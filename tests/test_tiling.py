@@ -1,0 +1,440 @@
+"""Overlap-tile (lesson 09): plans, mirroring, stitched predictions, the widget's view and the exercises."""
+from __future__ import annotations
+
+import sys
+
+import matplotlib
+
+matplotlib.use("Agg")
+import matplotlib.pyplot as plt  # noqa: E402
+import numpy as np  # noqa: E402
+import pytest  # noqa: E402
+import torch  # noqa: E402
+
+from unet_lesson import InvalidInputSize, UNet, nearest_valid_sizes, output_size, valid_input_sizes  # noqa: E402
+from unet_lesson.lessons import overlap_tile as L  # noqa: E402
+from unet_lesson.tiling import (TooManyTiles, foreground, margin_of, mirror_pad, plan_naive_tiles,  # noqa: E402
+                                plan_tiles, plot_mirror, plot_plan, plot_seams, predict_naive_tiles, seam_profile,
+                                predict_tiled, predict_whole, probabilities, seam_mask, seam_report)
+from unet_lesson.widgets import safe_view  # noqa: E402
+
+
+@pytest.fixture(autouse=True)
+def _close_figures():
+    yield
+    plt.close("all")
+
+
+def _model(depth, padding="valid", dtype=torch.float32, seed=0, base_channels=3):
+    """A small UNet whose random weights keep the ReLUs alive (He init, small positive biases),
+    so its output varies from pixel to pixel and a wrong stitch would show."""
+    torch.manual_seed(seed)
+    model = UNet(base_channels=base_channels, depth=depth, padding=padding)
+    for m in model.modules():
+        if isinstance(m, (torch.nn.Conv2d, torch.nn.ConvTranspose2d)):
+            torch.nn.init.kaiming_normal_(m.weight, nonlinearity="relu")
+            if m.bias is not None:
+                torch.nn.init.uniform_(m.bias, 0.0, 0.1)
+    return model.to(dtype).eval()
+
+
+def _alive(scores) -> bool:
+    """The prediction varies across the image (the network is not dead)."""
+    return float(np.std(scores, axis=(-2, -1)).min()) > 1e-3 * max(1.0, float(np.abs(scores).max()))
+
+
+def _tiles_for(depth, n=2):
+    """Valid tile sizes whose output is at least one pooling grid (2**depth) and 16 px: the smallest
+    such tile (many small tiles) and one with an output of about 40 px (a few tiles)."""
+    sizes = [t for t in valid_input_sizes(600, depth=depth) if output_size(t, depth=depth)[0] >= max(16, 2 ** depth)]
+    larger = next(t for t in sizes if output_size(t, depth=depth)[0] >= 40)
+    return [sizes[0], larger][:n]
+
+
+# ----------------------------------------------------------------------------------
+# the margin comes from the network's sizes
+# ----------------------------------------------------------------------------------
+def test_margin_of_paper_tile_is_half_the_size_difference():
+    out = output_size(572)[0]
+    assert margin_of(572) == ((572 - out) // 2,) * 2
+    assert margin_of(572)[0] == 92  # the paper's Fig. 1: 572 -> 388
+
+
+@pytest.mark.parametrize("depth", [1, 2, 3, 4])
+def test_margin_matches_a_real_forward_pass(depth):
+    tile = _tiles_for(depth, 1)[0]
+    with torch.no_grad():
+        out = _model(depth, dtype=torch.float32)(torch.zeros(1, 1, tile, tile)).shape[-1]
+    assert margin_of(tile, depth=depth) == ((tile - out) // 2,) * 2
+    assert plan_tiles((50, 70), tile, depth=depth).margin == ((tile - out) // 2,) * 2
+
+
+# ----------------------------------------------------------------------------------
+# the plan: output blocks partition the image, inputs sit inside the padded image
+# ----------------------------------------------------------------------------------
+@pytest.mark.parametrize("shape", [(1, 1), (5, 130), (37, 53), (64, 64), (100, 61), (388, 388), (389, 777),
+                                   (512, 512), (1000, 700)])
+@pytest.mark.parametrize("tile", [572, 204, 380, (572, 380)])
+@pytest.mark.parametrize("align", [True, False])
+def test_plan_output_blocks_partition_the_image(shape, tile, align):
+    plan = plan_tiles(shape, tile, align=align)
+    H, W = shape
+    count = np.zeros(shape, int)
+    t, b, l, r = plan.padding
+    PH, PW = plan.padded_shape
+    mh, mw = plan.margin
+    assert (PH, PW) == (H + t + b, W + l + r)
+    assert (t, l) == (mh, mw)
+    for tile_ in plan:
+        k, o, i = tile_.keep, tile_.output, tile_.input
+        count[k.slices] += 1
+        # the kept block lies inside the tile's output, which lies inside its input (shifted by the margin)
+        assert o.top <= k.top and k.bottom <= o.bottom and o.left <= k.left and k.right <= o.right
+        assert (i.height, i.width) == plan.tile and (o.height, o.width) == plan.output
+        assert (i.top - t, i.left - l) == (o.top - mh, o.left - mw)
+        assert i.top >= 0 and i.left >= 0 and i.bottom <= PH and i.right <= PW
+        if align:
+            assert o.top % plan.grid_step == 0 and o.left % plan.grid_step == 0
+    assert (count == 1).all()
+    assert plan.n_tiles == plan.grid[0] * plan.grid[1] == len(plan.tiles)
+    assert plan.stride == (tuple(o - o % plan.grid_step for o in plan.output) if align else plan.output)
+
+
+def test_paper_plan_for_an_isbi_slice():
+    plan = plan_tiles((512, 512), 572)
+    assert plan.output == output_size(572)
+    assert plan.margin == (92, 92)
+    assert plan.stride == (384, 384)  # 388 rounded down to a multiple of 16
+    assert plan.grid == (2, 2)
+    assert plan_tiles((512, 512), 572, align=False).stride == (388, 388)
+    assert "4 tiles" in plan.summary() and "margin 92" in plan.summary()
+
+
+@pytest.mark.parametrize("shape", [(1, 1), (16, 17), (33, 100), (130, 5)])
+@pytest.mark.parametrize("tile", [16, 32, (48, 16)])
+def test_naive_plan_partitions_the_image(shape, tile):
+    th, tw = (tile, tile) if isinstance(tile, int) else tile
+    if th > shape[0] or tw > shape[1]:
+        with pytest.raises(ValueError, match="larger than the image"):
+            plan_naive_tiles(shape, tile)
+        return
+    plan = plan_naive_tiles(shape, tile)
+    count = np.zeros(shape, int)
+    for t in plan:
+        assert t.input == t.output
+        assert t.input.bottom <= shape[0] and t.input.right <= shape[1]
+        count[t.keep.slices] += 1
+    assert (count == 1).all()
+
+
+# ----------------------------------------------------------------------------------
+# mirroring
+# ----------------------------------------------------------------------------------
+@pytest.mark.parametrize("shape", [(7, 9), (2, 2), (10, 3)])
+def test_mirror_pad_is_numpys_reflect(shape):
+    a = np.arange(np.prod(shape), dtype=float).reshape(shape)
+    p = (1, min(shape) - 1, 0, 1)
+    assert np.array_equal(mirror_pad(a, *p), np.pad(a, ((p[0], p[1]), (p[2], p[3])), mode="reflect"))
+
+
+def test_mirror_pad_wider_than_the_image_keeps_mirroring_consistently():
+    a = np.random.default_rng(0).random((3, 5, 4))
+    big = mirror_pad(a, 20, 31, 17, 9)
+    small = mirror_pad(a, 2, 3, 1, 1)
+    assert big.shape == (3, 5 + 51, 4 + 26)
+    assert np.array_equal(big[:, 18:18 + small.shape[1], 16:16 + small.shape[2]], small)
+    assert np.array_equal(mirror_pad(np.ones((1, 1)), 3, 3, 3, 3), np.ones((7, 7)))
+
+
+def test_mirror_pad_rejects_bad_padding():
+    with pytest.raises(ValueError, match="whole number >= 0"):
+        mirror_pad(np.zeros((4, 4)), -1, 0, 0, 0)
+    with pytest.raises(ValueError, match="at least 2 dimensions"):
+        mirror_pad(np.zeros(4), 1, 1, 1, 1)
+
+
+# ----------------------------------------------------------------------------------
+# the central claim: overlap-tile equals the whole-image prediction
+# ----------------------------------------------------------------------------------
+@pytest.mark.parametrize("depth", [2, 3, 4])
+@pytest.mark.parametrize("shape", [(37, 53), (100, 61), (5, 130), (64, 64), (1, 9)])
+def test_tiled_prediction_equals_whole_image_prediction(depth, shape):
+    model = _model(depth)
+    image = np.random.default_rng(sum(shape)).random(shape).astype(np.float32)
+    whole = predict_whole(model, image)
+    assert whole.shape == (2, *shape)
+    assert _alive(whole) or min(shape) == 1
+    for tile in _tiles_for(depth):
+        tiled = predict_tiled(model, image, tile)
+        assert tiled.shape == whole.shape
+        np.testing.assert_allclose(tiled, whole, rtol=0, atol=1e-5 * max(1.0, np.abs(whole).max()))
+
+
+def test_tiled_prediction_equals_whole_image_prediction_in_float64():
+    model = _model(4, dtype=torch.float64)
+    image = np.random.default_rng(0).random((41, 23))
+    whole = predict_whole(model, image)
+    assert _alive(whole)
+    # float64 inside, float32 out: agreement to float32 rounding
+    np.testing.assert_allclose(predict_tiled(model, image, _tiles_for(4)[0]), whole, rtol=1e-6, atol=1e-7)
+
+
+def test_tiled_prediction_equals_whole_in_float32_and_for_three_channels():
+    torch.manual_seed(1)
+    model = UNet(in_channels=3, num_classes=3, base_channels=4, depth=3).eval()
+    image = np.random.default_rng(3).random((3, 45, 71)).astype(np.float32)
+    whole = predict_whole(model, image)
+    assert _alive(whole)
+    np.testing.assert_allclose(predict_tiled(model, image, 108), whole, atol=1e-5 * np.abs(whole).max())
+
+
+def test_paper_step_is_not_exact_but_aligned_step_is():
+    """Stepping by the whole output tile (388-like, not a multiple of 2**depth) moves the pooling grid."""
+    model = _model(3)
+    image = np.random.default_rng(0).random((60, 60))
+    tile = next(t for t in _tiles_for(3, 10) if output_size(t, depth=3)[0] % 8)
+    whole = predict_whole(model, image)
+    assert _alive(whole)
+    assert np.abs(predict_tiled(model, image, tile, align=False) - whole).max() > 1e3 * \
+        np.abs(predict_tiled(model, image, tile) - whole).max()
+
+
+def test_predict_restores_training_mode_and_accepts_tensors():
+    model = _model(2).train()
+    image = torch.rand(1, 1, 20, 30, dtype=torch.float64)
+    out = predict_tiled(model, image, _tiles_for(2)[0])
+    assert model.training and out.shape == (2, 20, 30) and out.dtype == np.float32
+
+
+# ----------------------------------------------------------------------------------
+# naive tiles of the same-padding network
+# ----------------------------------------------------------------------------------
+def test_naive_tile_is_the_network_run_on_that_tile_alone():
+    model = _model(2, "same", dtype=torch.float64)
+    image = np.random.default_rng(0).random((24, 40))
+    naive = predict_naive_tiles(model, image, 16)
+    with torch.no_grad():
+        alone = model(torch.as_tensor(image[:16, 16:32], dtype=torch.float64)[None, None]).numpy()[0]
+    np.testing.assert_allclose(naive[:, :16, 16:32], alone, atol=1e-6)
+    # the last column of tiles is moved back to end at the border: it covers 24..40
+    with torch.no_grad():
+        last = model(torch.as_tensor(image[8:24, 24:40], dtype=torch.float64)[None, None]).numpy()[0]
+    np.testing.assert_allclose(naive[:, 16:24, 32:40], last[:, 8:16, 8:16], atol=1e-6)
+
+
+def test_predict_whole_of_the_same_net_is_one_forward_pass_for_a_valid_size():
+    model = _model(2, "same", dtype=torch.float64)
+    image = np.random.default_rng(0).random((32, 48))
+    with torch.no_grad():
+        direct = model(torch.as_tensor(image)[None, None]).numpy()[0]
+    np.testing.assert_allclose(predict_whole(model, image), direct, atol=1e-6)
+
+
+def test_naive_tiles_show_seams_and_overlap_tile_does_not():
+    same, valid = _model(3, "same", seed=2), _model(3, seed=2)
+    image = L.lesson_image((64, 96), seed=0)[0]
+    plan = plan_naive_tiles(image.shape, 32, depth=3)
+    naive = foreground(predict_naive_tiles(same, image, 32))
+    rep = seam_report(naive, foreground(predict_whole(same, image)), plan)
+    assert rep["seams"] > 1e-2 and rep["mean_seams"] > 2 * rep["mean_elsewhere"]
+    tile = _tiles_for(3)[1]
+    tplan = plan_tiles(image.shape, tile, depth=3)
+    assert tplan.n_tiles > 1
+    rep_t = seam_report(foreground(predict_tiled(valid, image, tile)), foreground(predict_whole(valid, image)), tplan)
+    assert rep_t["seams"] < 1e-5 and rep_t["elsewhere"] < 1e-5
+
+
+def test_seam_mask_marks_only_internal_borders():
+    plan = plan_naive_tiles((32, 48), 16)
+    m = seam_mask(plan, width=1)
+    assert m[15:17, :].all() and m[:, 15:17].all() and m[:, 31:33].all()
+    assert not m[0].any() or m[0, 15:17].all()
+    assert not m[5, 5] and not m[-1, -1]
+
+
+def test_probabilities_sum_to_one_and_foreground_is_class_one():
+    s = np.random.default_rng(0).normal(size=(2, 4, 5))
+    p = probabilities(s)
+    np.testing.assert_allclose(p.sum(0), 1, atol=1e-6)
+    np.testing.assert_allclose(foreground(s), 1 / (1 + np.exp(s[0] - s[1])), atol=1e-6)
+    np.testing.assert_allclose(foreground(s[:1]), 1 / (1 + np.exp(-s[0])), atol=1e-6)
+
+
+# ----------------------------------------------------------------------------------
+# clear messages
+# ----------------------------------------------------------------------------------
+def test_invalid_tile_names_the_nearest_valid_tile_sizes():
+    below, above = nearest_valid_sizes(600)
+    with pytest.raises(InvalidInputSize) as e:
+        plan_tiles((512, 512), 600)
+    msg = str(e.value)
+    assert msg.startswith("Tile size 600 cannot be used")
+    assert f"{below} (output {output_size(below)[0]})" in msg and f"{above} (output {output_size(above)[0]})" in msg
+    assert "max pool" in msg
+    assert e.value.nearest == (below, above)
+
+
+def test_invalid_tile_width_is_named():
+    with pytest.raises(InvalidInputSize, match="Tile width 600"):
+        plan_tiles((512, 512), (572, 600))
+    with pytest.raises(InvalidInputSize, match="Tile height 571"):
+        plan_tiles((512, 512), (571, 572))
+
+
+@pytest.mark.parametrize("bad, words", [(0, "positive"), (-572, "positive"), (57.5, "57 or 58"),
+                                        ("572", "whole number"), ((572, 572, 1), "height, width"),
+                                        (True, "whole number")])
+def test_bad_tile_values(bad, words):
+    with pytest.raises(ValueError, match=words):
+        plan_tiles((512, 512), bad)
+
+
+@pytest.mark.parametrize("bad", [0, -5, (10, 0), 2.5])
+def test_bad_image_sizes(bad):
+    with pytest.raises(ValueError, match="image size"):
+        plan_tiles(bad, 572)
+
+
+def test_tile_whose_output_is_smaller_than_the_pooling_grid():
+    smallest = valid_input_sizes(300)[0]
+    with pytest.raises(InvalidInputSize, match=r"smaller than the network's pooling grid of 16 px") as e:
+        plan_tiles((100, 100), smallest)
+    assert e.value.above > smallest and output_size(e.value.above)[0] >= 16
+    assert plan_tiles((100, 100), smallest, align=False).stride == output_size(smallest)
+
+
+def test_same_padding_is_not_for_overlap_tile_and_valid_is_not_for_naive_tiles():
+    with pytest.raises(ValueError, match="predict_naive_tiles"):
+        plan_tiles((100, 100), 64, padding="same")
+    with pytest.raises(ValueError, match="predict_tiled"):
+        predict_naive_tiles(_model(2), np.zeros((32, 32)), 16)
+    with pytest.raises(ValueError, match="predict_naive_tiles"):
+        predict_tiled(_model(2, "same"), np.zeros((32, 32)), 16)
+    with pytest.raises(InvalidInputSize, match="Tile size 20 cannot be used.*Nearest valid tile sizes: 16"):
+        plan_naive_tiles((64, 64), 20, depth=3)
+
+
+def test_too_many_tiles_and_wrong_channels():
+    with pytest.raises(TooManyTiles, match="tiles"):
+        plan_tiles((5000, 5000), 204, max_tiles=100)
+    with pytest.raises(ValueError, match="3 channels but the network expects 1"):
+        predict_tiled(_model(2), np.zeros((3, 20, 20)), _tiles_for(2)[0])
+
+
+# ----------------------------------------------------------------------------------
+# pictures
+# ----------------------------------------------------------------------------------
+def test_pictures_draw():
+    plan = plan_tiles((300, 420), 380)
+    img = L.lesson_image((64, 80))[0]
+    assert len(plot_plan(plan).axes) == 2
+    assert len(plot_plan(plan_tiles(img.shape, 204), image=img, highlight=3).axes) == 2
+    assert len(plot_mirror(img, 20).axes) == 2
+    f = np.zeros((64, 80))
+    assert len(plot_seams(img, f, f, f, plan_naive_tiles(f.shape, 32), plan_tiles(f.shape, 204)).axes) == 4
+
+
+# ----------------------------------------------------------------------------------
+# the widget's view function
+# ----------------------------------------------------------------------------------
+def test_plan_view_default_matches_plan_tiles():
+    v = L.plan_view()
+    plan = plan_tiles(L.ISBI_IMAGE, L.PAPER_TILE)
+    assert v.ok and v.figure is not None
+    assert v.data["tile"] == 572 and v.data["output"] == plan.output[0] and v.data["margin"] == plan.margin[0]
+    assert v.data["tiles"] == plan.n_tiles and (v.data["rows"], v.data["cols"]) == plan.grid
+    assert v.data["step"] == plan.stride[0] and v.data["valid"] == 1
+    assert "margin" in v.html and str(plan.margin[0]) in v.html
+
+
+@pytest.mark.parametrize("tile, h, w, depth, align", [(380, 700, 1000, 4, True), (204, 37, 53, 4, False),
+                                                      (100, 99, 101, 3, True), (44, 5, 7, 2, True),
+                                                      (22, 9, 9, 1, False)])
+def test_plan_view_valid_settings(tile, h, w, depth, align):
+    v = safe_view(L.plan_view, tile=tile, height=h, width=w, depth=depth, align=align)
+    plan = plan_tiles((h, w), tile, depth=depth, align=align)
+    assert v.ok, v.error
+    assert (v.data["tiles"], v.data["margin"], v.data["output"]) == (plan.n_tiles, plan.margin[0], plan.output[0])
+
+
+def test_plan_view_invalid_tile_shows_nearest_valid_sizes():
+    v = safe_view(L.plan_view, tile=600)
+    below, above = nearest_valid_sizes(600)
+    assert not v.ok and "600" in v.error and str(below) in v.error and str(above) in v.error
+    assert (v.data["below"], v.data["above"], v.data["valid"]) == (below, above, 0)
+    assert "ul-tile-nearest" in v.html
+    assert "ul-error" in v.body_html()
+
+
+@pytest.mark.parametrize("values, words", [(dict(tile=-1), "positive"), (dict(height=0), "positive"),
+                                           (dict(width=-3), "positive"), (dict(tile=204, height=20000), "too many"),
+                                           (dict(tile=188), "pooling grid"), (dict(depth=5, tile=580), "Nearest valid")])
+def test_plan_view_bad_settings_explain(values, words):
+    v = safe_view(L.plan_view, **values)
+    assert not v.ok and words in v.error
+
+
+@pytest.mark.parametrize("depth", [1, 2, 3, 4, 5])
+def test_every_depth_gives_a_view_or_a_message(depth):
+    v = safe_view(L.plan_view, depth=depth)
+    assert v.ok or "Nearest valid tile sizes" in v.error
+
+
+def test_tile_message():
+    assert "margin (572 - 388)/2 = 92" in L.tile_message(572)
+    assert "Nearest valid tile sizes" in L.tile_message(600)
+
+
+def test_controls_start_at_the_views_defaults():
+    from unet_lesson.widgets import defaults_of
+
+    v = L.plan_view(**defaults_of(L.plan_controls()))
+    assert v.ok and v.data == L.plan_view().data
+
+
+# ----------------------------------------------------------------------------------
+# exercises and the lesson's models
+# ----------------------------------------------------------------------------------
+def test_exercises_expect_what_the_package_computes():
+    assert L.EX_MARGIN.answer == margin_of(572)[0]
+    assert L.EX_TILES.answer == plan_tiles((1000, 700), 572).n_tiles
+    assert L.EX_NEAREST.answer == nearest_valid_sizes(600)[1]
+    for ex in (L.EX_MARGIN, L.EX_TILES, L.EX_NEAREST, L.EX_WHY):
+        assert ex.check().status == "not attempted"
+        assert ex.check(ex.answer).correct
+        assert ex.check("zzz").status == "wrong"
+    assert "both sides" in L.EX_MARGIN.check(572 - output_size(572)[0]).message
+    assert L.EX_TILES.check(4).status == "wrong"
+
+
+def test_lesson_models_fall_back_to_random_weights(monkeypatch):
+    monkeypatch.setitem(sys.modules, "unet_lesson.pretrained", None)  # import fails
+    valid, same, note = L.lesson_models(base_channels=2)
+    assert valid.options["padding"] == "valid" and same.options["padding"] == "same"
+    assert note.count("random weights") == 2
+    assert not valid.training and not same.training
+
+
+def test_lesson_image_has_a_mask():
+    img, mask = L.lesson_image((40, 48), seed=1)
+    assert img.shape == (40, 48) and img.dtype == np.float32 and mask.shape == (40, 48)
+
+
+def test_seam_profile_of_naive_tiles_fades_with_distance_and_overlap_tile_is_flat():
+    same, valid = _model(3, "same", seed=2), _model(3, seed=2)
+    image = L.lesson_image((64, 96), seed=0)[0]
+    nplan = plan_naive_tiles(image.shape, 32, depth=3)
+    rows = seam_profile(foreground(predict_naive_tiles(same, image, 32)), foreground(predict_whole(same, image)),
+                        nplan, edges=(0, 2, 8))
+    assert [r["band"] for r in rows] == ["0-2 px", "2-8 px", ">= 8 px"]
+    assert sum(r["pixels"] for r in rows) == image.size
+    assert rows[0]["mean"] > rows[1]["mean"] > rows[2]["mean"]
+    tile = _tiles_for(3)[1]
+    flat = seam_profile(foreground(predict_tiled(valid, image, tile)), foreground(predict_whole(valid, image)),
+                        plan_tiles(image.shape, tile, depth=3))
+    assert max(r["max"] for r in flat) < 1e-5
+
+
+def test_seam_profile_rejects_maps_of_different_shapes():
+    with pytest.raises(ValueError, match="differ in shape"):
+        seam_profile(np.zeros((4, 4)), np.zeros((4, 5)), plan_naive_tiles((4, 4), 4, depth=2))

@@ -15,6 +15,8 @@ import torch
 from unet_lesson import (InvalidInputSize, center_crop_box, check_input_size, conv_out, count_parameters,
                          nearest_valid_sizes, pool_out, shape_table, up_conv_out)
 
+from unet_lesson.shapes import output_size
+
 from .driving import NotebookDrive, Press, Select, Toggle, Type, WidgetDrive, number
 
 
@@ -311,6 +313,57 @@ HEAD = WidgetDrive(
     ],
 )
 
+# 09 overlap-tile: tile and image size -> output tile, margin, step and number of tiles
+def _tile_plan(tile, height, width, depth, align):
+    from unet_lesson.tiling import plan_tiles
+
+    return plan_tiles((height, width), tile, align=align, depth=depth)
+
+
+def _tile_expected(tile, height, width, depth, align):
+    out = output_size(tile, depth=depth)[0]  # InvalidInputSize for a tile the network cannot take
+    plan = _tile_plan(tile, height, width, depth, align)
+    rows, cols = plan.grid
+    return {"tile": tile, "output": out, "margin": (tile - out) // 2, "step": plan.stride[0], "rows": rows,
+            "cols": cols, "tiles": rows * cols, "valid": 1}
+
+
+def _tile_texts(tile, height, width, depth, align):
+    e = _tile_expected(tile, height, width, depth, align)
+    return [f"({tile} - {e['output']})/2 = {e['margin']} px", f"{e['rows']} rows x {e['cols']} columns = {e['tiles']}"]
+
+
+def _tile_nearest(tile, height, width, depth, align):
+    below, above = nearest_valid_sizes(tile, depth=depth)
+    return {"tile": tile, "valid": 0, "below": "" if below is None else below, "above": "" if above is None else above}
+
+
+def _tile_error_texts(message, tile, height, width, depth, align):
+    """The lesson words it as a tile; it must still say why (the shapes' reason) and the nearest sizes."""
+    try:
+        output_size(tile, depth=depth)
+    except InvalidInputSize as e:
+        return [e.reason] + [number(n) for n in e.nearest if n is not None]
+    return [message]
+
+
+TILE = WidgetDrive(
+    css="ul-tile",
+    controls={"tile": int, "height": int, "width": int, "depth": int, "align": bool},
+    expected=_tile_expected,
+    texts=_tile_texts,
+    error_texts=_tile_error_texts,
+    error_data=_tile_nearest,
+    steps=[
+        Type("height", 700),                 # a taller image: more rows of tiles
+        Press("depth", "ArrowLeft", 1),      # depth 3: a smaller margin
+        Toggle("align"),
+        Type("tile", 570, invalid=True),     # not a valid input tile: the nearest ones
+        Type("tile", 508),
+    ],
+)
+
+
 # 06, 07 and the explorer: the whole U-Net (unet_lesson.explorer), every knob on one widget
 def _explorer_options(padding, depth, base_channels, num_classes, up_mode):
     return dict(padding=padding, depth=depth, base_channels=base_channels, num_classes=num_classes, up_mode=up_mode)
@@ -410,7 +463,7 @@ LESSONS: list[NotebookDrive] = [
     NotebookDrive("notebooks/06_the_original_unet.ipynb", [EXPLORER_06]),
     NotebookDrive("notebooks/07_same_padding_unet.ipynb", [EXPLORER_07]),
     NotebookDrive("notebooks/08_training.ipynb", [], run_timeout_s=300),
-    NotebookDrive("notebooks/09_overlap_tile.ipynb", []),
+    NotebookDrive("notebooks/09_overlap_tile.ipynb", [TILE]),
     NotebookDrive("notebooks/explorer.ipynb", [EXPLORER]),
 ]
 

@@ -1,0 +1,486 @@
+"""The table: notebook -> the widgets a browser test drives in it, and what they must show.
+
+Adding a notebook is a few lines: a :class:`NotebookDrive` with one :class:`WidgetDrive` per
+widget (its ``ul-<topic>`` class, how to read its controls, the expected numbers as a
+function of the controls computed by ``unet_lesson``, and the steps). Entries whose notebook
+does not exist yet are skipped ("not landed yet"). Every notebook in ``notebooks/`` must be
+listed (``test_every_notebook_is_in_the_table``), with an empty widget list when it has none.
+"""
+from __future__ import annotations
+
+import re
+
+import torch
+
+from unet_lesson import (InvalidInputSize, center_crop_box, check_input_size, conv_out, count_parameters,
+                         nearest_valid_sizes, pool_out, shape_table, up_conv_out)
+
+from unet_lesson.shapes import output_size
+
+from .driving import NotebookDrive, Press, Select, Toggle, Type, WidgetDrive, number
+
+
+# --------------------------------------------------------------------------------------
+# the harness's own fixture: a convolution-size widget built the lessons' way
+# --------------------------------------------------------------------------------------
+def _fixture_conv_expected(size, kernel, stride, padding):
+    return {"output": conv_out(size, kernel, stride, padding)}
+
+
+def _fixture_conv_texts(size, kernel, stride, padding):
+    return [conv_out.explain(size, kernel, stride, padding).text]
+
+
+FIXTURE_CONV = WidgetDrive(
+    css="ul-fixture",
+    controls={"size": int, "kernel": int, "stride": int, "padding": int},
+    expected=_fixture_conv_expected,
+    texts=_fixture_conv_texts,
+    steps=[
+        Press("kernel", "ArrowRight", 2),   # 3x3 -> 5x5
+        Type("size", 101),                  # a typed odd size
+        Select("padding", "2"),
+        Press("stride", "ArrowRight", 1),   # stride 2: a floor appears in the formula
+        Type("size", -4, invalid=True),     # a negative size must be explained, not crash
+        Type("size", 64),                   # and the widget recovers
+    ],
+)
+
+FIXTURES = [NotebookDrive("tests/browser/fixtures/fixture_conv.ipynb", [FIXTURE_CONV], run_timeout_s=60)]
+
+# --------------------------------------------------------------------------------------
+# the lessons (filled in as they land on main)
+# --------------------------------------------------------------------------------------
+
+# 00 start here: the whole U-Net as a black box (input size, padding -> output size, parameters)
+def _start_expected(input_size, padding):
+    out_h, out_w = check_input_size(input_size, padding=padding)  # InvalidInputSize is a ValueError
+    return {"input": input_size, "output": out_h, "params": count_parameters(padding=padding)}
+
+
+def _start_texts(input_size, padding):
+    c_out, h_out, w_out = shape_table(input_size, padding=padding).output_shape
+    return [f"{input_size}×{input_size}×1", f"{h_out}×{w_out}×{c_out}",
+            f"{count_parameters(padding=padding):,} parameters"]
+
+
+def _start_nearest(input_size, padding):
+    if input_size < 1:
+        return {"input": input_size}
+    below, above = nearest_valid_sizes(input_size, padding=padding)
+    return {"input": input_size, "nearest_below": below, "nearest_above": above}
+
+
+def _start_error_texts(message, input_size, padding):
+    return [message] + [number(n) for k, n in _start_nearest(input_size, padding).items() if k != "input" and n]
+
+
+START = WidgetDrive(
+    css="ul-start",
+    controls={"input_size": int, "padding": str},
+    expected=_start_expected,
+    texts=_start_texts,
+    error_texts=_start_error_texts,
+    error_data=_start_nearest,
+    steps=[
+        Type("input_size", 588),
+        Type("input_size", 570, invalid=True),  # odd size at a 2x2 pool: says where and the nearest sizes
+        Select("padding", "same", invalid=True),
+        Type("input_size", 96),
+        Type("input_size", -5, invalid=True),
+        Select("padding", "valid", invalid=True),
+        Type("input_size", 572),
+    ],
+)
+
+
+# 01 convolution sizes: one conv, input size -> output size, with the formula and a real nn.Conv2d
+def _conv_expected(size, kernel, stride, padding, dilation):
+    f = conv_out.explain(size, kernel, stride, padding, dilation)
+    return {"size": size, "kernel": kernel, "stride": stride, "padding": padding, "dilation": dilation,
+            "output": f.result, "torch_output": f.result, "agree": True, "padded": size + 2 * padding,
+            "formula": f.text}
+
+
+def _conv_texts(size, kernel, stride, padding, dilation):
+    f = conv_out.explain(size, kernel, stride, padding, dilation)
+    return [f"Output size: {f.result}×{f.result}", f.text]
+
+
+CONV = WidgetDrive(
+    css="ul-conv",
+    controls={"size": int, "kernel": int, "stride": int, "padding": int, "dilation": int},
+    expected=_conv_expected,
+    texts=_conv_texts,
+    steps=[
+        Press("size", "ArrowDown", 1),        # 572 -> 571 with the keyboard
+        Type("kernel", 5),
+        Type("stride", 2),                    # a floor appears
+        Type("padding", 1),
+        Type("dilation", 2),
+        Type("size", 2, invalid=True),        # the dilated 5x5 kernel no longer fits
+        Type("size", 572),
+    ],
+)
+
+
+# 02 max pooling: one pool (size, formula, real nn.MaxPool2d, zero parameters); the contracting path
+def _pool_expected(size, kernel, stride, padding, ceil_mode, source):
+    f = pool_out.explain(size, kernel, stride, padding, ceil_mode)
+    layer = torch.nn.MaxPool2d(kernel, stride=stride, padding=padding, ceil_mode=ceil_mode)
+    return {"size": size, "kernel": kernel, "stride": stride, "padding": padding, "ceil_mode": int(ceil_mode),
+            "output": f.result, "torch_output": f.result, "agree": True,
+            "params": sum(p.numel() for p in layer.parameters()), "formula": f.text}
+
+
+def _pool_texts(size, kernel, stride, padding, ceil_mode, source):
+    f = pool_out.explain(size, kernel, stride, padding, ceil_mode)
+    return [f"Output size: {f.result}×{f.result}", f.text]
+
+
+POOL = WidgetDrive(
+    css="ul-pool",
+    controls={"size": int, "kernel": int, "stride": int, "padding": int, "ceil_mode": bool, "source": str},
+    expected=_pool_expected,
+    texts=_pool_texts,
+    steps=[
+        Type("size", 137),                     # odd: floor drops a row
+        Toggle("ceil_mode"),                   # ceil keeps a half window
+        Select("source", "image"),
+        Press("kernel", "ArrowUp", 1),         # 3x3 windows
+        Type("padding", 2, invalid=True),      # more than half the kernel: PyTorch refuses
+        Type("padding", 1),
+    ],
+)
+
+
+def _contracting(size, depth=4):
+    """Sizes down the contracting path: two 3x3 valid convs and a 2x2 max pool per level.
+    Returns the bottom size and each pool's (input size, formula)."""
+    x, pools = size, []
+    for _level in range(depth):
+        x = conv_out(conv_out(x))
+        pools.append((x, pool_out.explain(x)))
+        x = pools[-1][1].result
+    return x, pools
+
+
+def _pool_path_expected(size):
+    bottom, pools = _contracting(size)
+    return {"input": size, "bottom": bottom, "odd_pools": sum(x % 2 for x, _ in pools)}
+
+
+def _pool_path_texts(size):
+    return [f.text for _, f in _contracting(size)[1]]
+
+
+POOL_PATH = WidgetDrive(
+    css="ul-pool-path",
+    controls={"size": int},
+    expected=_pool_path_expected,
+    texts=_pool_path_texts,
+    steps=[
+        Type("size", 573),                     # odd sizes reach the pools
+        Type("size", 30, invalid=True),        # the maps shrink to nothing at level 3
+        Press("size", "ArrowUp", 3, invalid=True),  # 33 with the keyboard: still too small
+        Type("size", 188),
+    ],
+)
+
+
+# 03 the up-conv: output size and formula, the real nn.ConvTranspose2d's shape and parameters
+def _upconv_expected(size, kernel, stride, padding, output_padding, in_channels, out_channels):
+    f = up_conv_out.explain(size, kernel, stride, padding, output_padding)
+    layer = torch.nn.ConvTranspose2d(in_channels, out_channels, kernel, stride, padding, output_padding)
+    with torch.no_grad():
+        real = tuple(layer(torch.zeros(1, in_channels, size, size)).shape[1:])
+    return {"output": f.result, "formula": f.text, "params": sum(p.numel() for p in layer.parameters()),
+            "weight_shape": tuple(layer.weight.shape), "real_shape": real, "agrees": True}
+
+
+def _upconv_texts(size, kernel, stride, padding, output_padding, in_channels, out_channels):
+    f = up_conv_out.explain(size, kernel, stride, padding, output_padding)
+    params = _upconv_expected(size, kernel, stride, padding, output_padding, in_channels, out_channels)["params"]
+    return [f"{size}×{size}×{in_channels} → {f.result}×{f.result}×{out_channels}", f.text, f"{params:,} parameters"]
+
+
+def _upconv_error_texts(message, size, kernel, stride, padding, output_padding, **_):
+    if size < 1:
+        return [f"size must be at least 1, got {size}"]
+    if output_padding >= stride:
+        return [f"output_padding ({output_padding}) must be smaller than the stride ({stride})", f"at most {stride - 1}"]
+    return [f"padding {padding}"]
+
+
+UPCONV = WidgetDrive(
+    css="ul-upconv",
+    controls={"size": int, "kernel": int, "stride": int, "padding": int, "output_padding": int,
+              "in_channels": int, "out_channels": int},
+    expected=_upconv_expected,
+    texts=_upconv_texts,
+    error_texts=_upconv_error_texts,
+    steps=[
+        Press("size", "ArrowUp", 1),              # 5x5 input
+        Type("kernel", 3),                        # stride 2 no longer divides the kernel: uneven overlap
+        Type("padding", 1),
+        Type("output_padding", 1),
+        Type("out_channels", 8),
+        Type("output_padding", 2, invalid=True),  # not smaller than the stride
+        Type("output_padding", 0),
+        Type("size", -1, invalid=True),
+        Type("size", 6),
+    ],
+)
+
+
+# 04 copy and crop: the centre crop at one level, from shape_table and center_crop_box
+def _crop_options(padding, allow_odd):
+    return dict(padding=padding, mismatch="crop" if allow_odd else "error")
+
+
+def _crop_expected(input_size, level, padding, allow_odd):
+    opts = _crop_options(padding, allow_odd)
+    out_h, _ = check_input_size(input_size, **opts)
+    row = next(r for r in shape_table(input_size, **opts).where(kind="crop") if r.level == level)
+    box = center_crop_box(row.in_shape[1:], row.out_shape[1:])
+    return {"input": input_size, "level": level, "padding": padding, "source": box.source[0], "target": box.height,
+            "top": box.top, "left": box.left, "bottom": box.bottom, "right": box.right, "channels": row.in_shape[0],
+            "concat_channels": 2 * row.in_shape[0], "output": out_h, "crop_matches_box": "True", "valid": "yes"}
+
+
+def _crop_texts(input_size, level, padding, allow_odd):
+    opts = _crop_options(padding, allow_odd)
+    row = next(r for r in shape_table(input_size, **opts).where(kind="crop") if r.level == level)
+    out_h, out_w = check_input_size(input_size, **opts)
+    return [center_crop_box(row.in_shape[1:], row.out_shape[1:]).explain().text,
+            f"Network output: {out_h}×{out_w}"]
+
+
+def _crop_nearest(input_size, level, padding, allow_odd):
+    below, above = nearest_valid_sizes(input_size, **_crop_options(padding, allow_odd))
+    return {"input": input_size, "valid": "no", "below": below, "above": above}
+
+
+CROP = WidgetDrive(
+    css="ul-crop",
+    controls={"input_size": int, "level": lambda label: int(label.split()[0]), "padding": str, "allow_odd": bool},
+    expected=_crop_expected,
+    texts=_crop_texts,
+    error_texts=lambda message, **s: [message] + [number(n) for k, n in _crop_nearest(**s).items()
+                                                  if k in ("below", "above") and n],
+    error_data=_crop_nearest,
+    steps=[
+        Select("level", "3"),
+        Type("input_size", 570, invalid=True),  # odd at a pool: the crop would be off by half a pixel
+        Toggle("allow_odd"),                    # mismatch='crop': crop anyway, not centred
+        Toggle("allow_odd", invalid=True),
+        Select("padding", "same", invalid=True),
+        Type("input_size", 560),                # same padding: nothing to crop
+        Select("level", "4 (deepest, 64 in the paper)"),
+    ],
+)
+
+
+# 05 the 1x1 head: number of classes -> output channels and parameters (the network's head row)
+def _head_row(num_classes):
+    return shape_table(572, num_classes=num_classes).where(kind="head")[0]
+
+
+def _head_expected(num_classes):
+    row = _head_row(num_classes)  # ValueError for fewer than 1 class
+    return {"num_classes": num_classes, "out_channels": row.out_shape[0], "in_channels": row.in_shape[0],
+            "params": row.params, "params_formula": row.params,
+            "output": re.compile(rf"^(\d+)x\1x{row.out_shape[0]}$")}
+
+
+def _head_texts(num_classes):
+    row = _head_row(num_classes)
+    c_in, n = row.in_shape[0], row.out_shape[0]
+    return [f"nn.Conv2d({c_in}, {n}, kernel_size=1)", f"= {c_in}*{n} + {n} = {row.params:,}"]
+
+
+HEAD = WidgetDrive(
+    css="ul-head",
+    controls={"num_classes": int},
+    expected=_head_expected,
+    texts=_head_texts,
+    error_texts=lambda message, num_classes: [f"at least 1, got {num_classes}"],
+    steps=[
+        Press("num_classes", "ArrowUp", 1),     # 3 classes
+        Type("num_classes", 5),
+        Type("num_classes", 0, invalid=True),   # no kernels, no output
+        Type("num_classes", 1),                 # one class: read with a sigmoid
+    ],
+)
+
+# 09 overlap-tile: tile and image size -> output tile, margin, step and number of tiles
+def _tile_plan(tile, height, width, depth, align):
+    from unet_lesson.tiling import plan_tiles
+
+    return plan_tiles((height, width), tile, align=align, depth=depth)
+
+
+def _tile_expected(tile, height, width, depth, align):
+    out = output_size(tile, depth=depth)[0]  # InvalidInputSize for a tile the network cannot take
+    plan = _tile_plan(tile, height, width, depth, align)
+    rows, cols = plan.grid
+    return {"tile": tile, "output": out, "margin": (tile - out) // 2, "step": plan.stride[0], "rows": rows,
+            "cols": cols, "tiles": rows * cols, "valid": 1}
+
+
+def _tile_texts(tile, height, width, depth, align):
+    e = _tile_expected(tile, height, width, depth, align)
+    return [f"({tile} - {e['output']})/2 = {e['margin']} px", f"{e['rows']} rows x {e['cols']} columns = {e['tiles']}"]
+
+
+def _tile_nearest(tile, height, width, depth, align):
+    below, above = nearest_valid_sizes(tile, depth=depth)
+    return {"tile": tile, "valid": 0, "below": "" if below is None else below, "above": "" if above is None else above}
+
+
+def _tile_error_texts(message, tile, height, width, depth, align):
+    """The lesson words it as a tile; it must still say why (the shapes' reason) and the nearest sizes."""
+    try:
+        output_size(tile, depth=depth)
+    except InvalidInputSize as e:
+        return [e.reason] + [number(n) for n in e.nearest if n is not None]
+    return [message]
+
+
+TILE = WidgetDrive(
+    css="ul-tile",
+    controls={"tile": int, "height": int, "width": int, "depth": int, "align": bool},
+    expected=_tile_expected,
+    texts=_tile_texts,
+    error_texts=_tile_error_texts,
+    error_data=_tile_nearest,
+    steps=[
+        Type("height", 700),                 # a taller image: more rows of tiles
+        Press("depth", "ArrowLeft", 1),      # depth 3: a smaller margin
+        Toggle("align"),
+        Type("tile", 570, invalid=True),     # not a valid input tile: the nearest ones
+        Type("tile", 508),
+    ],
+)
+
+
+# 06, 07 and the explorer: the whole U-Net (unet_lesson.explorer), every knob on one widget
+def _explorer_options(padding, depth, base_channels, num_classes, up_mode):
+    return dict(padding=padding, depth=depth, base_channels=base_channels, num_classes=num_classes, up_mode=up_mode)
+
+
+def _explorer_expected(input_size, **o):
+    table = shape_table(input_size, **_explorer_options(**o))  # InvalidInputSize or a bad option: ValueError
+    return {"input_size": input_size, "output_size": table.output_shape[1],
+            "params": count_parameters(**_explorer_options(**o)), "n_conv_layers": table.n_conv_layers,
+            "error": ""}
+
+
+def _explorer_texts(input_size, **o):
+    table = shape_table(input_size, **_explorer_options(**o))
+    c, h, w = table.input_shape
+    oc, oh, ow = table.output_shape
+    return [f"{h}×{w}×{c} → {oh}×{ow}×{oc}", f"{count_parameters(**_explorer_options(**o)):,} parameters",
+            f"{table.n_conv_layers} conv layers"]
+
+
+def _explorer_nearest(input_size, **o):
+    try:
+        shape_table(input_size, **_explorer_options(**o))
+    except InvalidInputSize as e:
+        return {"below": e.below if e.below is not None else "", "above": e.above if e.above is not None else ""}
+    except ValueError:
+        pass
+    return {}
+
+
+def _explorer_error_texts(message, input_size, **o):
+    below_above = nearest_valid_sizes(input_size, **_explorer_options(**o)) if _explorer_nearest(input_size, **o) else ()
+    return [message] + [number(n) for n in below_above if n]
+
+
+def _explorer_maps(input_size, depth, **_):
+    """The feature-map panel (when shown): its input size and one panel per level of the U plus the output."""
+    return {"input_size": input_size, "panels": 2 * depth + 2}
+
+
+def explorer_drive(steps, feature_maps: bool) -> WidgetDrive:
+    return WidgetDrive(
+        css="ul-explorer",
+        controls={"input_size": int, "padding": str, "depth": int, "base_channels": int, "num_classes": int,
+                  "up_mode": str},
+        expected=_explorer_expected,
+        texts=_explorer_texts,
+        error_texts=_explorer_error_texts,
+        error_data=_explorer_nearest,
+        more={".ul-explorer-maps-note .ul-view-body": _explorer_maps} if feature_maps else {},
+        steps=steps,
+    )
+
+
+# 06: the paper's network (572, valid) and what the knobs do to it
+EXPLORER_06 = explorer_drive([
+    Type("input_size", 588),
+    Type("input_size", 570, invalid=True),       # odd at a pool: where, why, nearest valid sizes
+    Type("input_size", 572),
+    Press("depth", "ArrowLeft", 1),              # depth 3 on the slider
+    Type("base_channels", 32),
+    Type("num_classes", 5),
+    Select("up_mode", "bilinear"),
+    Type("base_channels", 0, invalid=True),
+    Type("base_channels", 64),
+], feature_maps=False)
+
+# 07: the same-padding network (256, feature maps shown)
+EXPLORER_07 = explorer_drive([
+    Press("depth", "ArrowLeft", 1),
+    Type("base_channels", 16),
+    Type("num_classes", 3),
+    Select("up_mode", "bilinear"),
+    Type("input_size", 250, invalid=True),
+    Type("input_size", 256),
+    Select("padding", "valid", invalid=True),    # 256 does not fit the valid network
+    Type("input_size", 508),
+], feature_maps=True)
+
+# the explorer page (also served by Voila): the paper's defaults, feature maps shown
+EXPLORER = explorer_drive([
+    Select("padding", "same", invalid=True),     # 572 is not a multiple of 16
+    Type("input_size", 256),
+    Press("depth", "ArrowLeft", 1),
+    Type("num_classes", 0, invalid=True),
+    Type("num_classes", 3),
+    Select("up_mode", "bilinear"),
+], feature_maps=True)
+
+LESSONS: list[NotebookDrive] = [
+    NotebookDrive("notebooks/00_start_here.ipynb", [START]),
+    NotebookDrive("notebooks/01_convolution_sizes.ipynb", [CONV]),
+    NotebookDrive("notebooks/02_max_pooling.ipynb", [POOL, POOL_PATH]),
+    NotebookDrive("notebooks/03_up_conv.ipynb", [UPCONV]),
+    NotebookDrive("notebooks/04_copy_and_crop.ipynb", [CROP]),
+    NotebookDrive("notebooks/05_the_1x1_head.ipynb", [HEAD]),
+    NotebookDrive("notebooks/06_the_original_unet.ipynb", [EXPLORER_06]),
+    NotebookDrive("notebooks/07_same_padding_unet.ipynb", [EXPLORER_07]),
+    NotebookDrive("notebooks/08_training.ipynb", [], run_timeout_s=300),
+    NotebookDrive("notebooks/09_overlap_tile.ipynb", [TILE]),
+    NotebookDrive("notebooks/explorer.ipynb", [EXPLORER]),
+]
+
+# Voila serves the explorer (and the fixture, to prove the harness before the explorer lands)
+VOILA: list[NotebookDrive] = [
+    NotebookDrive("tests/browser/fixtures/fixture_conv.ipynb", [FIXTURE_CONV], run_timeout_s=60),
+    NotebookDrive("notebooks/explorer.ipynb", [EXPLORER]),
+]
+
+LAB: list[NotebookDrive] = FIXTURES + LESSONS
+
+
+def drive_params(drives: list[NotebookDrive]) -> list:
+    """pytest parameters, one per notebook; those whose file does not exist yet are skipped."""
+    import pytest
+
+    from .harness import ROOT
+
+    return [pytest.param(d, id=d.name, marks=pytest.mark.skipif(
+        not (ROOT / d.path).exists(), reason=f"{d.path}: not landed yet")) for d in drives]

@@ -53,8 +53,8 @@ VALID_OPTIONS = dict(padding="valid", base_channels=4, depth=4, batch_norm=True)
 LESSON_DATA = dict(n_train=12, n_val=8, size=128, train_seed=0, val_seed=1)
 #: The lesson's training settings.
 LESSON_TRAIN = dict(batch_size=8, tile=64, lr=5e-3, eval_every=10)
-#: Steps of the lesson's live run (about 10-20 s on a 2-core laptop CPU).
-LESSON_STEPS = 150
+#: Steps of the lesson's live run (about 10 s on a 2-core laptop CPU).
+LESSON_STEPS = 120
 
 FORMAT = "unet_lesson.train/1"
 

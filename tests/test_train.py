@@ -220,3 +220,14 @@ def test_lesson_recipe_beats_otsu_and_reaches_095():
     r = train(lesson_model("same"), tr, va, target_dice=0.95, progress=False, device="cpu")
     assert r.time_to_target is not None and r.best_dice >= 0.95
     assert T.otsu_baseline(va)["dice"] <= 0.85
+
+
+def test_cpu_threads_restores():
+    old = torch.get_num_threads()
+    with T.cpu_threads(1):
+        assert torch.get_num_threads() == 1
+    assert torch.get_num_threads() == old
+    with T.cpu_threads(None):
+        assert torch.get_num_threads() == old
+    r = train(UNet(**TINY), make_dataset(2, 32, seed=0), steps=1, batch_size=1, tile=16, progress=False)
+    assert torch.get_num_threads() == old and r.steps == 1

@@ -24,6 +24,7 @@ from __future__ import annotations
 import math
 import os
 import time
+from contextlib import contextmanager
 from dataclasses import asdict, dataclass, field
 from functools import lru_cache
 from pathlib import Path
@@ -38,7 +39,7 @@ from .losses import SIGMA, W0, dice, iou, weight_map, weighted_cross_entropy
 from .model import UNet
 from .shapes import InvalidInputSize, normalize_options, output_size
 
-__all__ = ["LESSON_OPTIONS", "VALID_OPTIONS", "LESSON_DATA", "LESSON_TRAIN", "LESSON_STEPS", "lesson_model", "TrainingSet", "prepare",
+__all__ = ["cpu_threads", "LESSON_OPTIONS", "VALID_OPTIONS", "LESSON_DATA", "LESSON_TRAIN", "LESSON_STEPS", "lesson_model", "TrainingSet", "prepare",
            "center_crop", "split", "input_size_for", "sample_batch", "predict", "evaluate", "otsu_baseline",
            "History", "TrainResult", "train", "save_checkpoint", "load_checkpoint", "model_from_checkpoint",
            "save_atomic", "plot_history", "plot_predictions"]
@@ -53,10 +54,25 @@ VALID_OPTIONS = dict(padding="valid", base_channels=4, depth=4, batch_norm=True)
 LESSON_DATA = dict(n_train=12, n_val=8, size=128, train_seed=0, val_seed=1)
 #: The lesson's training settings.
 LESSON_TRAIN = dict(batch_size=8, tile=64, lr=5e-3, eval_every=10)
-#: Steps of the lesson's live run (about 10-20 s on a 2-core laptop CPU).
-LESSON_STEPS = 150
+#: Steps of the lesson's live run (about 10 s on a 2-core laptop CPU).
+LESSON_STEPS = 120
 
 FORMAT = "unet_lesson.train/1"
+
+
+@contextmanager
+def cpu_threads(n: int | None = 1):
+    """Run the block with ``n`` CPU threads for torch (``None``: unchanged), then restore the old number.
+
+    The course's networks are small: their convolutions gain little from a second thread, and on a
+    busy machine two threads spin-wait for each other and run several times slower than one."""
+    old = torch.get_num_threads()
+    if n is not None:
+        torch.set_num_threads(int(n))
+    try:
+        yield
+    finally:
+        torch.set_num_threads(old)
 
 
 def lesson_model(padding: str = "same", seed: int = 0, **overrides) -> UNet:
@@ -180,11 +196,13 @@ def sample_batch(tset: TrainingSet, batch_size: int, tile: int, options: dict, r
 # prediction and evaluation
 # ----------------------------------------------------------------------------------
 @torch.no_grad()
-def predict(model: UNet, images, device=None, batch_size: int = 8, probabilities: bool = False) -> np.ndarray:
+def predict(model: UNet, images, device=None, batch_size: int = 8, probabilities: bool = False,
+            num_threads: int | None = 1) -> np.ndarray:
     """Segment whole images ``(N, H, W)`` or ``(H, W)``: mirror-pad each to a size the network takes
     (for valid padding: so that the *output* covers the image), run, crop back to (H, W).
 
-    Returns the binary masks (uint8), or the foreground probabilities with ``probabilities=True``."""
+    Returns the binary masks (uint8), or the foreground probabilities with ``probabilities=True``.
+    ``num_threads``: CPU threads while predicting (see :func:`cpu_threads`)."""
     images = np.asarray(images, np.float32)
     single = images.ndim == 2
     if single:
@@ -200,10 +218,11 @@ def predict(model: UNet, images, device=None, batch_size: int = 8, probabilities
     was_training = model.training
     model.eval()
     outs = []
-    for k in range(0, len(padded), batch_size):
-        x = torch.from_numpy(padded[k:k + batch_size])[:, None].to(device)
-        p = torch.softmax(model(x), dim=1)[:, 1, :h, :w]
-        outs.append(p.float().cpu().numpy())
+    with cpu_threads(num_threads if torch.device(device).type == "cpu" else None):
+        for k in range(0, len(padded), batch_size):
+            x = torch.from_numpy(padded[k:k + batch_size])[:, None].to(device)
+            p = torch.softmax(model(x), dim=1)[:, 1, :h, :w]
+            outs.append(p.float().cpu().numpy())
     model.train(was_training)
     prob = np.concatenate(outs)
     out = prob if probabilities else (prob > 0.5).astype(np.uint8)
@@ -373,9 +392,8 @@ def train(model: UNet, train_set, val_set: Dataset | None = None, *, steps: int 
         return lr * (0.05 + 0.95 * 0.5 * (1 + math.cos(math.pi * min(k, steps) / steps)))
 
     step, interrupted = start, False
-    old_threads = torch.get_num_threads()
-    if num_threads is not None and device.type == "cpu":
-        torch.set_num_threads(int(num_threads))
+    threads = cpu_threads(num_threads if device.type == "cpu" else None)
+    threads.__enter__()
     bar = tqdm(total=steps, initial=start, desc=f"training on {device.type}", disable=not progress,
                unit="step", leave=True)
     try:
@@ -420,7 +438,7 @@ def train(model: UNet, train_set, val_set: Dataset | None = None, *, steps: int 
         interrupted = True
     finally:
         bar.close()
-        torch.set_num_threads(old_threads)
+        threads.__exit__(None, None, None)
     save_last(step)
     if best_state is not None:
         model.load_state_dict(best_state)  # the best held-out weights, also after Ctrl-C

@@ -313,6 +313,43 @@ HEAD = WidgetDrive(
     ],
 )
 
+# 08 training: the paper's weight map w(x) = w_c(x) + w0 * exp(-(d1 + d2)^2 / (2 sigma^2))
+def _weights_expected(w0, sigma, gap):
+    from unet_lesson.data import make_sample
+    from unet_lesson.lessons.training import GAP_PIXEL  # where the lesson looks: a row through both cells
+    from unet_lesson.losses import border_weights, class_weights, two_touching_cells
+
+    toy = two_touching_cells(gap)
+    toy_w = class_weights(toy > 0) + border_weights(toy, w0, sigma)
+    row, col = GAP_PIXEL
+    s = make_sample(64, seed=0)
+    picture_w = class_weights(s.mask) + border_weights(s.instances, w0, sigma)
+    return {"w0": float(w0), "sigma": float(sigma), "gap": gap,
+            "gap_weight": round(float(toy_w[row, col:col + gap].max()), 4),
+            "max_weight": round(float(picture_w.max()), 4)}
+
+
+def _weights_texts(w0, sigma, gap):
+    e = _weights_expected(w0, sigma, gap)
+    return [number(f"{e['gap_weight']:.2f}"), number(f"{e['max_weight']:.2f}")]
+
+
+WEIGHTS = WidgetDrive(
+    css="ul-weights",
+    controls={"w0": float, "sigma": float, "gap": int},
+    expected=_weights_expected,
+    texts=_weights_texts,
+    steps=[
+        Press("w0", "ArrowLeft", 3),         # w0 10 -> 7
+        Press("sigma", "ArrowRight", 2),     # sigma 5 -> 6
+        Press("gap", "ArrowRight", 2),       # a wider gap: a smaller border weight
+        Type("w0", 0),                       # no border term: only the class weights are left
+        Press("sigma", "End", 1),
+    ],
+    no_invalid_reason="w0, sigma and gap are sliders whose every position is a valid setting",
+)
+
+
 # 09 overlap-tile: tile and image size -> output tile, margin, step and number of tiles
 def _tile_plan(tile, height, width, depth, align):
     from unet_lesson.tiling import plan_tiles
@@ -462,7 +499,7 @@ LESSONS: list[NotebookDrive] = [
     NotebookDrive("notebooks/05_the_1x1_head.ipynb", [HEAD]),
     NotebookDrive("notebooks/06_the_original_unet.ipynb", [EXPLORER_06]),
     NotebookDrive("notebooks/07_same_padding_unet.ipynb", [EXPLORER_07]),
-    NotebookDrive("notebooks/08_training.ipynb", [], run_timeout_s=300),
+    NotebookDrive("notebooks/08_training.ipynb", [WEIGHTS], run_timeout_s=300),
     NotebookDrive("notebooks/09_overlap_tile.ipynb", [TILE]),
     NotebookDrive("notebooks/explorer.ipynb", [EXPLORER]),
 ]

@@ -237,10 +237,8 @@ def explorer_view(**controls) -> View:
 @lru_cache(maxsize=1)
 def _pretrained():
     """(model, note): the trained checkpoint when one ships, else (None, why not)."""
-    try:
-        from .pretrained import load_pretrained
-    except ImportError:
-        return None, "no trained checkpoint ships with this copy of the course yet"
+    from .pretrained import load_pretrained
+
     try:
         model = load_pretrained("same")
     except Exception as e:  # noqa: BLE001 - a missing or broken checkpoint must not break the page

@@ -110,6 +110,8 @@ def conv1x1_as_linear(in_channels: int = IN_CHANNELS, num_classes: int = 2, size
 
     ``features`` defaults to a seeded random map; pass real features to check on them.
     """
+    if features is not None:
+        in_channels = features.shape[1]  # real features bring their own channel count
     conv = head_layer(num_classes, in_channels, seed)
     linear = nn.Linear(in_channels, conv.out_channels)
     linear.weight.copy_(conv.weight.reshape(conv.out_channels, in_channels))  # (C, in, 1, 1) -> (C, in)
@@ -144,10 +146,8 @@ _IMAGE_SIZE = 96
 
 def _load_trained():
     """The course's small trained UNet (``unet_lesson.pretrained``), or ``None`` with the reason."""
-    try:
-        from ..pretrained import load_pretrained  # type: ignore[import-not-found]
-    except ImportError:
-        return None, "no trained model in this copy of the course"
+    from ..pretrained import load_pretrained
+
     try:
         model = load_pretrained("same")
     except Exception as e:  # noqa: BLE001 - a lesson falls back to random weights, saying why

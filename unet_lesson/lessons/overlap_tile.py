@@ -119,18 +119,13 @@ def lesson_models(seed: int = 0, base_channels: int = 4, device=None):
     from ..model import UNet
 
     loaded = {}
-    try:
-        from ..pretrained import load_pretrained  # written by another lesson; may not exist yet
-    except ImportError:
-        load_pretrained = None
+    from ..pretrained import load_pretrained
+
     for kind in ("valid", "same"):
-        model = None
-        if load_pretrained is not None:
-            try:
-                model = load_pretrained(kind)
-            except (FileNotFoundError, ValueError, RuntimeError, KeyError, OSError):
-                model = None
-        loaded[kind] = model
+        try:
+            loaded[kind] = load_pretrained(kind)
+        except (FileNotFoundError, ValueError, RuntimeError, KeyError, OSError):
+            loaded[kind] = None
     notes = []
     for kind in ("valid", "same"):
         if loaded[kind] is None:

@@ -251,11 +251,9 @@ def _input(size: int):
     import numpy as np
     import torch
 
-    try:
-        from ..data import sample_image
-        img = sample_image(size=size, seed=0)
-    except ImportError:
-        img = np.random.default_rng(0).random((size, size), dtype=np.float32)
+    from ..data import sample_image
+
+    img = sample_image(size=size, seed=0)
     return torch.as_tensor(np.asarray(img, dtype=np.float32))[None, None]
 
 

@@ -8,12 +8,13 @@ listed (``test_every_notebook_is_in_the_table``), with an empty widget list when
 """
 from __future__ import annotations
 
+import functools
 import re
 
 import torch
 
 from unet_lesson import (InvalidInputSize, center_crop_box, check_input_size, conv_out, count_parameters,
-                         nearest_valid_sizes, pool_out, shape_table, up_conv_out)
+                         nearest_valid_sizes, pool_out, shape_table, up_conv_out, valid_input_sizes)
 
 from unet_lesson.shapes import output_size
 
@@ -281,9 +282,24 @@ CROP = WidgetDrive(
 )
 
 
-# 05 the 1x1 head: number of classes -> output channels and parameters (the network's head row)
+# 05 the 1x1 head: number of classes -> output channels and parameters (the head row of the network
+# whose features the lesson uses)
+@functools.lru_cache(maxsize=1)
+def _head_network_options() -> tuple:
+    """The network whose features enter the lesson's head: the course's trained model when it ships
+    (unet_lesson.pretrained), else the lesson's stated fallback (same padding, depth 2, 64 channels)."""
+    from unet_lesson.pretrained import load_pretrained
+
+    model = load_pretrained("same")
+    opts = dict(model.options) if model is not None else dict(padding="same", depth=2, base_channels=64)
+    opts.pop("num_classes", None)
+    return tuple(sorted(opts.items()))
+
+
 def _head_row(num_classes):
-    return shape_table(572, num_classes=num_classes).where(kind="head")[0]
+    opts = dict(_head_network_options())
+    size = valid_input_sizes(max_size=256, **opts)[-1]
+    return shape_table(size, num_classes=num_classes, **opts).where(kind="head")[0]
 
 
 def _head_expected(num_classes):

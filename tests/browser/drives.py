@@ -8,12 +8,13 @@ listed (``test_every_notebook_is_in_the_table``), with an empty widget list when
 """
 from __future__ import annotations
 
+import functools
 import re
 
 import torch
 
 from unet_lesson import (InvalidInputSize, center_crop_box, check_input_size, conv_out, count_parameters,
-                         nearest_valid_sizes, pool_out, shape_table, up_conv_out)
+                         nearest_valid_sizes, pool_out, shape_table, up_conv_out, valid_input_sizes)
 
 from unet_lesson.shapes import output_size
 
@@ -281,9 +282,24 @@ CROP = WidgetDrive(
 )
 
 
-# 05 the 1x1 head: number of classes -> output channels and parameters (the network's head row)
+# 05 the 1x1 head: number of classes -> output channels and parameters (the head row of the network
+# whose features the lesson uses)
+@functools.lru_cache(maxsize=1)
+def _head_network_options() -> tuple:
+    """The network whose features enter the lesson's head: the course's trained model when it ships
+    (unet_lesson.pretrained), else the lesson's stated fallback (same padding, depth 2, 64 channels)."""
+    from unet_lesson.pretrained import load_pretrained
+
+    model = load_pretrained("same")
+    opts = dict(model.options) if model is not None else dict(padding="same", depth=2, base_channels=64)
+    opts.pop("num_classes", None)
+    return tuple(sorted(opts.items()))
+
+
 def _head_row(num_classes):
-    return shape_table(572, num_classes=num_classes).where(kind="head")[0]
+    opts = dict(_head_network_options())
+    size = valid_input_sizes(max_size=256, **opts)[-1]
+    return shape_table(size, num_classes=num_classes, **opts).where(kind="head")[0]
 
 
 def _head_expected(num_classes):
@@ -312,6 +328,43 @@ HEAD = WidgetDrive(
         Type("num_classes", 1),                 # one class: read with a sigmoid
     ],
 )
+
+# 08 training: the paper's weight map w(x) = w_c(x) + w0 * exp(-(d1 + d2)^2 / (2 sigma^2))
+def _weights_expected(w0, sigma, gap):
+    from unet_lesson.data import make_sample
+    from unet_lesson.lessons.training import GAP_PIXEL  # where the lesson looks: a row through both cells
+    from unet_lesson.losses import border_weights, class_weights, two_touching_cells
+
+    toy = two_touching_cells(gap)
+    toy_w = class_weights(toy > 0) + border_weights(toy, w0, sigma)
+    row, col = GAP_PIXEL
+    s = make_sample(64, seed=0)
+    picture_w = class_weights(s.mask) + border_weights(s.instances, w0, sigma)
+    return {"w0": float(w0), "sigma": float(sigma), "gap": gap,
+            "gap_weight": round(float(toy_w[row, col:col + gap].max()), 4),
+            "max_weight": round(float(picture_w.max()), 4)}
+
+
+def _weights_texts(w0, sigma, gap):
+    e = _weights_expected(w0, sigma, gap)
+    return [number(f"{e['gap_weight']:.2f}"), number(f"{e['max_weight']:.2f}")]
+
+
+WEIGHTS = WidgetDrive(
+    css="ul-weights",
+    controls={"w0": float, "sigma": float, "gap": int},
+    expected=_weights_expected,
+    texts=_weights_texts,
+    steps=[
+        Press("w0", "ArrowLeft", 3),         # w0 10 -> 7
+        Press("sigma", "ArrowRight", 2),     # sigma 5 -> 6
+        Press("gap", "ArrowRight", 2),       # a wider gap: a smaller border weight
+        Type("w0", 0),                       # no border term: only the class weights are left
+        Press("sigma", "End", 1),
+    ],
+    no_invalid_reason="w0, sigma and gap are sliders whose every position is a valid setting",
+)
+
 
 # 09 overlap-tile: tile and image size -> output tile, margin, step and number of tiles
 def _tile_plan(tile, height, width, depth, align):
@@ -462,7 +515,7 @@ LESSONS: list[NotebookDrive] = [
     NotebookDrive("notebooks/05_the_1x1_head.ipynb", [HEAD]),
     NotebookDrive("notebooks/06_the_original_unet.ipynb", [EXPLORER_06]),
     NotebookDrive("notebooks/07_same_padding_unet.ipynb", [EXPLORER_07]),
-    NotebookDrive("notebooks/08_training.ipynb", [], run_timeout_s=300),
+    NotebookDrive("notebooks/08_training.ipynb", [WEIGHTS], run_timeout_s=300),
     NotebookDrive("notebooks/09_overlap_tile.ipynb", [TILE]),
     NotebookDrive("notebooks/explorer.ipynb", [EXPLORER]),
 ]

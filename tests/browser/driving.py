@@ -113,18 +113,38 @@ _READ_JS = """el => {
   const sel = el.querySelector('select');
   if (sel) return sel.selectedIndex >= 0 ? sel.options[sel.selectedIndex].text : null;
   const readout = el.querySelector('.widget-readout');
-  if (readout) return (readout.value !== undefined && readout.tagName === 'INPUT') ? readout.value : readout.innerText;
+  if (readout) return (readout.value !== undefined && readout.tagName === 'INPUT') ? readout.value : readout.textContent.trim();
   const cb = el.querySelector('input[type=checkbox]');
   if (cb) return cb.checked;
   if (el.classList.contains('widget-toggle-button')) return el.classList.contains('mod-active');
   const radio = el.querySelector('input[type=radio]:checked');
-  if (radio) return radio.parentElement.innerText.trim();
+  if (radio) return radio.parentElement.textContent.trim();
   const active = el.querySelector('button.mod-active');
-  if (active) return active.innerText.trim();
+  if (active) return active.textContent.trim();
   const box = el.querySelector('input, textarea');
   if (box) return box.value;
   return null;
 }"""
+
+
+def expect_attribute(expect, locator, name: str, value, message: str, timeout_s: float = 30.0) -> None:
+    """Wait until ``locator`` has attribute ``name`` equal to ``str(value)`` (a pattern: matching it;
+    a float: within 1e-6 relative, since a slider's 10.00 may be 10.000000000000002 in the kernel)."""
+    import time
+
+    if not isinstance(value, float):
+        expect(locator, message).to_have_attribute(name, value if isinstance(value, re.Pattern) else str(value))
+        return
+    deadline, shown = time.monotonic() + timeout_s, None
+    while time.monotonic() < deadline:
+        shown = locator.get_attribute(name, timeout=timeout_s * 1000)
+        try:
+            if shown is not None and abs(float(shown) - value) <= 1e-6 * max(1.0, abs(value)):
+                return
+        except ValueError:
+            pass
+        time.sleep(0.1)
+    raise AssertionError(f"{message}\nExpected value: {value!r} (within 1e-6)\nActual value: {shown!r}")
 
 
 def read_control(control) -> Any:
@@ -174,6 +194,7 @@ class WidgetDrive:
     error_data: Callable[..., dict] = lambda **_: {}
     more: dict[str, Callable[..., dict]] = field(default_factory=dict)  # other outputs: selector -> expected data
     index: int = 0  # which .{css} box on the page, when a notebook shows the same widget twice
+    no_invalid_reason: str = ""  # why no control can reach an invalid setting (sliders whose range is all valid)
 
     def box(self, page):
         return page.locator(f".{self.css}").nth(self.index)
@@ -209,18 +230,17 @@ class WidgetDrive:
                 expect(figures.nth(i), f"{context}: figure {i} must hide while the setting is invalid").to_be_hidden()
             for name, value in self.error_data(**settings).items():
                 if value is not None:
-                    expect(body, f"{context}: data-ul-{name} for invalid {settings}").to_have_attribute(
-                        f"data-ul-{name}", str(value))
+                    expect_attribute(expect, body, f"data-ul-{name}", value,
+                                     f"{context}: data-ul-{name} for invalid {settings}")
             return {"settings": settings, "error": msg}
         for name, value in want.items():
-            expect(body, f"{context}: data-ul-{name} for {settings}").to_have_attribute(
-                f"data-ul-{name}", value if isinstance(value, re.Pattern) else str(value))
+            expect_attribute(expect, body, f"data-ul-{name}", value, f"{context}: data-ul-{name} for {settings}")
         expect(error, f"{context}: {settings} is valid; no error may show").to_have_count(0)
         for selector, fn in self.more.items():
             other = box.locator(selector).first
             for name, value in fn(**settings).items():
-                expect(other, f"{context}: {selector} data-ul-{name} for {settings}").to_have_attribute(
-                    f"data-ul-{name}", value if isinstance(value, re.Pattern) else str(value))
+                expect_attribute(expect, other, f"data-ul-{name}", value,
+                                 f"{context}: {selector} data-ul-{name} for {settings}")
         view = box.locator(".ul-view").first
         for text in self.texts(**settings):
             expect(view, f"{context}: visible text for {settings}").to_contain_text(_normalise(text))
@@ -253,7 +273,8 @@ class WidgetDrive:
                 page.screenshot(path=str(error_shot))
                 error_shot = None
             log.append(entry)
-        assert any(s.invalid for s in self.steps), f"the drive of .{self.css} must try one invalid setting"
+        assert any(s.invalid for s in self.steps) or self.no_invalid_reason, (
+            f"the drive of .{self.css} must try one invalid setting (or say why none is reachable)")
         return log
 
 

@@ -29,7 +29,7 @@ from functools import lru_cache
 
 from .shapes import (InvalidInputSize, LayerRow, ShapeTable, describe_options, fmt_shape, normalize_options,
                      shape_table, valid_input_sizes)
-from .widgets import View, error_view, figure_png, safe_view
+from .widgets import View, error_view, figure_png, one_at_a_time, safe_view
 
 __all__ = ["CONTROLS", "DEFAULTS", "shapes_view", "diagram_view", "feature_maps_view", "explorer_view",
            "size_rule", "param_formula", "size_walk", "feature_network", "build", "show", "SizeRule", "render_png",
@@ -478,6 +478,9 @@ def build(feature_maps: bool = False, **defaults):
     def values() -> dict:
         return {name: w.value for name, w in controls.items()}
 
+    serial = one_at_a_time()  # updates never interleave (see widgets.one_at_a_time)
+
+    @serial
     def update_maps(*_):
         if not show_maps.value:
             maps_note.value, maps_img.layout.display = "", "none"
@@ -490,6 +493,7 @@ def build(feature_maps: bool = False, **defaults):
         else:
             maps_img.layout.display = "none"
 
+    @serial
     def update(*_):
         v = values()
         view = safe_view(shapes_view, **v)

@@ -20,11 +20,13 @@ from __future__ import annotations
 import base64
 import html
 import io
+import threading
 import traceback
+from functools import wraps
 from dataclasses import dataclass, field
 from typing import Any, Callable, Mapping
 
-__all__ = ["View", "error_view", "safe_view", "live", "show", "figure_png", "defaults_of"]
+__all__ = ["View", "error_view", "safe_view", "live", "show", "figure_png", "defaults_of", "one_at_a_time"]
 
 
 @dataclass
@@ -98,6 +100,27 @@ def safe_view(view_fn: Callable[..., View], **values) -> View:
     return result
 
 
+def one_at_a_time():
+    """A decorator factory: the callbacks it wraps never run at the same time.
+
+    JupyterLab may deliver widget messages on several kernel threads (comms over subshells), so
+    two control changes can run their updates concurrently, and the one for the *older* change
+    could finish last and leave a stale view (an error message beside the previous figure). Each
+    update reads the controls' values inside the lock, so the last one to run shows the newest
+    settings. Callbacks sharing one factory call share one (re-entrant) lock.
+    """
+    lock = threading.RLock()
+
+    def serial(fn):
+        @wraps(fn)
+        def wrapper(*args, **kwargs):
+            with lock:
+                return fn(*args, **kwargs)
+        return wrapper
+
+    return serial
+
+
 def defaults_of(controls: Mapping[str, Any]) -> dict:
     return {name: getattr(w, "value", w) for name, w in controls.items()}
 
@@ -121,8 +144,9 @@ def live(view_fn: Callable[..., View], controls: Mapping[str, Any], css: str, *,
                 w.style.description_width = "initial"
         boxes.append(w)
 
+    @one_at_a_time()
     def update(*_):
-        view = safe_view(view_fn, **defaults_of(controls))
+        view = safe_view(view_fn, **defaults_of(controls))  # read the controls inside the lock
         html_out.value = view.body_html()
         if view.figure is not None and view.ok:
             image.value = figure_png(view.figure, dpi=dpi)

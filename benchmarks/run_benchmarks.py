@@ -63,24 +63,31 @@ def bench_explorer() -> list[dict]:
     from unet_lesson import explorer
     from unet_lesson.explorer import render_png  # exactly what the widget sends to the browser
 
+    from unet_lesson import valid_input_sizes
+
     rows = []
-    # a realistic sequence of changes: sizes typed, padding and depth toggled, a few invalid values
+    # a realistic sequence of changes: sizes typed (valid and invalid), padding and depth toggled
     changes = []
     for size in (572, 556, 588, 570, 256, 188, 700, 64, 100, 0, 1024):
         for padding in ("valid", "same"):
             for depth in (3, 4, 5):
                 changes.append(dict(input_size=size, padding=padding, depth=depth))
-    explorer.shapes_view(**changes[0])  # warm-up (imports, caches)
+    explorer.shapes_view(**changes[0])  # warm-up (imports)
     samples = _time_calls(explorer.shapes_view, changes, repeat=3)
     rows.append({"name": "explorer: shapes + formulas", **_percentiles(samples), "unit": "ms"})
 
+    # the diagram is redrawn only for a valid setting (an invalid one shows the message instead):
+    # time distinct valid settings, so nothing is served from a cache
+    redraws = [dict(input_size=size, padding=padding, depth=depth, base_channels=base)
+               for padding in ("valid", "same") for depth in (1, 2, 3, 4, 5) for base in (32, 64)
+               for size in valid_input_sizes(1024, padding=padding, depth=depth)[2:5]]
     def diagram(**kw):
         view = explorer.diagram_view(**kw)
         if view.figure is not None:
             render_png(view.figure)
 
-    diagram(**changes[0])
-    samples = _time_calls(diagram, changes[::3], repeat=2)
+    diagram(**redraws[0])
+    samples = _time_calls(diagram, redraws[1:])
     rows.append({"name": "explorer: U diagram", **_percentiles(samples), "unit": "ms"})
 
     def maps(**kw):
@@ -88,9 +95,11 @@ def bench_explorer() -> list[dict]:
         if view.figure is not None:
             render_png(view.figure)
 
-    fm = [dict(input_size=256, padding="same", depth=d) for d in (3, 4, 4, 3, 4)]
-    maps(**fm[0])
-    samples = _time_calls(maps, fm, repeat=2)
+    # feature maps at 256x256 as the student changes the layout (each network built once, then cached)
+    fm = [dict(input_size=256, padding="same", depth=d, up_mode=u) for d in (2, 3, 4) for u in ("upconv", "bilinear")]
+    for kw in fm:
+        maps(**kw)
+    samples = _time_calls(maps, fm, repeat=3)
     rows.append({"name": "explorer: feature maps 256x256", **_percentiles(samples), "unit": "ms"})
     return rows
 

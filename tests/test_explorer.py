@@ -192,7 +192,7 @@ def test_feature_maps_restore_torch_threads():
 
 
 def test_feature_network_without_checkpoint_says_random(monkeypatch):
-    monkeypatch.setattr(E, "_pretrained", lambda: (None, "no trained checkpoint (test)"))
+    monkeypatch.setattr(E, "_pretrained", lambda padding: (None, "no trained checkpoint (test)"))
     model, weights, note = E.feature_network(padding="same")
     assert weights == "random" and "no trained checkpoint (test)" in note
     assert model.options["base_channels"] == E.FEATURE_BASE
@@ -202,13 +202,23 @@ def test_feature_network_uses_a_matching_checkpoint(monkeypatch):
     from unet_lesson import UNet
 
     ckpt = UNet(padding="same", depth=3, base_channels=2).eval()
-    monkeypatch.setattr(E, "_pretrained", lambda: (ckpt, ""))
+    monkeypatch.setattr(E, "_pretrained", lambda padding: (ckpt, "") if padding == "same" else (None, "none"))
     model, weights, _ = E.feature_network(padding="same", depth=3)
     assert model is ckpt and weights == "trained"
     model, weights, note = E.feature_network(padding="same", depth=4)
     assert weights == "random" and "depth-3" in note
     v = E.feature_maps_view(input_size=64, padding="same", depth=3)
     assert v.data["weights"] == "trained" and v.data["feature_shapes"]["down_convs.0"][0] == 2
+
+
+def test_default_explorer_shows_the_shipped_valid_network():
+    """The paper's layout (valid, depth 4, 2 classes, up-conv) is what the valid checkpoint has."""
+    from unet_lesson.pretrained import load_pretrained
+
+    shipped = load_pretrained("valid")
+    model, weights, note = E.feature_network(**{k: E.DEFAULTS[k] for k in
+                                                ("padding", "depth", "base_channels", "num_classes", "up_mode")})
+    assert weights == "trained" and model.options == shipped.options and "trained" in note
 
 
 def test_explorer_view_and_widget():

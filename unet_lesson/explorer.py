@@ -234,17 +234,17 @@ def explorer_view(**controls) -> View:
 # ----------------------------------------------------------------------------------
 # view 3: feature maps of a small network on a sample image
 # ----------------------------------------------------------------------------------
-@lru_cache(maxsize=1)
-def _pretrained():
-    """(model, note): the trained checkpoint when one ships, else (None, why not)."""
+@lru_cache(maxsize=2)
+def _pretrained(padding: str):
+    """(model, note): the shipped trained checkpoint of this padding, else (None, why not)."""
     from .pretrained import load_pretrained
 
     try:
-        model = load_pretrained("same")
+        model = load_pretrained(padding)
     except Exception as e:  # noqa: BLE001 - a missing or broken checkpoint must not break the page
         return None, f"the trained checkpoint could not be loaded ({type(e).__name__}: {e})"
     if model is None:
-        return None, "no trained checkpoint has been made yet"
+        return None, f"no trained {padding}-padding checkpoint has been made yet"
     return model.eval(), ""
 
 
@@ -264,13 +264,13 @@ def _random_network(padding: str, depth: int, base: int, num_classes: int, up_mo
 def feature_network(padding="same", depth=4, base_channels=64, num_classes=2, up_mode="upconv"):
     """The small network that draws the feature maps, and a note saying which weights it has.
 
-    The trained checkpoint (``unet_lesson.pretrained.load_pretrained("same")``) when it exists
-    and has this layout (padding, depth, classes, upsampling); otherwise the same layout with
+    The trained checkpoint of this padding (``unet_lesson.pretrained.load_pretrained(padding)``) when
+    it exists and has this layout (padding, depth, classes, upsampling); otherwise the same layout with
     ``min(base_channels, FEATURE_BASE)`` channels and random weights (seed 0).
     Returns ``(model, weights, note)`` with ``weights`` ``"trained"`` or ``"random"``.
     """
     o = _options(padding, depth, base_channels, num_classes, up_mode)
-    model, why = _pretrained()
+    model, why = _pretrained(o["padding"])  # the course ships one valid and one same network
     if model is not None:
         m = model.options
         if all(m[k] == o[k] for k in ("padding", "depth", "num_classes", "up_mode")):

@@ -62,3 +62,21 @@ def test_one_at_a_time_serialises_callbacks():
         return work() or "ok"
 
     assert outer() == "ok"
+
+
+def test_seeded_is_reproducible_and_leaves_the_global_rng_alone():
+    import torch
+
+    from unet_lesson.env import seeded
+    from unet_lesson.lessons import conv
+
+    torch.manual_seed(123)
+    expected_next = torch.rand(3)
+    torch.manual_seed(123)
+    with seeded(0):
+        a = torch.rand(2)
+    with seeded(0):
+        b = torch.rand(2)
+    assert torch.equal(a, b)
+    conv.many_kernels_view(size=32, kernels=4)  # a lesson demo seeds its own layers...
+    assert torch.equal(torch.rand(3), expected_next)  # ...and the student's stream goes on untouched

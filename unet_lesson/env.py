@@ -2,9 +2,10 @@
 from __future__ import annotations
 
 import platform
+from contextlib import contextmanager
 import sys
 
-__all__ = ["get_device", "environment_report", "print_environment"]
+__all__ = ["get_device", "environment_report", "print_environment", "seeded"]
 
 
 def get_device(prefer: str | None = None):
@@ -42,3 +43,17 @@ def print_environment() -> None:
     width = max(map(len, report))
     for key, value in report.items():
         print(f"{key:>{width}}: {value}")
+
+
+@contextmanager
+def seeded(seed: int):
+    """Run a block with torch's RNG seeded to ``seed``, leaving the caller's global RNG as it was.
+
+    Lessons build their demo layers inside ``with seeded(0): ...`` so the pictures are reproducible
+    without resetting the seed of a student's own experiments.
+    """
+    import torch
+
+    with torch.random.fork_rng(devices=[]):
+        torch.manual_seed(seed)
+        yield

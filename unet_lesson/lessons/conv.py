@@ -21,6 +21,7 @@ import numpy as np
 import torch
 from torch import nn
 
+from ..env import seeded
 from ..exercises import Exercise
 from ..shapes import fmt_shape, shape_table
 from ..sizes import LayerSizeError, conv_out
@@ -290,8 +291,8 @@ def many_kernels_view(size: int = 64, kernels: int = 64, seed: int = 0) -> View:
     expected = conv_out(size, 3)
     if size > 256:
         raise ValueError(f"size {size} is more than this picture needs (64 small maps); try 16 to 256.")
-    torch.manual_seed(seed)
-    layer = nn.Conv2d(1, kernels, kernel_size=3)
+    with seeded(seed):
+        layer = nn.Conv2d(1, kernels, kernel_size=3)
     maps = layer(torch.from_numpy(_image(int(size)))[None, None])
     fig = feature_map_grid(maps, n=kernels, ncols=min(kernels, 16), size=0.9, cmap="gray",
                            title=f"{kernels} kernels -> {kernels} channels")

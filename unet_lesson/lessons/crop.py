@@ -22,6 +22,7 @@ from functools import lru_cache
 import numpy as np
 import torch
 
+from ..env import seeded
 from ..exercises import Exercise
 from ..model import CropAndConcat, UNet
 from ..shapes import InvalidInputSize, check_input_size, fmt_shape, nearest_valid_sizes, shape_table
@@ -277,8 +278,8 @@ _WIDGET_BASE = 4  # channels of the widget's small UNet: sizes do not depend on 
 
 @lru_cache(maxsize=4)
 def _small_unet(padding: str, allow_odd: bool) -> UNet:
-    torch.manual_seed(0)
-    model = UNet(base_channels=_WIDGET_BASE, depth=4, padding=padding, mismatch="crop" if allow_odd else "error")
+    with seeded(0):
+        model = UNet(base_channels=_WIDGET_BASE, depth=4, padding=padding, mismatch="crop" if allow_odd else "error")
     return model.eval()
 
 

@@ -19,6 +19,7 @@ import numpy as np
 import torch
 from torch import nn
 
+from ..env import seeded
 from ..exercises import Exercise
 from ..model import UNet
 from ..shapes import check_input_size, nearest_valid_sizes, shape_table
@@ -60,8 +61,8 @@ def check_num_classes(num_classes, maximum: int | None = None) -> int:
 def head_layer(num_classes: int = 2, in_channels: int = IN_CHANNELS, seed: int = 0) -> nn.Conv2d:
     """The head: ``nn.Conv2d(in_channels, num_classes, kernel_size=1)`` (k=1, s=1, p=0), seeded."""
     n = check_num_classes(num_classes)
-    torch.manual_seed(seed)
-    return nn.Conv2d(in_channels, n, kernel_size=1, stride=1, padding=0)
+    with seeded(seed):
+        return nn.Conv2d(in_channels, n, kernel_size=1, stride=1, padding=0)
 
 
 def head_params(num_classes: int = 2, in_channels: int = IN_CHANNELS) -> int:
@@ -220,8 +221,8 @@ def feature_source() -> dict:
     model, why = _load_trained()
     trained = model is not None
     if not trained:
-        torch.manual_seed(0)
-        model = UNet(padding="same", depth=2, base_channels=IN_CHANNELS)
+        with seeded(0):
+            model = UNet(padding="same", depth=2, base_channels=IN_CHANNELS)
     model = model.cpu().eval()
     size = _IMAGE_SIZE
     try:

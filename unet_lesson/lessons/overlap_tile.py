@@ -115,7 +115,7 @@ def lesson_models(seed: int = 0, base_channels: int = 4, device=None):
     """
     import torch
 
-    from ..env import get_device
+    from ..env import get_device, seeded
     from ..model import UNet
 
     loaded = {}
@@ -129,8 +129,8 @@ def lesson_models(seed: int = 0, base_channels: int = 4, device=None):
     notes = []
     for kind in ("valid", "same"):
         if loaded[kind] is None:
-            torch.manual_seed(seed)
-            loaded[kind] = _lively(UNet(base_channels=base_channels, padding=kind))
+            with seeded(seed):
+                loaded[kind] = _lively(UNet(base_channels=base_channels, padding=kind))
             notes.append(f"{kind} network: random weights (untrained; no trained model shipped), "
                          f"base {base_channels} channels")
         else:

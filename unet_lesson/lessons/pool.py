@@ -20,6 +20,7 @@ import numpy as np
 import torch
 from torch import nn
 
+from ..env import seeded
 from ..exercises import Exercise
 from ..shapes import DEFAULT_OPTIONS, fmt_shape, shape_table
 from ..sizes import LayerSizeError, conv_out, pool_out
@@ -277,8 +278,8 @@ def channels_view(size: int = 64, channels: int = 8, seed: int = 0) -> View:
 
     expected_conv = conv_out(size, 3)
     expected_pool = pool_out(expected_conv)
-    torch.manual_seed(seed)
-    conv = nn.Conv2d(1, channels, 3)
+    with seeded(seed):
+        conv = nn.Conv2d(1, channels, 3)
     maps = torch.relu(conv(torch.from_numpy(_image(int(size)))[None, None]))
     pooled = nn.MaxPool2d(2, 2)(maps)
     fig_a = feature_map_grid(maps, n=channels, cmap="magma", size=1.1, title="before the pool")

@@ -113,7 +113,8 @@ def test_center_crop_box_matches_slicing(src, dst):
     (lambda: pool_out(1), "smaller than the 2x2 pooling window"),
     (lambda: pool_out(10, kernel=2, padding=2), "at most 1"),
     (lambda: up_conv_out(4, output_padding=2), "output_padding"),
-    (lambda: up_conv_out(1, kernel=1, stride=1, padding=1), "Use less padding"),
+    (lambda: up_conv_out(1, kernel=1, stride=1, padding=1), "empties the output.*Use padding at most 0"),
+    (lambda: up_conv_out(4, stride=1, output_padding=1), "at most 0 .with stride 1 there is nothing to add"),
     (lambda: center_crop_box(56, 64), "only make a map smaller"),
 ])
 def test_impossible_layers_explain_themselves(call, needle):

@@ -211,17 +211,20 @@ def _up(size, kernel=2, stride=2, padding=0, output_padding=0, dilation=1) -> Fo
     output_padding = _check_int("output_padding", output_padding, 0)
     dilation = _check_int("dilation", dilation, 1)
     if output_padding >= stride and output_padding >= dilation:
+        most = max(stride, dilation) - 1
         raise LayerSizeError(
-            f"output_padding ({output_padding}) must be smaller than the stride ({stride}) "
-            f"or the dilation ({dilation}): it only resolves which of several sizes a strided "
-            f"conv could have come from. Use output_padding at most {max(stride, dilation) - 1}."
+            f"output_padding ({output_padding}) must be smaller than the stride ({stride}) or the dilation "
+            f"({dilation}). It only adds the extra rows that a stride-{stride} conv may have floored away, so it "
+            f"can be at most {most}" + (" (with stride 1 there is nothing to add: use 0)." if most == 0 else ".")
         )
     out = (size - 1) * stride - 2 * padding + dilation * (kernel - 1) + output_padding + 1
     if out <= 0:
+        full = out + 2 * padding
+        k_term = f"{kernel}" if dilation == 1 else f"{dilation}*({kernel}-1) + 1"
         raise LayerSizeError(
-            f"A transposed conv with padding {padding} would cut a {size}-pixel map down to "
-            f"{out} pixels: padding removes rows from the enlarged output, and nothing is left. "
-            f"Use less padding."
+            f"padding {padding} empties the output: the copies of the kernel cover {full} pixels "
+            f"(= ({size} - 1)*{stride} + {k_term}" + (f" + {output_padding}" if output_padding else "")
+            + f"), and trimming {padding} from each side leaves {out}. Use padding at most {(full - 1) // 2}."
         )
     k_term = f"{kernel}" if dilation == 1 else f"{dilation}*({kernel}-1) + 1"
     text = f"{out} = ({size} - 1)*{stride} - 2*{padding} + {k_term}"

@@ -28,7 +28,7 @@ from dataclasses import dataclass, field
 import numpy as np
 
 from ..exercises import Exercise, same_answer
-from ..sizes import LayerSizeError, up_conv_out
+from ..sizes import up_conv_out
 from ..widgets import View
 
 __all__ = [
@@ -105,19 +105,7 @@ def max_padding(size: int, kernel: int, stride: int, output_padding: int = 0) ->
 
 
 def _out_size(size: int, kernel: int, stride: int, padding: int, output_padding: int) -> int:
-    """up_conv_out with the lesson's clearer messages for the two impossible cases."""
-    if output_padding >= stride:
-        raise LayerSizeError(
-            f"output_padding ({output_padding}) must be smaller than the stride ({stride}). It only adds the "
-            f"extra rows that a stride-{stride} conv may have floored away, so it can be at most "
-            f"{stride - 1}" + (" (with stride 1 there is nothing to add: use 0)." if stride == 1 else "."))
-    full = (size - 1) * stride + kernel + output_padding
-    if full - 2 * padding <= 0:
-        raise LayerSizeError(
-            f"padding {padding} empties the output: the copies cover {full} pixels "
-            f"(= ({size} - 1)*{stride} + {kernel}" + (f" + {output_padding}" if output_padding else "")
-            + f"), and trimming {padding} from each side leaves {full - 2 * padding}. "
-            f"Use padding at most {max_padding(size, kernel, stride, output_padding)}.")
+    """up_conv_out (it explains the two impossible cases: output_padding too large, padding that empties)."""
     return up_conv_out(size, kernel, stride, padding, output_padding)
 
 

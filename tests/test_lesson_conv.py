@@ -1,5 +1,4 @@
 """Lesson 01 (convolution sizes): the numbers its views show agree with unet_lesson and with nn.Conv2d."""
-import importlib.util
 
 import matplotlib
 
@@ -14,8 +13,6 @@ from unet_lesson import conv_out, shape_table  # noqa: E402
 from unet_lesson.lessons import conv  # noqa: E402
 from unet_lesson.widgets import safe_view  # noqa: E402
 
-HAS_DATA = importlib.util.find_spec("unet_lesson.data") is not None
-needs_data = pytest.mark.skipif(not HAS_DATA, reason="unet_lesson.data (sample_image) has not landed yet")
 
 
 @pytest.fixture(autouse=True)
@@ -117,7 +114,6 @@ def test_first_convs_view_matches_shape_table(size):
     assert v.data["channels"] == 64
 
 
-@needs_data
 @pytest.mark.parametrize("size,padding", [(96, 0), (97, 0), (64, 1), (33, 1)])
 def test_kernels_on_image_shapes(size, padding):
     v = conv.kernels_on_image_view(size=size, padding=padding)
@@ -125,7 +121,6 @@ def test_kernels_on_image_shapes(size, padding):
     assert v.data["channels"] == len(conv.IMAGE_KERNELS) + 2
 
 
-@needs_data
 @pytest.mark.parametrize("size,kernels", [(64, 64), (33, 8)])
 def test_many_kernels_view(size, kernels):
     v = conv.many_kernels_view(size=size, kernels=kernels)
@@ -134,7 +129,6 @@ def test_many_kernels_view(size, kernels):
     assert v.data["params"] == sum(p.numel() for p in nn.Conv2d(1, kernels, 3).parameters())
 
 
-@needs_data
 @pytest.mark.parametrize("bad", [dict(size=2), dict(size=0), dict(size=4000), dict(size=10.5)])
 def test_image_views_invalid(bad):
     for view in (conv.kernels_on_image_view, conv.many_kernels_view):

@@ -1,5 +1,4 @@
 """Lesson 02 (max pooling): the numbers its views show agree with unet_lesson and with nn.MaxPool2d."""
-import importlib.util
 
 import matplotlib
 
@@ -15,8 +14,6 @@ from unet_lesson import UNet, conv_out, pool_out, shape_table  # noqa: E402
 from unet_lesson.lessons import pool  # noqa: E402
 from unet_lesson.widgets import safe_view  # noqa: E402
 
-HAS_DATA = importlib.util.find_spec("unet_lesson.data") is not None
-needs_data = pytest.mark.skipif(not HAS_DATA, reason="unet_lesson.data (sample_image) has not landed yet")
 
 
 @pytest.fixture(autouse=True)
@@ -64,7 +61,6 @@ def test_pool_view_small_grid(size, kernel, stride, padding, ceil_mode):
     _check(v, size, kernel, stride, padding, ceil_mode)
 
 
-@needs_data
 @pytest.mark.parametrize("source", pool.SOURCES)
 @pytest.mark.parametrize("size,kernel,stride,padding,ceil_mode", LARGE)
 def test_pool_view_on_pictures(size, kernel, stride, padding, ceil_mode, source):
@@ -171,7 +167,6 @@ def test_contracting_view_invalid(bad):
     assert not v.ok and "Unexpected" not in v.error
 
 
-@needs_data
 @pytest.mark.parametrize("size", [64, 65])
 def test_channels_view(size):
     v = pool.channels_view(size=size, channels=4)

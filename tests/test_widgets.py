@@ -4,7 +4,6 @@ import time
 
 import ipywidgets as W
 import matplotlib
-import pytest
 
 matplotlib.use("Agg")
 import matplotlib.pyplot as plt  # noqa: E402

@@ -118,7 +118,6 @@ def weighted_cross_entropy(logits, target, weights=None):
     Returns the weighted *mean* :math:`\sum_x w(x)\,\ell(x) / \sum_x w(x)`, so its scale does not
     depend on ``w0`` (the paper writes the plain sum; the gradient points the same way).
     """
-    import torch
     import torch.nn.functional as F
 
     if logits.shape[-2:] != target.shape[-2:]:

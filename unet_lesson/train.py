@@ -33,7 +33,7 @@ import numpy as np
 import torch
 
 from .augment import Augment
-from .data import Dataset, make_dataset
+from .data import Dataset
 from .env import get_device
 from .losses import SIGMA, W0, dice, iou, weight_map, weighted_cross_entropy
 from .model import UNet

@@ -14,7 +14,6 @@ against a real ``nn.Conv2d`` run on a tensor of that size (one channel, no grad,
 from __future__ import annotations
 
 import html
-import math
 from functools import lru_cache
 
 import numpy as np
@@ -24,7 +23,7 @@ from torch import nn
 from ..env import seeded
 from ..exercises import Exercise
 from ..shapes import fmt_shape, shape_table
-from ..sizes import LayerSizeError, conv_out
+from ..sizes import conv_out
 from ..widgets import View
 
 __all__ = [

@@ -25,7 +25,7 @@ import torch
 from ..env import seeded
 from ..exercises import Exercise
 from ..model import CropAndConcat, UNet
-from ..shapes import InvalidInputSize, check_input_size, fmt_shape, nearest_valid_sizes, shape_table
+from ..shapes import InvalidInputSize, check_input_size, nearest_valid_sizes, shape_table
 from ..sizes import center_crop_box
 from ..widgets import View, error_view
 
@@ -219,7 +219,7 @@ def crop_grid_view(source: int = 8, target: int = 6) -> View:
             ax.axvline(t, color="white", linewidth=0.8)
     c_src, c_crop = source / 2, box.top + target / 2
     ax.plot([c_src], [c_src], "k+", markersize=12, label=f"centre of the {source}-map")
-    ax.plot([c_crop], [c_crop], "rx", markersize=9, label=f"centre of the crop")
+    ax.plot([c_crop], [c_crop], "rx", markersize=9, label="centre of the crop")
     ax.set_xlim(0, source)
     ax.set_ylim(source, 0)
     ax.set_aspect("equal")

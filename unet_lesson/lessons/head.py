@@ -25,7 +25,6 @@ from ..model import UNet
 from ..shapes import check_input_size, nearest_valid_sizes, shape_table
 from ..sizes import conv_out
 from ..widgets import View
-from .crop import lesson_image
 
 __all__ = [
     "check_num_classes", "head_layer", "head_params", "head_shapes", "LinearCheck", "conv1x1_as_linear",

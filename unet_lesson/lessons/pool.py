@@ -22,7 +22,7 @@ from torch import nn
 
 from ..env import seeded
 from ..exercises import Exercise
-from ..shapes import DEFAULT_OPTIONS, fmt_shape, shape_table
+from ..shapes import DEFAULT_OPTIONS, shape_table
 from ..sizes import LayerSizeError, conv_out, pool_out
 from ..widgets import View
 

@@ -16,9 +16,9 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
-from unet_lesson.data import make_dataset  # noqa: E402
-from unet_lesson.env import get_device  # noqa: E402
-from unet_lesson.train import (LESSON_DATA, LESSON_STEPS, LESSON_TRAIN, evaluate, lesson_model,  # noqa: E402
+from unet_lesson.seg.data import make_dataset  # noqa: E402
+from unet_lesson.core.env import get_device  # noqa: E402
+from unet_lesson.seg.train import (LESSON_DATA, LESSON_STEPS, LESSON_TRAIN, evaluate, lesson_model,  # noqa: E402
                                otsu_baseline, train)
 
 TARGET = 0.95

@@ -60,8 +60,8 @@ def bench_explorer() -> list[dict]:
     import matplotlib
 
     matplotlib.use("Agg")
-    from unet_lesson import explorer
-    from unet_lesson.explorer import render_png  # exactly what the widget sends to the browser
+    from unet_lesson.ui import explorer
+    from unet_lesson.ui.explorer import render_png  # exactly what the widget sends to the browser
 
     from unet_lesson import valid_input_sizes
 

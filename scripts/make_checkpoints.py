@@ -4,7 +4,7 @@
     python scripts/make_checkpoints.py --which same
 
 Fixed seeds, CPU, one thread: the same command gives the same weights on the same
-torch version. The recipe (model options, data seeds, steps) is unet_lesson.pretrained.RECIPES.
+torch version. The recipe (model options, data seeds, steps) is unet_lesson.seg.pretrained.RECIPES.
 """
 from __future__ import annotations
 
@@ -15,7 +15,7 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))  # run from a checkout without installing
 
-from unet_lesson.pretrained import CHECKPOINT_DIR, FILES, make_checkpoint  # noqa: E402
+from unet_lesson.seg.pretrained import CHECKPOINT_DIR, FILES, make_checkpoint  # noqa: E402
 
 
 def main(argv=None) -> int:

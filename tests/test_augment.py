@@ -2,8 +2,8 @@
 import numpy as np
 import pytest
 
-from unet_lesson.augment import Augment, displacement_field, elastic_deform, flip_rotate, intensity
-from unet_lesson.data import make_sample
+from unet_lesson.seg.augment import Augment, displacement_field, elastic_deform, flip_rotate, intensity
+from unet_lesson.seg.data import make_sample
 
 
 @pytest.mark.parametrize("shape", [(64, 64), (63, 80), (33, 17)])

@@ -3,7 +3,7 @@ import numpy as np
 import pytest
 from scipy import ndimage as ndi
 
-from unet_lesson.data import DEFAULTS, make_dataset, make_sample, sample_image
+from unet_lesson.seg.data import DEFAULTS, make_dataset, make_sample, sample_image
 
 
 @pytest.mark.parametrize("size", [64, 65, 96, 127, (48, 80), (81, 50)])
@@ -82,6 +82,6 @@ def test_unknown_option_and_bad_n():
 
 def test_otsu_baseline_is_beatable_but_imperfect():
     """The lesson's claim: one global threshold does not segment these images well."""
-    from unet_lesson.train import otsu_baseline
+    from unet_lesson.seg.train import otsu_baseline
 
     assert otsu_baseline(make_dataset(8, 128, seed=1))["dice"] <= 0.85

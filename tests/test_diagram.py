@@ -2,7 +2,7 @@
 import pytest
 
 from unet_lesson import shape_table
-from unet_lesson.diagram import ARROW_STYLES, draw_unet, layout
+from unet_lesson.ui.diagram import ARROW_STYLES, draw_unet, layout
 
 SETTINGS = [
     dict(input_size=572),

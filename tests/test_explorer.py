@@ -5,8 +5,8 @@ import pytest
 import torch
 
 from unet_lesson import InvalidInputSize, count_parameters, output_size, shape_table, valid_input_sizes
-from unet_lesson import explorer as E
-from unet_lesson.widgets import safe_view
+from unet_lesson.ui import explorer as E
+from unet_lesson.ui.widgets import safe_view
 
 PADDINGS = ("valid", "same")
 UP_MODES = ("upconv", "bilinear")
@@ -213,7 +213,7 @@ def test_feature_network_uses_a_matching_checkpoint(monkeypatch):
 
 def test_default_explorer_shows_the_shipped_valid_network():
     """The paper's layout (valid, depth 4, 2 classes, up-conv) is what the valid checkpoint has."""
-    from unet_lesson.pretrained import load_pretrained
+    from unet_lesson.seg.pretrained import load_pretrained
 
     shipped = load_pretrained("valid")
     model, weights, note = E.feature_network(**{k: E.DEFAULTS[k] for k in

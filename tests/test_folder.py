@@ -1,4 +1,4 @@
-"""load_folder: a student's own images and masks, in the form of unet_lesson.data, with clear messages."""
+"""load_folder: a student's own images and masks, in the form of unet_lesson.seg.data, with clear messages."""
 from __future__ import annotations
 
 from pathlib import Path
@@ -8,8 +8,8 @@ import pytest
 import tifffile
 from PIL import Image
 
-from unet_lesson.data import Dataset, Sample, make_dataset
-from unet_lesson.folder import LAYOUTS, FolderDataset, FolderError, load_folder, save_folder
+from unet_lesson.seg.data import Dataset, Sample, make_dataset
+from unet_lesson.seg.folder import LAYOUTS, FolderDataset, FolderError, load_folder, save_folder
 
 
 def _png(path: Path, array, mode=None):

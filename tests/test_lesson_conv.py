@@ -10,8 +10,8 @@ import torch  # noqa: E402
 from torch import nn  # noqa: E402
 
 from unet_lesson import conv_out, shape_table  # noqa: E402
-from unet_lesson.lessons import conv  # noqa: E402
-from unet_lesson.widgets import safe_view  # noqa: E402
+from unet_lesson.lessons import l01_convolution_sizes as conv  # noqa: E402
+from unet_lesson.ui.widgets import safe_view  # noqa: E402
 
 
 

@@ -4,9 +4,9 @@ import pytest
 import torch
 
 from unet_lesson import CropAndConcat, InvalidInputSize, UNet, center_crop_box, nearest_valid_sizes, shape_table
-from unet_lesson.exercises import Exercise
-from unet_lesson.lessons import crop
-from unet_lesson.widgets import safe_view
+from unet_lesson.ui.exercises import Exercise
+from unet_lesson.lessons import l04_copy_and_crop as crop
+from unet_lesson.ui.widgets import safe_view
 
 PAPER_CROPS = [(568, 392), (280, 200), (136, 104), (64, 56)]  # the notes' four crops, top of the U first
 
@@ -23,7 +23,7 @@ def test_paper_crops_at_all_four_levels():
 @pytest.mark.parametrize("size", [188, 204, 572, 588])
 def test_crops_match_a_real_forward_pass(size):
     """The crop sizes are those of the real UNet's CenterCrop outputs (small channels: same sizes)."""
-    from unet_lesson.inspect import recorded_shapes
+    from unet_lesson.core.inspect import recorded_shapes
 
     model = UNet(base_channels=2).eval()
     names = [f"concats.{i}.crop" for i in range(4)]
@@ -122,7 +122,7 @@ def test_input_position_matches_a_real_impulse():
     with torch.no_grad():  # positive weights, no bias: an impulse lights up its whole footprint, symmetrically
         for name, param in model.named_parameters():
             param.copy_(param.abs() if name.endswith("weight") else torch.zeros_like(param))
-    from unet_lesson.inspect import feature_maps
+    from unet_lesson.core.inspect import feature_maps
 
     for level in (1, 2):
         start, jump = crop.input_position(level, 188)
@@ -191,7 +191,7 @@ def test_crop_view_other_bad_settings(kwargs):
 
 def test_controls_defaults_give_the_notes_numbers():
     controls = crop.crop_controls()
-    from unet_lesson.widgets import defaults_of
+    from unet_lesson.ui.widgets import defaults_of
 
     view = crop.crop_view(**defaults_of(controls))
     assert (view.data["source"], view.data["target"]) == PAPER_CROPS[0]

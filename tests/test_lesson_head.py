@@ -5,9 +5,9 @@ import torch
 from torch import nn
 
 from unet_lesson import UNet, conv_out, count_parameters, shape_table
-from unet_lesson.exercises import Exercise
-from unet_lesson.lessons import head
-from unet_lesson.widgets import defaults_of, safe_view
+from unet_lesson.ui.exercises import Exercise
+from unet_lesson.lessons import l05_the_1x1_head as head
+from unet_lesson.ui.widgets import defaults_of, safe_view
 
 
 @pytest.fixture(autouse=True)
@@ -139,7 +139,7 @@ def test_head_view_default_is_the_papers_two_classes():
     d = view.data
     assert d["num_classes"] == 2 and d["params"] == head.head_params(2, d["in_channels"])
     if d["weights"] == "trained":  # the shipped model's head: its own channel count, not the paper's 64
-        from unet_lesson.pretrained import load_pretrained
+        from unet_lesson.seg.pretrained import load_pretrained
         assert d["in_channels"] == load_pretrained("same").head.in_channels
     else:
         assert d["params"] == 130

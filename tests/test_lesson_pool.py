@@ -11,8 +11,8 @@ import torch  # noqa: E402
 from torch import nn  # noqa: E402
 
 from unet_lesson import UNet, conv_out, pool_out, shape_table  # noqa: E402
-from unet_lesson.lessons import pool  # noqa: E402
-from unet_lesson.widgets import safe_view  # noqa: E402
+from unet_lesson.lessons import l02_max_pooling as pool  # noqa: E402
+from unet_lesson.ui.widgets import safe_view  # noqa: E402
 
 
 

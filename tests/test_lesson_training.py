@@ -5,10 +5,10 @@ import numpy as np
 import pytest
 
 from unet_lesson import output_size
-from unet_lesson.losses import border_weights, two_touching_cells
-from unet_lesson.lessons import training as L
-from unet_lesson.train import VALID_OPTIONS
-from unet_lesson.widgets import safe_view
+from unet_lesson.seg.losses import border_weights, two_touching_cells
+from unet_lesson.lessons import l08_training as L
+from unet_lesson.seg.train import VALID_OPTIONS
+from unet_lesson.ui.widgets import safe_view
 
 
 @pytest.mark.parametrize("w0,sigma,gap", [(10, 5, 2), (0, 5, 2), (30, 1, 1), (10, 15, 7), (5, 2.5, 3)])

@@ -18,8 +18,8 @@ from hypothesis import strategies as st  # noqa: E402
 from torch import nn  # noqa: E402
 
 from unet_lesson import UNet, shape_table, up_conv_out  # noqa: E402
-from unet_lesson.lessons import upconv as U  # noqa: E402
-from unet_lesson.widgets import View, live, safe_view  # noqa: E402
+from unet_lesson.lessons import l03_up_conv as U  # noqa: E402
+from unet_lesson.ui.widgets import View, live, safe_view  # noqa: E402
 
 
 def real_conv_transpose(x, w, stride, padding, output_padding, bias=None):
@@ -282,7 +282,7 @@ def test_feature_map_demo_is_deterministic_and_checks_its_input():
 
 
 def test_feature_map_demo_on_the_course_image():
-    data = pytest.importorskip("unet_lesson.data")
+    data = pytest.importorskip("unet_lesson.seg.data")
     img = data.sample_image(size=64, seed=0)
     stages = U.feature_map_demo(img)
     assert stages[-1][1].shape == (2, 62, 62)

@@ -3,8 +3,8 @@ import pytest
 import torch
 
 from unet_lesson import InvalidInputSize, UNet, count_parameters, nearest_valid_sizes, output_size, shape_table
-from unet_lesson.exercises import same_answer
-from unet_lesson.lessons import whole as W
+from unet_lesson.ui.exercises import same_answer
+from unet_lesson.lessons import l06_the_original_unet as W
 
 
 def test_paper_summary_on_meta_matches_the_table():

@@ -5,7 +5,7 @@ import numpy as np
 import pytest
 import torch
 
-from unet_lesson.losses import (SIGMA, W0, border_weights, class_weights, dice, iou, weight_map,
+from unet_lesson.seg.losses import (SIGMA, W0, border_weights, class_weights, dice, iou, weight_map,
                                 weighted_cross_entropy)
 
 
@@ -80,7 +80,7 @@ def test_window_matches_full_distance_transform():
     """The windowed computation equals a brute-force one with full distance transforms."""
     from scipy import ndimage as ndi
 
-    from unet_lesson.data import make_sample
+    from unet_lesson.seg.data import make_sample
 
     inst = make_sample(80, seed=2).instances
     ds = np.sort(np.stack([ndi.distance_transform_edt(inst != k) for k in range(1, inst.max() + 1)]), axis=0)

@@ -2,7 +2,7 @@ import numpy as np
 import pytest
 import torch
 
-from unet_lesson.plotting import _mosaic, feature_map_grid, to_numpy
+from unet_lesson.ui.plotting import _mosaic, feature_map_grid, to_numpy
 
 
 @pytest.mark.parametrize("shape,n", [((1, 64, 10, 12), 64), ((3, 9, 9), 8), ((7, 7), 8), ((20, 5, 5), 20)])

@@ -3,10 +3,10 @@ import numpy as np
 import pytest
 import torch
 
-import unet_lesson.pretrained as P
+import unet_lesson.seg.pretrained as P
 from unet_lesson import UNet
-from unet_lesson.data import make_dataset
-from unet_lesson.train import LESSON_DATA, LESSON_OPTIONS, VALID_OPTIONS, evaluate, load_checkpoint
+from unet_lesson.seg.data import make_dataset
+from unet_lesson.seg.train import LESSON_DATA, LESSON_OPTIONS, VALID_OPTIONS, evaluate, load_checkpoint
 
 
 @pytest.fixture(scope="module")
@@ -59,7 +59,7 @@ def test_make_checkpoint_short(tmp_path):
     m = P.load_pretrained("valid", directory=tmp_path)
     assert m.options == meta["options"] and meta["recipe"]["steps"] == 2
     assert load_checkpoint(tmp_path / P.FILES["valid"])["meta"]["held_out_dice"] == meta["held_out_dice"]
-    from unet_lesson.train import input_size_for
+    from unet_lesson.seg.train import input_size_for
 
     out = m(torch.zeros(1, 1, input_size_for(20, **m.options), input_size_for(20, **m.options)))
     assert out.shape[1] == 2 and np.isfinite(out.detach().numpy()).all()

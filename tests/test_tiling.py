@@ -11,11 +11,11 @@ import pytest  # noqa: E402
 import torch  # noqa: E402
 
 from unet_lesson import InvalidInputSize, UNet, nearest_valid_sizes, output_size, valid_input_sizes  # noqa: E402
-from unet_lesson.lessons import overlap_tile as L  # noqa: E402
-from unet_lesson.tiling import (TooManyTiles, foreground, margin_of, mirror_pad, plan_naive_tiles,  # noqa: E402
+from unet_lesson.lessons import l09_overlap_tile as L  # noqa: E402
+from unet_lesson.seg.tiling import (TooManyTiles, foreground, margin_of, mirror_pad, plan_naive_tiles,  # noqa: E402
                                 plan_tiles, plot_mirror, plot_plan, plot_seams, predict_naive_tiles, seam_profile,
                                 predict_tiled, predict_whole, probabilities, seam_mask, seam_report)
-from unet_lesson.widgets import safe_view  # noqa: E402
+from unet_lesson.ui.widgets import safe_view  # noqa: E402
 
 
 @pytest.fixture(autouse=True)
@@ -385,7 +385,7 @@ def test_tile_message():
 
 
 def test_controls_start_at_the_views_defaults():
-    from unet_lesson.widgets import defaults_of
+    from unet_lesson.ui.widgets import defaults_of
 
     v = L.plan_view(**defaults_of(L.plan_controls()))
     assert v.ok and v.data == L.plan_view().data
@@ -407,9 +407,9 @@ def test_exercises_expect_what_the_package_computes():
 
 
 def test_lesson_models_fall_back_to_random_weights(monkeypatch):
-    import unet_lesson.pretrained
+    import unet_lesson.seg.pretrained
 
-    monkeypatch.setattr(unet_lesson.pretrained, "load_pretrained", lambda padding: None)  # no checkpoint shipped
+    monkeypatch.setattr(unet_lesson.seg.pretrained, "load_pretrained", lambda padding: None)  # no checkpoint shipped
     valid, same, note = L.lesson_models(base_channels=2)
     assert valid.options["padding"] == "valid" and same.options["padding"] == "same"
     assert note.count("random weights") == 2

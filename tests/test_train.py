@@ -6,11 +6,11 @@ import pytest
 import torch
 
 from unet_lesson import UNet, output_size
-from unet_lesson.data import make_dataset
-from unet_lesson.train import (TrainingSet, center_crop, evaluate, input_size_for, lesson_model, load_checkpoint,
+from unet_lesson.seg.data import make_dataset
+from unet_lesson.seg.train import (TrainingSet, center_crop, evaluate, input_size_for, lesson_model, load_checkpoint,
                                model_from_checkpoint, predict, prepare, sample_batch, save_atomic,
                                save_checkpoint, train)
-import unet_lesson.train as T
+import unet_lesson.seg.train as T
 
 TINY = dict(padding="same", base_channels=4, depth=2)
 TINY_VALID = dict(padding="valid", base_channels=4, depth=2, batch_norm=True)
@@ -65,7 +65,7 @@ def test_batches_are_aligned(opts, tile):
 
 def test_augmented_batches_stay_aligned():
     tset = mask_as_image_set()
-    from unet_lesson.augment import Augment
+    from unet_lesson.seg.augment import Augment
 
     aug = Augment(p_elastic=1.0, intensity=False)
     x, y, _ = sample_batch(tset, 4, 32, UNet(**TINY_VALID).options, np.random.default_rng(1), aug)
@@ -214,7 +214,7 @@ def test_split(data):
 @pytest.mark.slow
 def test_lesson_recipe_beats_otsu_and_reaches_095():
     """The lesson's claim, end to end: the live run passes Dice 0.95 on held-out pictures where Otsu scores <= 0.85."""
-    from unet_lesson.lessons.training import lesson_data
+    from unet_lesson.lessons.l08_training import lesson_data
 
     tr, va = lesson_data()
     r = train(lesson_model("same"), tr, va, target_dice=0.95, progress=False, device="cpu")

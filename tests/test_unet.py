@@ -7,7 +7,7 @@ from torch import nn
 
 from unet_lesson import (InvalidInputSize, UNet, check_input_size, count_parameters, nearest_valid_sizes,
                          output_size, shape_table, valid_input_sizes)
-from unet_lesson.inspect import recorded_shapes
+from unet_lesson.core.inspect import recorded_shapes
 
 
 

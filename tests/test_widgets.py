@@ -9,7 +9,7 @@ matplotlib.use("Agg")
 import matplotlib.pyplot as plt  # noqa: E402
 
 from unet_lesson import conv_out  # noqa: E402
-from unet_lesson.widgets import View, error_view, live, one_at_a_time, safe_view  # noqa: E402
+from unet_lesson.ui.widgets import View, error_view, live, one_at_a_time, safe_view  # noqa: E402
 
 
 def conv_view(size=572, kernel=3):
@@ -66,8 +66,8 @@ def test_one_at_a_time_serialises_callbacks():
 def test_seeded_is_reproducible_and_leaves_the_global_rng_alone():
     import torch
 
-    from unet_lesson.env import seeded
-    from unet_lesson.lessons import conv
+    from unet_lesson.core.env import seeded
+    from unet_lesson.lessons import l01_convolution_sizes as conv
 
     torch.manual_seed(123)
     expected_next = torch.rand(3)

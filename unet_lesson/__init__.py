@@ -12,10 +12,10 @@ Core names (importable from ``unet_lesson`` itself):
 * shapes: :func:`shape_table`, :func:`check_input_size`, :func:`valid_input_sizes`,
   :class:`InvalidInputSize`, :func:`count_parameters`
 """
-from .sizes import CropBox, Formula, LayerSizeError, center_crop_box, conv_out, pool_out, up_conv_out
-from .shapes import (InvalidInputSize, LayerRow, ShapeTable, check_input_size, count_parameters,
+from .core.sizes import CropBox, Formula, LayerSizeError, center_crop_box, conv_out, pool_out, up_conv_out
+from .core.shapes import (InvalidInputSize, LayerRow, ShapeTable, check_input_size, count_parameters,
                      nearest_valid_sizes, output_size, shape_table, valid_input_sizes)
-from .model import CenterCrop, CropAndConcat, DoubleConvolution, DownSample, UNet, UpSample
+from .core.model import CenterCrop, CropAndConcat, DoubleConvolution, DownSample, UNet, UpSample
 
 __version__ = "0.1.0"
 

@@ -16,7 +16,7 @@ import torch
 from unet_lesson import (InvalidInputSize, center_crop_box, check_input_size, conv_out, count_parameters,
                          nearest_valid_sizes, pool_out, shape_table, up_conv_out, valid_input_sizes)
 
-from unet_lesson.shapes import output_size
+from unet_lesson.core.shapes import output_size
 
 from .driving import NotebookDrive, Press, Select, Toggle, Type, WidgetDrive, number
 
@@ -287,8 +287,8 @@ CROP = WidgetDrive(
 @functools.lru_cache(maxsize=1)
 def _head_network_options() -> tuple:
     """The network whose features enter the lesson's head: the course's trained model when it ships
-    (unet_lesson.pretrained), else the lesson's stated fallback (same padding, depth 2, 64 channels)."""
-    from unet_lesson.pretrained import load_pretrained
+    (unet_lesson.seg.pretrained), else the lesson's stated fallback (same padding, depth 2, 64 channels)."""
+    from unet_lesson.seg.pretrained import load_pretrained
 
     model = load_pretrained("same")
     opts = dict(model.options) if model is not None else dict(padding="same", depth=2, base_channels=64)
@@ -331,9 +331,9 @@ HEAD = WidgetDrive(
 
 # 08 training: the paper's weight map w(x) = w_c(x) + w0 * exp(-(d1 + d2)^2 / (2 sigma^2))
 def _weights_expected(w0, sigma, gap):
-    from unet_lesson.data import make_sample
-    from unet_lesson.lessons.training import GAP_PIXEL  # where the lesson looks: a row through both cells
-    from unet_lesson.losses import border_weights, class_weights, two_touching_cells
+    from unet_lesson.seg.data import make_sample
+    from unet_lesson.lessons.l08_training import GAP_PIXEL  # where the lesson looks: a row through both cells
+    from unet_lesson.seg.losses import border_weights, class_weights, two_touching_cells
 
     toy = two_touching_cells(gap)
     toy_w = class_weights(toy > 0) + border_weights(toy, w0, sigma)
@@ -368,7 +368,7 @@ WEIGHTS = WidgetDrive(
 
 # 09 overlap-tile: tile and image size -> output tile, margin, step and number of tiles
 def _tile_plan(tile, height, width, depth, align):
-    from unet_lesson.tiling import plan_tiles
+    from unet_lesson.seg.tiling import plan_tiles
 
     return plan_tiles((height, width), tile, align=align, depth=depth)
 
@@ -417,7 +417,7 @@ TILE = WidgetDrive(
 )
 
 
-# 06, 07 and the explorer: the whole U-Net (unet_lesson.explorer), every knob on one widget
+# 06, 07 and the explorer: the whole U-Net (unet_lesson.ui.explorer), every knob on one widget
 def _explorer_options(padding, depth, base_channels, num_classes, up_mode):
     return dict(padding=padding, depth=depth, base_channels=base_channels, num_classes=num_classes, up_mode=up_mode)
 

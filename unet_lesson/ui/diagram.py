@@ -19,7 +19,7 @@ from __future__ import annotations
 import math
 from dataclasses import dataclass
 
-from .shapes import ShapeTable
+from ..core.shapes import ShapeTable
 
 __all__ = ["draw_unet", "ARROW_STYLES", "Box", "layout"]
 

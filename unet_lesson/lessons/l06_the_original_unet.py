@@ -13,8 +13,8 @@ import html
 from contextlib import contextmanager
 from dataclasses import dataclass
 
-from ..exercises import Exercise
-from ..shapes import (InvalidInputSize, ShapeTable, count_parameters, fmt_shape, nearest_valid_sizes,
+from ..ui.exercises import Exercise
+from ..core.shapes import (InvalidInputSize, ShapeTable, count_parameters, fmt_shape, nearest_valid_sizes,
                       normalize_options, output_size, shape_table)
 
 __all__ = [
@@ -39,7 +39,7 @@ def paper_summary(input_size: int = 572, depth: int = 3, **options):
     import torch
     import torchinfo
 
-    from ..model import UNet
+    from ..core.model import UNet
 
     o = normalize_options(**options)
     with torch.device("meta"):
@@ -195,7 +195,7 @@ class FixResult:
 def _small(mismatch: str = "error", depth: int = 3, base: int = 4, **options):
     import torch
 
-    from ..model import UNet
+    from ..core.model import UNet
 
     with torch.random.fork_rng(devices=[]):
         torch.manual_seed(0)
@@ -205,7 +205,7 @@ def _small(mismatch: str = "error", depth: int = 3, base: int = 4, **options):
 def fixes_demo(size: int = 100, depth: int = 3, base: int = 4) -> list[FixResult]:
     """Every way of feeding a ``size`` x ``size`` image to a small same-padding U-Net, run for real.
 
-    The image is ``unet_lesson.data.sample_image`` when available (a fixed random image
+    The image is ``unet_lesson.seg.data.sample_image`` when available (a fixed random image
     otherwise); each result says the output size, or the real error.
     """
     import torch
@@ -251,7 +251,7 @@ def _input(size: int):
     import numpy as np
     import torch
 
-    from ..data import sample_image
+    from ..seg.data import sample_image
 
     img = sample_image(size=size, seed=0)
     return torch.as_tensor(np.asarray(img, dtype=np.float32))[None, None]
@@ -266,7 +266,7 @@ def bn_parameters(depth: int = 4, base_channels: int = 64, **options) -> dict:
     """
     import torch
 
-    from ..model import UNet
+    from ..core.model import UNet
 
     counts = {}
     for bn in (False, True):
@@ -331,7 +331,7 @@ def receptive_field(input_size: int = 188, position: tuple[int, int] | None = No
     import torch
     from torch import nn
 
-    from ..model import UNet
+    from ..core.model import UNet
 
     o = normalize_options(**options)
     o.update(base_channels=1, in_channels=1, num_classes=1)

@@ -22,12 +22,12 @@ from functools import lru_cache
 import numpy as np
 import torch
 
-from ..env import seeded
-from ..exercises import Exercise
-from ..model import CropAndConcat, UNet
-from ..shapes import InvalidInputSize, check_input_size, nearest_valid_sizes, shape_table
-from ..sizes import center_crop_box
-from ..widgets import View, error_view
+from ..core.env import seeded
+from ..ui.exercises import Exercise
+from ..core.model import CropAndConcat, UNet
+from ..core.shapes import InvalidInputSize, check_input_size, nearest_valid_sizes, shape_table
+from ..core.sizes import center_crop_box
+from ..ui.widgets import View, error_view
 
 __all__ = [
     "CropLevel", "crop_levels", "crop_levels_view", "crop_ledger", "crop_ledger_view",
@@ -46,8 +46,8 @@ _PADDINGS = ("valid", "same")
 # the image the lesson looks at
 # ----------------------------------------------------------------------------------
 def lesson_image(size: int, seed: int = 0) -> np.ndarray:
-    """The course's sample cell image (``unet_lesson.data.sample_image``), ``size`` x ``size``."""
-    from ..data import sample_image
+    """The course's sample cell image (``unet_lesson.seg.data.sample_image``), ``size`` x ``size``."""
+    from ..seg.data import sample_image
 
     return np.asarray(sample_image(size=size, seed=seed), dtype=np.float32)
 
@@ -288,7 +288,7 @@ def _maps(input_size: int, padding: str, allow_odd: bool) -> dict:
     """From one real forward pass of the small UNet: the input image and, for each level, one
     channel of the copied map, the same channel after the model's own crop, and the shape of
     the up-conv's map it is concatenated with."""
-    from ..inspect import feature_maps
+    from ..core.inspect import feature_maps
 
     model = _small_unet(padding, allow_odd)
     depth = model.options["depth"]

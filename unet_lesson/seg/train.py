@@ -34,10 +34,10 @@ import torch
 
 from .augment import Augment
 from .data import Dataset
-from .env import get_device
+from ..core.env import get_device
 from .losses import SIGMA, W0, dice, iou, weight_map, weighted_cross_entropy
-from .model import UNet
-from .shapes import InvalidInputSize, normalize_options, output_size
+from ..core.model import UNet
+from ..core.shapes import InvalidInputSize, normalize_options, output_size
 
 __all__ = ["cpu_threads", "LESSON_OPTIONS", "VALID_OPTIONS", "LESSON_DATA", "LESSON_TRAIN", "LESSON_STEPS", "lesson_model", "TrainingSet", "prepare",
            "center_crop", "split", "input_size_for", "sample_batch", "predict", "evaluate", "otsu_baseline",
@@ -335,7 +335,7 @@ def train(model: UNet, train_set, val_set: Dataset | None = None, *, steps: int 
           time_limit: float | None = None, target_dice: float | None = None, stop_at_target: bool = False,
           checkpoint_dir=None, resume: bool = False, device=None, progress: bool = True,
           num_threads: int | None = 1, schedule: str | None = "cosine") -> TrainResult:
-    """Train ``model`` on ``train_set`` (a :class:`~unet_lesson.data.Dataset` or :class:`TrainingSet`).
+    """Train ``model`` on ``train_set`` (a :class:`~unet_lesson.seg.data.Dataset` or :class:`TrainingSet`).
 
     * every ``eval_every`` steps: Dice/IoU on ``val_set``; the best weights are kept (and saved
       to ``checkpoint_dir/best.pt``), the full state to ``checkpoint_dir/last.pt``;

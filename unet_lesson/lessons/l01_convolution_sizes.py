@@ -8,7 +8,7 @@ The notes' first numbers: a 3x3 convolution with stride 1 and no padding ("valid
 
 with ``p`` the padding (填充) *per side* and ``s`` the stride (步长).
 
-Every number shown here comes from :func:`unet_lesson.sizes.conv_out` and is checked
+Every number shown here comes from :func:`unet_lesson.core.sizes.conv_out` and is checked
 against a real ``nn.Conv2d`` run on a tensor of that size (one channel, no grad, so it is fast).
 """
 from __future__ import annotations
@@ -20,11 +20,11 @@ import numpy as np
 import torch
 from torch import nn
 
-from ..env import seeded
-from ..exercises import Exercise
-from ..shapes import fmt_shape, shape_table
-from ..sizes import conv_out
-from ..widgets import View
+from ..core.env import seeded
+from ..ui.exercises import Exercise
+from ..core.shapes import fmt_shape, shape_table
+from ..core.sizes import conv_out
+from ..ui.widgets import View
 
 __all__ = [
     "MAX_SIZE", "real_conv_shape", "conv_size_view", "row_positions_figure", "grid_positions_figure",
@@ -221,7 +221,7 @@ IMAGE_KERNELS = {
 
 @lru_cache(maxsize=8)
 def _image(size: int, seed: int = 0) -> np.ndarray:
-    from ..data import sample_image
+    from ..seg.data import sample_image
 
     return np.asarray(sample_image(size=size, seed=seed), dtype=np.float32)
 
@@ -283,7 +283,7 @@ def kernels_on_image_view(size: int = 96, padding: int = 0, n_random: int = 2, s
 def many_kernels_view(size: int = 64, kernels: int = 64, seed: int = 0) -> View:
     """"64 kernels -> 64 channels": the sample image through the first 3x3 conv of U-Net (random weights,
     fixed seed), every output channel drawn as a feature map (特征图)."""
-    from ..plotting import feature_map_grid
+    from ..ui.plotting import feature_map_grid
 
     if kernels < 1 or kernels > 256:
         raise ValueError(f"kernels must be between 1 and 256, got {kernels}.")

@@ -123,7 +123,7 @@ def weighted_cross_entropy(logits, target, weights=None):
     if logits.shape[-2:] != target.shape[-2:]:
         raise ValueError(f"the scores are {tuple(logits.shape[-2:])} but the target is {tuple(target.shape[-2:])}: "
                          "with valid padding the output is smaller than the input, so centre-crop the target "
-                         "and the weight map to the output size first (unet_lesson.train.center_crop)")
+                         "and the weight map to the output size first (unet_lesson.seg.train.center_crop)")
     ce = F.cross_entropy(logits, target.long(), reduction="none")
     if weights is None:
         return ce.mean()

@@ -27,9 +27,9 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
-from ..exercises import Exercise, same_answer
-from ..sizes import up_conv_out
-from ..widgets import View
+from ..ui.exercises import Exercise, same_answer
+from ..core.sizes import up_conv_out
+from ..ui.widgets import View
 
 __all__ = [
     "EXAMPLE_INPUT", "EXAMPLE_KERNEL", "UNET_KERNEL",
@@ -556,7 +556,7 @@ def feature_map_demo(image, seed: int = 0) -> list[tuple[str, np.ndarray]]:
     import torch
     from torch import nn
 
-    from ..inspect import as_batch
+    from ..core.inspect import as_batch
 
     img = np.asarray(image, dtype=np.float32)
     if img.ndim != 2:
@@ -624,8 +624,8 @@ def up_modes_check(input_size=572, **options) -> list[dict]:
     1-channel twin), which must agree."""
     import torch
 
-    from ..model import UpSample
-    from ..shapes import shape_table
+    from ..core.model import UpSample
+    from ..core.shapes import shape_table
 
     rows = []
     for mode in ("upconv", "bilinear"):

@@ -5,12 +5,12 @@ from functools import lru_cache
 
 import numpy as np
 
-from ..data import make_dataset, make_sample
-from ..exercises import Exercise
-from ..losses import SIGMA, W0, border_weights, class_weights, dice, iou_from_dice, two_touching_cells
-from ..shapes import output_size
-from ..train import LESSON_DATA, VALID_OPTIONS, otsu_baseline
-from ..widgets import View
+from ..seg.data import make_dataset, make_sample
+from ..ui.exercises import Exercise
+from ..seg.losses import SIGMA, W0, border_weights, class_weights, dice, iou_from_dice, two_touching_cells
+from ..core.shapes import output_size
+from ..seg.train import LESSON_DATA, VALID_OPTIONS, otsu_baseline
+from ..ui.widgets import View
 
 __all__ = ["lesson_data", "plot_otsu", "weight_view", "weight_controls", "GAP_PIXEL",
            "EX_GAP", "EX_W0", "EX_CROP", "EX_IOU"]

@@ -1,16 +1,16 @@
 """Lesson 09, overlap-tile: the widget's view function, the lesson's models and its exercises.
 
-The arithmetic and the predictions live in :mod:`unet_lesson.tiling`; this module only
+The arithmetic and the predictions live in :mod:`unet_lesson.seg.tiling`; this module only
 arranges them for the lesson.
 """
 from __future__ import annotations
 
 import html
 
-from ..exercises import Exercise
-from ..shapes import InvalidInputSize, nearest_valid_sizes, output_size, valid_input_sizes
-from ..tiling import TooManyTiles, margin_of, plan_tiles
-from ..widgets import View, error_view
+from ..ui.exercises import Exercise
+from ..core.shapes import InvalidInputSize, nearest_valid_sizes, output_size, valid_input_sizes
+from ..seg.tiling import TooManyTiles, margin_of, plan_tiles
+from ..ui.widgets import View, error_view
 
 __all__ = ["plan_view", "tile_message", "lesson_models", "lesson_image", "EX_MARGIN", "EX_TILES", "EX_NEAREST",
            "EX_WHY", "PAPER_TILE", "ISBI_IMAGE"]
@@ -109,17 +109,17 @@ def lesson_models(seed: int = 0, base_channels: int = 4, device=None):
     """The lesson's two networks and a note saying where their weights come from.
 
     Returns ``(valid_model, same_model, note)``, in eval mode on ``device`` (default:
-    :func:`unet_lesson.env.get_device`). Uses the course's small trained models
-    (``unet_lesson.pretrained.load_pretrained``) when they ship; otherwise small UNets with
+    :func:`unet_lesson.core.env.get_device`). Uses the course's small trained models
+    (``unet_lesson.seg.pretrained.load_pretrained``) when they ship; otherwise small UNets with
     random weights (``seed``), and ``note`` says so.
     """
     import torch
 
-    from ..env import get_device, seeded
-    from ..model import UNet
+    from ..core.env import get_device, seeded
+    from ..core.model import UNet
 
     loaded = {}
-    from ..pretrained import load_pretrained
+    from ..seg.pretrained import load_pretrained
 
     for kind in ("valid", "same"):
         try:
@@ -142,9 +142,9 @@ def lesson_models(seed: int = 0, base_channels: int = 4, device=None):
 
 
 def lesson_image(size=(256, 352), seed: int = 0):
-    """The lesson's picture of cells: ``(image, mask)`` from :mod:`unet_lesson.data`
+    """The lesson's picture of cells: ``(image, mask)`` from :mod:`unet_lesson.seg.data`
     (mask ``None`` when the generator has no masks)."""
-    from .. import data
+    from ..seg import data
 
     if hasattr(data, "make_sample"):
         s = data.make_sample(size=size, seed=seed)

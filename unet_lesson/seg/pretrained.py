@@ -5,7 +5,7 @@
 * ``load_pretrained("valid")``: a small valid-padding U-Net (``VALID_OPTIONS``), used by the
   overlap-tile lesson 09.
 
-Both are trained on the course's generated cell images (:mod:`unet_lesson.data`), with fixed
+Both are trained on the course's generated cell images (:mod:`unet_lesson.seg.data`), with fixed
 seeds, by one command from the repository root::
 
     python scripts/make_checkpoints.py
@@ -21,7 +21,7 @@ from pathlib import Path
 
 import torch
 
-from .model import UNet
+from ..core.model import UNet
 from .train import (LESSON_DATA, LESSON_OPTIONS, LESSON_TRAIN, VALID_OPTIONS, evaluate, lesson_model,
                     load_checkpoint, model_from_checkpoint, otsu_baseline, save_checkpoint, train)
 

@@ -43,7 +43,7 @@ from typing import Iterator
 
 import numpy as np
 
-from .shapes import InvalidInputSize, check_input_size, nearest_valid_sizes, normalize_options
+from ..core.shapes import InvalidInputSize, check_input_size, nearest_valid_sizes, normalize_options
 
 __all__ = [
     "Box",

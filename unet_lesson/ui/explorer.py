@@ -27,7 +27,7 @@ import html
 import math
 from functools import lru_cache
 
-from .shapes import (InvalidInputSize, LayerRow, ShapeTable, describe_options, fmt_shape, normalize_options,
+from ..core.shapes import (InvalidInputSize, LayerRow, ShapeTable, describe_options, fmt_shape, normalize_options,
                      shape_table, valid_input_sizes)
 from .widgets import View, error_view, figure_png, one_at_a_time, safe_view
 
@@ -93,7 +93,7 @@ def _size_rule(padding: str, depth: int, up_mode: str) -> SizeRule:
     sizes = [s for s in sizes if s < first + 5 * step]
     if sizes != [first + k * step for k in range(len(sizes))]:  # pragma: no cover - a broken core would show here
         raise AssertionError(f"valid sizes are not first + {step}k: {sizes}")
-    from .shapes import output_size
+    from ..core.shapes import output_size
     offsets = {output_size(s, **opts)[0] - s for s in sizes}
     if len(offsets) != 1:  # pragma: no cover
         raise AssertionError(f"output - input is not constant: {offsets}")
@@ -237,7 +237,7 @@ def explorer_view(**controls) -> View:
 @lru_cache(maxsize=2)
 def _pretrained(padding: str):
     """(model, note): the shipped trained checkpoint of this padding, else (None, why not)."""
-    from .pretrained import load_pretrained
+    from ..seg.pretrained import load_pretrained
 
     try:
         model = load_pretrained(padding)
@@ -252,8 +252,8 @@ def _pretrained(padding: str):
 def _random_network(padding: str, depth: int, base: int, num_classes: int, up_mode: str):
     import torch
 
-    from .env import get_device
-    from .model import UNet
+    from ..core.env import get_device
+    from ..core.model import UNet
 
     with torch.random.fork_rng(devices=[]):
         torch.manual_seed(0)
@@ -264,7 +264,7 @@ def _random_network(padding: str, depth: int, base: int, num_classes: int, up_mo
 def feature_network(padding="same", depth=4, base_channels=64, num_classes=2, up_mode="upconv"):
     """The small network that draws the feature maps, and a note saying which weights it has.
 
-    The trained checkpoint of this padding (``unet_lesson.pretrained.load_pretrained(padding)``) when
+    The trained checkpoint of this padding (``unet_lesson.seg.pretrained.load_pretrained(padding)``) when
     it exists and has this layout (padding, depth, classes, upsampling); otherwise the same layout with
     ``min(base_channels, FEATURE_BASE)`` channels and random weights (seed 0).
     Returns ``(model, weights, note)`` with ``weights`` ``"trained"`` or ``"random"``.
@@ -286,7 +286,7 @@ def feature_network(padding="same", depth=4, base_channels=64, num_classes=2, up
 @lru_cache(maxsize=8)
 def _image(size: int):
     """The course's sample cell image at ``size`` (cached: a control change redraws often), and its name."""
-    from .data import sample_image
+    from ..seg.data import sample_image
 
     return sample_image(size=size, seed=0), f"sample_image(size={size}, seed=0)"
 
@@ -311,7 +311,7 @@ def feature_maps_view(input_size=256, padding="same", depth=4, base_channels=64,
     """
     import torch
 
-    from .inspect import feature_maps
+    from ..core.inspect import feature_maps
 
     o = _options(padding, depth, base_channels, num_classes, up_mode)
     try:

@@ -19,12 +19,12 @@ import numpy as np
 import torch
 from torch import nn
 
-from ..env import seeded
-from ..exercises import Exercise
-from ..model import UNet
-from ..shapes import check_input_size, nearest_valid_sizes, shape_table
-from ..sizes import conv_out
-from ..widgets import View
+from ..core.env import seeded
+from ..ui.exercises import Exercise
+from ..core.model import UNet
+from ..core.shapes import check_input_size, nearest_valid_sizes, shape_table
+from ..core.sizes import conv_out
+from ..ui.widgets import View
 
 __all__ = [
     "check_num_classes", "head_layer", "head_params", "head_shapes", "LinearCheck", "conv1x1_as_linear",
@@ -145,8 +145,8 @@ _IMAGE_SIZE = 96
 
 
 def _load_trained():
-    """The course's small trained UNet (``unet_lesson.pretrained``), or ``None`` with the reason."""
-    from ..pretrained import load_pretrained
+    """The course's small trained UNet (``unet_lesson.seg.pretrained``), or ``None`` with the reason."""
+    from ..seg.pretrained import load_pretrained
 
     try:
         model = load_pretrained("same")
@@ -156,8 +156,8 @@ def _load_trained():
 
 
 def lesson_sample(size: int, seed: int = 0) -> tuple[np.ndarray, np.ndarray]:
-    """The sample image and its foreground mask (1 = cell) from ``unet_lesson.data``."""
-    from ..data import make_sample
+    """The sample image and its foreground mask (1 = cell) from ``unet_lesson.seg.data``."""
+    from ..seg.data import make_sample
 
     s = make_sample(size=size, seed=seed)
     return np.asarray(s.image, dtype=np.float32), np.asarray(s.mask, dtype=np.uint8)
@@ -215,7 +215,7 @@ def feature_source() -> dict:
     Returns ``{"image", "mask", "features" (1, C_in, H, W), "head", "weights", "why", "fit"}``;
     ``weights`` is ``"trained"`` or ``"random weights"``.
     """
-    from ..inspect import feature_maps
+    from ..core.inspect import feature_maps
 
     model, why = _load_trained()
     trained = model is not None

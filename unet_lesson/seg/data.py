@@ -14,7 +14,7 @@ Each picture comes with an *instance mask* (0 = background, 1..n = one label per
 touching cells are separated by a one-pixel background line, as in the paper's data) and
 the *binary mask* (1 = cell, 0 = background) the network learns to predict.
 
->>> from unet_lesson.data import sample_image, make_sample
+>>> from unet_lesson.seg.data import sample_image, make_sample
 >>> img = sample_image(size=128, seed=0)          # 2-D float32 in [0, 1]
 >>> s = make_sample(size=(96, 128), seed=3)       # s.image, s.instances, s.mask
 """

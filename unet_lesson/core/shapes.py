@@ -1,7 +1,7 @@
 r"""The U-Net's shapes, layer by layer, computed by size arithmetic alone.
 
 :func:`shape_table` walks the network's layers with the integer functions of
-:mod:`unet_lesson.sizes` (no tensor is created, so it is instant even for the
+:mod:`unet_lesson.core.sizes` (no tensor is created, so it is instant even for the
 full-size network) and returns a :class:`ShapeTable`: path, level, operation, input and
 output shape (channels x height x width), parameter count and the formula behind every
 size. The tests prove that each row equals the shape of the real layer's output in a

@@ -8,7 +8,7 @@ The notes: "pooling layer: size 1/2, channel 不变 (unchanged)"; 2x2 max pool, 
 (a ceiling with ``ceil_mode=True``), but a pool has no weights: it takes the maximum of each
 window, channel by channel, so the channel count passes through unchanged.
 
-Every number shown comes from :func:`unet_lesson.sizes.pool_out` and is checked against a
+Every number shown comes from :func:`unet_lesson.core.sizes.pool_out` and is checked against a
 real ``nn.MaxPool2d``.
 """
 from __future__ import annotations
@@ -20,11 +20,11 @@ import numpy as np
 import torch
 from torch import nn
 
-from ..env import seeded
-from ..exercises import Exercise
-from ..shapes import DEFAULT_OPTIONS, shape_table
-from ..sizes import LayerSizeError, conv_out, pool_out
-from ..widgets import View
+from ..core.env import seeded
+from ..ui.exercises import Exercise
+from ..core.shapes import DEFAULT_OPTIONS, shape_table
+from ..core.sizes import LayerSizeError, conv_out, pool_out
+from ..ui.widgets import View
 
 __all__ = [
     "MAX_SIZE", "GRID_MAX", "SOURCES", "real_pool", "pool_view", "pool_grid_figure", "parameters_view",
@@ -60,7 +60,7 @@ def _n_params(layer: nn.Module) -> int:
 @lru_cache(maxsize=8)
 def _image(size: int, seed: int = 0) -> np.ndarray:
     """The course's sample cell image at ``size`` pixels (cached: the widget redraws often)."""
-    from ..data import sample_image
+    from ..seg.data import sample_image
 
     return np.asarray(sample_image(size=size, seed=seed), dtype=np.float32)
 
@@ -273,7 +273,7 @@ def parameters_view(channels: int = 64, size: int = 8) -> View:
 @torch.no_grad()
 def channels_view(size: int = 64, channels: int = 8, seed: int = 0) -> View:
     """Conv feature maps of the sample image before and after a real 2x2 max pool, channel by channel."""
-    from ..plotting import feature_map_grid
+    from ..ui.plotting import feature_map_grid
     import matplotlib.pyplot as plt
 
     expected_conv = conv_out(size, 3)

@@ -2,8 +2,8 @@
 
 The paper trained on 30 electron-microscopy slices of 512x512 pixels with hand-drawn
 membrane masks (the ISBI 2012 challenge). With :func:`load_folder` a lesson can train on
-data like that instead of the generated cells of :mod:`unet_lesson.data`: the result is a
-:class:`FolderDataset`, a :class:`unet_lesson.data.Dataset` with the same arrays
+data like that instead of the generated cells of :mod:`unet_lesson.seg.data`: the result is a
+:class:`FolderDataset`, a :class:`unet_lesson.seg.data.Dataset` with the same arrays
 
 * ``images``: (N, H, W) float32 in [0, 1],
 * ``masks``: (N, H, W) uint8, 1 = foreground (any non-zero mask value), 0 = background,
@@ -70,7 +70,7 @@ class FolderError(ValueError):
 
 @dataclass
 class FolderDataset(Dataset):
-    """Images and masks read from a folder: the arrays of :class:`unet_lesson.data.Dataset`
+    """Images and masks read from a folder: the arrays of :class:`unet_lesson.seg.data.Dataset`
     (``images`` float32 in [0, 1], ``instances`` int32, ``masks`` uint8) plus ``names``
     (file, or file[page] for a TIFF stack), ``path`` and the ``layout`` found."""
 

@@ -3,9 +3,9 @@ from __future__ import annotations
 
 import html
 
-from ..exercises import Exercise
-from ..shapes import InvalidInputSize, check_input_size, describe_options, shape_table
-from ..widgets import View
+from ..ui.exercises import Exercise
+from ..core.shapes import InvalidInputSize, check_input_size, describe_options, shape_table
+from ..ui.widgets import View
 
 __all__ = ["network_io_view", "controls", "EX_OUTPUT", "EX_CHANNELS", "course_map_html", "LESSONS"]
 

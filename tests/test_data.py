@@ -75,7 +75,7 @@ def test_bad_size_is_explained(bad):
 def test_unknown_option_and_bad_n():
     with pytest.raises(ValueError, match="unknown option"):
         make_sample(64, colour="red")
-    with pytest.raises(ValueError, match="n must be"):
+    with pytest.raises(ValueError, match=r"n \(the number of samples\) must be from 1"):
         make_dataset(0)
     assert set(DEFAULTS) >= {"illumination", "noise", "blur"}
 

@@ -48,7 +48,7 @@ def test_one_arrow_per_operation(setting):
     table = shape_table(**setting)
     boxes, arrows = layout(table)
     kinds = [k for k, _, _ in arrows]
-    d = table.options["depth"]
+    d = table.options.depth
     assert kinds.count("pool") == d == len(table.where(kind="pool"))
     assert kinds.count("up") == d
     assert kinds.count("copy") == d

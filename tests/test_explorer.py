@@ -4,9 +4,11 @@ import itertools
 import pytest
 import torch
 
-from unet_lesson import InvalidInputSize, count_parameters, output_size, shape_table, valid_input_sizes
+from unet_lesson import InvalidInputSize, count_parameters, output_size, shape_table, size_rule, valid_input_sizes
+from unet_lesson.seg import pretrained as P
 from unet_lesson.ui import explorer as E
-from unet_lesson.ui.widgets import safe_view
+from unet_lesson.ui.tables import shape_table_html
+from unet_lesson.ui.widgets import figure_png, safe_view, static_view
 
 PADDINGS = ("valid", "same")
 UP_MODES = ("upconv", "bilinear")
@@ -18,7 +20,7 @@ def _controls(**kw):
 
 @pytest.mark.parametrize("padding,depth,up_mode", list(itertools.product(PADDINGS, range(1, 6), UP_MODES)))
 def test_shapes_view_numbers_are_the_packages(padding, depth, up_mode):
-    rule = E.size_rule(padding=padding, depth=depth, up_mode=up_mode)
+    rule = size_rule(padding=padding, depth=depth, up_mode=up_mode)
     for size in (rule.first, rule.first + rule.step, rule.first + 7 * rule.step):
         c = _controls(input_size=size, padding=padding, depth=depth, up_mode=up_mode, base_channels=8,
                       num_classes=3)
@@ -31,13 +33,13 @@ def test_shapes_view_numbers_are_the_packages(padding, depth, up_mode):
         assert v.data["n_conv_layers"] == table.n_conv_layers
         assert v.data["error"] == ""
         assert f"{v.data['params']:,}" in v.html
-        assert table.to_html(style="notes") in v.html
+        assert shape_table_html(table, "notes") in v.html
 
 
 @pytest.mark.parametrize("padding,depth", list(itertools.product(PADDINGS, range(1, 6))))
 def test_size_rule_matches_valid_input_sizes(padding, depth):
-    rule = E.size_rule(padding=padding, depth=depth)
-    sizes = valid_input_sizes(max_size=rule.first + 10 * rule.step, padding=padding, depth=depth)
+    rule = size_rule(padding=padding, depth=depth)
+    sizes = valid_input_sizes(rule.first + 10 * rule.step, padding=padding, depth=depth)
     assert sizes == [rule.first + k * rule.step for k in range(11)]
     assert all(output_size(s, padding=padding, depth=depth)[0] == s + rule.offset for s in sizes)
     assert rule.next_valid(rule.first + 1) == rule.first + rule.step
@@ -55,11 +57,11 @@ def test_paper_numbers():
 
 @pytest.mark.parametrize("size", [571, 573, 574, 580, 187, 100, 1, 0, -4, 1001])
 def test_invalid_valid_sizes_explain_where_and_why(size):
-    v = E.shapes_view(input_size=size)
+    v = safe_view(E.shapes_view, input_size=size)
     assert not v.ok
     with pytest.raises(InvalidInputSize) as e:
         shape_table(size)
-    assert v.error == str(e.value) == v.data["error"]
+    assert v.error == v.data["error"] == f"{e.value} This setting takes {size_rule().text}."
     assert v.data["below"] == (e.value.below if e.value.below is not None else "")
     assert v.data["above"] == (e.value.above if e.value.above is not None else "")
     if size > 0:
@@ -69,7 +71,7 @@ def test_invalid_valid_sizes_explain_where_and_why(size):
 
 @pytest.mark.parametrize("size,depth", [(100, 4), (255, 4), (257, 4), (30, 2), (17, 1), (100, 5), (130, 3)])
 def test_invalid_same_sizes(size, depth):
-    v = E.shapes_view(input_size=size, padding="same", depth=depth)
+    v = safe_view(E.shapes_view, input_size=size, padding="same", depth=depth)
     assert not v.ok
     assert "cannot be concatenated" in v.error
     below, above = v.data["below"], v.data["above"]
@@ -89,7 +91,7 @@ def test_bad_controls_give_a_message_not_a_traceback(bad):
 @pytest.mark.parametrize("depth", [1, 2, 3, 4, 5])
 def test_odd_and_even_sizes_at_every_depth(size, depth):
     for padding in PADDINGS:
-        v = E.shapes_view(input_size=size, padding=padding, depth=depth)
+        v = safe_view(E.shapes_view, input_size=size, padding=padding, depth=depth)
         try:
             out = output_size(size, padding=padding, depth=depth)[0]
         except InvalidInputSize:
@@ -109,7 +111,7 @@ def test_param_formula_equals_the_rows_count():
     for opts in (dict(), dict(padding="same"), dict(up_mode="bilinear", base_channels=8, num_classes=3)):
         t = shape_table(256 if opts.get("padding") == "same" else 572, **opts)
         for r in t:
-            f = E.param_formula(r, t.options)
+            f = t.param_formula(r)
             lhs, rhs = f.split(" = ") if " = " in f else (None, f)
             if lhs is None:
                 assert r.params == 0
@@ -119,7 +121,7 @@ def test_param_formula_equals_the_rows_count():
 
 
 def test_size_walk_follows_the_table():
-    walk = E.size_walk(shape_table(572))
+    walk = shape_table(572).size_walk()
     assert walk.startswith("572 → 570 → 568 ↓ 284")
     assert "(crop 64 → 56)" in walk and walk.endswith("→ 388 → 388")
 
@@ -132,14 +134,14 @@ def test_diagram_view(setting):
     table = shape_table(c["input_size"], **{k: c[k] for k in ("padding", "depth", "up_mode")})
     assert v.data["boxes"] == 1 + len([r for r in table if r.kind in ("conv", "pool", "up", "crop", "head")])
     assert v.data["output_size"] == table.output_shape[1]
-    assert E._png(v.figure)[:4] == b"\x89PNG"
+    assert figure_png(v.figure, tight=v.tight)[:4] == b"\x89PNG"
 
 
 @pytest.mark.parametrize("view", [E.diagram_view, E.feature_maps_view])
 def test_other_views_explain_an_invalid_size(view):
-    v = view(**_controls(input_size=573))
+    v = safe_view(view, **_controls(input_size=573))
     assert not v.ok and v.figure is None
-    assert v.error == E.shapes_view(input_size=573).error and v.data["above"] == 588
+    assert v.error == safe_view(E.shapes_view, input_size=573).error and v.data["above"] == 588
 
 
 @pytest.mark.parametrize("setting", [
@@ -170,7 +172,7 @@ def test_feature_maps_have_the_tables_sizes(setting):
 
 
 def test_feature_maps_invalid_and_too_large():
-    assert not E.feature_maps_view(**_controls(input_size=100, padding="same")).ok
+    assert not safe_view(E.feature_maps_view, **_controls(input_size=100, padding="same")).ok
     v = safe_view(E.feature_maps_view, **_controls(input_size=2060, padding="valid"))
     assert not v.ok and str(E.MAX_FEATURE_SIZE) in v.error
     largest = int(v.error.rstrip(".").split()[-1])
@@ -180,8 +182,10 @@ def test_feature_maps_invalid_and_too_large():
 
 @pytest.mark.parametrize("size", [30, 256, 300, 572])
 def test_sample_image_at_any_size(size):
-    img, note = E._image(size)
-    assert img.shape == (size, size) and "sample_image" in note
+    from unet_lesson.seg.data import sample_image
+
+    img = sample_image(size)
+    assert img.shape == (size, size) and img is sample_image(size) and not img.flags.writeable
     assert 0 <= img.min() and img.max() <= 1
 
 
@@ -191,22 +195,29 @@ def test_feature_maps_restore_torch_threads():
     assert torch.get_num_threads() == before
 
 
-def test_feature_network_without_checkpoint_says_random(monkeypatch):
-    monkeypatch.setattr(E, "_pretrained", lambda padding: (None, "no trained checkpoint (test)"))
+@pytest.fixture
+def fresh_networks():
+    E._feature_network.cache_clear()
+    yield
+    E._feature_network.cache_clear()
+
+
+def test_feature_network_without_checkpoint_says_random(monkeypatch, fresh_networks):
+    monkeypatch.setattr(P, "_shipped", lambda padding: (None, "no trained checkpoint (test)"))
     model, weights, note = E.feature_network(padding="same")
     assert weights == "random" and "no trained checkpoint (test)" in note
-    assert model.options["base_channels"] == E.FEATURE_BASE
+    assert model.options.base_channels == E.FEATURE_BASE
 
 
-def test_feature_network_uses_a_matching_checkpoint(monkeypatch):
+def test_feature_network_uses_a_matching_checkpoint(monkeypatch, fresh_networks):
     from unet_lesson import UNet
 
     ckpt = UNet(padding="same", depth=3, base_channels=2).eval()
-    monkeypatch.setattr(E, "_pretrained", lambda padding: (ckpt, "") if padding == "same" else (None, "none"))
+    monkeypatch.setattr(P, "_shipped", lambda padding: (ckpt, "") if padding == "same" else (None, "none"))
     model, weights, _ = E.feature_network(padding="same", depth=3)
     assert model is ckpt and weights == "trained"
     model, weights, note = E.feature_network(padding="same", depth=4)
-    assert weights == "random" and "depth-3" in note
+    assert weights == "random" and "depth 3" in note
     v = E.feature_maps_view(input_size=64, padding="same", depth=3)
     assert v.data["weights"] == "trained" and v.data["feature_shapes"]["down_convs.0"][0] == 2
 
@@ -221,14 +232,14 @@ def test_default_explorer_shows_the_shipped_valid_network():
     assert weights == "trained" and model.options == shipped.options and "trained" in note
 
 
-def test_explorer_view_and_widget():
-    v = E.explorer_view(**E.DEFAULTS)
-    assert v.ok and v.figure is not None and v.data["params"] == 31_030_658
+def test_explorer_static_view_and_widget():
+    page = static_view(E.PANES, E.controls())
+    assert "data-ul-params='31030658'" in page and page.count("<img") == 1  # table and diagram, maps off
     w = E.build()
     assert "ul-explorer" in w._dom_classes
     for name in E.CONTROLS:
         assert f"ul-explorer-{name}" in w.controls[name]._dom_classes
-    shapes = w.children[2]
+    shapes = w.panes["shapes"][0]
     assert "data-ul-output_size='388'" in shapes.value
     w.controls["input_size"].value = 573          # invalid: message, the control keeps what was typed
     assert "class='ul-error'" in shapes.value and "Nearest valid sizes" in shapes.value
@@ -245,9 +256,9 @@ def test_explorer_view_and_widget():
     assert "class='ul-error'" in shapes.value and "base_channels" in shapes.value
     w.controls["base_channels"].value = 8
     w.feature_toggle.value = True
-    maps_note = w.children[4]
+    maps_note, maps_image = w.panes["maps"]
     assert "random weights" in maps_note.value or "trained weights" in maps_note.value
-    assert w.children[5].value[:4] == b"\x89PNG"
+    assert maps_image.value[:4] == b"\x89PNG"
 
 
 def test_build_rejects_unknown_defaults():

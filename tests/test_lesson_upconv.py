@@ -18,7 +18,9 @@ from hypothesis import strategies as st  # noqa: E402
 from torch import nn  # noqa: E402
 
 from unet_lesson import UNet, shape_table, up_conv_out  # noqa: E402
+from unet_lesson.core import transposed as TR  # noqa: E402
 from unet_lesson.lessons import l03_up_conv as U  # noqa: E402
+from unet_lesson.ui.figures import upconv as FIG  # noqa: E402
 from unet_lesson.ui.widgets import View, live, safe_view  # noqa: E402
 
 
@@ -51,7 +53,7 @@ def test_scatter_and_sum_equals_conv_transpose2d(size, k, s, p, op):
     rng = np.random.default_rng(size * 1000 + k * 100 + s * 10 + p + op)
     x = rng.standard_normal((2, size, size))
     w = rng.standard_normal((2, 3, k, k))
-    ours = U.scatter_and_sum(x, w, stride=s, padding=p, output_padding=op)
+    ours = TR.scatter_and_sum(x, w, stride=s, padding=p, output_padding=op)
     real = real_conv_transpose(x, w, s, p, op)
     assert ours.shape == real.shape == (3, up_conv_out(size, k, s, p, op), up_conv_out(size, k, s, p, op))
     np.testing.assert_allclose(ours, real, atol=1e-10)
@@ -71,18 +73,18 @@ def test_scatter_and_sum_rectangular_any_setting(h, w_, kh, kw, sh, sw, ph, pw, 
     ok = valid(h, kh, sh, ph, oph) and valid(w_, kw, sw, pw, opw)
     if not ok:
         with pytest.raises(ValueError):
-            U.scatter_and_sum(x, w, (sh, sw), (ph, pw), (oph, opw), bias=b)
+            TR.scatter_and_sum(x, w, (sh, sw), (ph, pw), (oph, opw), bias=b)
         with pytest.raises(RuntimeError):  # the real layer refuses it too
             real_conv_transpose(x, w, (sh, sw), (ph, pw), (oph, opw), bias=b)
         return
-    ours = U.scatter_and_sum(x, w, (sh, sw), (ph, pw), (oph, opw), bias=b)
+    ours = TR.scatter_and_sum(x, w, (sh, sw), (ph, pw), (oph, opw), bias=b)
     np.testing.assert_allclose(ours, real_conv_transpose(x, w, (sh, sw), (ph, pw), (oph, opw), bias=b), atol=1e-10)
 
 
 def test_two_dimensional_inputs_give_a_two_dimensional_output():
-    out = U.scatter_and_sum(U.EXAMPLE_INPUT, U.EXAMPLE_KERNEL, stride=2)
+    out = TR.scatter_and_sum(U.EXAMPLE_INPUT, U.EXAMPLE_KERNEL, stride=2)
     assert out.shape == (5, 5)
-    np.testing.assert_allclose(out, U.conv_transpose_torch(U.EXAMPLE_INPUT, U.EXAMPLE_KERNEL, stride=2))
+    np.testing.assert_allclose(out, TR.conv_transpose_torch(U.EXAMPLE_INPUT, U.EXAMPLE_KERNEL, stride=2))
     np.testing.assert_allclose(out, real_conv_transpose(U.EXAMPLE_INPUT[None], U.EXAMPLE_KERNEL[None, None],
                                                         2, 0, 0)[0])
 
@@ -90,7 +92,7 @@ def test_two_dimensional_inputs_give_a_two_dimensional_output():
 def test_conv_transpose_torch_helper_is_the_real_layer():
     rng = np.random.default_rng(1)
     x, w = rng.standard_normal((3, 4, 5)), rng.standard_normal((3, 2, 3, 3))
-    np.testing.assert_allclose(U.conv_transpose_torch(x, w, 2, 1, 1, bias=np.array([0.5, -1.0])),
+    np.testing.assert_allclose(TR.conv_transpose_torch(x, w, 2, 1, 1, bias=np.array([0.5, -1.0])),
                                real_conv_transpose(x, w, 2, 1, 1, bias=np.array([0.5, -1.0])))
 
 
@@ -99,12 +101,12 @@ def test_conv_transpose_torch_helper_is_the_real_layer():
                                  (np.ones((3, 3)), np.ones(4))])                 # 1-D kernel
 def test_scatter_and_sum_rejects_bad_shapes_with_a_message(x, w):
     with pytest.raises(ValueError, match="must be|weight's first axis"):
-        U.scatter_and_sum(x, w)
+        TR.scatter_and_sum(x, w)
 
 
 def test_unet_kernel_tiles_without_overlap():
     """U-Net's 2x2 stride-2 up-conv: each input pixel's block is exactly value * kernel."""
-    out = U.scatter_and_sum(U.EXAMPLE_INPUT, U.UNET_KERNEL, stride=2)
+    out = TR.scatter_and_sum(U.EXAMPLE_INPUT, U.UNET_KERNEL, stride=2)
     for i, j in itertools.product(range(2), range(2)):
         np.testing.assert_allclose(out[2 * i:2 * i + 2, 2 * j:2 * j + 2], U.EXAMPLE_INPUT[i, j] * U.UNET_KERNEL)
 
@@ -117,7 +119,7 @@ def test_unet_kernel_tiles_without_overlap():
 def test_scatter_steps_add_up_to_the_output(size, k, s, p, op):
     rng = np.random.default_rng(7)
     x, kern = rng.integers(1, 5, (size, size)).astype(float), rng.integers(1, 4, (k, k)).astype(float)
-    sc = U.scatter_steps(x, kern, s, p, op)
+    sc = TR.scatter_steps(x, kern, s, p, op)
     assert len(sc.steps) == size * size
     running = np.zeros_like(sc.canvas)
     for step in sc.steps:
@@ -132,13 +134,13 @@ def test_scatter_steps_add_up_to_the_output(size, k, s, p, op):
 
 
 def test_scatter_steps_figure_has_a_panel_per_step():
-    fig = U.scatter_steps_figure()
+    fig = FIG.scatter_steps_figure(U.EXAMPLE_INPUT, U.EXAMPLE_KERNEL)
     assert len(fig.axes) == 2 * (U.EXAMPLE_INPUT.size + 2)
     plt.close(fig)
-    fig = U.scatter_steps_figure(U.EXAMPLE_INPUT, U.EXAMPLE_KERNEL, 2, padding=1, output_padding=1)
+    fig = FIG.scatter_steps_figure(U.EXAMPLE_INPUT, U.EXAMPLE_KERNEL, 2, padding=1, output_padding=1)
     plt.close(fig)
     with pytest.raises(ValueError, match="too many"):
-        U.scatter_steps_figure(np.ones((4, 4)), U.UNET_KERNEL)
+        FIG.scatter_steps_figure(np.ones((4, 4)), U.UNET_KERNEL)
 
 
 # ---------------------------------------------------------------------------------------------
@@ -146,7 +148,7 @@ def test_scatter_steps_figure_has_a_panel_per_step():
 # ---------------------------------------------------------------------------------------------
 @pytest.mark.parametrize("size,k,s,p,op", COMBOS[::3])
 def test_overlap_count_is_the_all_ones_layer_on_a_ones_input(size, k, s, p, op):
-    counts = U.overlap_count(size, k, s, p, op)
+    counts = TR.overlap_count(size, k, s, p, op)
     real = real_conv_transpose(np.ones((1, size, size)), np.ones((1, 1, k, k)), s, p, op)[0]
     assert counts.dtype.kind == "i"
     np.testing.assert_array_equal(counts, real)
@@ -154,13 +156,13 @@ def test_overlap_count_is_the_all_ones_layer_on_a_ones_input(size, k, s, p, op):
 
 @pytest.mark.parametrize("k,s", list(itertools.product(range(1, 7), range(1, 5))))
 def test_uneven_overlap_iff_stride_does_not_divide_kernel(k, s):
-    counts = U.overlap_count(9, k, s)
+    counts = TR.overlap_count(9, k, s)
     inner = counts[k - 1:counts.shape[0] - (k - 1), k - 1:counts.shape[1] - (k - 1)]
-    assert U.uneven_overlap(k, s) == (inner.min() != inner.max())
-    line = U.overlap_count((1, 9), (1, k), (1, s))[0]          # one axis: a 1-pixel-high map and kernel
+    assert TR.uneven_overlap(k, s) == (inner.min() != inner.max())
+    line = TR.overlap_count((1, 9), (1, k), (1, s))[0]          # one axis: a 1-pixel-high map and kernel
     row = line[k - 1:line.size - (k - 1)]
-    assert set(np.unique(row).tolist()) == set(U.overlap_levels(k, s))
-    assert U.checkerboard_facts(9, k, s)["uneven"] == U.uneven_overlap(k, s)
+    assert set(np.unique(row).tolist()) == set(TR.overlap_levels(k, s))
+    assert TR.checkerboard_facts(9, k, s)["uneven"] == TR.uneven_overlap(k, s)
 
 
 @settings(max_examples=150, deadline=None)
@@ -168,9 +170,9 @@ def test_uneven_overlap_iff_stride_does_not_divide_kernel(k, s):
 def test_checkerboard_facts_equal_brute_force_counts(n, k, s, p, op):
     if not valid(n, k, s, p, op):
         with pytest.raises(ValueError):
-            U.checkerboard_facts(n, k, s, p, op)
+            TR.checkerboard_facts(n, k, s, p, op)
         return
-    f = U.checkerboard_facts(n, k, s, p, op)
+    f = TR.checkerboard_facts(n, k, s, p, op)
     counts = real_conv_transpose(np.ones((1, n, n)), np.ones((1, 1, k, k)), s, p, op)[0]
     assert (f["min"], f["max"]) == (counts.min(), counts.max())
     full = real_conv_transpose(np.ones((1, n, n)), np.ones((1, 1, k, k)), s, 0, 0)[0]
@@ -182,35 +184,35 @@ def test_checkerboard_facts_equal_brute_force_counts(n, k, s, p, op):
 def test_checkerboard_facts_for_huge_maps_match_a_moderate_one():
     """The count is periodic inside, so a 10^9-pixel map has the interior of a 40-pixel one."""
     for k, s in [(3, 2), (2, 2), (5, 3), (1, 4)]:
-        big, small = U.checkerboard_facts(10 ** 9, k, s), U.checkerboard_facts(40, k, s)
+        big, small = TR.checkerboard_facts(10 ** 9, k, s), TR.checkerboard_facts(40, k, s)
         assert {key: big[key] for key in ("interior_min", "interior_max", "uneven", "min", "max")} == \
                {key: small[key] for key in ("interior_min", "interior_max", "uneven", "min", "max")}
 
 
 def test_checkerboard_facts_for_the_lesson_cases():
-    assert U.checkerboard_facts(6, 2, 2)["interior_max"] == 1 and not U.checkerboard_facts(6, 2, 2)["uneven"]
-    f = U.checkerboard_facts(6, 3, 2)
+    assert TR.checkerboard_facts(6, 2, 2)["interior_max"] == 1 and not TR.checkerboard_facts(6, 2, 2)["uneven"]
+    f = TR.checkerboard_facts(6, 3, 2)
     assert (f["interior_min"], f["interior_max"], f["uneven"]) == (1, 4, True)
-    f = U.checkerboard_facts(6, 4, 2)
+    f = TR.checkerboard_facts(6, 4, 2)
     assert (f["interior_min"], f["interior_max"], f["uneven"], f["min"]) == (4, 4, False, 1)
 
 
 def test_checkerboard_and_three_ways_figures():
-    fig = U.checkerboard_figure()
+    fig = FIG.checkerboard_figure()
     assert len(fig.axes) == 6
     plt.close(fig)
     img = np.linspace(0, 1, 20 * 21).reshape(20, 21)
-    ways = U.upsample_three_ways(img)
+    ways = TR.upsample_three_ways(img)
     for name, (a, _) in ways.items():
         assert a.shape == ((20, 21) if name == "input" else (40, 42)), name
     # a flat image: the uneven 3x3 kernel makes a checkerboard, the 2x2 and bilinear stay flat
-    flat = U.upsample_three_ways(np.full((8, 8), 0.5))
+    flat = TR.upsample_three_ways(np.full((8, 8), 0.5))
     a3, a2, bl = (v[0] for k, v in flat.items() if k != "input")
     assert np.ptp(a3[2:-2, 2:-2]) > 0.1
     assert np.ptp(a2) < 1e-12 and np.ptp(bl) < 1e-6
-    plt.close(U.upsample_three_ways_figure(img))
+    plt.close(FIG.upsample_three_ways_figure(img))
     with pytest.raises(ValueError):
-        U.upsample_three_ways(np.ones((2, 3, 4)))
+        TR.upsample_three_ways(np.ones((2, 3, 4)))
 
 
 # ---------------------------------------------------------------------------------------------
@@ -266,7 +268,7 @@ def test_feature_map_demo_shapes(size):
     flat = stages[labels[3]]
     np.testing.assert_allclose(flat[0, ::2, ::2], 0.5 * (pool[0] + pool[1]), rtol=1e-5, atol=1e-6)
     np.testing.assert_allclose(flat[1, 1::2, 1::2], 0.5 * (pool[2] + pool[3]), rtol=1e-5, atol=1e-6)
-    fig = U.feature_map_figure(list(stages.items()))
+    fig = FIG.feature_map_figure(list(stages.items()))
     plt.close(fig)
 
 
@@ -339,9 +341,9 @@ def test_view_numbers_come_from_the_real_layer(kw):
     assert v.data["weight_shape"] == tuple(layer.weight.shape)
     assert v.data["agrees"] is True and v.data["max_diff"] < 1e-9
     assert v.data["formula"] in v.html
-    assert v.data["uneven"] == U.checkerboard_facts(kw["size"], kw["kernel"], kw["stride"])["uneven"]
+    assert v.data["uneven"] == TR.checkerboard_facts(kw["size"], kw["kernel"], kw["stride"])["uneven"]
     if kw["size"] >= 3:  # with room for an interior, uneven exactly when the stride does not divide the kernel
-        assert v.data["uneven"] == U.uneven_overlap(kw["kernel"], kw["stride"])
+        assert v.data["uneven"] == TR.uneven_overlap(kw["kernel"], kw["stride"])
     assert v.figure is not None
     plt.close(v.figure)
 
@@ -411,7 +413,7 @@ def test_view_uneven_and_gap_messages():
     (dict(kernel=1.5), "whole number"),
     (dict(stride=0), "stride must be at least 1"),
     (dict(kernel=0), "kernel must be at least 1"),
-    (dict(padding=-1), "cannot be negative"),
+    (dict(padding=-1), "trimmed from each border"),
     (dict(output_padding=-1), "at least 0"),
     (dict(in_channels=0), "at least 1"),
     (dict(out_channels=2.2), "whole number"),
@@ -428,7 +430,7 @@ def test_view_invalid_settings_explain_themselves(kw, phrase):
 
 @pytest.mark.parametrize("size,k,s,op", [(1, 2, 2, 0), (3, 3, 2, 1), (4, 3, 2, 0), (5, 5, 3, 2)])
 def test_max_padding_is_the_largest_that_works(size, k, s, op):
-    p = U.max_padding(size, k, s, op)
+    p = TR.max_padding(size, k, s, op)
     assert U.upconv_view(size=size, kernel=k, stride=s, padding=p, output_padding=op).ok
     with pytest.raises(ValueError):
         U.upconv_view(size=size, kernel=k, stride=s, padding=p + 1, output_padding=op)
@@ -483,7 +485,7 @@ def test_exercise_answers_are_the_real_numbers():
     assert U.EX_CENTRE.check(centre) and U.EX_CENTRE.check(int(centre))
     # the one choice whose interior overlap count is uniform
     even = [c for c, (k, s) in U._OVERLAP_CHOICES.items()
-            if len(np.unique(U.overlap_count(8, k, s)[k - 1:-(k - 1) or None, k - 1:-(k - 1) or None])) == 1]
+            if len(np.unique(TR.overlap_count(8, k, s)[k - 1:-(k - 1) or None, k - 1:-(k - 1) or None])) == 1]
     assert even == [U.EX_OVERLAP.answer]
 
 

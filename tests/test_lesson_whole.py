@@ -4,6 +4,7 @@ import torch
 
 from unet_lesson import InvalidInputSize, UNet, count_parameters, nearest_valid_sizes, output_size, shape_table
 from unet_lesson.ui.exercises import same_answer
+from unet_lesson.core import receptive as RF
 from unet_lesson.lessons import l06_the_original_unet as W
 
 
@@ -140,23 +141,23 @@ RF_CASES = [
 def test_receptive_field_autograd_equals_arithmetic(size, opts):
     oh = output_size(size, **opts)[0]
     for pos in [None, (0, 0), (oh - 1, oh - 1), (oh // 3, (2 * oh) // 3)]:
-        a = W.receptive_field(size, pos, **opts)
-        b = W.receptive_field_arithmetic(size, pos, **opts)
+        a = RF.receptive_field(size, pos, **opts)
+        b = RF.receptive_field_arithmetic(size, pos, **opts)
         assert (a.rows, a.cols, a.position) == (b.rows, b.cols, b.position)
 
 
 def test_receptive_field_of_the_paper_network():
-    rf = W.receptive_field_arithmetic(188)
+    rf = RF.receptive_field_arithmetic(188)
     assert rf.size == (188, 188)
     # larger inputs: every output pixel still sees 188 pixels, shifted with it
-    a = W.receptive_field_arithmetic(220, (0, 0))
-    b = W.receptive_field_arithmetic(220, (16, 16))
+    a = RF.receptive_field_arithmetic(220, (0, 0))
+    b = RF.receptive_field_arithmetic(220, (16, 16))
     assert a.size == b.size == (188, 188) and b.rows[0] - a.rows[0] == 16
 
 
 def test_receptive_field_bad_position():
     with pytest.raises(ValueError, match="outside"):
-        W.receptive_field(188, (10, 0))
+        RF.receptive_field(188, (10, 0))
 
 
 EXERCISES = [W.EX6_FIRST_CONV, W.EX6_SLIP_196, W.EX6_NEXT_SIZE, W.EX6_OUTPUT_FOR, W.EX7_BOTTOM, W.EX7_UPCONV,

@@ -12,9 +12,11 @@ import torch  # noqa: E402
 
 from unet_lesson import InvalidInputSize, UNet, nearest_valid_sizes, output_size, valid_input_sizes  # noqa: E402
 from unet_lesson.lessons import l09_overlap_tile as L  # noqa: E402
-from unet_lesson.seg.tiling import (TooManyTiles, foreground, margin_of, mirror_pad, plan_naive_tiles,  # noqa: E402
-                                plan_tiles, plot_mirror, plot_plan, plot_seams, predict_naive_tiles, seam_profile,
-                                predict_tiled, predict_whole, probabilities, seam_mask, seam_report)
+from unet_lesson.core.ops import mirror_pad  # noqa: E402
+from unet_lesson.seg.predict import foreground, predict_scores as predict_whole, probabilities  # noqa: E402
+from unet_lesson.seg.tiling import (TooManyTiles, margin_of, plan_naive_tiles, plan_tiles,  # noqa: E402
+                                    predict_naive_tiles, predict_tiled, seam_mask, seam_profile, seam_report)
+from unet_lesson.ui.figures.tiling import plot_mirror, plot_plan, plot_seams  # noqa: E402
 from unet_lesson.ui.widgets import safe_view  # noqa: E402
 
 
@@ -146,7 +148,7 @@ def test_mirror_pad_wider_than_the_image_keeps_mirroring_consistently():
 
 
 def test_mirror_pad_rejects_bad_padding():
-    with pytest.raises(ValueError, match="whole number >= 0"):
+    with pytest.raises(ValueError, match="padding top must be at least 0"):
         mirror_pad(np.zeros((4, 4)), -1, 0, 0, 0)
     with pytest.raises(ValueError, match="at least 2 dimensions"):
         mirror_pad(np.zeros(4), 1, 1, 1, 1)
@@ -280,7 +282,7 @@ def test_invalid_tile_width_is_named():
         plan_tiles((512, 512), (571, 572))
 
 
-@pytest.mark.parametrize("bad, words", [(0, "positive"), (-572, "positive"), (57.5, "57 or 58"),
+@pytest.mark.parametrize("bad, words", [(0, "at least 1"), (-572, "at least 1"), (57.5, "57 or 58"),
                                         ("572", "whole number"), ((572, 572, 1), "height, width"),
                                         (True, "whole number")])
 def test_bad_tile_values(bad, words):
@@ -365,8 +367,8 @@ def test_plan_view_invalid_tile_shows_nearest_valid_sizes():
     assert "ul-error" in v.body_html()
 
 
-@pytest.mark.parametrize("values, words", [(dict(tile=-1), "positive"), (dict(height=0), "positive"),
-                                           (dict(width=-3), "positive"), (dict(tile=204, height=20000), "too many"),
+@pytest.mark.parametrize("values, words", [(dict(tile=-1), "at least 1"), (dict(height=0), "at least 1"),
+                                           (dict(width=-3), "at least 1"), (dict(tile=204, height=20000), "too many"),
                                            (dict(tile=188), "pooling grid"), (dict(depth=5, tile=580), "Nearest valid")])
 def test_plan_view_bad_settings_explain(values, words):
     v = safe_view(L.plan_view, **values)
@@ -411,7 +413,7 @@ def test_lesson_models_fall_back_to_random_weights(monkeypatch):
 
     monkeypatch.setattr(unet_lesson.seg.pretrained, "load_pretrained", lambda padding: None)  # no checkpoint shipped
     valid, same, note = L.lesson_models(base_channels=2)
-    assert valid.options["padding"] == "valid" and same.options["padding"] == "same"
+    assert valid.options.padding == "valid" and same.options.padding == "same"
     assert note.count("random weights") == 2
     assert not valid.training and not same.training
 

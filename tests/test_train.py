@@ -7,9 +7,13 @@ import torch
 
 from unet_lesson import UNet, output_size
 from unet_lesson.seg.data import make_dataset
-from unet_lesson.seg.train import (TrainingSet, center_crop, evaluate, input_size_for, lesson_model, load_checkpoint,
-                               model_from_checkpoint, predict, prepare, sample_batch, save_atomic,
-                               save_checkpoint, train)
+from unet_lesson import input_size_for
+from unet_lesson.core.env import cpu_threads
+from unet_lesson.core.ops import center_crop
+from unet_lesson.seg import checkpoints as CK
+from unet_lesson.seg.checkpoints import load_checkpoint, model_from_checkpoint, save_atomic, save_checkpoint
+from unet_lesson.seg.predict import predict
+from unet_lesson.seg.train import TrainingSet, evaluate, lesson_model, prepare, sample_batch, train
 import unet_lesson.seg.train as T
 
 TINY = dict(padding="same", base_channels=4, depth=2)
@@ -109,7 +113,7 @@ def test_checkpoint_roundtrip_weights_only(tmp_path):
     m = UNet(**TINY)
     p = save_checkpoint(tmp_path / "m.pt", m, dice=0.5, step=3)
     ck = torch.load(p, weights_only=True)  # plain data only
-    assert ck["options"] == m.options and ck["dice"] == 0.5
+    assert ck["options"] == m.options.as_dict() and ck["dice"] == 0.5
     m2 = model_from_checkpoint(p)
     for a, b in zip(m.state_dict().values(), m2.state_dict().values()):
         torch.testing.assert_close(a, b)
@@ -118,16 +122,17 @@ def test_checkpoint_roundtrip_weights_only(tmp_path):
 
 def test_save_is_atomic(tmp_path, monkeypatch):
     p = tmp_path / "ck.pt"
-    save_atomic({"format": T.FORMAT, "v": torch.tensor([1.0])}, p)
+    full = {"format": CK.FORMAT, "options": {}, "state_dict": {}}
+    save_atomic({**full, "v": torch.tensor([1.0])}, p)
 
     def broken_save(obj, f):
         with open(f, "wb") as fh:
             fh.write(b"half a checkp")
         raise OSError("disk full")
 
-    monkeypatch.setattr(T.torch, "save", broken_save)
+    monkeypatch.setattr(CK.torch, "save", broken_save)
     with pytest.raises(OSError):
-        save_atomic({"format": T.FORMAT, "v": torch.tensor([2.0])}, p)
+        save_atomic({**full, "v": torch.tensor([2.0])}, p)
     monkeypatch.undo()
     assert load_checkpoint(p)["v"].item() == 1.0   # the old file is intact
     assert os.listdir(tmp_path) == ["ck.pt"]         # and no temporary file is left behind
@@ -194,8 +199,8 @@ def test_bad_schedule(data):
 
 
 def test_lesson_model_options():
-    assert lesson_model("same").options["padding"] == "same"
-    assert lesson_model("valid").options["padding"] == "valid"
+    assert lesson_model("same").options.padding == "same"
+    assert lesson_model("valid").options.padding == "valid"
     a, b = lesson_model(seed=1), lesson_model(seed=1)
     for x, y in zip(a.parameters(), b.parameters()):
         torch.testing.assert_close(x, y)
@@ -224,10 +229,10 @@ def test_lesson_recipe_beats_otsu_and_reaches_095():
 
 def test_cpu_threads_restores():
     old = torch.get_num_threads()
-    with T.cpu_threads(1):
+    with cpu_threads(1):
         assert torch.get_num_threads() == 1
     assert torch.get_num_threads() == old
-    with T.cpu_threads(None):
+    with cpu_threads(None):
         assert torch.get_num_threads() == old
     r = train(UNet(**TINY), make_dataset(2, 32, seed=0), steps=1, batch_size=1, tile=16, progress=False)
     assert torch.get_num_threads() == old and r.steps == 1

@@ -5,8 +5,8 @@ import pytest
 import torch
 from torch import nn
 
-from unet_lesson import (InvalidInputSize, UNet, check_input_size, count_parameters, nearest_valid_sizes,
-                         output_size, shape_table, valid_input_sizes)
+from unet_lesson import (InvalidInputSize, UNet, count_parameters, nearest_valid_sizes, output_size, shape_table,
+                         valid_input_sizes)
 from unet_lesson.core.inspect import recorded_shapes
 
 
@@ -155,7 +155,7 @@ def test_valid_sizes_are_exactly_the_ones_the_network_takes_without_misalignment
 ])
 def test_invalid_sizes_name_layer_reason_and_nearest(size, layer, below, above):
     with pytest.raises(InvalidInputSize) as e:
-        check_input_size(size)
+        output_size(size)
     err = e.value
     assert isinstance(err, ValueError)
     assert err.layer == layer and err.nearest == (below, above)
@@ -168,9 +168,9 @@ def test_invalid_sizes_name_layer_reason_and_nearest(size, layer, below, above):
 
 def test_odd_size_message_says_why():
     with pytest.raises(InvalidInputSize, match="279 pixels, an odd size"):
-        check_input_size(570)
+        output_size(570)
     with pytest.raises(InvalidInputSize, match="one short of the copied 25, so the two maps cannot be concatenated"):
-        check_input_size(100, padding="same")
+        output_size(100, padding="same")
 
 
 @pytest.mark.parametrize("bad,needle", [(0, "positive"), (-572, "positive"), (572.5, "whole number"),
@@ -178,7 +178,7 @@ def test_odd_size_message_says_why():
                                         ((572, 572, 3), "(height, width)")])
 def test_non_sizes_get_a_clear_message(bad, needle):
     with pytest.raises(InvalidInputSize, match=needle):
-        check_input_size(bad)
+        output_size(bad)
     with pytest.raises(InvalidInputSize, match=needle):
         shape_table(bad)
 
@@ -201,9 +201,13 @@ def test_bad_options_are_explained(opts, needle):
 
 
 def test_table_renders():
+    from unet_lesson.ui.tables import shape_table_html
+
     t = shape_table(572)
-    html = t._repr_html_()
-    assert "31,030,658" in html and "570 = (572 + 2*0 - 3)/1 + 1" in html
+    md = t._repr_markdown_()  # how a notebook shows a ShapeTable (the core draws no HTML)
+    assert "31,030,658" in md and "570 = (572 + 2*0 - 3)/1 + 1" in md
     assert "| 1 | contracting | 1 | 3x3 conv + ReLU | 1×572×572 | 64×570×570 |" in t.to_markdown()
-    assert "570×570×64" in t.to_html(style="notes")
+    html = shape_table_html(t, style="notes", highlight=3)
+    assert "570×570×64" in html and html.count("<tr") == len(t) + 1 and "data-module='head'" in html
+    assert html.count("background:#ffe9a8") == 1
     assert "copy and crop" in str(t)

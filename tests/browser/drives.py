@@ -13,10 +13,9 @@ import re
 
 import torch
 
-from unet_lesson import (InvalidInputSize, center_crop_box, check_input_size, conv_out, count_parameters,
+from unet_lesson import (InvalidInputSize, center_crop_box, output_size, conv_out, count_parameters,
                          nearest_valid_sizes, pool_out, shape_table, up_conv_out, valid_input_sizes)
 
-from unet_lesson.core.shapes import output_size
 
 from .driving import NotebookDrive, Press, Select, Toggle, Type, WidgetDrive, number
 
@@ -55,7 +54,7 @@ FIXTURES = [NotebookDrive("tests/browser/fixtures/fixture_conv.ipynb", [FIXTURE_
 
 # 00 start here: the whole U-Net as a black box (input size, padding -> output size, parameters)
 def _start_expected(input_size, padding):
-    out_h, out_w = check_input_size(input_size, padding=padding)  # InvalidInputSize is a ValueError
+    out_h, out_w = output_size(input_size, padding=padding)  # InvalidInputSize is a ValueError
     return {"input": input_size, "output": out_h, "params": count_parameters(padding=padding)}
 
 
@@ -241,7 +240,7 @@ def _crop_options(padding, allow_odd):
 
 def _crop_expected(input_size, level, padding, allow_odd):
     opts = _crop_options(padding, allow_odd)
-    out_h, _ = check_input_size(input_size, **opts)
+    out_h, _ = output_size(input_size, **opts)
     row = next(r for r in shape_table(input_size, **opts).where(kind="crop") if r.level == level)
     box = center_crop_box(row.in_shape[1:], row.out_shape[1:])
     return {"input": input_size, "level": level, "padding": padding, "source": box.source[0], "target": box.height,
@@ -252,7 +251,7 @@ def _crop_expected(input_size, level, padding, allow_odd):
 def _crop_texts(input_size, level, padding, allow_odd):
     opts = _crop_options(padding, allow_odd)
     row = next(r for r in shape_table(input_size, **opts).where(kind="crop") if r.level == level)
-    out_h, out_w = check_input_size(input_size, **opts)
+    out_h, out_w = output_size(input_size, **opts)
     return [center_crop_box(row.in_shape[1:], row.out_shape[1:]).explain().text,
             f"Network output: {out_h}×{out_w}"]
 
@@ -291,14 +290,14 @@ def _head_network_options() -> tuple:
     from unet_lesson.seg.pretrained import load_pretrained
 
     model = load_pretrained("same")
-    opts = dict(model.options) if model is not None else dict(padding="same", depth=2, base_channels=64)
+    opts = model.options.as_dict() if model is not None else dict(padding="same", depth=2, base_channels=64)
     opts.pop("num_classes", None)
     return tuple(sorted(opts.items()))
 
 
 def _head_row(num_classes):
     opts = dict(_head_network_options())
-    size = valid_input_sizes(max_size=256, **opts)[-1]
+    size = valid_input_sizes(256, **opts)[-1]
     return shape_table(size, num_classes=num_classes, **opts).where(kind="head")[0]
 
 
@@ -476,7 +475,9 @@ EXPLORER_06 = explorer_drive([
     Type("input_size", 588),
     Type("input_size", 570, invalid=True),       # odd at a pool: where, why, nearest valid sizes
     Type("input_size", 572),
-    Press("depth", "ArrowLeft", 1),              # depth 3 on the slider
+    Press("depth", "ArrowDown", 1),              # depth 3, from the keyboard
+    Type("depth", 9, invalid=True),              # deeper than the options allow: said, not clamped
+    Type("depth", 3),
     Type("base_channels", 32),
     Type("num_classes", 5),
     Select("up_mode", "bilinear"),
@@ -486,7 +487,7 @@ EXPLORER_06 = explorer_drive([
 
 # 07: the same-padding network (256, feature maps shown)
 EXPLORER_07 = explorer_drive([
-    Press("depth", "ArrowLeft", 1),
+    Press("depth", "ArrowDown", 1),
     Type("base_channels", 16),
     Type("num_classes", 3),
     Select("up_mode", "bilinear"),
@@ -500,7 +501,7 @@ EXPLORER_07 = explorer_drive([
 EXPLORER = explorer_drive([
     Select("padding", "same", invalid=True),     # 572 is not a multiple of 16
     Type("input_size", 256),
-    Press("depth", "ArrowLeft", 1),
+    Press("depth", "ArrowDown", 1),
     Type("num_classes", 0, invalid=True),
     Type("num_classes", 3),
     Select("up_mode", "bilinear"),

@@ -5,7 +5,7 @@ import platform
 from contextlib import contextmanager
 import sys
 
-__all__ = ["get_device", "environment_report", "print_environment", "seeded"]
+__all__ = ["get_device", "environment_report", "print_environment", "seeded", "cpu_threads"]
 
 
 def get_device(prefer: str | None = None):
@@ -57,3 +57,20 @@ def seeded(seed: int):
     with torch.random.fork_rng(devices=[]):
         torch.manual_seed(seed)
         yield
+
+
+@contextmanager
+def cpu_threads(n: int | None = 1):
+    """Run the block with ``n`` CPU threads for torch (``None``: unchanged), then restore the old number.
+
+    The course's networks are small: their convolutions gain little from a second thread, and on a
+    busy machine two threads spin-wait for each other and run several times slower than one."""
+    import torch
+
+    old = torch.get_num_threads()
+    if n is not None:
+        torch.set_num_threads(int(n))
+    try:
+        yield
+    finally:
+        torch.set_num_threads(old)

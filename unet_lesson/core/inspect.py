@@ -52,7 +52,7 @@ def feature_maps(model: nn.Module, image, modules: list[str] | None = None) -> d
         from .shapes import shape_table  # local: avoids a cycle
 
         x = as_batch(image)
-        modules = [r.module for r in shape_table(tuple(x.shape[-2:]), **model.options)]
+        modules = [r.module for r in shape_table(tuple(x.shape[-2:]), model.options)]
     store: dict = {}
     was_training = model.training
     model.eval()

@@ -6,10 +6,19 @@ The network is a *contracting path* (encoder) and an *expanding path* (decoder):
           ─► [UpSample (up-conv) ─► CropAndConcat (copy and crop) ─► DoubleConvolution] x depth
           ─► 1x1 conv head ─► segmentation map
 
-``UNet()`` with no arguments is exactly the paper's network (Fig. 1): valid 3x3
-convolutions with ReLU and no batch normalisation, 2x2 max pooling, 2x2 up-convs that
-halve the channels, a centre crop of the copied map before concatenation, and a 1x1
-conv to two classes: 23 conv layers, 31,030,658 parameters, 572x572x1 -> 388x388x2.
+``UNet()`` with no arguments has the paper's architecture (Fig. 1): valid 3x3 convolutions with
+ReLU and no batch normalisation, 2x2 max pooling, 2x2 up-convs that halve the channels, a centre
+crop of the copied map before concatenation, and a 1x1 conv to two classes: 23 conv layers,
+31,030,658 parameters, 572x572x1 -> 388x388x2. Two things the paper also describes are off by
+default, and said so wherever the course trains a network:
+
+* **dropout**: "Drop-out layers at the end of the contracting path perform further implicit data
+  augmentation" (Sect. 3.1). ``UNet(dropout=0.5)`` adds them (on the outputs of the deepest
+  contracting level and of the bottom); they hold no parameters.
+* **initialisation**: the paper draws every weight "from a Gaussian distribution with a standard
+  deviation of :math:`\sqrt{2/N}`, where N denotes the number of incoming nodes of one neuron"
+  (Sect. 3), e.g. :math:`N = 9 \cdot 64 = 576` for a 3x3 conv over 64 channels. ``UNet(init="he")``
+  does that; the default keeps PyTorch's own initialisation.
 
 ``UNet(padding="same")`` is the modern variant of the notes ("现在我们的修改"): 3x3
 convs with padding 1 and Conv-BN-ReLU blocks, so the up-conv's output already matches
@@ -17,15 +26,19 @@ the copied map, the crop disappears, and the output size equals the input size.
 """
 from __future__ import annotations
 
+import math
 from collections import OrderedDict
 from typing import Literal
 
 import torch
 from torch import nn
 
-from .shapes import check_input_size, normalize_options
+from .ops import center_crop
+from .options import UNetOptions
+from .shapes import output_size
 
-__all__ = ["UNet", "DoubleConvolution", "DownSample", "UpSample", "CenterCrop", "CropAndConcat"]
+__all__ = ["UNet", "DoubleConvolution", "DownSample", "UpSample", "CenterCrop", "CropAndConcat", "he_init_",
+           "incoming"]
 
 
 class DoubleConvolution(nn.Sequential):
@@ -76,7 +89,7 @@ class UpSample(nn.Module):
                 nn.Upsample(scale_factor=2, mode="bilinear", align_corners=False),
                 nn.Conv2d(in_channels, out_channels, kernel_size=1),
             )
-        else:  # normalize_options has already rejected anything else
+        else:  # UNetOptions has already rejected anything else
             raise ValueError(f"unknown up_mode {mode!r}")
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
@@ -87,10 +100,7 @@ class CenterCrop(nn.Module):
     """Centre-crop (中心裁剪) a map to a target height and width (the "crop" of copy and crop)."""
 
     def forward(self, x: torch.Tensor, size: tuple[int, int]) -> torch.Tensor:
-        h, w = x.shape[-2:]
-        th, tw = size
-        top, left = (h - th) // 2, (w - tw) // 2
-        return x[..., top:top + th, left:left + tw]
+        return center_crop(x, size)
 
 
 class CropAndConcat(nn.Module):
@@ -117,9 +127,10 @@ class CropAndConcat(nn.Module):
 
 
 class UNet(nn.Module):
-    r"""U-Net. The defaults give exactly the 2015 paper's network.
+    r"""U-Net. The defaults give the 2015 paper's architecture (see the module docstring for the two
+    training details, dropout and initialisation, that are off by default).
 
-    Args:
+    Args (the fields of :class:`~unet_lesson.core.options.UNetOptions`, checked there):
         in_channels: channels of the input image (1 for the paper's grey-scale EM images).
         num_classes: channels of the output map, one score per class (2: foreground, background).
         base_channels: channels after the first double conv (64); level :math:`l` has
@@ -135,64 +146,85 @@ class UNet(nn.Module):
             :class:`~unet_lesson.InvalidInputSize` naming the layer and the nearest valid sizes;
             ``"crop"`` centre-crops the copied map; ``"pad"`` zero-pads the expanding map
             (same padding only).
+        dropout: probability of the paper's dropout at the end of the contracting path (0: none).
+        init: ``"pytorch"`` (default) or ``"he"``: the paper's Gaussian, std :math:`\sqrt{2/N}`.
 
-    ``forward`` checks the input size first, so a bad size gives a clear message rather
-    than a bare concatenation failure deep inside the network.
+    ``forward`` checks each new input shape once (then remembers it), so a bad size gives a clear
+    message rather than a bare concatenation failure deep inside the network.
     """
 
     def __init__(self, in_channels: int = 1, num_classes: int = 2, base_channels: int = 64, depth: int = 4,
                  padding: Literal["valid", "same"] = "valid", batch_norm: bool | None = None,
                  up_mode: Literal["upconv", "bilinear"] = "upconv",
-                 mismatch: Literal["error", "crop", "pad"] = "error"):
+                 mismatch: Literal["error", "crop", "pad"] = "error", dropout: float = 0.0,
+                 init: Literal["pytorch", "he"] = "pytorch"):
         super().__init__()
-        opts = normalize_options(in_channels=in_channels, num_classes=num_classes, base_channels=base_channels,
-                                 depth=depth, padding=padding, batch_norm=batch_norm, up_mode=up_mode,
-                                 mismatch=mismatch)
-        self.options = opts
-        pad = 1 if opts["padding"] == "same" else 0
-        bn = opts["batch_norm"]
-        chans = [base_channels * 2 ** level for level in range(depth + 1)]  # 64, 128, 256, 512, 1024
+        o = UNetOptions(in_channels=in_channels, num_classes=num_classes, base_channels=base_channels,
+                        depth=depth, padding=padding, batch_norm=batch_norm, up_mode=up_mode,
+                        mismatch=mismatch, dropout=dropout, init=init)
+        self.options = o
+        self._checked: dict[tuple[int, int], tuple[int, int]] = {}
+        pad, bn, chans = o.conv_padding, o.batch_norm, o.channels  # chans: 64, 128, 256, 512, 1024
 
         # contracting path (收缩路径): double conv, then 2x2 max pool, at each level
         self.down_convs = nn.ModuleList()
-        c_in = in_channels
+        c_in = o.in_channels
         for c in chans[:-1]:
             self.down_convs.append(DoubleConvolution(c_in, c, pad, bn))
             c_in = c
-        self.down_samples = nn.ModuleList(DownSample() for _ in range(depth))
+        self.down_samples = nn.ModuleList(DownSample() for _ in range(o.depth))
 
         # the bottom of the U: a double conv that doubles the channels once more
         self.bottom = DoubleConvolution(chans[-2], chans[-1], pad, bn)
+        # the paper's dropout at the end of the contracting path (no parameters; identity when 0)
+        self.dropout = nn.Dropout(o.dropout) if o.dropout else nn.Identity()
 
         # expanding path (扩展路径): up-conv (channels 1/2), copy and crop, double conv
         self.up_samples = nn.ModuleList()
         self.concats = nn.ModuleList()
         self.up_convs = nn.ModuleList()
         for c in reversed(chans[:-1]):
-            self.up_samples.append(UpSample(2 * c, c, opts["up_mode"]))
-            self.concats.append(CropAndConcat("pad" if opts["mismatch"] == "pad" else "crop"))
+            self.up_samples.append(UpSample(2 * c, c, o.up_mode))
+            self.concats.append(CropAndConcat("pad" if o.mismatch == "pad" else "crop"))
             self.up_convs.append(DoubleConvolution(2 * c, c, pad, bn))
 
         # 1x1 conv head: a per-pixel linear classifier, channels -> num_classes
-        self.head = nn.Conv2d(chans[0], num_classes, kernel_size=1)
+        self.head = nn.Conv2d(chans[0], o.num_classes, kernel_size=1)
+        if o.init == "he":
+            he_init_(self)
+
+    def _check(self, x: torch.Tensor) -> None:
+        """A clear message for an input this network cannot take, once per input shape."""
+        if x.ndim != 4:
+            raise ValueError(f"UNet expects a batch (N, C, H, W), got a tensor of shape {tuple(x.shape)}: "
+                             + ("add the batch axis with x[None] (or x.unsqueeze(0))." if x.ndim == 3 else
+                                "a single image (H, W) becomes x[None, None]."))
+        if x.shape[1] != self.options.in_channels:
+            raise ValueError(f"this UNet takes {self.options.in_channels} input channel(s) (in_channels), got "
+                             f"{x.shape[1]} in a tensor of shape {tuple(x.shape)}.")
+        hw = (int(x.shape[-2]), int(x.shape[-1]))
+        if hw not in self._checked:
+            self._checked[hw] = output_size(hw, self.options)  # raises InvalidInputSize, saying why
+        if self.training and self.options.batch_norm and x.shape[0] == 1:
+            g = self.options.grid
+            if (hw[0] // g) * (hw[1] // g) == 1:
+                raise ValueError(
+                    f"Batch norm cannot train on this: a single {hw[0]}x{hw[1]} image leaves a 1x1 map at the "
+                    "bottom of the U, one value per channel, and batch norm needs more than one to compute "
+                    f"a mean and variance. Use a batch of 2 or more images, an input of at least {2 * g}, "
+                    "or model.eval() for inference.")
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
-        # a clear message for a size that cannot work, instead of a failure deep inside
-        out_h, out_w = check_input_size(tuple(x.shape[-2:]), **self.options)
-        if self.training and self.options["batch_norm"] and x.shape[0] == 1:
-            bottom = [s // 2 ** self.options["depth"] for s in x.shape[-2:]]
-            if bottom[0] * bottom[1] == 1:
-                raise ValueError(
-                    f"Batch norm cannot train on this: a single {x.shape[-2]}x{x.shape[-1]} image leaves a 1x1 map "
-                    "at the bottom of the U, one value per channel, and batch norm needs more than one to compute "
-                    f"a mean and variance. Use a batch of 2 or more images, an input of at least "
-                    f"{2 * 2 ** self.options['depth']}, or model.eval() for inference.")
+        self._check(x)
+        last = len(self.down_convs) - 1
         copied = []
-        for conv, pool in zip(self.down_convs, self.down_samples):
+        for level, (conv, pool) in enumerate(zip(self.down_convs, self.down_samples)):
             x = conv(x)
+            if level == last:
+                x = self.dropout(x)  # the end of the contracting path
             copied.append(x)  # the "copy" of copy and crop
             x = pool(x)
-        x = self.bottom(x)
+        x = self.dropout(self.bottom(x))
         for up, concat, conv in zip(self.up_samples, self.concats, self.up_convs):
             x = up(x)
             x = concat(x, copied.pop())
@@ -200,6 +232,29 @@ class UNet(nn.Module):
         return self.head(x)
 
     def extra_repr(self) -> str:
-        o = self.options
-        return (f"padding={o['padding']!r}, depth={o['depth']}, base_channels={o['base_channels']}, "
-                f"batch_norm={o['batch_norm']}, up_mode={o['up_mode']!r}")
+        return f"{self.options.describe()}"
+
+
+def incoming(module: nn.Module) -> int:
+    r"""N of the paper's :math:`\sqrt{2/N}`: how many inputs feed one output unit of a conv layer.
+
+    A k x k conv over C_in channels: :math:`N = k^2 C_{in}` (9 * 64 = 576 in the paper's example).
+    A transposed conv with stride s paints each output pixel with :math:`(k/s)^2` taps per input
+    channel: :math:`N = C_{in} (k/s)^2` (for the 2x2, stride-2 up-conv: :math:`N = C_{in}`).
+    """
+    kh, kw = module.kernel_size
+    if isinstance(module, nn.ConvTranspose2d):
+        sh, sw = module.stride
+        return max(1, round(module.in_channels * (kh / sh) * (kw / sw)))
+    return module.in_channels * kh * kw // module.groups
+
+
+@torch.no_grad()
+def he_init_(model: nn.Module) -> nn.Module:
+    r"""The paper's initialisation: every conv weight from :math:`\mathcal{N}(0, 2/N)`, biases 0."""
+    for m in model.modules():
+        if isinstance(m, (nn.Conv2d, nn.ConvTranspose2d)):
+            m.weight.normal_(0.0, math.sqrt(2.0 / incoming(m)))
+            if m.bias is not None:
+                m.bias.zero_()
+    return model

@@ -23,9 +23,10 @@ allows, ...) raises :class:`LayerSizeError`, a ``ValueError`` whose message says
 """
 from __future__ import annotations
 
-import math
 from dataclasses import dataclass
 from typing import Callable
+
+from .parse import BadValue, flag, size_pair, whole
 
 __all__ = [
     "LayerSizeError",
@@ -38,7 +39,7 @@ __all__ = [
 ]
 
 
-class LayerSizeError(ValueError):
+class LayerSizeError(BadValue):
     """A layer cannot be applied to a map of this size (the message says why)."""
 
 
@@ -66,19 +67,8 @@ class Formula:
 
 
 def _check_int(name: str, value, minimum: int) -> int:
-    """Sizes and hyper-parameters are whole numbers; say so clearly otherwise."""
-    if isinstance(value, bool) or not isinstance(value, int):
-        if isinstance(value, float) and value.is_integer():
-            value = int(value)
-        else:
-            raise LayerSizeError(
-                f"{name} must be a whole number, got {value!r}: sizes, kernels, strides "
-                "and paddings count pixels, so try "
-                f"{math.floor(value) if isinstance(value, (int, float)) else 'an integer'}."
-            )
-    if value < minimum:
-        raise LayerSizeError(f"{name} must be at least {minimum}, got {value}.")
-    return value
+    """Sizes and hyper-parameters are whole numbers (the one parser, :mod:`unet_lesson.core.parse`)."""
+    return whole(value, name, minimum=minimum, error=LayerSizeError)
 
 
 def _effective_kernel(kernel: int, dilation: int) -> int:
@@ -156,6 +146,7 @@ def _pool(size, kernel=2, stride=2, padding=0, ceil_mode=False, dilation=1) -> F
     stride = _check_int("stride", stride, 1)
     padding = _check_int("padding", padding, 0)
     dilation = _check_int("dilation", dilation, 1)
+    ceil_mode = flag(ceil_mode, "ceil_mode", error=LayerSizeError)
     if padding > kernel // 2:
         raise LayerSizeError(
             f"Pooling padding {padding} is more than half the kernel ({kernel}): PyTorch "
@@ -292,22 +283,14 @@ class CropBox:
                        rf"\text{{offset}} = \lfloor ({sh} - {th}) / 2 \rfloor = {self.top}")
 
 
-def _pair(value, name: str) -> tuple[int, int]:
-    if isinstance(value, (tuple, list)):
-        if len(value) != 2:
-            raise LayerSizeError(f"{name} must be one size or a (height, width) pair, got {value!r}.")
-        return _check_int(name, value[0], 1), _check_int(name, value[1], 1)
-    v = _check_int(name, value, 1)
-    return v, v
-
-
 def center_crop_box(source, target) -> CropBox:
     """The centre-crop box of a ``source`` map (int or (H, W)) onto a smaller ``target``.
 
     >>> b = center_crop_box(64, 56); (b.top, b.left, b.bottom, b.right)
     (4, 4, 4, 4)
     """
-    (sh, sw), (th, tw) = _pair(source, "source"), _pair(target, "target")
+    (sh, sw), (th, tw) = (size_pair(source, "source", error=LayerSizeError),
+                          size_pair(target, "target", error=LayerSizeError))
     if th > sh or tw > sw:
         raise LayerSizeError(
             f"Cannot crop a {sh}x{sw} map to {th}x{tw}: a crop can only make a map smaller. "

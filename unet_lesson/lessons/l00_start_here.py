@@ -4,7 +4,8 @@ from __future__ import annotations
 import html
 
 from ..ui.exercises import Exercise
-from ..core.shapes import InvalidInputSize, check_input_size, describe_options, shape_table
+from ..core.options import UNetOptions
+from ..core.shapes import InvalidInputSize, output_size, shape_table
 from ..ui.widgets import View
 
 __all__ = ["network_io_view", "controls", "EX_OUTPUT", "EX_CHANNELS", "course_map_html", "LESSONS"]
@@ -35,13 +36,13 @@ def course_map_html() -> str:
 def network_io_view(input_size: int = 572, padding: str = "valid") -> View:
     """The whole U-Net as a black box: what goes in, what comes out (or why it cannot)."""
     try:
-        out_h, out_w = check_input_size(input_size, padding=padding)
+        out_h, out_w = output_size(input_size, padding=padding)
     except InvalidInputSize as e:
         return View(error=str(e), data={"input": input_size, "nearest_below": e.below, "nearest_above": e.above})
     t = shape_table(input_size, padding=padding)
     c, h, w = t.input_shape
     oc, oh, ow = t.output_shape
-    text = (f"<div style='font-size:15px'>input <b>{h}×{w}×{c}</b> &rarr; U-Net ({html.escape(describe_options(padding=padding))})"
+    text = (f"<div style='font-size:15px'>input <b>{h}×{w}×{c}</b> &rarr; U-Net ({html.escape(UNetOptions(padding=padding).describe())})"
             f" &rarr; segmentation map <b>{oh}×{ow}×{oc}</b></div>"
             f"<div>{'output smaller than input by ' + str(h - oh) + ' pixels' if oh != h else 'output size = input size'}"
             f"; {t.n_conv_layers} conv layers, {t.total_params:,} parameters.</div>")
@@ -57,7 +58,7 @@ def controls():
 
 EX_OUTPUT = Exercise(
     "0.1", "The paper's network takes a 572x572 image. How large is its segmentation map (one side, in pixels)?",
-    expected=lambda: check_input_size(572)[0],
+    expected=lambda: output_size(572)[0],
     hint="try the widget above with 572 and valid padding; the notes' last line says it too (分割图).",
     explanation="the valid 3x3 convs trim 184 pixels in all, so 572 -> 388 (the notes: 'input & output 不同').")
 

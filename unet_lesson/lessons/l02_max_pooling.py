@@ -22,7 +22,8 @@ from torch import nn
 
 from ..core.env import seeded
 from ..ui.exercises import Exercise
-from ..core.shapes import DEFAULT_OPTIONS, shape_table
+from ..core.options import UNetOptions
+from ..core.shapes import shape_table
 from ..core.sizes import LayerSizeError, conv_out, pool_out
 from ..ui.widgets import View
 
@@ -330,7 +331,7 @@ def contracting_chain(size=572, depth: int = 4) -> list[dict]:
         raise ValueError(f"depth must be a whole number from 1 to 8, got {depth!r}.")
     steps = []
     x = size
-    base = DEFAULT_OPTIONS["base_channels"]
+    base = UNetOptions().base_channels
     for level in range(1, depth + 1):
         c = base * 2 ** (level - 1)
         for i in (1, 2):

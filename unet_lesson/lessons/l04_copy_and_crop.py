@@ -25,7 +25,7 @@ import torch
 from ..core.env import seeded
 from ..ui.exercises import Exercise
 from ..core.model import CropAndConcat, UNet
-from ..core.shapes import InvalidInputSize, check_input_size, nearest_valid_sizes, shape_table
+from ..core.shapes import InvalidInputSize, output_size, nearest_valid_sizes, shape_table
 from ..core.sizes import center_crop_box
 from ..ui.widgets import View, error_view
 
@@ -141,7 +141,7 @@ def crop_ledger(level: int, input_size=572, padding: str = "valid") -> list[tupl
     expanding path's map arrives smaller than the copied one.
     """
     table = shape_table(input_size, **_options(padding))
-    _check_level(level, table.options["depth"])
+    _check_level(level, table.options.depth)
     start = next(r.index for r in table.where(kind="pool", level=level))
     end = next(r.index for r in table.where(kind="up", level=level))
     return [(f"{r.operation} ({r.path}{'' if r.path == 'bottom' else ', level ' + str(r.level)})",
@@ -242,7 +242,7 @@ def crop_grid_view(source: int = 8, target: int = 6) -> View:
 def odd_input_message(input_size: int = 573, padding: str = "valid") -> str:
     """The message the network gives for a size with an odd map before a pool ('' if it is valid)."""
     try:
-        check_input_size(input_size, **_options(padding))
+        output_size(input_size, **_options(padding))
     except InvalidInputSize as e:
         return str(e)
     return ""
@@ -256,7 +256,7 @@ def input_position(level: int, input_size=572, padding: str = "valid", allow_odd
     moves the start by ``(1 - p)`` steps, a 2x2 pool by half a step and doubles the step.
     """
     table = shape_table(input_size, **_options(padding, allow_odd))
-    _check_level(level, table.options["depth"])
+    _check_level(level, table.options.depth)
     pad = 1 if padding == "same" else 0
     start, jump = 0.0, 1
     for r in table.rows:
@@ -291,7 +291,7 @@ def _maps(input_size: int, padding: str, allow_odd: bool) -> dict:
     from ..core.inspect import feature_maps
 
     model = _small_unet(padding, allow_odd)
-    depth = model.options["depth"]
+    depth = model.options.depth
     names = []
     for level in range(1, depth + 1):
         i = depth - level
@@ -343,7 +343,7 @@ def crop_view(input_size=572, level: int = 1, padding: str = "valid", allow_odd:
     m = maps[level]
     box = center_crop_box(lvl.source, lvl.target)
     matches = bool(np.array_equal(m["copied"][box.slices], m["cropped"])) and m["up_shape"] == lvl.target
-    out_h, out_w = check_input_size(input_size, **_options(padding, allow_odd))
+    out_h, out_w = output_size(input_size, **_options(padding, allow_odd))
     start, jump = input_position(level, input_size, padding, allow_odd)
 
     sh, sw = lvl.source

@@ -22,7 +22,7 @@ from torch import nn
 from ..core.env import seeded
 from ..ui.exercises import Exercise
 from ..core.model import UNet
-from ..core.shapes import check_input_size, nearest_valid_sizes, shape_table
+from ..core.shapes import output_size, nearest_valid_sizes, shape_table
 from ..core.sizes import conv_out
 from ..ui.widgets import View
 
@@ -225,11 +225,11 @@ def feature_source() -> dict:
     model = model.cpu().eval()
     size = _IMAGE_SIZE
     try:
-        check_input_size(size, **model.options)
+        output_size(size, model.options)
     except ValueError:
-        size = nearest_valid_sizes(size, **model.options)[1]
+        size = nearest_valid_sizes(size, model.options)[1]
     image, mask = lesson_sample(size)
-    last = shape_table(size, **model.options).where(kind="conv")[-1].module  # the last 3x3 conv
+    last = shape_table(size, model.options).where(kind="conv")[-1].module  # the last 3x3 conv
     name = last.rsplit(".", 1)[0]  # its DoubleConvolution: what the head sees
     feats = feature_maps(model, image, modules=[name])[name]
     if trained:

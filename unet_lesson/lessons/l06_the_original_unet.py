@@ -10,17 +10,21 @@ of one output pixel, both by autograd and by interval arithmetic over the table.
 from __future__ import annotations
 
 import html
-from contextlib import contextmanager
 from dataclasses import dataclass
 
 from ..ui.exercises import Exercise
 from ..core.shapes import (InvalidInputSize, ShapeTable, count_parameters, fmt_shape, nearest_valid_sizes,
-                      normalize_options, output_size, shape_table)
+                      output_size, shape_table)
+from ..core.env import seeded
+from ..core.ops import mirror_pad
+from ..core.options import options_of
+from ..core.receptive import receptive_field_arithmetic
+from ..core.search import smallest_valid_size
 
 __all__ = [
     "paper_summary", "conv_layers", "NOTES_WALK", "notes_walk_rows", "notes_walk_html", "invalid_size_error",
-    "concat_without_crop", "next_valid_size", "fixes_html", "FixResult", "mirror_pad", "pad_to_valid", "fixes_demo", "bn_parameters",
-    "up_mode_parameters", "receptive_field", "receptive_field_arithmetic", "ReceptiveField",
+    "concat_without_crop", "fixes_html", "FixResult", "pad_to_valid", "fixes_demo", "bn_parameters",
+    "up_mode_parameters",
     "EX6_FIRST_CONV", "EX6_SLIP_196", "EX6_NEXT_SIZE", "EX6_OUTPUT_FOR", "EX7_BOTTOM", "EX7_UPCONV",
     "EX7_BN", "EX7_NEXT_SAME", "EX7_RF",
 ]
@@ -41,10 +45,10 @@ def paper_summary(input_size: int = 572, depth: int = 3, **options):
 
     from ..core.model import UNet
 
-    o = normalize_options(**options)
+    o = options_of(**options)
     with torch.device("meta"):
-        model = UNet(**o)
-    return torchinfo.summary(model, input_size=(1, o["in_channels"], input_size, input_size), device="meta",
+        model = UNet(**o.as_dict())
+    return torchinfo.summary(model, input_size=(1, o.in_channels, input_size, input_size), device="meta",
                              depth=depth, verbose=0, col_names=("output_size", "num_params"))
 
 
@@ -126,33 +130,6 @@ def concat_without_crop(model, x):
     return model.head(x)
 
 
-def next_valid_size(n: int, **options) -> int:
-    """The smallest size >= n that the network takes (n itself when it is valid)."""
-    try:
-        shape_table(n, **options)
-        return n
-    except InvalidInputSize as e:
-        if e.above is None:
-            raise
-        return e.above
-
-
-def mirror_pad(x, top: int, bottom: int, left: int, right: int):
-    """Reflect-pad a (N, C, H, W) tensor by any amount (repeated reflection, like overlap-tile's mirroring)."""
-    import torch.nn.functional as F
-
-    while top or bottom or left or right:
-        h, w = x.shape[-2:]
-        t, b = min(top, h - 1), min(bottom, h - 1)
-        l_, r = min(left, w - 1), min(right, w - 1)
-        if h == 1 or w == 1:  # a single row or column cannot be reflected: repeat it
-            x = F.pad(x, [left, right, top, bottom], mode="replicate")
-            break
-        x = F.pad(x, [l_, r, t, b], mode="reflect")
-        top, bottom, left, right = top - t, bottom - b, left - l_, right - r
-    return x
-
-
 def pad_to_valid(model, x, mode: str = "reflect"):
     """Run a same-padding ``model`` on any size: pad the input up to the next valid size, crop the output back.
 
@@ -162,11 +139,11 @@ def pad_to_valid(model, x, mode: str = "reflect"):
     import torch.nn.functional as F
 
     o = model.options
-    if o["padding"] != "same":
+    if o.padding != "same":
         raise ValueError("pad_to_valid is for same padding (output = input); for the paper's valid network "
                          "the output is smaller than the input anyway: see overlap-tile.")
     h, w = x.shape[-2:]
-    H, W = next_valid_size(int(h), **o), next_valid_size(int(w), **o)
+    H, W = smallest_valid_size(int(h), o), smallest_valid_size(int(w), o)
     top, left = (H - h) // 2, (W - w) // 2
     bottom, right = H - h - top, W - w - left
     if mode == "reflect":
@@ -193,12 +170,10 @@ class FixResult:
 
 
 def _small(mismatch: str = "error", depth: int = 3, base: int = 4, **options):
-    import torch
 
     from ..core.model import UNet
 
-    with torch.random.fork_rng(devices=[]):
-        torch.manual_seed(0)
+    with seeded(0):
         return UNet(padding="same", depth=depth, base_channels=base, mismatch=mismatch, **options).eval()
 
 
@@ -229,7 +204,7 @@ def fixes_demo(size: int = 100, depth: int = 3, base: int = 4) -> list[FixResult
             y = _small(mismatch, depth, base)(x)
             results.append(FixResult(f"UNet(padding='same', mismatch='{mismatch}')", tuple(y.shape[-2:]),
                                      f"the decoder {what}"))
-        n = next_valid_size(size, padding="same", depth=depth)
+        n = smallest_valid_size(size, padding="same", depth=depth)
         y = pad_to_valid(model, x)
         results.append(FixResult("pad_to_valid(model, x)", tuple(y.shape[-2:]),
                                  f"reflect-pads {size} to {n}, runs, crops the output back to {size}"))
@@ -286,136 +261,6 @@ def up_mode_parameters(**options) -> dict:
     o = {k: v for k, v in options.items() if k != "up_mode"}
     a, b = count_parameters(up_mode="upconv", **o), count_parameters(up_mode="bilinear", **o)
     return dict(upconv=a, bilinear=b, difference=a - b)
-
-
-# ----------------------------------------------------------------------------------
-# the receptive field of one output pixel
-# ----------------------------------------------------------------------------------
-@dataclass(frozen=True)
-class ReceptiveField:
-    """The input rows/columns that can influence output pixel ``position`` (inclusive ranges)."""
-
-    position: tuple[int, int]
-    rows: tuple[int, int]
-    cols: tuple[int, int]
-
-    @property
-    def size(self) -> tuple[int, int]:
-        return self.rows[1] - self.rows[0] + 1, self.cols[1] - self.cols[0] + 1
-
-
-@contextmanager
-def _avg_pools(model):
-    """Swap each 2x2 max pool for a 2x2 average pool: the same window, but every pixel gets a gradient."""
-    from torch import nn
-
-    saved = list(model.down_samples)
-    try:
-        for i in range(len(saved)):
-            model.down_samples[i] = nn.AvgPool2d(2, 2)
-        yield model
-    finally:
-        for i, m in enumerate(saved):
-            model.down_samples[i] = m
-
-
-def receptive_field(input_size: int = 188, position: tuple[int, int] | None = None, **options) -> ReceptiveField:
-    """The receptive field of one output pixel, measured with autograd.
-
-    A copy of ``UNet(**options)`` with one channel per level gets positive weights (every
-    conv weight ``1/fan_in``, biases 0, so no ReLU ever cuts a path) and average pooling
-    in place of max pooling (same 2x2 windows, but a gradient to all four pixels). The
-    gradient of the chosen output pixel with respect to the input is then non-zero exactly
-    on the pixels that can influence it. ``position`` defaults to the output's centre.
-    """
-    import torch
-    from torch import nn
-
-    from ..core.model import UNet
-
-    o = normalize_options(**options)
-    o.update(base_channels=1, in_channels=1, num_classes=1)
-    oh, ow = output_size(input_size, **o)
-    i, j = position if position is not None else (oh // 2, ow // 2)
-    if not (0 <= i < oh and 0 <= j < ow):
-        raise ValueError(f"position {(i, j)} is outside the {oh}x{ow} output.")
-    model = UNet(**o).double().eval()
-    with torch.no_grad():
-        for m in model.modules():
-            if isinstance(m, (nn.Conv2d, nn.ConvTranspose2d)):
-                fan_in = m.weight[0].numel() if isinstance(m, nn.Conv2d) else m.weight.shape[0]
-                m.weight.fill_(1.0 / fan_in)
-                if m.bias is not None:
-                    m.bias.zero_()
-    x = torch.ones(1, 1, input_size, input_size, dtype=torch.float64, requires_grad=True)
-    with _avg_pools(model):
-        y = model(x)
-    y[0, 0, i, j].backward()
-    nz = (x.grad[0, 0] != 0).nonzero()
-    r0, c0 = nz.min(0).values.tolist()
-    r1, c1 = nz.max(0).values.tolist()
-    return ReceptiveField((i, j), (r0, r1), (c0, c1))
-
-
-def _interval_back(table: ShapeTable, lo: int, hi: int, dim: int = 1) -> tuple[int, int]:
-    """The input interval that output rows lo..hi depend on, walking the table backwards."""
-    rows = list(table)
-    o = table.options
-    skip_row = {}  # crop row index -> the contracting conv row whose output is copied
-    for r in rows:
-        if r.kind == "crop":
-            skip_row[r.index] = table.where(path="contracting", kind="conv", level=r.level)[-1].index
-
-    def back(idx: int, lo: int, hi: int) -> tuple[int, int]:
-        """Interval of the network input feeding rows lo..hi of row ``idx``'s output (idx 0 = the input)."""
-        if idx == 0:
-            return lo, hi
-        r = rows[idx - 1]
-        n_in = r.in_shape[dim]
-        if r.kind in ("conv", "head"):
-            k = 3 if r.kind == "conv" else 1
-            pad = (1 if o["padding"] == "same" else 0) if r.kind == "conv" else 0
-            return back(idx - 1, max(0, lo - pad), min(n_in - 1, hi + k - 1 - pad))
-        if r.kind == "pool":
-            return back(idx - 1, 2 * lo, min(n_in - 1, 2 * hi + 1))
-        if r.kind == "up":
-            if o["up_mode"] == "upconv":
-                return back(idx - 1, lo // 2, hi // 2)
-            # bilinear x2, align_corners=False: output i reads input (i+0.5)/2-0.5, floor and the next one
-            def src(i):
-                s = max(0.0, (i + 0.5) / 2 - 0.5)
-                i0 = int(s)
-                return (i0, min(i0 + 1, n_in - 1)) if s > i0 else (i0, i0)
-            return back(idx - 1, src(lo)[0], src(hi)[1])
-        if r.kind == "crop":
-            if o["mismatch"] == "pad":
-                raise ValueError("the arithmetic receptive field does not handle mismatch='pad'")
-            offset = (r.in_shape[dim] - r.out_shape[dim]) // 2
-            return back(skip_row[r.index], lo + offset, hi + offset)
-        if r.kind == "concat":  # both halves: the copied (cropped) map and the up-conv's map
-            a = back(idx - 1, lo, hi)   # the crop row
-            b = back(idx - 2, lo, hi)   # the up row
-            return min(a[0], b[0]), max(a[1], b[1])
-        raise AssertionError(r.kind)  # pragma: no cover
-
-    return back(len(rows), lo, hi)
-
-
-def receptive_field_arithmetic(input_size: int = 188, position: tuple[int, int] | None = None,
-                               **options) -> ReceptiveField:
-    """The same receptive field by interval arithmetic over the shape table (no tensors at all).
-
-    Walk the table backwards from the output pixel: a 3x3 conv widens the interval by one
-    pixel each side (clipped at the border with same padding), a 2x2 pool doubles it, a
-    2x2 up-conv halves it (each output pixel comes from one input pixel), a crop shifts it
-    by the crop offset, and a concatenation takes the union of its two inputs.
-    """
-    table = shape_table(input_size, **options)
-    oh, ow = table.output_shape[1:]
-    i, j = position if position is not None else (oh // 2, ow // 2)
-    rows = _interval_back(table, i, i, dim=1)
-    cols = _interval_back(table, j, j, dim=2)
-    return ReceptiveField((i, j), rows, cols)
 
 
 # ----------------------------------------------------------------------------------
@@ -479,7 +324,7 @@ EX7_BN = Exercise(
 
 EX7_NEXT_SAME = Exercise(
     "7.4", "The same-padding U-Net (depth 4) is given a 100×100 image. To what size does pad_to_valid pad it?",
-    expected=lambda: next_valid_size(100, padding="same"),
+    expected=lambda: smallest_valid_size(100, padding="same"),
     hint="four 2x2 pools: the size must be a multiple of 2**4.",
     explanation="112, the next multiple of 16; the output is cropped back to 100×100.")
 

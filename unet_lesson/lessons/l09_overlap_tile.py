@@ -8,8 +8,10 @@ from __future__ import annotations
 import html
 
 from ..ui.exercises import Exercise
-from ..core.shapes import InvalidInputSize, nearest_valid_sizes, output_size, valid_input_sizes
+from ..core.search import valid_input_sizes
+from ..core.shapes import InvalidInputSize, nearest_valid_sizes, output_size
 from ..seg.tiling import TooManyTiles, margin_of, plan_tiles
+from ..ui.figures.tiling import plot_plan
 from ..ui.widgets import View, error_view
 
 __all__ = ["plan_view", "tile_message", "lesson_models", "lesson_image", "EX_MARGIN", "EX_TILES", "EX_NEAREST",
@@ -74,7 +76,7 @@ def plan_view(tile: int = PAPER_TILE, height: int = ISBI_IMAGE[0], width: int = 
                         for k, v in lines)
     body = (f"<p class='ul-tile-message'>{html.escape(tile_message(tile, **opts))}</p>"
             f"<table style='border-collapse:collapse;font-size:12px'>{rows_html}</table>")
-    return View(html=body, figure=plan.picture(), data=dict(
+    return View(html=body, figure=plot_plan(plan), data=dict(
         tile=th, output=oh, margin=m, step=s, rows=rows, cols=cols, tiles=plan.n_tiles, valid=1,
         pad_top=plan.padding[0], pad_bottom=plan.padding[1], pad_left=plan.padding[2], pad_right=plan.padding[3]))
 

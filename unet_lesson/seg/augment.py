@@ -24,7 +24,7 @@ from dataclasses import dataclass
 import numpy as np
 from scipy import ndimage as ndi
 
-__all__ = ["displacement_field", "elastic_deform", "flip_rotate", "intensity", "Augment", "plot_augmentations"]
+__all__ = ["displacement_field", "elastic_deform", "flip_rotate", "intensity", "Augment"]
 
 
 def _rng(seed):
@@ -129,44 +129,3 @@ class Augment:
         if self.intensity:
             image = intensity(image, seed=rng)
         return (image, mask, extra[0] if extra else None)
-
-
-def plot_augmentations(image, mask, n: int = 3, seed: int = 0, grid: int = 3, std: float = 10.0):
-    """The original and ``n`` elastic deformations. Top: image with the mask's outline drawn on it
-    (it must follow the cells). Bottom: how a regular grid bends, with the 3x3 random vectors."""
-    import matplotlib.pyplot as plt
-
-    image, mask = np.asarray(image), np.asarray(mask)
-    h, w = image.shape
-    lines = np.zeros((h, w), np.float32)
-    lines[::8, :] = 1
-    lines[:, ::8] = 1
-    rng = np.random.default_rng(seed)
-    fig, axes = plt.subplots(2, n + 1, figsize=(2.3 * (n + 1), 4.8), squeeze=False)
-    for k in range(n + 1):
-        if k == 0:
-            img, m, g, field, title = image, mask, lines, None, "original"
-        else:
-            field = displacement_field((h, w), grid, std, rng)
-            img, m = elastic_deform(image, mask, field=field)
-            g = elastic_deform(lines, field=field)
-            title = f"elastic #{k}"
-        axes[0, k].imshow(img, cmap="gray", vmin=0, vmax=1)
-        axes[0, k].contour(m > 0, levels=[0.5], colors="r", linewidths=0.6)
-        axes[0, k].set_title(title + " (mask outline)", fontsize=8)
-        axes[1, k].imshow(g, cmap="gray_r", vmin=0, vmax=1, interpolation="nearest")
-        if field is not None:
-            ys = np.linspace(0, h - 1, grid)
-            xs = np.linspace(0, w - 1, grid)
-            yy, xx = np.meshgrid(ys, xs, indexing="ij")
-            iy, ix = np.round(yy).astype(int), np.round(xx).astype(int)
-            # the image at p shows what was at p + d: draw d at the grid points
-            axes[1, k].quiver(xx, yy, field[1][iy, ix], field[0][iy, ix], color="C3", angles="xy",
-                              scale_units="xy", scale=1, width=0.012)
-        axes[1, k].set_title("a grid, deformed alike" if k else "grid every 8 px", fontsize=8)
-        for ax in axes[:, k]:
-            ax.set_xlim(-0.5, w - 0.5)
-            ax.set_ylim(h - 0.5, -0.5)
-            ax.axis("off")
-    fig.tight_layout()
-    return fig

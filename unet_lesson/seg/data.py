@@ -21,11 +21,17 @@ the *binary mask* (1 = cell, 0 = background) the network learns to predict.
 from __future__ import annotations
 
 from dataclasses import dataclass, field
+from functools import lru_cache
 
 import numpy as np
 from scipy import ndimage as ndi
 
-__all__ = ["Sample", "Dataset", "make_sample", "sample_image", "make_dataset", "plot_samples", "DEFAULTS"]
+from ..core.parse import whole, size_pair
+
+__all__ = ["Sample", "Dataset", "make_sample", "lesson_sample", "sample_image", "make_dataset", "DEFAULTS", "MAX_PIXELS"]
+
+#: the largest picture the generator makes (it draws every cell in numpy: about a second for 2048x2048)
+MAX_PIXELS = 2048 * 2048
 
 #: The generator's default knobs (the lesson's data). Tuned together with the lesson's model:
 #: a global Otsu threshold stays well below Dice 0.85 while a small U-Net passes 0.95.
@@ -74,16 +80,11 @@ class Dataset:
 
 
 def _as_hw(size) -> tuple[int, int]:
-    if isinstance(size, (int, np.integer)) and not isinstance(size, bool):
-        h = w = int(size)
-    else:
-        try:
-            h, w = (int(s) for s in size)
-        except (TypeError, ValueError):
-            raise ValueError(f"size must be an int or a pair (H, W) of ints, got {size!r}") from None
-    if h < 8 or w < 8:
-        raise ValueError(f"size {h}x{w} is too small for a picture of cells: use at least 8x8 pixels "
-                         f"(cells are about 14-26 px across, so 64 or more shows several of them)")
+    h, w = size_pair(size, "size", unit="pixels")
+    if h < 8 or w < 8 or h * w > MAX_PIXELS:
+        raise ValueError(f"size {h}x{w} does not make a picture of cells here: use at least 8x8 pixels (cells are "
+                         f"about 14-26 px across, so 64 or more shows several of them) and at most "
+                         f"{MAX_PIXELS:,} pixels in all (e.g. 2048x2048).")
     return h, w
 
 
@@ -210,39 +211,33 @@ def make_sample(size=128, seed=0, **options) -> Sample:
     return Sample(image=image, instances=instances.astype(np.int32), mask=mask, seed=seed)
 
 
-def sample_image(size=128, seed=0) -> np.ndarray:
-    """A microscopy-like picture of cells: 2-D float32 array in [0, 1] (``size``: int or (H, W))."""
-    return make_sample(size=size, seed=seed).image
+@lru_cache(maxsize=32)
+def _cached_sample(h: int, w: int, seed: int) -> Sample:
+    s = make_sample(size=(h, w), seed=seed)
+    for a in (s.image, s.instances, s.mask):
+        a.setflags(write=False)  # shared between callers: nobody may change it
+    return s
+
+
+def lesson_sample(size=128, seed: int = 0) -> Sample:
+    """The course's sample picture of cells at ``size`` (int or (H, W)) and ``seed``, with its masks.
+
+    Cached and read-only: every lesson and widget that shows "the sample image" calls this, so a
+    control change redraws without generating the picture again (copy an array to change it)."""
+    h, w = _as_hw(size)
+    return _cached_sample(h, w, whole(seed, "seed"))
+
+
+def sample_image(size=128, seed: int = 0) -> np.ndarray:
+    """A microscopy-like picture of cells: 2-D float32 array in [0, 1] (``size``: int or (H, W)); read-only."""
+    return lesson_sample(size, seed).image
 
 
 def make_dataset(n: int, size=128, seed: int = 0, **options) -> Dataset:
     """``n`` samples; sample ``i`` uses the seed ``(seed, i)``, so sets with different ``seed``
     never share a picture (use e.g. ``seed=0`` to train and ``seed=1`` for the held-out set)."""
-    if not isinstance(n, (int, np.integer)) or isinstance(n, bool) or n < 1:
-        raise ValueError(f"n must be a whole number >= 1, got {n!r}")
-    samples = [make_sample(size=size, seed=(seed, i), **options) for i in range(int(n))]
+    n = whole(n, "n (the number of samples)", minimum=1, maximum=10_000)
+    samples = [make_sample(size=size, seed=(seed, i), **options) for i in range(n)]
     return Dataset(images=np.stack([s.image for s in samples]),
                    instances=np.stack([s.instances for s in samples]),
                    masks=np.stack([s.mask for s in samples]), seed=seed, options=dict(options))
-
-
-def plot_samples(dataset: Dataset, n: int = 4):
-    """Picture of ``n`` samples: the image, its instance mask (one colour per cell), its binary mask."""
-    import matplotlib.pyplot as plt
-
-    n = max(1, min(int(n), len(dataset)))
-    fig, axes = plt.subplots(3, n, figsize=(2.1 * n, 6.3), squeeze=False)
-    cmap = plt.get_cmap("tab20")
-    for k in range(n):
-        s = dataset[k]
-        colours = np.zeros(s.instances.shape + (3,))
-        fg = s.instances > 0
-        colours[fg] = cmap((s.instances[fg] * 7) % 20)[:, :3]
-        for row, (im, title) in enumerate(((s.image, "image"), (colours, f"{s.n_cells} cells (instances)"),
-                                           (s.mask, "binary mask"))):
-            ax = axes[row, k]
-            ax.imshow(im, cmap="gray", vmin=0, vmax=1, interpolation="nearest")
-            ax.set_title(title, fontsize=9)
-            ax.axis("off")
-    fig.tight_layout()
-    return fig

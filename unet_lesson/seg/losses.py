@@ -23,7 +23,7 @@ import numpy as np
 from scipy import ndimage as ndi
 
 __all__ = ["class_weights", "border_weights", "weight_map", "weighted_cross_entropy", "dice", "iou",
-           "iou_from_dice", "two_touching_cells", "plot_weight_map", "W0", "SIGMA"]
+           "iou_from_dice", "two_touching_cells", "W0", "SIGMA"]
 
 #: The paper's values: w0 = 10, sigma = 5 px.
 W0 = 10.0
@@ -185,24 +185,3 @@ def two_touching_cells(gap: int = 2, size: tuple[int, int] = (40, 64)) -> np.nda
     inst[h // 2 - 10:h // 2 + 10, c - 18:c] = 1
     inst[h // 2 - 10:h // 2 + 10, c + gap:c + gap + 18] = 2
     return inst
-
-
-def plot_weight_map(instances, image=None, w0: float = W0, sigma: float = SIGMA):
-    """The weight map of an instance mask: (image,) instances, class weights w_c, the full map w."""
-    import matplotlib.pyplot as plt
-
-    inst = _check_instances(instances)
-    wc = class_weights(inst > 0)
-    w = wc + border_weights(inst, w0, sigma)
-    panels = ([(image, "image", "gray", (0, 1))] if image is not None else []) + [
-        (inst > 0, "mask", "gray", (0, 1)),
-        (wc, "class balance $w_c$", "magma", (0, max(1e-6, w.max()))),
-        (w, f"weight map $w$ ($w_0$={w0:g}, $\\sigma$={sigma:g})", "magma", (0, max(1e-6, w.max())))]
-    fig, axes = plt.subplots(1, len(panels), figsize=(2.6 * len(panels) + 0.6, 2.9))
-    for ax, (a, title, cmap, (lo, hi)) in zip(axes, panels):
-        im = ax.imshow(a, cmap=cmap, vmin=lo, vmax=hi, interpolation="nearest")
-        ax.set_title(title, fontsize=9)
-        ax.axis("off")
-    fig.colorbar(im, ax=axes[-1], fraction=0.046, pad=0.04)
-    fig.tight_layout()
-    return fig

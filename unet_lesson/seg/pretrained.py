@@ -11,22 +11,29 @@ seeds, by one command from the repository root::
     python scripts/make_checkpoints.py
 
 Each file is a plain dictionary (weights, ``model.options``, metadata), read with
-``torch.load(..., weights_only=True)``. ``PRETRAINED_INFO[padding]`` is the metadata: the
+``torch.load(..., weights_only=True)``. ``pretrained_info(padding)`` is the metadata: the
 UNet options, the training recipe and data seeds, and the held-out Dice/IoU it reached.
+
+:func:`trained_or_random` is the one way a lesson gets a network to look at: the shipped checkpoint
+when it is there and readable, otherwise a network with random weights drawn from a fixed seed,
+and a note saying which (so a missing or damaged file never breaks a page).
 """
 from __future__ import annotations
 
 import time
+from functools import lru_cache
 from pathlib import Path
 
 import torch
 
+from ..core.env import seeded
 from ..core.model import UNet
-from .train import (LESSON_DATA, LESSON_OPTIONS, LESSON_TRAIN, VALID_OPTIONS, evaluate, lesson_model,
-                    load_checkpoint, model_from_checkpoint, otsu_baseline, save_checkpoint, train)
+from ..core.options import options_of
+from .checkpoints import CheckpointError, load_checkpoint, model_from_checkpoint, save_checkpoint
+from .train import LESSON_DATA, LESSON_OPTIONS, LESSON_TRAIN, VALID_OPTIONS, evaluate, lesson_model, otsu_baseline, train
 
 __all__ = ["CHECKPOINT_DIR", "FILES", "RECIPES", "COMMAND", "checkpoint_path", "load_pretrained",
-           "pretrained_info", "make_checkpoint", "PRETRAINED_INFO"]
+           "pretrained_info", "trained_or_random", "make_checkpoint"]
 
 CHECKPOINT_DIR = Path(__file__).resolve().parent / "checkpoints"
 FILES = {"same": "unet_same.pt", "valid": "unet_valid.pt"}
@@ -66,14 +73,44 @@ def pretrained_info(padding: str = "same", directory=None) -> dict | None:
     if not path.exists():
         return None
     ck = load_checkpoint(path)
-    return {"options": dict(ck["options"]), **ck.get("meta", {}), "file": str(path),
+    return {"options": options_of(ck["options"]).as_dict(), **ck.get("meta", {}), "file": str(path),
             "size_kb": round(path.stat().st_size / 1024, 1)}
 
 
-def __getattr__(name):  # PRETRAINED_INFO is read from the files on first use
-    if name == "PRETRAINED_INFO":
-        return {p: pretrained_info(p) for p in FILES}
-    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
+@lru_cache(maxsize=4)
+def _shipped(padding: str):
+    """(model, why not): the shipped checkpoint of this padding, read once per session."""
+    try:
+        model = load_pretrained(padding)
+    except CheckpointError as e:
+        return None, f"the shipped checkpoint could not be loaded: {e}"
+    if model is None:
+        return None, f"no trained {padding}-padding checkpoint ships with the course (run {COMMAND})"
+    return model, ""
+
+
+def trained_or_random(padding: str = "same", *, seed: int = 0, device=None, must_match: dict | None = None,
+                      **fallback) -> tuple[UNet, str, str]:
+    """The network a lesson looks at: ``(model, weights, note)``, in eval mode.
+
+    The shipped trained model of this padding when its file is there and readable, and its options
+    agree with ``must_match`` (e.g. ``{"depth": 4}``): ``weights == "trained"``. Otherwise a
+    ``UNet(padding=padding, **fallback)`` with random weights drawn inside
+    :func:`~unet_lesson.core.env.seeded` (``weights == "random"``; the student's RNG is left alone),
+    and ``note`` says why. A trained model is shared: treat it as read-only.
+    """
+    model, why = _shipped(_check_padding(padding))
+    if model is not None:
+        m = model.options
+        differ = {k: getattr(m, k) for k, v in (must_match or {}).items() if getattr(m, k) != v}
+        if not differ:
+            note = f"trained weights (the course's shipped {padding}-padding model, {m.describe()})"
+            return model.to(device or "cpu").eval(), "trained", note
+        why = ("the shipped trained model has " + ", ".join(f"{k} {v}" for k, v in differ.items())
+               + "; choose that to see trained features")
+    with seeded(seed):
+        net = UNet(padding=padding, **fallback)
+    return net.to(device or "cpu").eval(), "random", f"random weights (seed {seed}): {why}"
 
 
 def make_checkpoint(padding: str = "same", directory=None, steps: int | None = None, progress: bool = True) -> dict:
@@ -100,4 +137,4 @@ def make_checkpoint(padding: str = "same", directory=None, steps: int | None = N
             "train_seconds": round(res.seconds, 1), "wall_seconds": round(wall, 1),
             "torch": torch.__version__.split("+")[0], "command": COMMAND}
     save_checkpoint(checkpoint_path(padding, directory), res.model, meta=meta)
-    return {"options": dict(res.model.options), **meta}
+    return {"options": res.model.options.as_dict(), **meta}

@@ -13,36 +13,37 @@ What training is (the notes' "训练过程" walks the *forward* pass; training a
 Valid padding: the network's output is smaller than its input. We do what the paper does
 (overlap-tile): the *input* window is cut from the mirror-padded image so that the *output*
 covers exactly the target tile; the target and the weight map are the centre crop of the
-window to the output size (:func:`center_crop`, the same offset ``(in - out) // 2`` the
-network's copy-and-crop uses). No label is ever invented for the mirrored border.
+window to the output size (:func:`unet_lesson.core.ops.center_crop`, the same offset
+``(in - out) // 2`` the network's copy-and-crop uses). No label is ever invented for the mirrored border.
 
-Checkpoints are plain dictionaries of tensors and numbers, written atomically (temp file,
-then :func:`os.replace`) and read with ``torch.load(..., weights_only=True)``.
+Checkpoints (:mod:`unet_lesson.seg.checkpoints`) are written atomically and read safely;
+whole images are segmented by :mod:`unet_lesson.seg.predict`.
 """
 from __future__ import annotations
 
 import math
-import os
 import time
-from contextlib import contextmanager
 from dataclasses import asdict, dataclass, field
-from functools import lru_cache
 from pathlib import Path
 
 import numpy as np
 import torch
 
-from .augment import Augment
-from .data import Dataset
-from ..core.env import get_device
-from .losses import SIGMA, W0, dice, iou, weight_map, weighted_cross_entropy
+from ..core.env import cpu_threads, get_device, seeded
 from ..core.model import UNet
-from ..core.shapes import InvalidInputSize, normalize_options, output_size
+from ..core.ops import center_crop, mirror_pad
+from ..core.options import options_of
+from ..core.search import input_size_for
+from ..core.shapes import output_size
+from .augment import Augment
+from .checkpoints import _cpu_state, load_checkpoint, save_checkpoint
+from .data import Dataset
+from .losses import SIGMA, W0, dice, iou, weight_map, weighted_cross_entropy
+from .predict import predict
 
-__all__ = ["cpu_threads", "LESSON_OPTIONS", "VALID_OPTIONS", "LESSON_DATA", "LESSON_TRAIN", "LESSON_STEPS", "lesson_model", "TrainingSet", "prepare",
-           "center_crop", "split", "input_size_for", "sample_batch", "predict", "evaluate", "otsu_baseline",
-           "History", "TrainResult", "train", "save_checkpoint", "load_checkpoint", "model_from_checkpoint",
-           "save_atomic", "plot_history", "plot_predictions"]
+__all__ = ["LESSON_OPTIONS", "VALID_OPTIONS", "LESSON_DATA", "LESSON_TRAIN", "LESSON_STEPS", "lesson_model",
+           "TrainingSet", "prepare", "split", "sample_batch", "evaluate", "otsu_baseline", "History", "TrainResult",
+           "train"]
 
 #: The lesson's default network: small, same padding (output = input), trains in seconds on a CPU.
 LESSON_OPTIONS = dict(padding="same", base_channels=8, depth=3)
@@ -57,30 +58,13 @@ LESSON_TRAIN = dict(batch_size=8, tile=64, lr=5e-3, eval_every=10)
 #: Steps of the lesson's live run (about 10 s on a 2-core laptop CPU).
 LESSON_STEPS = 120
 
-FORMAT = "unet_lesson.train/1"
-
-
-@contextmanager
-def cpu_threads(n: int | None = 1):
-    """Run the block with ``n`` CPU threads for torch (``None``: unchanged), then restore the old number.
-
-    The course's networks are small: their convolutions gain little from a second thread, and on a
-    busy machine two threads spin-wait for each other and run several times slower than one."""
-    old = torch.get_num_threads()
-    if n is not None:
-        torch.set_num_threads(int(n))
-    try:
-        yield
-    finally:
-        torch.set_num_threads(old)
-
-
 def lesson_model(padding: str = "same", seed: int = 0, **overrides) -> UNet:
-    """The lesson's small U-Net (``LESSON_OPTIONS`` or ``VALID_OPTIONS``), initialised from ``seed``."""
+    """The lesson's small U-Net (``LESSON_OPTIONS`` or ``VALID_OPTIONS``), its weights drawn from ``seed``
+    (inside :func:`unet_lesson.core.env.seeded`: the global RNG is left as it was)."""
     opts = dict(LESSON_OPTIONS if padding == "same" else VALID_OPTIONS)
     opts.update(overrides)
-    torch.manual_seed(seed)
-    return UNet(**opts)
+    with seeded(seed):  # reproducible weights, without resetting the student's own RNG
+        return UNet(**opts)
 
 
 # ----------------------------------------------------------------------------------
@@ -108,10 +92,6 @@ def prepare(dataset: Dataset | TrainingSet, w0: float = W0, sigma: float = SIGMA
     return TrainingSet(dataset.images, dataset.masks, weights, w0, sigma)
 
 
-def _hw(size) -> tuple[int, int]:
-    return (int(size), int(size)) if np.isscalar(size) else (int(size[0]), int(size[1]))
-
-
 def split(dataset: Dataset, n_val: int) -> tuple[Dataset, Dataset]:
     """Split a dataset into (training, held-out): the first ``n_val`` samples are held out."""
     n = len(dataset)
@@ -125,45 +105,14 @@ def split(dataset: Dataset, n_val: int) -> tuple[Dataset, Dataset]:
     return part(slice(n_val, None)), part(slice(0, n_val))
 
 
-def center_crop(a, size):
-    """Centre-crop the last two axes of ``a`` to ``size`` (int or (h, w)); the offset is
-    ``(H - h) // 2``, as in the network's copy-and-crop (:class:`unet_lesson.CenterCrop`)."""
-    th, tw = _hw(size)
-    h, w = a.shape[-2:]
-    if th > h or tw > w:
-        raise ValueError(f"cannot crop {h}x{w} to a larger {th}x{tw}")
-    top, left = (h - th) // 2, (w - tw) // 2
-    return a[..., top:top + th, left:left + tw]
-
-
-def input_size_for(output: int, **options) -> int:
-    """The smallest input size whose output is at least ``output`` pixels (per side) for ``UNet(**options)``."""
-    return _input_size_for(int(output), tuple(sorted(normalize_options(**options).items())))
-
-
-@lru_cache(maxsize=256)
-def _input_size_for(output: int, options: tuple) -> int:
-    o = dict(options)
-    for n in range(max(1, output), output + 4096):
-        try:
-            if output_size(n, **o)[0] >= output:
-                return n
-        except InvalidInputSize:
-            continue
-    raise ValueError(f"no input size gives an output of {output} px for these options")  # pragma: no cover
-
-
-def _window_plan(tile: int, options: dict) -> tuple[int, int, int]:
+def _window_plan(tile: int, options) -> tuple[int, int, int]:
     """(input size, output size, margin) for tiles of ``tile`` output pixels."""
-    if options["padding"] == "same":
-        s = input_size_for(tile, **options)
-        return s, s, 0
-    s = input_size_for(tile, **options)
-    out = output_size(s, **options)[0]
+    s = input_size_for(tile, options)
+    out = output_size(s, options)[0]
     return s, out, (s - out) // 2
 
 
-def sample_batch(tset: TrainingSet, batch_size: int, tile: int, options: dict, rng: np.random.Generator,
+def sample_batch(tset: TrainingSet, batch_size: int, tile: int, options, rng: np.random.Generator,
                  augment: Augment | None = None):
     """One batch: input windows ``(B, 1, S, S)``, targets and weights ``(B, T, T)`` (T = output size).
 
@@ -179,8 +128,7 @@ def sample_batch(tset: TrainingSet, batch_size: int, tile: int, options: dict, r
         top, left = int(rng.integers(h - t + 1)), int(rng.integers(w - t + 1))
         img, msk, wts = (a[i] for a in (tset.images, tset.masks, tset.weights))
         if margin:
-            pad = ((margin, s - t - margin),) * 2
-            img, msk, wts = (np.pad(a, pad, mode="reflect") for a in (img, msk, wts))
+            img, msk, wts = (mirror_pad(a, margin, s - t - margin, margin, s - t - margin) for a in (img, msk, wts))
         win = (slice(top, top + s), slice(left, left + s))
         img, msk, wts = img[win], msk[win], wts[win]
         if augment is not None:
@@ -195,40 +143,6 @@ def sample_batch(tset: TrainingSet, batch_size: int, tile: int, options: dict, r
 # ----------------------------------------------------------------------------------
 # prediction and evaluation
 # ----------------------------------------------------------------------------------
-@torch.no_grad()
-def predict(model: UNet, images, device=None, batch_size: int = 8, probabilities: bool = False,
-            num_threads: int | None = 1) -> np.ndarray:
-    """Segment whole images ``(N, H, W)`` or ``(H, W)``: mirror-pad each to a size the network takes
-    (for valid padding: so that the *output* covers the image), run, crop back to (H, W).
-
-    Returns the binary masks (uint8), or the foreground probabilities with ``probabilities=True``.
-    ``num_threads``: CPU threads while predicting (see :func:`cpu_threads`)."""
-    images = np.asarray(images, np.float32)
-    single = images.ndim == 2
-    if single:
-        images = images[None]
-    device = device or next(model.parameters()).device
-    o = model.options
-    h, w = images.shape[-2:]
-    sh, sw = input_size_for(h, **o), input_size_for(w, **o)
-    oh, ow = output_size((sh, sw), **o)
-    # the output pixel j sits over input pixel j + (S - out) // 2: pad so that it is image pixel j
-    ph, pw = (sh - oh) // 2, (sw - ow) // 2
-    padded = np.pad(images, ((0, 0), (ph, sh - h - ph), (pw, sw - w - pw)), mode="reflect")
-    was_training = model.training
-    model.eval()
-    outs = []
-    with cpu_threads(num_threads if torch.device(device).type == "cpu" else None):
-        for k in range(0, len(padded), batch_size):
-            x = torch.from_numpy(padded[k:k + batch_size])[:, None].to(device)
-            p = torch.softmax(model(x), dim=1)[:, 1, :h, :w]
-            outs.append(p.float().cpu().numpy())
-    model.train(was_training)
-    prob = np.concatenate(outs)
-    out = prob if probabilities else (prob > 0.5).astype(np.uint8)
-    return out[0] if single else out
-
-
 def evaluate(model: UNet, dataset: Dataset, device=None) -> dict:
     """Dice and IoU of the foreground, pooled over every pixel of the held-out ``dataset``."""
     pred = predict(model, dataset.images, device)
@@ -246,49 +160,6 @@ def otsu_baseline(dataset: Dataset) -> dict:
 # ----------------------------------------------------------------------------------
 # checkpoints
 # ----------------------------------------------------------------------------------
-def save_atomic(obj, path) -> Path:
-    """``torch.save`` to a temporary file in the same folder, then ``os.replace`` it into place:
-    a crash (or Ctrl-C) in the middle never leaves a half-written checkpoint under ``path``."""
-    path = Path(path)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    tmp = path.with_name(f".{path.name}.{os.getpid()}.tmp")
-    try:
-        torch.save(obj, tmp)
-        os.replace(tmp, path)
-    finally:
-        if tmp.exists():
-            tmp.unlink()
-    return path
-
-
-def _cpu_state(model) -> dict:
-    return {k: v.detach().cpu().clone() for k, v in model.state_dict().items()}
-
-
-def save_checkpoint(path, model: UNet, **extra) -> Path:
-    """Save ``model.options`` and the weights (plus any tensors/numbers in ``extra``) atomically."""
-    return save_atomic({"format": FORMAT, "options": dict(model.options), "state_dict": _cpu_state(model), **extra},
-                       path)
-
-
-def load_checkpoint(path, map_location="cpu") -> dict:
-    """Read a checkpoint with ``torch.load(..., weights_only=True)`` (tensors and plain data only:
-    loading it never runs code from the file)."""
-    ck = torch.load(Path(path), map_location=map_location, weights_only=True)
-    if not isinstance(ck, dict) or ck.get("format") != FORMAT:
-        raise ValueError(f"{path} is not a unet_lesson checkpoint (format {FORMAT!r})")
-    return ck
-
-
-def model_from_checkpoint(ck, device=None) -> UNet:
-    """Build ``UNet(**options)`` from a checkpoint (dict or path), load its weights, eval mode."""
-    if not isinstance(ck, dict):
-        ck = load_checkpoint(ck)
-    model = UNet(**ck["options"])
-    model.load_state_dict(ck["state_dict"])
-    return model.to(device or "cpu").eval()
-
-
 # ----------------------------------------------------------------------------------
 # the loop
 # ----------------------------------------------------------------------------------
@@ -366,8 +237,9 @@ def train(model: UNet, train_set, val_set: Dataset | None = None, *, steps: int 
             raise ValueError("resume=True needs checkpoint_dir (where last.pt was saved)")
         if (ckdir / "last.pt").exists():
             ck = load_checkpoint(ckdir / "last.pt", map_location=device)
-            if dict(ck["options"]) != dict(model.options):
-                raise ValueError(f"the checkpoint is for UNet({ck['options']}), not UNet({model.options})")
+            if options_of(ck["options"]) != model.options:
+                raise ValueError(f"the checkpoint is for UNet({options_of(ck['options']).describe()}), not "
+                                 f"UNet({model.options.describe()})")
             model.load_state_dict(ck["state_dict"])
             opt.load_state_dict(ck["optimizer"])
             start, seconds = int(ck["step"]), float(ck["seconds"])
@@ -444,54 +316,3 @@ def train(model: UNet, train_set, val_set: Dataset | None = None, *, steps: int 
         model.load_state_dict(best_state)  # the best held-out weights, also after Ctrl-C
     model.eval()
     return TrainResult(model, history, step, seconds, best_dice, best_step, hit, interrupted, str(device))
-
-
-# ----------------------------------------------------------------------------------
-# pictures
-# ----------------------------------------------------------------------------------
-def plot_history(history: History, target: float | None = 0.95, baseline: float | None = None):
-    """Loss per step (raw and smoothed) and held-out Dice per evaluation."""
-    import matplotlib.pyplot as plt
-
-    fig, (a, b) = plt.subplots(1, 2, figsize=(9, 3.2))
-    loss = np.asarray(history.loss)
-    a.plot(np.arange(1, len(loss) + 1), loss, color="0.75", lw=0.8, label="per step")
-    if len(loss) >= 5:
-        k = max(2, len(loss) // 20)
-        sm = np.convolve(loss, np.ones(k) / k, mode="valid")
-        a.plot(np.arange(k, len(loss) + 1), sm, color="C0", label=f"mean of {k}")
-    a.set(xlabel="step", ylabel="weighted cross-entropy", title="training loss")
-    a.legend(fontsize=8)
-    b.plot(history.eval_step, history.dice, "o-", ms=3, color="C1", label="Dice")
-    b.plot(history.eval_step, history.iou, "s-", ms=3, color="C2", label="IoU")
-    if target is not None:
-        b.axhline(target, color="k", ls="--", lw=0.8, label=f"target {target}")
-    if baseline is not None:
-        b.axhline(baseline, color="C3", ls=":", lw=1, label=f"Otsu {baseline:.2f}")
-    b.set(xlabel="step", ylabel="held-out score", title="held-out Dice / IoU", ylim=(0.5, 1.0))
-    b.legend(fontsize=8, loc="lower right")
-    fig.tight_layout()
-    return fig
-
-
-def plot_predictions(model: UNet, dataset: Dataset, n: int = 3, device=None):
-    """Image, true mask, prediction, and the errors (red: missed cell, blue: false cell) for ``n`` images."""
-    import matplotlib.pyplot as plt
-
-    n = min(n, len(dataset))
-    pred = predict(model, dataset.images[:n], device)
-    fig, axes = plt.subplots(n, 4, figsize=(8, 2.1 * n), squeeze=False)
-    for r in range(n):
-        t, p = dataset.masks[r] > 0, pred[r] > 0
-        err = np.zeros(t.shape + (3,))
-        err[t & ~p] = (0.9, 0.1, 0.1)
-        err[~t & p] = (0.1, 0.3, 0.9)
-        err[t & p] = (0.85, 0.85, 0.85)
-        d = dice(p, t)
-        for ax, im, title in zip(axes[r], (dataset.images[r], t, p, err),
-                                 ("image", "true mask", f"prediction (Dice {d:.3f})", "errors")):
-            ax.imshow(im, cmap="gray", vmin=0, vmax=1, interpolation="nearest")
-            ax.set_title(title, fontsize=9)
-            ax.axis("off")
-    fig.tight_layout()
-    return fig

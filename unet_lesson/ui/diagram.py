@@ -20,6 +20,7 @@ import math
 from dataclasses import dataclass
 
 from ..core.shapes import ShapeTable
+from .widgets import figure_png
 
 __all__ = ["draw_unet", "ARROW_STYLES", "Box", "layout"]
 
@@ -204,7 +205,7 @@ def draw_unet(table: ShapeTable, *, title: str | None = None, figsize: tuple[flo
     names = {k: v[0] for k, v in ARROW_STYLES.items()}
     if table.crops and all(a == b for a, b in table.crops):
         names["copy"] = "copy (same size: no crop)"
-    if table.options["up_mode"] == "bilinear":
+    if table.options.up_mode == "bilinear":
         names["up"] = "bilinear x2 + conv 1x1"
     handles = [Line2D([], [], color=ARROW_STYLES[k][1], lw=2.5, label=names[k]) for k in ARROW_STYLES]
     ax.legend(handles=handles, loc="lower right", fontsize=fontsize + 0.5, frameon=False, handlelength=1.6)
@@ -212,18 +213,10 @@ def draw_unet(table: ShapeTable, *, title: str | None = None, figsize: tuple[flo
         c, h, w = table.input_shape
         oc, oh, ow = table.output_shape
         o = table.options
-        title = (f"{h}×{w}×{c} → {oh}×{ow}×{oc}   ({o['padding']} padding, depth {o['depth']}, "
+        title = (f"{h}×{w}×{c} → {oh}×{ow}×{oc}   ({o.padding} padding, depth {o.depth}, "
                  f"{table.n_conv_layers} conv layers, {table.total_params:,} parameters)")
     if title:
         fig.suptitle(title, fontsize=fontsize + 2.5, y=0.99)
     fig.ul_labels = labels
-    fig._repr_png_ = lambda: _png(fig)  # shows itself in a notebook without pyplot
+    fig._repr_png_ = lambda: figure_png(fig, tight=False, close=False)  # shows itself in a notebook without pyplot
     return fig
-
-
-def _png(fig) -> bytes:
-    import io
-
-    buf = io.BytesIO()
-    fig.savefig(buf, format="png", dpi=80, pil_kwargs={"compress_level": 1})
-    return buf.getvalue()

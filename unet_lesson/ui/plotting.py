@@ -5,7 +5,7 @@ import math
 
 import numpy as np
 
-__all__ = ["feature_map_grid", "to_numpy"]
+__all__ = ["feature_map_grid", "to_numpy", "mosaic", "resize"]
 
 
 def to_numpy(x) -> np.ndarray:
@@ -15,18 +15,53 @@ def to_numpy(x) -> np.ndarray:
     return np.asarray(x, dtype=np.float32)
 
 
-def _mosaic(a: np.ndarray, ncols: int, gap: int = 1) -> np.ndarray:
-    """Tile (k, H, W) maps, each scaled to [0, 1] on its own, into one image with NaN gaps."""
-    k, h, w = a.shape
-    nrows = math.ceil(k / ncols)
-    out = np.full((nrows * (h + gap) - gap, ncols * (w + gap) - gap), np.nan, dtype=np.float32)
-    lo = a.reshape(k, -1).min(1)[:, None, None]
-    hi = a.reshape(k, -1).max(1)[:, None, None]
-    scaled = (a - lo) / np.where(hi > lo, hi - lo, 1)
-    for i in range(k):
-        r, c = divmod(i, ncols)
-        out[r * (h + gap):r * (h + gap) + h, c * (w + gap):c * (w + gap) + w] = scaled[i]
-    return out
+def resize(a: np.ndarray, tile: int) -> np.ndarray:
+    """Resize a 2-D map to ``tile`` x ``tile``: area average when shrinking (no aliasing), nearest when enlarging."""
+    for axis in (0, 1):
+        n = a.shape[axis]
+        edges = (np.arange(tile) * n / tile).astype(int)
+        if n > tile:
+            counts = np.diff(np.append(edges, n))
+            shape = [1, 1]
+            shape[axis] = tile
+            a = np.add.reduceat(a, edges, axis=axis) / counts.reshape(shape)
+        else:
+            a = np.take(a, edges, axis=axis)
+    return a
+
+
+def _scaled(a: np.ndarray, robust: bool) -> np.ndarray:
+    """A map scaled to [0, 1] on its own: min-max, or the 1st-99th percentile (a bright border does not wash it out)."""
+    lo, hi = (float(v) for v in (np.percentile(a, (1, 99)) if robust else (a.min(), a.max())))
+    return np.clip((a - lo) / (hi - lo), 0, 1) if hi > lo else np.zeros_like(a)
+
+
+def mosaic(panels: dict, rows: int, cols: int, *, tile: int | None = None, gap: int = 1, band: int = 0,
+           top: int = 0, robust: bool = False) -> tuple[np.ndarray, dict]:
+    """Many 2-D maps in one RGBA image, so a figure draws them with one ``imshow`` (fast).
+
+    ``panels`` maps a grid position ``(row, col)`` to ``(array, cmap)``. Every map is scaled to [0, 1]
+    on its own (see :func:`_scaled`) and coloured with its colormap; ``tile`` resizes maps of different
+    sizes to one square (default: the maps' own, equal, size). ``band`` leaves room above each tile
+    for a label and ``top`` above the whole grid. Returns the canvas (white gaps) and, per position,
+    the top-left corner ``(y, x)`` of its tile.
+    """
+    from matplotlib import colormaps
+
+    shapes = {np.asarray(a).shape for a, _ in panels.values()}
+    th, tw = (tile, tile) if tile else next(iter(shapes))
+    H = top + rows * (band + th) + (rows - 1) * (gap if not band else 0) + (4 if band else 0)
+    W = cols * (tw + gap) + (gap if band else -gap)
+    canvas = np.ones((H, W, 4), dtype=np.float32)
+    corners = {}
+    for (r, c), (arr, cmap) in panels.items():
+        a = np.asarray(arr, dtype=np.float32)
+        a = resize(a, tile) if tile else a
+        y0 = top + r * (band + th + (gap if not band else 0)) + band
+        x0 = (gap if band else 0) + c * (tw + gap)
+        canvas[y0:y0 + th, x0:x0 + tw] = colormaps[cmap](_scaled(a, robust))
+        corners[(r, c)] = (y0, x0)
+    return canvas, corners
 
 
 def feature_map_grid(maps, n: int = 8, title: str = "", cmap: str = "viridis", ncols: int | None = None,
@@ -51,7 +86,8 @@ def feature_map_grid(maps, n: int = 8, title: str = "", cmap: str = "viridis", n
     head = f"{title}  ({c}×{a.shape[1]}×{a.shape[2]}, first {k} channels)" if title else ""
     if k > 16:
         fig, ax = plt.subplots(figsize=(size * ncols, size * nrows + (0.4 if title else 0)))
-        ax.imshow(_mosaic(a[:k], ncols), cmap=cmap, interpolation="nearest")
+        canvas, _ = mosaic({divmod(i, ncols): (a[i], cmap) for i in range(k)}, nrows, ncols)
+        ax.imshow(canvas, interpolation="nearest")
         ax.set_xticks([])
         ax.set_yticks([])
         ax.set_xlabel(f"channels 0..{k - 1}, row by row ({ncols} per row)", fontsize=8)

@@ -19,6 +19,7 @@ from __future__ import annotations
 
 import base64
 import html
+import inspect
 import io
 import threading
 import traceback
@@ -26,7 +27,8 @@ from functools import wraps
 from dataclasses import dataclass, field
 from typing import Any, Callable, Mapping
 
-__all__ = ["View", "error_view", "safe_view", "live", "show", "figure_png", "defaults_of", "one_at_a_time"]
+__all__ = ["View", "Widget", "error_view", "error_data", "safe_view", "live", "show", "static_view", "figure_png",
+           "defaults_of", "one_at_a_time"]
 
 
 @dataclass
@@ -41,6 +43,8 @@ class View:
     figure: Any = None
     data: dict = field(default_factory=dict)
     error: str | None = None
+    #: trim the figure's margins when rendering (draws it twice); figures that fill their canvas say False
+    tight: bool = True
 
     @property
     def ok(self) -> bool:
@@ -61,7 +65,8 @@ class View:
     def _repr_html_(self) -> str:
         img = ""
         if self.figure is not None and self.error is None:
-            img = f"<img src='data:image/png;base64,{base64.b64encode(figure_png(self.figure)).decode()}'/>"
+            png = figure_png(self.figure, tight=self.tight)
+            img = f"<img src='data:image/png;base64,{base64.b64encode(png).decode()}'/>"
         return self.body_html() + img
 
 
@@ -69,8 +74,8 @@ def error_view(message: str, html_extra: str = "", **data) -> View:
     return View(html=html_extra, error=message, data=data)
 
 
-def figure_png(fig, dpi: int = 80, tight: bool = True) -> bytes:
-    """Render a matplotlib figure to PNG bytes (and free it).
+def figure_png(fig, dpi: int = 80, tight: bool = True, close: bool = True) -> bytes:
+    """Render a matplotlib figure to PNG bytes (and free it, unless ``close=False``).
 
     ``tight=True`` trims the margins but draws the figure twice; figures that fill their canvas
     (the explorer's) pass ``tight=False`` for a single, faster pass. Light PNG compression: the
@@ -81,16 +86,35 @@ def figure_png(fig, dpi: int = 80, tight: bool = True) -> bytes:
     buf = io.BytesIO()
     fig.savefig(buf, format="png", dpi=dpi, bbox_inches="tight" if tight else None,
                 pil_kwargs={"compress_level": 1})
-    plt.close(fig)
+    if close:
+        plt.close(fig)
     return buf.getvalue()
 
 
+def error_data(e: Exception) -> dict:
+    """What a view's data holds for a setting that cannot work: the message and, for an input size the
+    network cannot take, where it breaks and the nearest valid sizes (``below``/``above``, "" for none)."""
+    from ..core.shapes import InvalidInputSize
+
+    data = {"error": str(e)}
+    if isinstance(e, InvalidInputSize):
+        data.update(layer=e.layer or "", below="" if e.below is None else e.below,
+                    above="" if e.above is None else e.above)
+    return data
+
+
 def safe_view(view_fn: Callable[..., View], **values) -> View:
-    """Call a view function; turn any failure into a message instead of a traceback."""
+    """Call a view function; turn any failure into a message instead of a traceback.
+
+    A ``ValueError`` (the views' way of saying "this setting cannot work") becomes the error view
+    with :func:`error_data`; anything else is a bug, reported in one line, never as a traceback.
+    """
     try:
         result = view_fn(**values)
     except (ValueError, TypeError, ZeroDivisionError, OverflowError) as e:
-        return error_view(str(e))
+        return error_view(str(e), **error_data(e))
+    except MemoryError:
+        return error_view("This setting needs more memory than the machine has. Try a smaller size.")
     except Exception as e:  # noqa: BLE001 - a widget never shows a traceback
         last = traceback.extract_tb(e.__traceback__)[-1]
         return error_view(f"Unexpected problem ({type(e).__name__}: {e}) in {last.name}. "
@@ -125,15 +149,41 @@ def defaults_of(controls: Mapping[str, Any]) -> dict:
     return {name: getattr(w, "value", w) for name, w in controls.items()}
 
 
-def live(view_fn: Callable[..., View], controls: Mapping[str, Any], css: str, *, title: str = "",
-         dpi: int = 80):
-    """Build the live widget: controls on top, the view below, updated on every change."""
+def _accepted(view_fn: Callable, values: dict) -> dict:
+    """The control values a view takes (all of them if it has ``**kwargs``)."""
+    try:
+        params = inspect.signature(view_fn).parameters
+    except (TypeError, ValueError):
+        return values
+    if any(p.kind is p.VAR_KEYWORD for p in params.values()):
+        return values
+    return {k: v for k, v in values.items() if k in params}
+
+
+def _panes(views) -> dict[str, Callable[..., View]]:
+    return dict(views) if isinstance(views, Mapping) else {"": views}
+
+
+def live(views, controls: Mapping[str, Any], css: str, *, title: str = "", dpi: int = 80):
+    """Build the live widget: controls on top, the view below, updated on every change.
+
+    ``views`` is one view function, or a mapping ``{name: view function}`` of panes shown one under
+    the other and updated in that order (a quick table first, then a slower picture). Each view gets
+    the control values it takes. When a pane shows an error, the panes after it are hidden, so one
+    message says what is wrong. The box has ``.controls`` and ``.panes`` (``{name: (html, image)}``).
+    """
     import ipywidgets as W
 
-    html_out = W.HTML()
-    html_out.add_class("ul-view")
-    image = W.Image(format="png")
-    image.add_class("ul-figure")
+    panes = {}
+    for name in _panes(views):
+        html_out, image = W.HTML(), W.Image(format="png")
+        html_out.add_class("ul-view")
+        image.add_class("ul-figure")
+        if name:
+            html_out.add_class(f"{css}-{name}-note")
+            image.add_class(f"{css}-{name}")
+        panes[name] = (html_out, image)
+    functions = _panes(views)
     boxes = []
     for name, w in controls.items():
         if hasattr(w, "add_class"):
@@ -146,34 +196,89 @@ def live(view_fn: Callable[..., View], controls: Mapping[str, Any], css: str, *,
 
     @one_at_a_time()
     def update(*_):
-        view = safe_view(view_fn, **defaults_of(controls))  # read the controls inside the lock
-        html_out.value = view.body_html()
-        if view.figure is not None and view.ok:
-            image.value = figure_png(view.figure, dpi=dpi)
-            image.layout.display = None
-        else:
-            image.layout.display = "none"
+        values = defaults_of(controls)  # read the controls inside the lock
+        failed = False
+        for name, (html_out, image) in panes.items():
+            if failed:
+                html_out.value, image.layout.display = "", "none"
+                continue
+            fn = functions[name]
+            view = safe_view(fn, **_accepted(fn, values))
+            html_out.value = view.body_html() if (view.html or view.error or view.data) else ""
+            if view.figure is not None and view.ok:
+                image.value = figure_png(view.figure, dpi=dpi, tight=view.tight)
+                image.layout.display = None
+            else:
+                image.layout.display = "none"
+            failed = not view.ok
 
     for w in controls.values():
         if hasattr(w, "observe"):
             w.observe(update, names="value")
     update()
     head = [W.HTML(f"<b>{html.escape(title)}</b>")] if title else []
-    box = W.VBox(head + [W.HBox(boxes, layout=W.Layout(flex_flow="row wrap")), html_out, image])
+    outputs = [w for pair in panes.values() for w in pair]
+    box = W.VBox(head + [W.HBox(boxes, layout=W.Layout(flex_flow="row wrap"))] + outputs)
     box.add_class(css)
     box.add_class("ul-widget")
+    box.controls = dict(controls)
+    box.panes = panes
     return box
 
 
-def show(view_fn: Callable[..., View], controls: Mapping[str, Any], css: str, *, title: str = "",
-         static: bool = True, dpi: int = 80):
+def static_view(views, controls: Mapping[str, Any]) -> str:
+    """The HTML of every pane at the controls' current values (what a reader without a kernel sees)."""
+    values = defaults_of(controls)
+    parts = []
+    for fn in _panes(views).values():
+        view = safe_view(fn, **_accepted(fn, values))
+        parts.append(view._repr_html_())
+        if not view.ok:
+            break
+    return "".join(parts)
+
+
+def show(views, controls: Mapping[str, Any], css: str, *, title: str = "", static: bool = True, dpi: int = 80):
     """Display a static view of the default setting (for readers without a kernel), then the live widget."""
     from IPython.display import HTML, display
 
     if static:
-        view = safe_view(view_fn, **defaults_of(controls))
         display(HTML("<div class='ul-static' style='color:#666;font-size:11px'>Static view at the default "
-                     "setting (the live widget below starts here):</div>" + view._repr_html_()))
-    widget = live(view_fn, controls, css, title=title, dpi=dpi)
+                     "setting (the live widget below starts here):</div>" + static_view(views, controls)))
+    widget = live(views, controls, css, title=title, dpi=dpi)
     display(widget)
     return widget
+
+
+@dataclass(frozen=True)
+class Widget:
+    """A lesson's widget, declared once in its module: the view (or panes), a factory of fresh controls,
+    the CSS class (``ul-<topic>``, for tests and browsers) and a title. A notebook cell is just
+    ``L.WIDGETS["conv"].show()``; tests call :meth:`view_at` without a browser."""
+
+    views: Any
+    controls: Callable[[], dict]
+    css: str
+    title: str = ""
+
+    def show(self, static: bool = True, **values):
+        """Display the static view, then the live widget; ``values`` change the controls' start values."""
+        return show(self.views, self._controls(values), self.css, title=self.title, static=static)
+
+    def build(self, **values):
+        """The live widget object (not displayed)."""
+        return live(self.views, self._controls(values), self.css, title=self.title)
+
+    def view_at(self, **values) -> list[View]:
+        """Every pane's view at the controls' default values (changed by ``values``), as the widget shows it."""
+        current = {**defaults_of(self.controls()), **values}
+        return [safe_view(fn, **_accepted(fn, current)) for fn in _panes(self.views).values()]
+
+    def _controls(self, values: dict) -> dict:
+        controls = self.controls()
+        unknown = set(values) - set(controls)
+        if unknown:
+            raise TypeError(f"unknown control(s) {sorted(unknown)} for {self.css}; its controls: {sorted(controls)}")
+        for name, value in values.items():
+            controls[name].value = value
+        return controls

@@ -1,0 +1,132 @@
+"""Checkpoints: plain dictionaries of tensors and numbers, written atomically, read safely.
+
+* :func:`save_atomic` writes to a temporary file beside the target, then :func:`os.replace` puts it
+  in place: a crash or a Ctrl-C in the middle never leaves a half-written file under the real name.
+  A temporary file left by a killed save (``.NAME.PID.tmp``) is removed by the next save.
+* :func:`load_checkpoint` reads with ``torch.load(..., weights_only=True)``: tensors and plain data
+  only, so loading a file never runs code from it. A file that is missing, empty, truncated, not a
+  checkpoint, or a checkpoint without the network's options raises one :class:`CheckpointError`
+  naming the file and what to do (never advising to load it unsafely).
+"""
+from __future__ import annotations
+
+import os
+import time
+from pathlib import Path
+
+import torch
+
+from ..core.model import UNet
+from ..core.options import options_of
+
+__all__ = ["FORMAT", "CheckpointError", "save_atomic", "save_checkpoint", "load_checkpoint",
+           "model_from_checkpoint", "remove_stale_temporaries"]
+
+FORMAT = "unet_lesson.train/1"
+#: a temporary file older than this (seconds) is stale even if its process id is in use again
+STALE_AFTER = 600.0
+
+
+class CheckpointError(ValueError):
+    """A checkpoint file that cannot be used; the message names the file and what to do."""
+
+
+def remove_stale_temporaries(path) -> list[Path]:
+    """Delete the ``.NAME.PID.tmp`` files that killed saves left beside ``path``: those whose process no
+    longer runs (or that are older than :data:`STALE_AFTER`). Returns what was removed."""
+    path = Path(path)
+    removed: list[Path] = []
+    if not path.parent.is_dir():
+        return removed
+    for tmp in path.parent.glob(f".{path.name}.*.tmp"):
+        pid_text = tmp.name[len(path.name) + 2:-len(".tmp")]
+        pid = int(pid_text) if pid_text.isdigit() else None
+        if pid == os.getpid():
+            continue  # this process's own save in progress
+        try:
+            if pid is None or not _running(pid) or time.time() - tmp.stat().st_mtime > STALE_AFTER:
+                tmp.unlink()
+                removed.append(tmp)
+        except OSError:
+            continue
+    return removed
+
+
+def _running(pid: int) -> bool:
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except OSError:  # e.g. PermissionError: it exists, owned by someone else
+        return True
+    return True
+
+
+def save_atomic(obj, path) -> Path:
+    """``torch.save`` to a temporary file in the same folder, then ``os.replace`` it into place:
+    a crash (or Ctrl-C) in the middle never leaves a half-written checkpoint under ``path``."""
+    path = Path(path)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    remove_stale_temporaries(path)
+    tmp = path.with_name(f".{path.name}.{os.getpid()}.tmp")
+    try:
+        torch.save(obj, tmp)
+        os.replace(tmp, path)
+    finally:
+        if tmp.exists():
+            tmp.unlink()
+    return path
+
+
+def _cpu_state(model) -> dict:
+    return {k: v.detach().cpu().clone() for k, v in model.state_dict().items()}
+
+
+def save_checkpoint(path, model: UNet, **extra) -> Path:
+    """Save the network's options and weights (plus any tensors/numbers in ``extra``) atomically."""
+    return save_atomic({"format": FORMAT, "options": model.options.as_dict(), "state_dict": _cpu_state(model),
+                        **extra}, path)
+
+
+def load_checkpoint(path, map_location="cpu") -> dict:
+    """Read a checkpoint with ``torch.load(..., weights_only=True)`` (loading it never runs code from the
+    file); a file that cannot be used raises :class:`CheckpointError` saying which and what to do."""
+    path = Path(path)
+    remake = ("Delete it and train again (or, for a shipped checkpoint, rebuild it with "
+              "`python scripts/make_checkpoints.py`).")
+    if not path.exists():
+        raise CheckpointError(f"There is no checkpoint {path}: check the path (train() writes best.pt and "
+                              "last.pt into its checkpoint_dir).")
+    if path.is_dir():
+        raise CheckpointError(f"{path} is a folder, not a checkpoint file: give the .pt file inside it "
+                              "(e.g. best.pt or last.pt).")
+    if path.stat().st_size == 0:
+        raise CheckpointError(f"The checkpoint {path} is empty (0 bytes): a save was interrupted or the file "
+                              f"was truncated. {remake}")
+    try:
+        ck = torch.load(path, map_location=map_location, weights_only=True)
+    except Exception as e:  # noqa: BLE001 - every reader failure becomes one clear message
+        kind = type(e).__name__
+        raise CheckpointError(f"{path} cannot be read as a unet_lesson checkpoint ({kind}): it is damaged, "
+                              f"truncated, or not a checkpoint of this course. {remake}") from None
+    if not isinstance(ck, dict) or ck.get("format") != FORMAT:
+        raise CheckpointError(f"{path} is not a unet_lesson checkpoint (format {FORMAT!r}): it was written by "
+                              "something else. Use a file saved by unet_lesson (train(), save_checkpoint).")
+    for key in ("options", "state_dict"):
+        if not isinstance(ck.get(key), dict):
+            raise CheckpointError(f"{path} has no {key!r}: it is an incomplete unet_lesson checkpoint. {remake}")
+    return ck
+
+
+def model_from_checkpoint(ck, device=None) -> UNet:
+    """Build ``UNet(**options)`` from a checkpoint (dict or path), load its weights, eval mode."""
+    where = ck if not isinstance(ck, dict) else "the checkpoint"
+    if not isinstance(ck, dict):
+        ck = load_checkpoint(ck)
+    try:
+        model = UNet(**options_of(ck["options"]).as_dict())
+        model.load_state_dict(ck["state_dict"])
+    except (ValueError, RuntimeError, KeyError, TypeError) as e:
+        raise CheckpointError(f"{where} does not hold the weights of the network its options describe "
+                              f"({type(e).__name__}: {str(e)[:200]}). Delete it and train again.") from None
+    return model.to(device or "cpu").eval()

@@ -1,0 +1,1 @@
+"""The course's figures, by topic (matplotlib; each function returns a Figure)."""

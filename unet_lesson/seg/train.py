@@ -35,7 +35,8 @@ import torch
 from .augment import Augment
 from .data import Dataset
 from ..core.env import get_device
-from .losses import SIGMA, W0, dice, iou, weight_map, weighted_cross_entropy
+from .losses import SIGMA, W0, weight_map, weighted_cross_entropy
+from .metrics import dice, iou
 from ..core.model import UNet
 from ..core.shapes import InvalidInputSize, normalize_options, output_size
 

@@ -37,6 +37,7 @@ from .data import Dataset
 from ..core.env import get_device
 from .losses import SIGMA, W0, weight_map, weighted_cross_entropy
 from .metrics import dice, iou
+from .targets import separate_touching
 from ..core.model import UNet
 from ..core.shapes import InvalidInputSize, normalize_options, output_size
 
@@ -102,11 +103,15 @@ class TrainingSet:
 
 
 def prepare(dataset: Dataset | TrainingSet, w0: float = W0, sigma: float = SIGMA) -> TrainingSet:
-    """Compute the weight map of every image from its instance mask (once, before training)."""
+    """The training targets, once before training: the foreground mask with touching objects separated by
+    background (:func:`~unet_lesson.seg.targets.separate_touching`, so label images train like the generated
+    cells) and every image's weight map from its instances on that mask."""
     if isinstance(dataset, TrainingSet):
         return dataset
-    weights = np.stack([weight_map(inst, w0, sigma) for inst in dataset.instances])
-    return TrainingSet(dataset.images, dataset.masks, weights, w0, sigma)
+    masks = separate_touching(dataset.instances)
+    instances = np.where(masks > 0, dataset.instances, 0)
+    weights = np.stack([weight_map(inst, w0, sigma) for inst in instances])
+    return TrainingSet(dataset.images, masks, weights, w0, sigma)
 
 
 def _hw(size) -> tuple[int, int]:

@@ -1,6 +1,7 @@
 """load_folder: a student's own images and masks, in the form of unet_lesson.seg.data, with clear messages."""
 from __future__ import annotations
 
+import warnings
 from pathlib import Path
 
 import numpy as np
@@ -9,7 +10,7 @@ import tifffile
 from PIL import Image
 
 from unet_lesson.seg.data import Dataset, Sample, make_dataset
-from unet_lesson.seg.folder import LAYOUTS, FolderDataset, FolderError, load_folder, save_folder
+from unet_lesson.seg.folder import LAYOUTS, MAX_PIXELS, MAX_SIDE, FolderDataset, FolderError, load_folder, save_folder
 
 
 def _png(path: Path, array, mode=None):
@@ -154,17 +155,66 @@ def test_all_background_mask_is_fine(tmp_path):
     assert ds.masks.sum() == 0 and ds.instances.max() == 0
 
 
-def test_label_masks_with_binary_false(tmp_path):
+@pytest.mark.parametrize("ext, dtype", [(".tif", np.uint16), (".png", np.uint16), (".tif", np.int32),
+                                        (".png", np.uint8), (".tif", np.float32)])
+def test_label_images_load_by_default_renumbered_in_order(tmp_path, ext, dtype):
+    """Label images as CellPose/StarDist and the nucleus data sets save them: 0 = background, one integer per cell."""
     img, _ = _pair()
-    labels = np.zeros((12, 16), np.uint16)
-    labels[1:4, 1:4], labels[5:9, 5:9], labels[9:12, 12:16] = 1, 7, 300
+    labels = np.zeros((12, 16), np.int64)
+    labels[1:4, 1:4], labels[5:9, 5:9], labels[9:12, 12:16] = 2, 7, 300 if dtype != np.uint8 else 200
+    labels[5:9, 9:11] = 2                      # touching label 7, and label 2 in two places: one object
     _png(tmp_path / "a.png", img)
-    _tif(tmp_path / "a_mask.tif", labels)
-    with pytest.raises(FolderError, match="not binary"):
-        load_folder(tmp_path)
-    ds = load_folder(tmp_path, binary=False)
-    assert np.array_equal(ds.instances[0], labels.astype(np.int32))
+    if ext == ".png":
+        _png(tmp_path / "a_mask.png", labels.astype(dtype))
+    else:
+        _tif(tmp_path / "a_mask.tif", labels.astype(dtype))
+    ds = load_folder(tmp_path)
+    expected = np.searchsorted([0, 2, 7, labels.max()], labels)
+    assert np.array_equal(ds.instances[0], expected.astype(np.int32))
+    assert set(np.unique(ds.instances)) == {0, 1, 2, 3}
     assert np.array_equal(ds.masks[0], (labels > 0).astype(np.uint8))
+    with pytest.raises(FolderError, match="is not binary: its values are 0, 2, 7"):
+        load_folder(tmp_path, mask_type="binary")
+
+
+def test_binary_mask_objects_are_its_connected_regions_unless_read_as_labels(tmp_path):
+    img, mask = _pair()                         # two separate rectangles of 255
+    _png(tmp_path / "a.png", img)
+    _png(tmp_path / "a_mask.png", mask)
+    assert load_folder(tmp_path).instances.max() == 2
+    assert load_folder(tmp_path, mask_type="binary").instances.max() == 2
+    assert load_folder(tmp_path, mask_type="labels").instances.max() == 1   # one label, in two places
+
+
+def test_label_image_round_trip_keeps_the_instances(tmp_path, generated):
+    save_folder(generated, tmp_path)
+    ds = load_folder(tmp_path)
+    assert np.array_equal(ds.instances, generated.instances)
+    with Image.open(tmp_path / "masks" / "sample000.png") as im:
+        assert np.array_equal(np.asarray(im), generated.instances[0])      # a 16-bit label image on disk
+
+
+@pytest.mark.parametrize("how", ["jpeg", "bilinear"])
+def test_lossy_binary_mask_is_recognised_and_threshold_reads_it(tmp_path, generated, how):
+    img8 = (generated.images[0] * 255).astype(np.uint8)
+    m = Image.fromarray(generated.masks[0] * 255)
+    if how == "jpeg":
+        m.save(tmp_path / "a_mask.png.jpg", "JPEG", quality=90)
+        soft = np.asarray(Image.open(tmp_path / "a_mask.png.jpg"))
+        size = img8.shape
+    else:
+        soft = np.asarray(m.resize((40, 36), Image.BILINEAR))
+        img8 = np.asarray(Image.fromarray(img8).resize((40, 36), Image.BILINEAR))
+        size = soft.shape
+    _png(tmp_path / "a.png", img8)
+    _png(tmp_path / "a_mask.png", soft)
+    with pytest.raises(FolderError, match=r"a_mask.png looks like a binary mask saved lossily.*threshold="):
+        load_folder(tmp_path)
+    ds = load_folder(tmp_path, threshold=127)
+    assert ds.masks.shape == (1, *size)
+    if how == "jpeg":
+        assert (ds.masks[0] != generated.masks[0]).mean() < 0.02
+    assert load_folder(tmp_path, mask_type="labels").instances.max() > 10   # forced: each value a label
 
 
 def test_palette_mask_keeps_its_indices_as_labels(tmp_path):
@@ -175,7 +225,7 @@ def test_palette_mask_keeps_its_indices_as_labels(tmp_path):
     pal.putpalette([0, 0, 0, 255, 0, 0, 0, 255, 0] + [0] * (256 * 3 - 9))
     _png(tmp_path / "a.png", img)
     pal.save(tmp_path / "a_mask.png")
-    ds = load_folder(tmp_path, binary=False)
+    ds = load_folder(tmp_path)
     assert np.array_equal(ds.instances[0], idx)
 
 
@@ -186,9 +236,10 @@ def test_threshold_for_soft_masks(tmp_path):
     _png(tmp_path / "a.png", img)
     _png(tmp_path / "a_mask.png", soft)
     with pytest.raises(FolderError, match="threshold="):
-        load_folder(tmp_path)
+        load_folder(tmp_path, mask_type="binary")
     ds = load_folder(tmp_path, threshold=127)
     assert np.array_equal(ds.masks[0], (mask > 0).astype(np.uint8))
+    assert ds.instances.max() == 2
 
 
 def test_size_centre_crops_pairs_of_different_sizes(tmp_path):
@@ -206,6 +257,19 @@ def test_size_centre_crops_pairs_of_different_sizes(tmp_path):
     np.testing.assert_allclose(ds.images[1], img2[5:15, 2:16] / 255, atol=1e-6)
     with pytest.raises(FolderError, match=r"images/a.png is 12x16, smaller than size=\(13, 16\)"):
         load_folder(tmp_path, size=(13, 16))
+    square = load_folder(tmp_path, size=np.int64(11))
+    _check_form(square, 2, 11, 11)
+    np.testing.assert_allclose(square.images[0], img[0:11, 2:13] / 255, atol=1e-6)
+
+
+def test_crop_comes_before_the_objects_are_counted(tmp_path):
+    img, _ = _pair(12, 16)
+    labels = np.zeros((12, 16), np.uint16)
+    labels[:, 0:3], labels[4:8, 6:10], labels[:, 13:16] = 5, 9, 11    # 5 and 11 are cut away by the crop
+    _png(tmp_path / "a.png", img)
+    _png(tmp_path / "a_mask.png", labels)
+    ds = load_folder(tmp_path, size=(12, 8))
+    assert set(np.unique(ds.instances)) == {0, 1}
 
 
 # ----------------------------------------------------------------------------------
@@ -340,18 +404,19 @@ def test_non_binary_mask_names_values_and_remedies(tmp_path):
     _png(tmp_path / "a.png", img)
     _png(tmp_path / "a_mask.png", m)
     with pytest.raises(FolderError) as e:
-        load_folder(tmp_path)
+        load_folder(tmp_path, mask_type="binary")
     msg = str(e.value)
     assert "Mask a_mask.png is not binary: its values are 0, 128, 255" in msg
-    assert "threshold=" in msg and "binary=False" in msg
+    assert "threshold=" in msg and "mask_type='auto'" in msg
 
 
 def test_two_values_without_background(tmp_path):
     img, mask = _pair()
     _png(tmp_path / "a.png", img)
     _png(tmp_path / "a_mask.png", np.where(mask > 0, 2, 1).astype(np.uint8))
-    with pytest.raises(FolderError, match="values are 1, 2.*0 for background"):
+    with pytest.raises(FolderError, match="values are 1, 2.*0 for background.*mask_type='labels'"):
         load_folder(tmp_path)
+    assert load_folder(tmp_path, mask_type="labels").masks.all()   # every pixel an object: on request
 
 
 def test_colour_mask_with_colours(tmp_path):
@@ -375,8 +440,11 @@ def test_label_mask_with_fractions(tmp_path):
     img, _ = _pair()
     _png(tmp_path / "a.png", img)
     _tif(tmp_path / "a_mask.tif", np.full((12, 16), 0.5, np.float32))
-    with pytest.raises(FolderError, match="not labels \\(whole numbers >= 0\\)"):
-        load_folder(tmp_path, binary=False)
+    with pytest.raises(FolderError, match="not labels \\(whole numbers >= 0\\), e.g. 0.5.*threshold="):
+        load_folder(tmp_path)
+    _tif(tmp_path / "a_mask.tif", -np.ones((12, 16), np.int16))
+    with pytest.raises(FolderError, match="not labels .* e.g. -1"):
+        load_folder(tmp_path)
 
 
 def test_image_with_nan(tmp_path):
@@ -385,15 +453,22 @@ def test_image_with_nan(tmp_path):
     img[0, 0] = np.nan
     _tif(tmp_path / "a.tif", img)
     _png(tmp_path / "a_mask.png", mask)
-    with pytest.raises(FolderError, match="Image a.tif: it contains NaN"):
+    with pytest.raises(FolderError, match="Image a.tif contains NaN values"):
         load_folder(tmp_path)
 
 
-@pytest.mark.parametrize("kwargs, words", [(dict(normalize="zscore"), "normalize must be"),
-                                           (dict(layout="flat"), "layout must be"),
-                                           (dict(threshold="half"), "threshold must be a number"),
-                                           (dict(size=(0, 5)), "size must be None or"),
-                                           (dict(size="big"), "size must be None or")])
+@pytest.mark.parametrize("kwargs, words", [(dict(normalize="zscore"), "normalize must be one of 'auto'"),
+                                           (dict(layout="flat"), "layout must be one of 'auto', 'subfolders'"),
+                                           (dict(mask_type="rgb"), "mask_type must be one of 'auto'"),
+                                           (dict(threshold="half"), "threshold must be a finite number"),
+                                           (dict(threshold=True), "threshold must be a finite number"),
+                                           (dict(threshold=float("nan")), "threshold must be a finite number"),
+                                           (dict(size=(0, 5)), "size height must be at least 1, got 0"),
+                                           (dict(size=True), "size must be a whole number, got True"),
+                                           (dict(size=64.7), r"size must be a whole number, got 64.7 \(for example 64"),
+                                           (dict(size=(64, 64.5)), "size width must be a whole number"),
+                                           (dict(size=(1, 2, 3)), r"size must be one whole number \(a square\) or"),
+                                           (dict(size="big"), r"size must be one whole number \(a square\) or")])
 def test_bad_arguments(tmp_path, kwargs, words):
     with pytest.raises(FolderError, match=words):
         load_folder(tmp_path, **kwargs)
@@ -406,3 +481,188 @@ def test_explicit_layout_subfolders_without_images_folder(tmp_path):
 
 def test_folder_error_is_a_value_error():
     assert issubclass(FolderError, ValueError)
+
+
+# ----------------------------------------------------------------------------------
+# found bugs, one test each
+# ----------------------------------------------------------------------------------
+@pytest.mark.parametrize("n", [2, 3, 4, 5])
+def test_grey_tiff_stacks_of_three_or_four_pages_are_stacks_not_colour(tmp_path, n):
+    """tifffile.imwrite(np.stack([...])) tags a (3|4, H, W) array RGB(A), samples first: the pages are a stack."""
+    rng = np.random.default_rng(n)
+    vol = rng.integers(0, 256, (n, 20, 24), dtype=np.uint8)
+    lab = np.zeros((n, 20, 24), np.uint8)
+    lab[:, 4:9, 5:12] = 255
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")            # tifffile's own warning about its RGB guess
+        _tif(tmp_path / "images" / "v.tif", vol)
+        _tif(tmp_path / "masks" / "v.tif", lab)
+    ds = load_folder(tmp_path)
+    _check_form(ds, n, 20, 24)
+    np.testing.assert_allclose(ds.images, vol / 255, atol=1e-6)
+    # the mask stack saved as MINISBLACK pages pairs with it just as well
+    _tif(tmp_path / "masks" / "v.tif", lab, photometric="minisblack")
+    _check_form(load_folder(tmp_path), n, 20, 24)
+
+
+def test_colour_is_read_from_the_photometric_tag(tmp_path):
+    _, mask = _pair()
+    grey3 = np.zeros((12, 16, 3), np.uint8)
+    grey3[..., 0], grey3[..., 1], grey3[..., 2] = 100, 7, 250
+    # MINISBLACK with two extra samples: grey (the first sample), not a colour picture
+    _tif(tmp_path / "a.tif", grey3, photometric="minisblack", planarconfig="contig", extrasamples=[0, 0])
+    _png(tmp_path / "a_mask.png", mask)
+    np.testing.assert_allclose(load_folder(tmp_path).images[0], 100 / 255, atol=1e-6)
+    # PALETTE: the indices go through the colour map
+    cmap = np.zeros((3, 256), np.uint16)
+    cmap[:, 1] = (65535, 0, 0)                    # index 1 is pure red
+    idx = (mask > 0).astype(np.uint8)
+    _tif(tmp_path / "a.tif", idx, photometric="palette", colormap=cmap)
+    np.testing.assert_allclose(load_folder(tmp_path).images[0], idx * 0.299, atol=1 / 255)
+
+
+def test_colour_planes_first_with_a_one_page_mask_is_one_colour_picture(tmp_path):
+    rgb = np.zeros((3, 12, 16), np.uint8)
+    rgb[1] = 200
+    _, mask = _pair()
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        _tif(tmp_path / "a.tif", rgb)
+    _png(tmp_path / "a_mask.png", mask)
+    ds = load_folder(tmp_path)
+    _check_form(ds, 1, 12, 16)
+    np.testing.assert_allclose(ds.images[0], 0.587 * 200 / 255, atol=1 / 255)
+
+
+def _big_png(path: Path, h: int, w: int):
+    """A real h x w grey PNG of zeros, compressed row by row (a few MB of memory at most)."""
+    import struct
+    import zlib
+
+    def chunk(kind, data):
+        return struct.pack(">I", len(data)) + kind + data + struct.pack(">I", zlib.crc32(kind + data) & 0xFFFFFFFF)
+
+    z, row, parts = zlib.compressobj(1), b"\x00" * (w + 1), []
+    for _ in range(h // 100):
+        parts.append(z.compress(row * 100))
+    parts.append(z.compress(row * (h % 100)) + z.flush())
+    path.parent.mkdir(parents=True, exist_ok=True)
+    path.write_bytes(b"\x89PNG\r\n\x1a\n" + chunk(b"IHDR", struct.pack(">IIBBBBB", w, h, 8, 0, 0, 0, 0))
+                     + chunk(b"IDAT", b"".join(parts)) + chunk(b"IEND", b""))
+
+
+@pytest.fixture
+def no_decoding(monkeypatch):
+    """Call it once the files are written: from then on, decoding any pixel data fails the test."""
+    def refuse(*a, **k):
+        raise AssertionError("decoded pixels before checking the size")
+
+    def arm():
+        monkeypatch.setattr(Image.Image, "load", refuse)
+        monkeypatch.setattr(tifffile.TiffPage, "asarray", refuse)
+        monkeypatch.setattr(tifffile.TiffPageSeries, "asarray", refuse)
+    return arm
+
+
+def test_huge_png_is_refused_from_its_header(tmp_path, no_decoding):
+    _big_png(tmp_path / "images" / "big.png", 14000, 14000)
+    _big_png(tmp_path / "masks" / "big.png", 14000, 14000)
+    no_decoding()
+    with pytest.raises(FolderError) as e:
+        load_folder(tmp_path)
+    msg = str(e.value)
+    assert "images/big.png is 14000x14000 pixels" in msg and f"limit of {MAX_SIDE}x{MAX_SIDE}" in msg
+    assert "Crop it, or cut it into tiles" in msg
+
+
+def test_huge_tiff_is_refused_from_its_header(tmp_path, no_decoding):
+    img, _ = _pair()
+    _png(tmp_path / "a.png", img)
+    tifffile.imwrite(tmp_path / "a_mask.tif", shape=(12000, 12000), dtype=np.uint8)  # header only, sparse file
+    no_decoding()
+    with pytest.raises(FolderError, match=r"a_mask.tif is 12000x12000 pixels .* limit of 4096x4096"):
+        load_folder(tmp_path)
+
+
+def test_folder_over_the_pixel_budget_is_refused_before_decoding(tmp_path, no_decoding):
+    for name in "abc":
+        _big_png(tmp_path / "images" / f"{name}.png", 4000, 3000)
+        _big_png(tmp_path / "masks" / f"{name}.png", 4000, 3000)
+    assert 3 * 4000 * 3000 > MAX_PIXELS >= 2 * 4000 * 3000
+    no_decoding()
+    with pytest.raises(FolderError, match=r"holds 36,000,000 image pixels in all, more than the limit of 33,554,432"):
+        load_folder(tmp_path)
+
+
+def test_dangling_symlink_and_symlink_loop_are_named(tmp_path):
+    img, mask = _pair()
+    _png(tmp_path / "images" / "a.png", img)
+    _png(tmp_path / "masks" / "a.png", mask)
+    (tmp_path / "images" / "b.png").symlink_to(tmp_path / "gone" / "b.png")
+    with pytest.raises(FolderError, match=r"images/b.png is a symbolic link to .*gone/b.png, but that does not exist"):
+        load_folder(tmp_path)
+    (tmp_path / "images" / "b.png").unlink()
+    (tmp_path / "masks" / "loop.png").symlink_to(tmp_path / "masks" / "loop.png")
+    with pytest.raises(FolderError, match=r"masks/loop.png is a symbolic link .* points back to itself"):
+        load_folder(tmp_path)
+    # a folder of nothing but a dangling link names it too (it used to say "No PNG or TIFF images")
+    (tmp_path / "solo").mkdir()
+    (tmp_path / "solo" / "x.tif").symlink_to(tmp_path / "nowhere.tif")
+    with pytest.raises(FolderError, match="x.tif is a symbolic link"):
+        load_folder(tmp_path / "solo")
+    (tmp_path / "solo" / "x.tif").unlink()
+    (tmp_path / "solo" / "masks").symlink_to(tmp_path / "old_masks")
+    with pytest.raises(FolderError, match="masks is a symbolic link to .*old_masks, but that does not exist"):
+        load_folder(tmp_path / "solo")
+    (tmp_path / "link").symlink_to(tmp_path / "missing_folder")
+    with pytest.raises(FolderError, match="is a symbolic link to .*missing_folder, which leads nowhere"):
+        load_folder(tmp_path / "link")
+
+
+@pytest.mark.parametrize("layout", ["subfolders", "suffix"])
+def test_saving_into_a_used_folder_refuses_or_replaces(tmp_path, layout):
+    five, two = make_dataset(5, 24, seed=0), make_dataset(2, 24, seed=1)
+    save_folder(five, tmp_path, layout=layout)
+    (tmp_path / "notes.txt").write_text("mine")
+    with pytest.raises(FolderError, match=r"already holds 10 image/mask file\(s\).*overwrite=True"):
+        save_folder(two, tmp_path, layout=layout)
+    assert len(load_folder(tmp_path)) == 5                     # nothing was written
+    save_folder(two, tmp_path, layout=layout, overwrite=True)
+    ds = load_folder(tmp_path)
+    assert len(ds) == 2 and np.array_equal(ds.instances, two.instances)
+    assert (tmp_path / "notes.txt").read_text() == "mine"      # other files are left alone
+
+
+def test_save_folder_arguments_and_suffix_beside_an_images_folder(tmp_path):
+    one = make_dataset(1, 24, seed=0)
+    save_folder(one, tmp_path)
+    with pytest.raises(FolderError, match="has an images/ folder, which load_folder would read instead"):
+        save_folder(one, tmp_path, layout="suffix", overwrite=True)
+    with pytest.raises(FolderError, match="ext must be one of '.png', '.tif', '.tiff'"):
+        save_folder(one, tmp_path / "x", ext=".jpg")
+    with pytest.raises(FolderError, match="overwrite must be True or False"):
+        save_folder(one, tmp_path / "x", overwrite="yes")
+
+
+def test_binary_masks_are_saved_when_there_are_no_instances(tmp_path, generated):
+    import types
+
+    save_folder(types.SimpleNamespace(images=generated.images, masks=generated.masks), tmp_path)
+    with Image.open(tmp_path / "masks" / "sample000.png") as im:
+        assert set(np.unique(np.asarray(im))) == {0, 255}
+    assert np.array_equal(load_folder(tmp_path).masks, generated.masks)
+
+
+@pytest.mark.parametrize("where, bad", [("image", np.nan), ("image", np.inf), ("mask", np.nan), ("mask", -np.inf)])
+@pytest.mark.parametrize("kwargs", [{}, dict(threshold=0.5), dict(normalize="minmax")])
+def test_nan_and_inf_are_refused_naming_the_file(tmp_path, where, bad, kwargs):
+    img = np.full((12, 16), 0.25, np.float32)   # inside [0, 1]: the "auto" path that keeps floats as they are
+    mask = np.zeros((12, 16), np.float32)
+    mask[2:6, 3:9] = 1
+    (img if where == "image" else mask)[3, 4] = bad
+    _tif(tmp_path / "a.tif", img)
+    _tif(tmp_path / "a_mask.tif", mask)
+    kind = "NaN" if np.isnan(bad) else "infinite"
+    name = "Image a.tif" if where == "image" else "Mask a_mask.tif"
+    with pytest.raises(FolderError, match=f"{name} contains {kind} values \\(1 pixel\\)"):
+        load_folder(tmp_path, **kwargs)

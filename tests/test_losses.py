@@ -1,12 +1,11 @@
-"""The paper's weight map, the weighted cross-entropy and the Dice/IoU metrics."""
+"""The paper's weight map and the weighted cross-entropy (the scores are tested in test_metrics.py)."""
 import math
 
 import numpy as np
 import pytest
 import torch
 
-from unet_lesson.seg.losses import (SIGMA, W0, border_weights, class_weights, dice, iou, weight_map,
-                                weighted_cross_entropy)
+from unet_lesson.seg.losses import SIGMA, W0, border_weights, class_weights, weight_map, weighted_cross_entropy
 
 
 def two_cells(gap=2, h=40, w=60):
@@ -119,24 +118,3 @@ def test_weighted_cross_entropy():
 def test_cross_entropy_size_mismatch_is_explained():
     with pytest.raises(ValueError, match="centre-crop"):
         weighted_cross_entropy(torch.zeros(1, 2, 4, 4), torch.zeros(1, 8, 8))
-
-
-def test_dice_iou_known_cases():
-    a = np.zeros((4, 4), int)
-    a[:2] = 1                      # 8 pixels
-    b = np.zeros((4, 4), int)
-    b[1:3] = 1                     # 8 pixels, 4 shared
-    assert dice(a, b) == pytest.approx(0.5)
-    assert iou(a, b) == pytest.approx(4 / 12)
-    assert dice(a, a) == iou(a, a) == 1.0
-    assert dice(a, 1 - a) == iou(a, 1 - a) == 0.0
-    empty = np.zeros((3, 3))
-    assert dice(empty, empty) == iou(empty, empty) == 1.0
-    assert dice(torch.tensor(a), torch.tensor(b)) == pytest.approx(0.5)
-    d = dice(a, b)
-    assert iou(a, b) == pytest.approx(d / (2 - d))
-
-
-def test_dice_shape_mismatch():
-    with pytest.raises(ValueError, match="same shape"):
-        dice(np.zeros((4, 4)), np.zeros((5, 5)))

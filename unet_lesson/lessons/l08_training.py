@@ -7,7 +7,8 @@ import numpy as np
 
 from ..seg.data import make_dataset, make_sample
 from ..ui.exercises import Exercise
-from ..seg.losses import SIGMA, W0, border_weights, class_weights, dice, iou_from_dice, two_touching_cells
+from ..seg.losses import SIGMA, W0, border_weights, class_weights, two_touching_cells
+from ..seg.metrics import dice, iou_from_dice
 from ..core.shapes import output_size
 from ..seg.train import LESSON_DATA, VALID_OPTIONS, otsu_baseline
 from ..ui.widgets import View

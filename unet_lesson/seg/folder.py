@@ -7,8 +7,8 @@ data like that instead of the generated cells of :mod:`unet_lesson.seg.data`: th
 
 * ``images``: (N, H, W) float32 in [0, 1],
 * ``masks``: (N, H, W) uint8, 1 = foreground (any non-zero mask value), 0 = background,
-* ``instances``: (N, H, W) int32, 0 = background, 1..n = one label per connected
-  foreground region (or the labels of the mask files themselves with ``binary=False``),
+* ``instances``: (N, H, W) int32, 0 = background, 1..n = one label per object (the mask's labels,
+  or the connected regions of a binary mask: see "Masks" below),
 
 plus ``names`` (where each sample came from).
 
@@ -31,27 +31,58 @@ mask must be a stack with as many pages. The ISBI 2012 data, for instance, is tw
 save ``train-volume.tif`` as ``images/train.tif`` and ``train-labels.tif`` as ``masks/train.tif``.
 
 Images: grey-scale, or colour (converted to grey, ``0.299 R + 0.587 G + 0.114 B``; an alpha
-channel is ignored). 8-bit images are divided by 255; 16-bit and other images are stretched
-to [0, 1] one by one (``normalize="minmax"`` does that for 8-bit ones as well).
-Masks: grey-scale with two values, 0 for background and one other value (1 or 255) for
-foreground. ``threshold=T`` turns a mask with more values (saved as JPEG, resized with
-interpolation) into ``mask > T``; ``binary=False`` keeps integer labels (one per cell).
+channel is ignored). Whether a TIFF is colour is read from its photometric tag (RGB or palette
+vs. grey), not guessed from the number of pages. 8-bit images are divided by 255; 16-bit and
+other images are stretched to [0, 1] one by one (``normalize="minmax"`` does that for 8-bit
+ones as well).
+
+Masks, as segmentation tools save them (``mask_type="auto"``):
+
+* a **label image** (0 = background, one integer per object, 8-, 16- or 32-bit, as nucleus and
+  cell data sets and CellPose or StarDist write them): ``masks`` = non-zero, ``instances`` = the
+  labels renumbered 1..n in order of value (a label found in two places stays one object);
+* a **binary mask** (0 and one other value, e.g. 1 or 255): ``instances`` = its 4-connected
+  components (touching cells merge: draw a background line between them, or save labels);
+* a mask saved lossily (JPEG) or resized with interpolation: pass ``threshold=T`` (foreground =
+  ``mask > T``, instances = its components). Such a mask is recognised (its values lie in more than
+  1.5 separate patches each; a label image has about one per label) and refused with that advice.
+
+``mask_type="labels"`` reads every mask as labels (even one with a single value);
+``mask_type="binary"`` refuses anything but 0 and one other value.
+
+Limits, checked from the file headers before anything is decoded: an image may be at most
+:data:`MAX_SIDE` pixels high and wide, and a folder at most :data:`MAX_PIXELS` pixels in all
+(crop large images, or cut them into tiles saved as separate files).
 
 A folder that does not fit gets a :class:`FolderError` naming the file and what would work.
 """
 from __future__ import annotations
 
-import math
+import errno
 import os
+import struct
 from dataclasses import dataclass, field
 from pathlib import Path
 
 import numpy as np
 from scipy import ndimage as ndi
 
+from ..core.parse import choice, flag, real, size_pair
+from ..core.sizes import center_crop_box
 from .data import Dataset, Sample
+from .metrics import FOUR
 
-__all__ = ["FolderError", "FolderDataset", "load_folder", "save_folder", "LAYOUTS", "IMAGE_TYPES"]
+__all__ = ["FolderError", "FolderDataset", "load_folder", "save_folder", "LAYOUTS", "IMAGE_TYPES", "MASK_TYPES",
+           "MAX_SIDE", "MAX_PIXELS"]
+
+#: the largest height or width of one image (a 4096x4096 float32 image is 64 MiB; training cuts tiles anyway)
+MAX_SIDE = 4096
+#: the most pixels a folder may hold in all (images x height x width): 2**25, e.g. 128 images of 512x512
+MAX_PIXELS = 2 ** 25
+#: how the masks are read (``mask_type``)
+MASK_TYPES = {"auto": "label images as labels, binary masks as connected regions",
+              "labels": "every mask is a label image, even one with a single value",
+              "binary": "every mask has 0 and one other value; its connected regions are the objects"}
 
 #: file types read (lower case)
 IMAGE_TYPES = (".png", ".tif", ".tiff")
@@ -91,8 +122,22 @@ class FolderDataset(Dataset):
 # ----------------------------------------------------------------------------------
 # finding the pairs
 # ----------------------------------------------------------------------------------
-def _is_image_file(p: Path) -> bool:
-    return p.is_file() and not p.name.startswith(".") and p.suffix.lower() in IMAGE_TYPES
+def _is_image_file(p: Path, root: Path) -> bool:
+    """A PNG or TIFF file that is not hidden. A symbolic link that leads nowhere is an error naming it."""
+    if p.name.startswith(".") or p.suffix.lower() not in IMAGE_TYPES:
+        return False
+    _check_link(p, root)
+    return p.is_file()
+
+
+def _check_link(p: Path, root: Path) -> None:
+    try:
+        os.stat(p)
+    except OSError as e:
+        if p.is_symlink():
+            why = "it points back to itself (a loop)" if e.errno == errno.ELOOP else "that does not exist"
+            raise FolderError(f"{_rel(p, root)} is a symbolic link to {os.readlink(p)}, but {why}. Copy the real "
+                              "file or folder in its place, fix the link, or remove it.") from None
 
 
 def _rel(p: Path, root: Path) -> str:
@@ -107,31 +152,31 @@ def _others(folder: Path) -> str:
     counts: dict[str, int] = {}
     for p in folder.iterdir():
         if p.is_file() and not p.name.startswith(".") and p.suffix.lower() not in IMAGE_TYPES:
-            counts[p.suffix.lower() or "(no extension)"] = counts.get(p.suffix.lower() or "(no extension)", 0) + 1
-    if not counts:
-        return ""
+            ext = p.suffix.lower() or "(no extension)"
+            counts[ext] = counts.get(ext, 0) + 1
     return ", ".join(f"{n} {ext} file{'s' if n > 1 else ''}" for ext, n in sorted(counts.items()))
 
 
 def _find_pairs(root: Path, layout: str) -> tuple[list[tuple[Path, Path]], str]:
     if not root.exists():
-        raise FolderError(f"There is no folder {root}. Check the path (it is relative to the notebook's folder, "
+        link = f" ({root} is a symbolic link to {os.readlink(root)}, which leads nowhere)" if root.is_symlink() else ""
+        raise FolderError(f"There is no folder {root}{link}. Check the path (it is relative to the notebook's folder, "
                           f"{Path.cwd()}), or give an absolute path. {LAYOUTS}")
     if not root.is_dir():
         raise FolderError(f"{root} is a file, not a folder: give the folder that holds the images and masks. "
                           f"{LAYOUTS}")
-    if layout not in ("auto", "subfolders", "suffix"):
-        raise FolderError(f"layout must be 'auto', 'subfolders' or 'suffix', got {layout!r}.")
+    for sub in ("images", *_MASK_FOLDERS):
+        _check_link(root / sub, root)
     image_dir = root / "images"
     if layout == "subfolders" or (layout == "auto" and image_dir.is_dir()):
         return _find_subfolder_pairs(root, image_dir), "subfolders"
     return _find_suffix_pairs(root), "suffix"
 
 
-def _stems(folder: Path) -> dict[str, list[Path]]:
+def _stems(folder: Path, root: Path) -> dict[str, list[Path]]:
     out: dict[str, list[Path]] = {}
     for p in sorted(folder.iterdir()):
-        if _is_image_file(p):
+        if _is_image_file(p, root):
             out.setdefault(p.stem, []).append(p)
     return out
 
@@ -157,7 +202,7 @@ def _find_subfolder_pairs(root: Path, image_dir: Path) -> list[tuple[Path, Path]
     if mask_dir is None:
         raise FolderError(f"{root} has an images/ folder but no masks/ (or labels/) folder beside it: put the "
                           f"masks in {root / 'masks'}, one per image with the image's name. {LAYOUTS}")
-    images, masks = _stems(image_dir), _stems(mask_dir)
+    images, masks = _stems(image_dir, root), _stems(mask_dir, root)
     if not images:
         raise _no_images(image_dir, root)
     pairs, missing = [], []
@@ -185,7 +230,7 @@ def _find_subfolder_pairs(root: Path, image_dir: Path) -> list[tuple[Path, Path]
 
 
 def _find_suffix_pairs(root: Path) -> list[tuple[Path, Path]]:
-    files = _stems(root)
+    files = _stems(root, root)
     masks = {s: p for s, p in files.items() if s.endswith(_SUFFIX)}
     images = {s: p for s, p in files.items() if not s.endswith(_SUFFIX)}
     if not images and not masks:
@@ -212,25 +257,89 @@ def _find_suffix_pairs(root: Path) -> list[tuple[Path, Path]]:
 # ----------------------------------------------------------------------------------
 # reading one file
 # ----------------------------------------------------------------------------------
-def _read(path: Path, root: Path, kind: str) -> tuple[list[np.ndarray], bool]:
-    """Read a PNG or TIFF: a list of pages (one for a PNG) and whether they are colour (H, W, C).
+def _unreadable(path: Path, root: Path, e: Exception) -> FolderError:
+    return FolderError(f"Could not read {_rel(path, root)} ({type(e).__name__}: {e}). Is it really a "
+                       f"{path.suffix.lower().lstrip('.').upper()} file? Open it in an image viewer and save it "
+                       "again as PNG or TIFF.")
 
-    ``kind`` is "image" or "mask": a palette PNG is converted to colour for an image, while for
-    a mask its palette indices are the labels.
-    """
+
+def _header(path: Path, root: Path) -> tuple[int, int, int]:
+    """(pages, height, width) from the file's header, without decoding its pixels."""
     try:
         if path.suffix.lower() in (".tif", ".tiff"):
             import tifffile
 
             with tifffile.TiffFile(path) as tf:
-                series = tf.series[0]
+                shape, axes = tf.series[0].shape, tf.series[0].axes
+            h, w = (shape[axes.index("Y")], shape[axes.index("X")]) if {"Y", "X"} <= set(axes) else shape[-2:]
+            rest = [n for n, a in zip(shape, axes) if a not in "YX" and not (a == "S" and axes.endswith("S"))]
+            return int(np.prod(rest)) if rest else 1, int(h), int(w)
+        with open(path, "rb") as f:
+            head = f.read(24)
+        if head[:8] == b"\x89PNG\r\n\x1a\n" and head[12:16] == b"IHDR":
+            w, h = struct.unpack(">II", head[16:24])
+            return 1, int(h), int(w)
+        from PIL import Image  # not a plain PNG: let PIL read the header (it decodes nothing yet)
+
+        with Image.open(path) as im:
+            return 1, im.size[1], im.size[0]
+    except FolderError:
+        raise
+    except Exception as e:  # noqa: BLE001 - every reader failure becomes one clear message
+        raise _unreadable(path, root, e) from None
+
+
+def _check_sizes(pairs: list[tuple[Path, Path]], root: Path) -> None:
+    """Refuse files larger than MAX_SIDE and folders larger than MAX_PIXELS, from the headers alone."""
+    total = 0
+    for img_path, mask_path in pairs:
+        for path in (img_path, mask_path):
+            pages, h, w = _header(path, root)
+            if h > MAX_SIDE or w > MAX_SIDE:
+                raise FolderError(
+                    f"{_rel(path, root)} is {h}x{w} pixels (height x width), larger than the limit of "
+                    f"{MAX_SIDE}x{MAX_SIDE} per image: reading it would take {h * w * 4 / 2 ** 30:.1f} GiB or more. "
+                    f"Crop it, or cut it into tiles of at most {MAX_SIDE}x{MAX_SIDE} (e.g. 1024x1024) saved as "
+                    "separate files, each with the matching piece of its mask.")
+            if path is img_path:
+                total += pages * h * w
+    if total > MAX_PIXELS:
+        raise FolderError(f"{root} holds {total:,} image pixels in all, more than the limit of {MAX_PIXELS:,} (for "
+                          f"example {MAX_PIXELS // 512 ** 2} images of 512x512) for one data set in memory. Use "
+                          "fewer or smaller images (crop them), or split the folder into several.")
+
+
+def _read(path: Path, root: Path, kind: str) -> list[tuple[list[np.ndarray], bool]]:
+    """The readings of a PNG or TIFF, each (pages, colour); a page is (H, W), or (H, W, C) if colour.
+
+    One reading, except for a TIFF whose colour samples come *first* (S, H, W): ``tifffile.imwrite``
+    tags a (3|4, H, W) stack of grey pages RGB by a guess it warns about. Then a stack of grey pages,
+    or one colour picture; :func:`_choose` takes the one whose page count fits the partner file.
+    For a ``kind="mask"`` the indices of a palette are the labels; an image's palette gives colour."""
+    try:
+        if path.suffix.lower() in (".tif", ".tiff"):
+            import tifffile
+
+            with tifffile.TiffFile(path) as tf:
+                series, page = tf.series[0], tf.pages[0]
                 arr, axes = np.asarray(series.asarray()), series.axes
-            colour = False
-            if "S" in axes:  # samples per pixel (colour), stored contiguously (..S) or as planes (S..)
-                arr = np.moveaxis(arr, axes.index("S"), -1)
-                colour = arr.shape[-1] in (3, 4)
-                if not colour:  # e.g. 2 samples: grey + alpha
+                photometric, cmap = int(page.photometric), page.colormap
+            if photometric == 3 and kind == "image" and cmap is not None:  # PALETTE: indices into a colour map
+                cmap = np.asarray(cmap)
+                cmap = (cmap >> 8 if cmap.max() > 255 else cmap).astype(np.uint8)
+                arr, axes = np.moveaxis(cmap[:, arr], 0, -1), axes + "S"
+            elif photometric == 0 and kind == "image" and arr.dtype.kind == "u":  # MINISWHITE: 0 is white
+                arr = np.iinfo(arr.dtype).max - arr
+            if "S" in axes:
+                s = axes.index("S")
+                colour = (photometric in (2, 3, 6)) and arr.shape[s] in (3, 4)  # RGB, PALETTE, YCbCr
+                arr = np.moveaxis(arr, s, -1)
+                if not colour:  # grey with extra samples (e.g. alpha): the first sample is the picture
                     arr = arr[..., 0]
+                elif s == 0 and arr.ndim == 3:  # samples first: maybe a stack of grey pages
+                    return [(list(np.moveaxis(arr, -1, 0)), False), ([arr], True)]
+            else:
+                colour = False
         else:
             from PIL import Image
 
@@ -243,138 +352,146 @@ def _read(path: Path, root: Path, kind: str) -> tuple[list[np.ndarray], bool]:
                 arr = np.asarray(im)
             colour = arr.ndim == 3
     except Exception as e:  # noqa: BLE001 - every reader failure becomes one clear message
-        raise FolderError(f"Could not read {_rel(path, root)} ({type(e).__name__}: {e}). Is it really a "
-                          f"{path.suffix.lower().lstrip('.').upper()} file? Open it in an image viewer and save it "
-                          "again as PNG or TIFF.") from None
+        raise _unreadable(path, root, e) from None
     dims = arr.ndim - (1 if colour else 0)
     if dims == 2:
-        return [arr], colour
+        return [([arr], colour)]
     if dims == 3:  # a TIFF stack: one page per image
-        return list(arr), colour
+        return [(list(arr), colour)]
     raise FolderError(f"{_rel(path, root)} holds an array of shape {arr.shape}, which is not an image (H, W), a "
                       "colour image (H, W, 3) or a stack of pages (N, H, W). Save it as a 2-D grey-scale PNG or TIFF.")
 
 
-def _to_gray(a: np.ndarray) -> np.ndarray:
-    if a.ndim == 3:
-        rgb = a[..., :3].astype(np.float64)
-        return rgb @ np.array([0.299, 0.587, 0.114])
-    return a
+def _choose(image_readings, mask_readings):
+    """The first image and mask readings with as many pages as each other (else the first of each)."""
+    for im in image_readings:
+        for m in mask_readings:
+            if len(im[0]) == len(m[0]):
+                return im[0], m[0]
+    return image_readings[0][0], mask_readings[0][0]
 
 
-def _to_unit(a: np.ndarray, normalize: str) -> np.ndarray:
-    if a.dtype == bool:
-        return a.astype(np.float32)
-    if normalize == "auto" and a.dtype == np.uint8:
-        return (a / 255.0).astype(np.float32)
-    b = a.astype(np.float64)
-    if normalize == "auto" and np.issubdtype(a.dtype, np.floating) and b.min() >= 0 and b.max() <= 1:
-        return b.astype(np.float32)
-    lo, hi = float(b.min()), float(b.max())
-    if not (math.isfinite(lo) and math.isfinite(hi)):
-        raise ValueError("it contains NaN or infinite values")
-    if hi == lo:
-        return np.zeros(a.shape, np.float32)
-    return ((b - lo) / (hi - lo)).astype(np.float32)
+def _finite(a: np.ndarray, what: str) -> None:
+    if a.dtype.kind in "fc" and not np.all(np.isfinite(a)):
+        bad = int(np.sum(~np.isfinite(a)))
+        kind = "NaN" if np.isnan(a).any() else "infinite"
+        raise FolderError(f"{what} contains {kind} values ({bad} pixel{'s' if bad > 1 else ''}): a picture holds "
+                          "finite numbers. Fix the file (e.g. replace them with 0) or remove it.")
 
 
 def _image(a: np.ndarray, name: str, normalize: str) -> np.ndarray:
-    if a.ndim == 3:
-        a8 = a.dtype == np.uint8
-        a = _to_gray(a)
-        if a8 and normalize == "auto":  # 8-bit colour: grey on the same 0..255 scale, then / 255
-            return (a / 255.0).astype(np.float32)
-    try:
-        return _to_unit(a, normalize)
-    except ValueError as e:
-        raise FolderError(f"Image {name}: {e}; fix or remove the file.") from None
+    """Grey float32 in [0, 1]: colour to grey, then 8-bit / 255 or stretched (see the module's docstring)."""
+    _finite(a, f"Image {name}")
+    eight_bit = a.dtype == np.uint8
+    if a.ndim == 3:  # colour: grey on the same scale (0..255 for 8-bit)
+        a = a[..., :3].astype(np.float64) @ np.array([0.299, 0.587, 0.114])
+    if a.dtype == bool:
+        return a.astype(np.float32)
+    if normalize == "auto" and eight_bit:
+        return (a / 255.0).astype(np.float32)
+    b = a.astype(np.float64)
+    lo, hi = float(b.min()), float(b.max())
+    if normalize == "auto" and np.issubdtype(a.dtype, np.floating) and lo >= 0 and hi <= 1:
+        return b.astype(np.float32)
+    return np.zeros(a.shape, np.float32) if hi == lo else ((b - lo) / (hi - lo)).astype(np.float32)
 
 
-def _mask(a: np.ndarray, name: str, binary: bool, threshold) -> tuple[np.ndarray, np.ndarray]:
+def _shown(values: np.ndarray) -> str:
+    return ", ".join(f"{v:g}" for v in values[:6]) + (f", ... ({len(values)} values)" if len(values) > 6 else "")
+
+
+def _mask(a: np.ndarray, name: str, mask_type: str, threshold) -> tuple[np.ndarray, np.ndarray]:
     """(binary mask uint8, instances int32) from a mask array, or a FolderError saying what is wrong."""
     if a.ndim == 3:
         ch = a[..., :3]
         if not (np.array_equal(ch[..., 0], ch[..., 1]) and np.array_equal(ch[..., 0], ch[..., 2])):
             raise FolderError(f"Mask {name} is a colour image with different colours in its channels. A mask is "
-                              "grey-scale: 0 for background and 1 or 255 for foreground (or one integer label per "
-                              "cell with binary=False). Save it in grey-scale ('L' mode).")
+                              "grey-scale: 0 for background and one integer label per cell (or 1 or 255 for all "
+                              "foreground). Save it in grey-scale ('L' or 'I;16' mode).")
         a = ch[..., 0]
     if a.dtype == bool:
         a = a.astype(np.uint8)
-    if not np.all(np.isfinite(a)):
-        raise FolderError(f"Mask {name} contains NaN or infinite values; a mask holds 0 and 1 (or 255).")
+    _finite(a, f"Mask {name}")
     if threshold is not None:
         m = (a > threshold).astype(np.uint8)
-        return m, ndi.label(m)[0].astype(np.int32)
+        return m, ndi.label(m, structure=FOUR)[0].astype(np.int32)
     values = np.unique(a)
-    if binary:
-        if len(values) > 2 or (len(values) == 2 and values[0] != 0) or values.min() < 0:
-            shown = ", ".join(f"{v:g}" for v in values[:6]) + (f", ... ({len(values)} values)" if len(values) > 6
-                                                              else "")
+    if values.min() < 0 or not np.all(np.mod(values, 1) == 0):
+        odd = values[(values < 0) | (np.mod(values, 1) != 0)]
+        raise FolderError(f"Mask {name} has values that are not labels (whole numbers >= 0), e.g. {_shown(odd)}. "
+                          "A mask holds 0 for background and 1, 2, 3, ... for the cells (or one value for all "
+                          "foreground). If it is a probability map or was resized, pass threshold=... .")
+    labels = values[values != 0]
+    if labels.size == 0:
+        return np.zeros(a.shape, np.uint8), np.zeros(a.shape, np.int32)
+    if mask_type == "auto" and values[0] != 0 and labels.size > 1:
+        raise FolderError(f"Mask {name} has no background: its values are {_shown(values)} and none is 0. A mask "
+                          "holds 0 for background and 1, 2, 3, ... (or one value such as 255) for the cells. If "
+                          "every pixel really belongs to an object, pass mask_type='labels'.")
+    if mask_type == "binary" and labels.size > 1:
+        raise FolderError(
+            f"Mask {name} is not binary: its values are {_shown(values)}. A binary mask has 0 for background and one "
+            "other value (1 or 255) for foreground. If it was saved as JPEG or resized with interpolation, pass "
+            f"threshold=... (e.g. threshold={int(values.max()) // 2} keeps values above it); if the values are "
+            "labels (one per cell), pass mask_type='auto'.")
+    if mask_type != "labels" and labels.size <= 1:  # binary: the connected regions are the objects
+        m = (a != 0).astype(np.uint8)
+        return m, ndi.label(m, structure=FOUR)[0].astype(np.int32)
+    if labels.max() > np.iinfo(np.int32).max:
+        raise FolderError(f"Mask {name} has labels larger than int32 can hold (up to {labels.max():g}).")
+    if mask_type == "auto" and labels.size > 2:
+        from skimage.measure import label as label_regions  # patches of one value
+
+        patches = int(label_regions(a.astype(np.int64), background=0, connectivity=1).max())
+        if 2 * patches > 3 * labels.size:  # more than 1.5 patches per value (a label image: about 1)
             raise FolderError(
-                f"Mask {name} is not binary: its values are {shown}. A binary mask has 0 for background and one "
-                "other value (1 or 255) for foreground. If it was saved as JPEG or resized with interpolation, pass "
-                f"threshold=... (e.g. threshold={int(values.max()) // 2} keeps values above it); if the values are "
-                "labels (one per cell), pass binary=False.")
-        m = (a > 0).astype(np.uint8)
-        return m, ndi.label(m)[0].astype(np.int32)
-    if values.min() < 0 or not np.all(np.equal(np.mod(a, 1), 0)):
-        raise FolderError(f"Mask {name} has values that are not labels (whole numbers >= 0): "
-                          f"min {values.min():g}, e.g. {values[np.mod(values, 1) != 0][:3] if np.any(np.mod(values, 1)) else values[:3]}. "
-                          "With binary=False a mask holds 0 for background and 1, 2, 3, ... for the cells.")
-    inst = a.astype(np.int64)
-    if inst.max() > np.iinfo(np.int32).max:
-        raise FolderError(f"Mask {name} has labels larger than int32 can hold.")
-    inst = inst.astype(np.int32)
+                f"Mask {name} looks like a binary mask saved lossily (JPEG) or resized with interpolation: its "
+                f"{labels.size} non-zero values ({_shown(labels)}) lie in {patches} separate patches, where a label "
+                f"image has one patch per label. Pass threshold=... (e.g. threshold={int(labels.max()) // 2}: "
+                "foreground = mask > threshold). If these really are labels, pass mask_type='labels'.")
+    inst = np.searchsorted(labels, a).astype(np.int32) + 1  # labels renumbered 1..n in order of value
+    inst[a == 0] = 0
     return (inst > 0).astype(np.uint8), inst
-
-
-def _center_crop(a: np.ndarray, h: int, w: int) -> np.ndarray:
-    top, left = (a.shape[0] - h) // 2, (a.shape[1] - w) // 2
-    return a[top:top + h, left:left + w]
 
 
 # ----------------------------------------------------------------------------------
 # the loader
 # ----------------------------------------------------------------------------------
-def load_folder(path, *, binary: bool = True, threshold=None, size=None, normalize: str = "auto",
+def load_folder(path, *, mask_type: str = "auto", threshold=None, size=None, normalize: str = "auto",
                 layout: str = "auto") -> FolderDataset:
     """Read a folder of image/mask pairs (PNG or TIFF) into a :class:`FolderDataset`.
 
     Args:
         path: the folder (see the module's docstring for the layouts).
-        binary: masks are binary (0 = background, one other value = foreground). ``False`` keeps
-            integer labels (0 = background, 1..n = cells) as ``instances``; ``masks`` is then
-            ``instances > 0``.
-        threshold: if given, every mask becomes ``mask > threshold`` (for masks with in-between
-            values, e.g. saved as JPEG or resized).
-        size: ``None`` (all pairs must have one size) or ``(H, W)``: centre-crop every pair to it.
+        mask_type: ``"auto"`` (label images give their labels, binary masks their 4-connected
+            regions), ``"labels"`` (every mask is a label image) or ``"binary"`` (every mask has 0
+            and one other value); see "Masks" in the module's docstring.
+        threshold: if given, every mask becomes ``mask > threshold`` and its connected regions the
+            instances (for masks with in-between values, e.g. saved as JPEG or resized).
+        size: ``None`` (all pairs must have one size), one whole number (a square) or
+            ``(height, width)``: centre-crop every pair to it.
         normalize: ``"auto"`` (8-bit / 255, anything else stretched to [0, 1] per image) or
             ``"minmax"`` (every image stretched to [0, 1]).
         layout: ``"auto"`` (``images/`` present -> "subfolders", else "suffix"), ``"subfolders"``
             or ``"suffix"``.
 
-    Raises :class:`FolderError` (a ``ValueError``) naming the file and what would work.
+    Files are checked against :data:`MAX_SIDE` and :data:`MAX_PIXELS` from their headers before
+    any is decoded. Raises :class:`FolderError` (a ``ValueError``) naming the file and what would work.
     """
-    if normalize not in ("auto", "minmax"):
-        raise FolderError(f"normalize must be 'auto' or 'minmax', got {normalize!r}.")
-    if threshold is not None and (isinstance(threshold, bool) or not isinstance(threshold, (int, float))):
-        raise FolderError(f"threshold must be a number (mask > threshold is foreground), got {threshold!r}.")
-    crop = None
-    if size is not None:
-        try:
-            crop = (int(size), int(size)) if np.isscalar(size) else tuple(int(s) for s in size)
-        except (TypeError, ValueError):
-            crop = None
-        if crop is None or len(crop) != 2 or min(crop) < 1:
-            raise FolderError(f"size must be None or (height, width) in pixels, got {size!r}.")
+    normalize = choice(normalize, "normalize", {"auto": "8-bit / 255, others stretched to [0, 1]",
+                                                "minmax": "every image stretched to [0, 1]"}, error=FolderError)
+    layout = choice(layout, "layout", ("auto", "subfolders", "suffix"), error=FolderError)
+    mask_type = choice(mask_type, "mask_type", MASK_TYPES, error=FolderError)
+    if threshold is not None:
+        threshold = real(threshold, "threshold", error=FolderError, hint="mask > threshold is foreground")
+    crop = None if size is None else size_pair(size, "size", error=FolderError)
     root = Path(os.fspath(path)).expanduser()
     pairs, found = _find_pairs(root, layout)
+    _check_sizes(pairs, root)
 
     images, masks, instances, names = [], [], [], []
     for img_path, mask_path in pairs:
-        img_pages, _ = _read(img_path, root, "image")
-        mask_pages, _ = _read(mask_path, root, "mask")
+        img_pages, mask_pages = _choose(_read(img_path, root, "image"), _read(mask_path, root, "mask"))
         ri, rm = _rel(img_path, root), _rel(mask_path, root)
         if len(img_pages) != len(mask_pages):
             raise FolderError(f"{ri} has {len(img_pages)} page(s) but its mask {rm} has {len(mask_pages)}: a stack "
@@ -386,13 +503,15 @@ def load_folder(path, *, binary: bool = True, threshold=None, size=None, normali
                 raise FolderError(f"{name} is {ia.shape[0]}x{ia.shape[1]} (height x width) but its mask {mname} is "
                                   f"{ma.shape[0]}x{ma.shape[1]}: a mask must have its image's size, one value per "
                                   "pixel. Resize the mask with nearest-neighbour interpolation, or re-export it.")
+            if crop is not None:  # crop first: the objects are then those of the cropped mask, numbered 1..n
+                h, w = ia.shape[:2]
+                if h < crop[0] or w < crop[1]:
+                    raise FolderError(f"{name} is {h}x{w}, smaller than size={crop}: choose a size of at most "
+                                      f"{h}x{w} or remove it.")
+                box = center_crop_box((h, w), crop)
+                ia, ma = (a[box.slices] for a in (ia, ma))  # the first two axes: (H, W) or (H, W, colour)
             image = _image(ia, name, normalize)
-            m, inst = _mask(ma, mname, binary, threshold)
-            if crop is not None:
-                if image.shape[0] < crop[0] or image.shape[1] < crop[1]:
-                    raise FolderError(f"{name} is {image.shape[0]}x{image.shape[1]}, smaller than size={crop}: "
-                                      f"choose a size of at most {image.shape[0]}x{image.shape[1]} or remove it.")
-                image, m, inst = (_center_crop(x, *crop) for x in (image, m, inst))
+            m, inst = _mask(ma, mname, mask_type, threshold)
             images.append(image)
             masks.append(m)
             instances.append(inst)
@@ -407,36 +526,70 @@ def load_folder(path, *, binary: bool = True, threshold=None, size=None, normali
         w = min(s[1] for s in shapes)
         raise FolderError(f"The images differ in size ({listed}). Stacked training data needs one size: pass "
                           f"size=({h}, {w}) (or smaller) to centre-crop every pair to it, or resize the files.")
-    opts = dict(binary=binary, threshold=threshold, size=crop, normalize=normalize)
+    opts = dict(mask_type=mask_type, threshold=threshold, size=crop, normalize=normalize)
     return FolderDataset(images=np.stack(images).astype(np.float32), instances=np.stack(instances).astype(np.int32),
                          masks=np.stack(masks).astype(np.uint8), seed=0, options=opts, names=names, path=str(root),
                          layout=found)
 
 
-def save_folder(dataset, path, layout: str = "subfolders", ext: str = ".png") -> Path:
-    """Write ``dataset.images`` / ``dataset.masks`` as a folder :func:`load_folder` reads back
-    (8-bit grey images, masks 0/255). Handy to see the expected layout, and in tests."""
+# ----------------------------------------------------------------------------------
+# saving
+# ----------------------------------------------------------------------------------
+def _existing(root: Path, layout: str) -> list[Path]:
+    """The image files in ``root`` that :func:`load_folder` would read together with newly saved ones."""
+    folders = [root / "images", root / "masks", root / "labels"] if layout == "subfolders" else [root]
+    return sorted(p for d in folders if d.is_dir() for p in d.iterdir()
+                  if not p.name.startswith(".") and p.suffix.lower() in IMAGE_TYPES and (p.is_file() or p.is_symlink()))
+
+
+def save_folder(dataset, path, layout: str = "subfolders", ext: str = ".png", *, overwrite: bool = False) -> Path:
+    """Write a dataset as a folder :func:`load_folder` reads back: 8-bit grey images, and as masks the
+    label images ``dataset.instances`` (16-bit; 0 = background, as segmentation tools save them) or,
+    for a dataset without instances, ``dataset.masks`` as 0/255. Handy to see the expected layout.
+
+    A folder that already holds images or masks is refused (loading it would mix the old samples
+    with the new ones) unless ``overwrite=True``: then those image and mask files (PNG/TIFF in
+    ``images/``, ``masks/`` and ``labels/``, or in the folder itself for the "suffix" layout) are
+    deleted first; other files are left alone."""
     from PIL import Image
 
-    if layout not in ("subfolders", "suffix"):
-        raise FolderError(f"layout must be 'subfolders' or 'suffix', got {layout!r}.")
-    if ext.lower() not in IMAGE_TYPES:
-        raise FolderError(f"ext must be one of {IMAGE_TYPES}, got {ext!r}.")
-    root = Path(path)
+    layout = choice(layout, "layout", ("subfolders", "suffix"), error=FolderError)
+    ext = choice(ext.lower() if isinstance(ext, str) else ext, "ext", IMAGE_TYPES, error=FolderError)
+    overwrite = flag(overwrite, "overwrite", error=FolderError)
+    root = Path(os.fspath(path)).expanduser()
+    if root.exists() and not root.is_dir():
+        raise FolderError(f"{root} is a file, not a folder: give a folder to save the images and masks in.")
+    if layout == "suffix" and (root / "images").is_dir():
+        raise FolderError(f"{root} has an images/ folder, which load_folder would read instead of the files saved "
+                          "beside it: save with layout='subfolders', or into another folder.")
+    old = _existing(root, layout)
+    if old and not overwrite:
+        shown = ", ".join(_rel(p, root) for p in old[:4]) + (f" and {len(old) - 4} more" if len(old) > 4 else "")
+        raise FolderError(f"{root} already holds {len(old)} image/mask file(s) ({shown}): loading it after saving "
+                          f"{len(dataset.images)} sample(s) would mix the old ones in. Pass overwrite=True to replace "
+                          "them, or save into an empty folder.")
+    for p in old:
+        p.unlink()
+    labels = getattr(dataset, "instances", None)
+    if labels is not None and np.max(labels, initial=0) > 65535:
+        raise FolderError("dataset.instances has labels above 65535, more than a 16-bit label image holds.")
     img_dir, mask_dir = (root / "images", root / "masks") if layout == "subfolders" else (root, root)
     img_dir.mkdir(parents=True, exist_ok=True)
     mask_dir.mkdir(parents=True, exist_ok=True)
-    for i, (image, mask) in enumerate(zip(dataset.images, dataset.masks)):
+    for i, image in enumerate(dataset.images):
         stem = f"sample{i:03d}"
         img8 = np.clip(np.round(np.asarray(image) * 255), 0, 255).astype(np.uint8)
-        m8 = (np.asarray(mask) > 0).astype(np.uint8) * 255
+        if labels is not None:
+            m = np.asarray(labels[i]).astype(np.uint16)
+        else:
+            m = (np.asarray(dataset.masks[i]) > 0).astype(np.uint8) * 255
         mask_name = f"{stem}{ext}" if layout == "subfolders" else f"{stem}{_SUFFIX}{ext}"
-        if ext.lower() == ".png":
+        if ext == ".png":
             Image.fromarray(img8).save(img_dir / f"{stem}{ext}")
-            Image.fromarray(m8).save(mask_dir / mask_name)
+            Image.fromarray(m).save(mask_dir / mask_name)
         else:
             import tifffile
 
             tifffile.imwrite(img_dir / f"{stem}{ext}", img8)
-            tifffile.imwrite(mask_dir / mask_name, m8)
+            tifffile.imwrite(mask_dir / mask_name, m)
     return root

@@ -1,4 +1,4 @@
-r"""The paper's loss and the course's metrics.
+r"""The paper's loss.
 
 The loss (Ronneberger et al. 2015, section 3): a pixel-wise softmax over the class scores,
 then cross-entropy, where each pixel counts with a weight
@@ -15,15 +15,15 @@ then cross-entropy, where each pixel counts with a weight
 The weight map is computed once per training image from its *instance* mask (which cell is
 which), not from the binary mask: a binary mask cannot tell two touching cells from one.
 
-Metrics: :func:`dice` (F1 of the foreground pixels) and :func:`iou` (Jaccard index).
+The scores (Dice, IoU, object scores) are in :mod:`unet_lesson.seg.metrics`.
 """
 from __future__ import annotations
 
 import numpy as np
 from scipy import ndimage as ndi
 
-__all__ = ["class_weights", "border_weights", "weight_map", "weighted_cross_entropy", "dice", "iou",
-           "iou_from_dice", "two_touching_cells", "W0", "SIGMA"]
+__all__ = ["class_weights", "border_weights", "weight_map", "weighted_cross_entropy", "two_touching_cells",
+           "W0", "SIGMA"]
 
 #: The paper's values: w0 = 10, sigma = 5 px.
 W0 = 10.0
@@ -129,49 +129,6 @@ def weighted_cross_entropy(logits, target, weights=None):
         return ce.mean()
     weights = weights.to(ce.dtype)
     return (weights * ce).sum() / weights.sum().clamp_min(1e-8)
-
-
-def _as_bool(a):
-    try:
-        import torch
-        if isinstance(a, torch.Tensor):
-            a = a.detach().cpu().numpy()
-    except ImportError:  # pragma: no cover
-        pass
-    return np.asarray(a) > 0
-
-
-def _counts(pred, target):
-    p, t = _as_bool(pred), _as_bool(target)
-    if p.shape != t.shape:
-        raise ValueError(f"prediction {p.shape} and target {t.shape} must have the same shape "
-                         "(crop the target to the output size for a valid-padding net)")
-    inter = int(np.logical_and(p, t).sum())
-    return inter, int(p.sum()), int(t.sum())
-
-
-def dice(pred, target) -> float:
-    r"""Dice coefficient of the foreground: :math:`2|P \cap T| / (|P| + |T|)`; 1.0 when both are empty.
-
-    ``pred``/``target``: binary masks (numpy or torch, any shape, nonzero = foreground),
-    pooled over all pixels given (pass a whole held-out stack to get the set's Dice)."""
-    inter, p, t = _counts(pred, target)
-    return 1.0 if p + t == 0 else 2.0 * inter / (p + t)
-
-
-def iou(pred, target) -> float:
-    r"""Intersection over union (Jaccard) of the foreground: :math:`|P \cap T| / |P \cup T|`; 1.0 when both empty.
-    Related to Dice by :math:`IoU = D / (2 - D)`."""
-    inter, p, t = _counts(pred, target)
-    union = p + t - inter
-    return 1.0 if union == 0 else inter / union
-
-
-def iou_from_dice(d: float) -> float:
-    """IoU of a prediction whose Dice is ``d``: :math:`D / (2 - D)` (the two always move together)."""
-    if not 0 <= d <= 1:
-        raise ValueError(f"a Dice score lies between 0 and 1, got {d}")
-    return d / (2 - d)
 
 
 def two_touching_cells(gap: int = 2, size: tuple[int, int] = (40, 64)) -> np.ndarray:

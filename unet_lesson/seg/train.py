@@ -38,8 +38,10 @@ from ..core.shapes import output_size
 from .augment import Augment
 from .checkpoints import _cpu_state, load_checkpoint, save_checkpoint
 from .data import Dataset
-from .losses import SIGMA, W0, dice, iou, weight_map, weighted_cross_entropy
+from .losses import SIGMA, W0, weight_map, weighted_cross_entropy
+from .metrics import dice, iou
 from .predict import predict
+from .targets import separate_touching
 
 __all__ = ["LESSON_OPTIONS", "VALID_OPTIONS", "LESSON_DATA", "LESSON_TRAIN", "LESSON_STEPS", "lesson_model",
            "TrainingSet", "prepare", "split", "sample_batch", "evaluate", "otsu_baseline", "History", "TrainResult",
@@ -85,11 +87,15 @@ class TrainingSet:
 
 
 def prepare(dataset: Dataset | TrainingSet, w0: float = W0, sigma: float = SIGMA) -> TrainingSet:
-    """Compute the weight map of every image from its instance mask (once, before training)."""
+    """The training targets, once before training: the foreground mask with touching objects separated by
+    background (:func:`~unet_lesson.seg.targets.separate_touching`, so label images train like the generated
+    cells) and every image's weight map from its instances on that mask."""
     if isinstance(dataset, TrainingSet):
         return dataset
-    weights = np.stack([weight_map(inst, w0, sigma) for inst in dataset.instances])
-    return TrainingSet(dataset.images, dataset.masks, weights, w0, sigma)
+    masks = separate_touching(dataset.instances)
+    instances = np.where(masks > 0, dataset.instances, 0)
+    weights = np.stack([weight_map(inst, w0, sigma) for inst in instances])
+    return TrainingSet(dataset.images, masks, weights, w0, sigma)
 
 
 def split(dataset: Dataset, n_val: int) -> tuple[Dataset, Dataset]:

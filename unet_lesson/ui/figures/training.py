@@ -10,7 +10,8 @@ import numpy as np
 from ...core.model import UNet
 from ...seg.augment import displacement_field, elastic_deform
 from ...seg.data import Dataset
-from ...seg.losses import SIGMA, W0, _check_instances, border_weights, class_weights, dice
+from ...seg.losses import SIGMA, W0, _check_instances, border_weights, class_weights
+from ...seg.metrics import dice
 from ...seg.predict import predict
 from ...seg.train import History
 

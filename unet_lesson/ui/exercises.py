@@ -357,8 +357,10 @@ class Exercise:
                                         f"answer with one of {', '.join(repr(c) for c in self.choices)}.")
             ok = answer.strip().casefold() == str(right).strip().casefold()
         elif self.compare is not None:
+            # True and False are never numbers, whatever float() says of them
+            is_bool = [isinstance(readings(x)[0], bool) for x in (answer, right)]
             try:
-                ok = bool(self.compare(answer, right))
+                ok = is_bool[0] == is_bool[1] and bool(self.compare(answer, right))
             except Exception:  # a malformed answer is just a wrong answer
                 ok = False
         else:

@@ -136,7 +136,8 @@ answers = st.recursive(
               st.text(), st.none(), st.just(...),
               st.integers(0, len(SPECIAL_ANSWERS) - 1).map(special_answer),
               st.integers(-2 ** 63, 2 ** 63 - 1).map(np.int64), st.floats(width=32).map(np.float32),
-              st.booleans().map(np.bool_), st.sampled_from(["4.0", "4.5", "2,097,664", "568x568x64", "(1, 2)"])),
+              st.booleans().map(np.bool_), st.sampled_from([4.0, 4.5, 570.0, float("nan"), float("inf"), -0.0]),
+              st.sampled_from(["4.0", "4.5", "2,097,664", "568x568x64", "(1, 2)"])),
     lambda inner: st.one_of(st.tuples(inner, inner), st.lists(inner, max_size=4)), max_leaves=8)
 
 

@@ -264,6 +264,7 @@ class Feedback:
         slug = self.status.replace(" ", "-")
         where = ", ".join(p for p in (f"exercise {self.key}" if self.key else "",
                                       f"try {self.tries}" if self.tries else "") if p)
+        try_span = f" <span class='ul-try'>({html.escape(where)})</span>" if where else ""
         hint = ""
         if self.diagnosis or self.hints or self.more:
             items = "".join(f"<li>{html.escape(h)}</li>" for h in self.hints)
@@ -276,7 +277,7 @@ class Feedback:
                     + "</div>")
         return (f"<div class='ul-feedback ul-feedback-{slug}' data-ul-tries='{self.tries}' "
                 f"style='background:{bg};color:{fg};border-left:4px solid {fg};padding:6px 10px;margin:4px 0'>"
-                f"<b>{title}</b>{' <span class=ul-try>(' + html.escape(where) + ')</span>' if where else ''}: "
+                f"<b>{title}</b>{try_span}: "
                 f"{html.escape(self.summary)}{hint}</div>")
 
 
@@ -395,12 +396,12 @@ class Exercise:
         shown = self.hints[:self.wrong_tries]
         more = ("no more hints: .solution() shows the worked answer."
                 if self.hints and self.wrong_tries > len(self.hints) else "")
+        if not diagnosis and not shown:
+            diagnosis = "read the question again; .solution() shows the worked answer."
         text = [summary]
         if diagnosis:
             text.append(f"Hint: {diagnosis}")
         text += [f"Hint {i} of {len(self.hints)}: {h}" for i, h in enumerate(shown, 1)]
-        if not diagnosis and not shown:
-            text.append("Hint: read the question again; .solution() shows the worked answer.")
         if more:
             text.append(f"({more})")
         return Feedback("wrong", " ".join(text), self.key, summary=summary, diagnosis=diagnosis, hints=shown,
@@ -463,8 +464,8 @@ class CodeExercise(Exercise):
             return self._not_attempted("write your code in the cell above, run it, then run this check.")
         if not callable(student):
             return self._form_error(f"{_describe(student)} is not code.",
-                               "pass your function or class itself, e.g. EX.check(my_function), without "
-                               "calling it (no parentheses after its name).")
+                                    "pass your function or class itself, e.g. EX.check(my_function), without "
+                                    "calling it (no parentheses after its name).")
         try:
             result = self.checker(student)
         except Exception as exc:  # the checkers catch the student's errors; this is the last guard

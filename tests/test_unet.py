@@ -211,3 +211,21 @@ def test_table_renders():
     assert "570×570×64" in html and html.count("<tr") == len(t) + 1 and "data-module='head'" in html
     assert html.count("background:#ffe9a8") == 1
     assert "copy and crop" in str(t)
+
+
+@pytest.mark.parametrize("options", [dict(depth=8), dict(depth=6, base_channels=128), dict(base_channels=1024)])
+def test_a_network_too_large_to_build_is_refused_at_once(options):
+    """Shapes need no weights: a network of gigabytes is refused before anything is allocated."""
+    import time
+
+    t0 = time.perf_counter()
+    with pytest.raises(ValueError, match=r"parameters \(.* GB of weights\).*meta device"):
+        UNet(**options)
+    assert time.perf_counter() - t0 < 1.0
+    with torch.device("meta"):  # on the meta device it is built (shapes only)
+        assert sum(p.numel() for p in UNet(**options).parameters()) == count_parameters(**options)
+    assert shape_table(output_size_for_depth(options.get("depth", 4)), **options).total_params == count_parameters(**options)
+
+
+def output_size_for_depth(depth):
+    return valid_input_sizes(2 ** depth * 40, depth=depth)[-1]

@@ -164,6 +164,7 @@ class UNet(nn.Module):
                         mismatch=mismatch, dropout=dropout, init=init)
         self.options = o
         self._checked: dict[tuple[int, int], tuple[int, int]] = {}
+        _check_size_to_build(o)
         pad, bn, chans = o.conv_padding, o.batch_norm, o.channels  # chans: 64, 128, 256, 512, 1024
 
         # contracting path (收缩路径): double conv, then 2x2 max pool, at each level
@@ -233,6 +234,24 @@ class UNet(nn.Module):
 
     def extra_repr(self) -> str:
         return f"{self.options.describe()}"
+
+
+#: the largest network built for real (4 bytes a parameter: about 2 GB); larger ones on the meta device only
+MAX_PARAMETERS = 500_000_000
+
+
+def _check_size_to_build(o: UNetOptions) -> None:
+    """Refuse, with the numbers, to allocate a network too large for a laptop (its shapes still work)."""
+    from .shapes import count_parameters
+
+    n = count_parameters(o)
+    if n > MAX_PARAMETERS and torch.empty(0).device.type != "meta":
+        raise ValueError(
+            f"UNet({o.describe()}) has {n:,} parameters ({4 * n / 2**30:.1f} GB of weights): more than the "
+            f"{MAX_PARAMETERS:,} this course builds for real. Its shapes need no weights: use "
+            "unet_lesson.shape_table(size, ...) or count_parameters(...), or build it on PyTorch's meta device "
+            "(with torch.device('meta'): UNet(...)), which allocates nothing. A smaller depth or base_channels "
+            "also works: every level doubles the channels.")
 
 
 def incoming(module: nn.Module) -> int:

@@ -2,7 +2,8 @@
 
     .venv/bin/python scripts/update_readme.py
 
-Blocks: the paper's shape table (from unet_lesson.shape_table) and the latest benchmark table
+Blocks: the lesson table (from each lesson module's LESSON), the paper's shape table (from
+unet_lesson.shape_table) and the latest benchmark table
 (from benchmarks/results.json, written by `make benchmark`). tests/test_readme.py fails when a block is stale.
 """
 from __future__ import annotations
@@ -22,6 +23,13 @@ def shape_table_block() -> str:
     return f"**{t.summary()}**\n\n{t.to_markdown()}"
 
 
+def lessons_block() -> str:
+    from unet_lesson.lessons import lessons
+    from unet_lesson.ui.course import course_map_markdown
+
+    return course_map_markdown(lessons())
+
+
 def benchmark_block() -> str:
     import json
 
@@ -33,7 +41,7 @@ def benchmark_block() -> str:
     return table(json.loads(RESULTS.read_text()))
 
 
-BLOCKS = {"shape-table": shape_table_block, "benchmarks": benchmark_block}
+BLOCKS = {"lessons": lessons_block, "shape-table": shape_table_block, "benchmarks": benchmark_block}
 
 
 def render(readme: str) -> str:

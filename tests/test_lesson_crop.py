@@ -168,7 +168,8 @@ def test_crop_view_invalid_size_shows_the_message(size, padding):
             shape_table(size, padding=padding)
         assert view.error == str(e.value)
         below, above = nearest_valid_sizes(size, padding=padding)
-        assert view.data.get("above") == above and view.data.get("below") == below
+        assert view.data.get("above") == ("" if above is None else above)
+        assert view.data.get("below") == ("" if below is None else below)
         assert "Nearest valid sizes" in view.error
     else:
         assert "positive" in view.error
@@ -190,7 +191,7 @@ def test_crop_view_other_bad_settings(kwargs):
 
 
 def test_controls_defaults_give_the_notes_numbers():
-    controls = crop.crop_controls()
+    controls = crop.controls()
     from unet_lesson.ui.widgets import defaults_of
 
     view = crop.crop_view(**defaults_of(controls))
@@ -208,6 +209,6 @@ def test_exercises():
         assert ex.check(expected[ex.key]).status == "correct"
         wrong = ex.check("z" if ex.choices else 12345)
         assert wrong.status == "wrong" and "Hint" in wrong.message
-    assert crop.ex_concat.check("56x56x1024").correct
-    assert "half" in crop.ex_offset.check(32).message         # the total cut, not the offset
-    assert "bottom" in crop.ex_odd.check(4).message            # answered the top
+    assert crop.EX_CONCAT.check("56x56x1024").correct
+    assert "half" in crop.EX_OFFSET.check(32).message         # the total cut, not the offset
+    assert "bottom" in crop.EX_ODD.check(4).message            # answered the top

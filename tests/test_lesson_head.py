@@ -135,7 +135,7 @@ def test_head_view_valid(classes):
 
 
 def test_head_view_default_is_the_papers_two_classes():
-    view = head.head_view(**defaults_of(head.head_controls()))
+    view = head.head_view(**defaults_of(head.controls()))
     d = view.data
     assert d["num_classes"] == 2 and d["params"] == head.head_params(2, d["in_channels"])
     if d["weights"] == "trained":  # the shipped model's head: its own channel count, not the paper's 64
@@ -155,9 +155,9 @@ def test_exercises():
         assert ex.check(expected[ex.key]).correct
         wrong = ex.check("z" if ex.choices else 999)
         assert wrong.status == "wrong" and "Hint" in wrong.message
-    assert "bias" in head.ex_params.check(128).message
-    assert "1x1" in head.ex_params5.check(64 * 5 * 9 + 5).message
-    assert "388" in head.ex_shape.check("386x386x2").message
+    assert "bias" in head.EX_PARAMS.check(128).message
+    assert "1x1" in head.EX_PARAMS5.check(64 * 5 * 9 + 5).message
+    assert "388" in head.EX_SHAPE.check("386x386x2").message
 
 
 def test_unet_head_is_the_same_layer_kind():

@@ -41,7 +41,7 @@ def test_weight_view_explains_bad_settings(kw, msg):
 
 
 def test_controls_start_at_the_papers_values():
-    c = L.weight_controls()
+    c = L.controls()
     assert c["w0"].value == 10 and c["sigma"].value == 5
     assert c["sigma"].min > 0 and c["w0"].min == 0
 

@@ -353,7 +353,7 @@ def test_view_default_is_the_paper_up_conv_and_matches_controls():
     assert v.data["output"] == 2 * 4 and v.data["uneven"] is False and v.data["max_overlap"] == 1
     plt.close(v.figure)
     defaults = {k: p.default for k, p in inspect.signature(U.upconv_view).parameters.items()}
-    controls = U.upconv_controls()
+    controls = U.controls()
     assert set(controls) == set(defaults)
     assert {k: w.value for k, w in controls.items()} == defaults
 
@@ -444,7 +444,7 @@ def test_whole_numbers_given_as_floats_are_accepted():
 
 
 def test_live_widget_shows_the_message_and_recovers():
-    controls = U.upconv_controls()
+    controls = U.controls()
     box = live(U.upconv_view, controls, css="ul-upconv")
     assert "ul-upconv" in box._dom_classes
     html_out = box.children[1]

@@ -5,7 +5,9 @@ import torch
 from unet_lesson import InvalidInputSize, UNet, count_parameters, nearest_valid_sizes, output_size, shape_table
 from unet_lesson.ui.exercises import same_answer
 from unet_lesson.core import receptive as RF
+from unet_lesson.core.ops import mirror_pad
 from unet_lesson.lessons import l06_the_original_unet as W
+from unet_lesson.lessons import l07_same_padding_unet as S
 
 
 def test_paper_summary_on_meta_matches_the_table():
@@ -56,22 +58,22 @@ def test_invalid_size_error_for_a_valid_size():
 
 @pytest.mark.parametrize("size,depth", [(100, 3), (30, 2), (50, 2), (65, 3)])
 def test_plain_concat_fails_with_torchs_error(size, depth):
-    model = W._small(depth=depth)
+    model = S._small(depth=depth)
     with torch.no_grad(), pytest.raises(RuntimeError, match="Sizes of tensors must match"):
-        W.concat_without_crop(model, torch.zeros(1, 1, size, size))
+        S.concat_without_crop(model, torch.zeros(1, 1, size, size))
 
 
 @pytest.mark.parametrize("size", [64, 96])
 def test_plain_concat_works_for_multiples(size):
-    model = W._small(depth=3)
+    model = S._small(depth=3)
     with torch.no_grad():
         x = torch.rand(1, 1, size, size)
-        assert torch.equal(W.concat_without_crop(model, x), model(x))
+        assert torch.equal(S.concat_without_crop(model, x), model(x))
 
 
 @pytest.mark.parametrize("size", [100, 101, 99, 64, 37])
 def test_fixes_run_for_real(size):
-    results = {r.name: r for r in W.fixes_demo(size)}
+    results = {r.name: r for r in S.fixes_demo(size)}
     valid = size % 8 == 0
     assert results["plain torch.cat (no crop)"].ok == valid
     assert results["UNet(padding='same')"].ok == valid
@@ -84,10 +86,10 @@ def test_fixes_run_for_real(size):
 @pytest.mark.parametrize("mode", ["reflect", "zeros"])
 @pytest.mark.parametrize("h,w", [(100, 100), (37, 50), (16, 16), (5, 9)])
 def test_pad_to_valid_keeps_the_size_and_agrees_on_valid_sizes(mode, h, w):
-    model = W._small(depth=2)
+    model = S._small(depth=2)
     x = torch.rand(1, 1, h, w)
     with torch.no_grad():
-        y = W.pad_to_valid(model, x, mode=mode)
+        y = S.pad_to_valid(model, x, mode=mode)
         assert tuple(y.shape) == (1, 2, h, w)
         if h % 4 == 0 and w % 4 == 0:
             assert torch.equal(y, model(x))
@@ -95,15 +97,15 @@ def test_pad_to_valid_keeps_the_size_and_agrees_on_valid_sizes(mode, h, w):
 
 def test_pad_to_valid_rejects_valid_padding_and_bad_modes():
     with pytest.raises(ValueError, match="same padding"):
-        W.pad_to_valid(UNet(base_channels=1, depth=1), torch.zeros(1, 1, 20, 20))
+        S.pad_to_valid(UNet(base_channels=1, depth=1), torch.zeros(1, 1, 20, 20))
     with pytest.raises(ValueError, match="mode"):
-        W.pad_to_valid(W._small(depth=1), torch.zeros(1, 1, 20, 20), mode="wrap")
+        S.pad_to_valid(S._small(depth=1), torch.zeros(1, 1, 20, 20), mode="wrap")
 
 
 @pytest.mark.parametrize("h,w,pads", [(10, 10, (3, 4, 0, 0)), (4, 6, (9, 2, 11, 0)), (1, 5, (2, 2, 3, 3))])
 def test_mirror_pad_any_amount(h, w, pads):
     x = torch.arange(h * w, dtype=torch.float32).reshape(1, 1, h, w)
-    y = W.mirror_pad(x, *pads)
+    y = mirror_pad(x, *pads)
     t, b, l_, r = pads
     assert y.shape[-2:] == (h + t + b, w + l_ + r)
     assert torch.equal(y[..., t:t + h, l_:l_ + w], x)
@@ -111,7 +113,7 @@ def test_mirror_pad_any_amount(h, w, pads):
 
 @pytest.mark.parametrize("depth,base", [(4, 64), (2, 8), (5, 4)])
 def test_bn_parameters(depth, base):
-    d = W.bn_parameters(depth=depth, base_channels=base)
+    d = S.bn_parameters(depth=depth, base_channels=base)
     assert d["with_bn"] == count_parameters(padding="same", depth=depth, base_channels=base, batch_norm=True)
     assert d["without_bn"] == count_parameters(padding="same", depth=depth, base_channels=base, batch_norm=False)
     assert d["difference"] == d["sum_of_conv_channels"] and d["n_3x3_convs"] == 4 * depth + 2
@@ -123,7 +125,7 @@ def test_bn_parameters(depth, base):
 
 
 def test_up_mode_parameters():
-    d = W.up_mode_parameters()
+    d = S.up_mode_parameters()
     t = shape_table(572)
     ups = t.where(kind="up")
     assert d["difference"] == sum(3 * r.in_shape[0] * r.out_shape[0] for r in ups)  # 4 weights per pair -> 1
@@ -160,8 +162,8 @@ def test_receptive_field_bad_position():
         RF.receptive_field(188, (10, 0))
 
 
-EXERCISES = [W.EX6_FIRST_CONV, W.EX6_SLIP_196, W.EX6_NEXT_SIZE, W.EX6_OUTPUT_FOR, W.EX7_BOTTOM, W.EX7_UPCONV,
-             W.EX7_BN, W.EX7_NEXT_SAME, W.EX7_RF]
+EXERCISES = [W.EX_FIRST_CONV, W.EX_SLIP_196, W.EX_NEXT_SIZE, W.EX_OUTPUT_FOR, S.EX_BOTTOM, S.EX_UPCONV,
+             S.EX_BN, S.EX_NEXT_SAME, S.EX_RF]
 
 
 @pytest.mark.parametrize("ex", EXERCISES, ids=lambda e: e.key)
@@ -173,10 +175,10 @@ def test_exercises_give_instant_feedback(ex):
 
 
 def test_exercise_answers_are_the_packages():
-    assert W.EX6_FIRST_CONV.answer == 3 * 3 * 1 * 64 + 64 == shape_table(572)[0].params
-    assert W.EX6_SLIP_196.answer == 196
-    assert W.EX6_NEXT_SIZE.answer == 588 and W.EX6_OUTPUT_FOR.answer == 516
-    assert W.EX7_BOTTOM.answer == 32 and same_answer("64x64x512", W.EX7_UPCONV.answer)
-    assert same_answer((64, 64, 512), W.EX7_UPCONV.answer)
-    assert W.EX7_BN.answer == 5888 and W.EX7_NEXT_SAME.answer == 112
-    assert "weights" in W.EX6_FIRST_CONV.check(576).message  # forgot the biases: a targeted hint
+    assert W.EX_FIRST_CONV.answer == 3 * 3 * 1 * 64 + 64 == shape_table(572)[0].params
+    assert W.EX_SLIP_196.answer == 196
+    assert W.EX_NEXT_SIZE.answer == 588 and W.EX_OUTPUT_FOR.answer == 516
+    assert S.EX_BOTTOM.answer == 32 and same_answer("64x64x512", S.EX_UPCONV.answer)
+    assert same_answer((64, 64, 512), S.EX_UPCONV.answer)
+    assert S.EX_BN.answer == 5888 and S.EX_NEXT_SAME.answer == 112
+    assert "weights" in W.EX_FIRST_CONV.check(576).message  # forgot the biases: a targeted hint

@@ -13,6 +13,7 @@ import torch  # noqa: E402
 from unet_lesson import InvalidInputSize, UNet, nearest_valid_sizes, output_size, valid_input_sizes  # noqa: E402
 from unet_lesson.lessons import l09_overlap_tile as L  # noqa: E402
 from unet_lesson.core.ops import mirror_pad  # noqa: E402
+from unet_lesson.seg.data import lesson_sample  # noqa: E402
 from unet_lesson.seg.predict import foreground, predict_scores as predict_whole, probabilities  # noqa: E402
 from unet_lesson.seg.tiling import (TooManyTiles, margin_of, plan_naive_tiles, plan_tiles,  # noqa: E402
                                     predict_naive_tiles, predict_tiled, seam_mask, seam_profile, seam_report)
@@ -233,7 +234,7 @@ def test_predict_whole_of_the_same_net_is_one_forward_pass_for_a_valid_size():
 
 def test_naive_tiles_show_seams_and_overlap_tile_does_not():
     same, valid = _model(3, "same", seed=2), _model(3, seed=2)
-    image = L.lesson_image((64, 96), seed=0)[0]
+    image = lesson_sample((64, 96), seed=0).image
     plan = plan_naive_tiles(image.shape, 32, depth=3)
     naive = foreground(predict_naive_tiles(same, image, 32))
     rep = seam_report(naive, foreground(predict_whole(same, image)), plan)
@@ -327,7 +328,7 @@ def test_too_many_tiles_and_wrong_channels():
 # ----------------------------------------------------------------------------------
 def test_pictures_draw():
     plan = plan_tiles((300, 420), 380)
-    img = L.lesson_image((64, 80))[0]
+    img = lesson_sample((64, 80)).image
     assert len(plot_plan(plan).axes) == 2
     assert len(plot_plan(plan_tiles(img.shape, 204), image=img, highlight=3).axes) == 2
     assert len(plot_mirror(img, 20).axes) == 2
@@ -362,8 +363,8 @@ def test_plan_view_invalid_tile_shows_nearest_valid_sizes():
     v = safe_view(L.plan_view, tile=600)
     below, above = nearest_valid_sizes(600)
     assert not v.ok and "600" in v.error and str(below) in v.error and str(above) in v.error
-    assert (v.data["below"], v.data["above"], v.data["valid"]) == (below, above, 0)
-    assert "ul-tile-nearest" in v.html
+    assert (v.data["below"], v.data["above"]) == (below, above)
+    assert f"{below} gives margin {margin_of(below)[0]}" in v.error and f"{above} gives margin" in v.error
     assert "ul-error" in v.body_html()
 
 
@@ -389,7 +390,7 @@ def test_tile_message():
 def test_controls_start_at_the_views_defaults():
     from unet_lesson.ui.widgets import defaults_of
 
-    v = L.plan_view(**defaults_of(L.plan_controls()))
+    v = L.plan_view(**defaults_of(L.controls()))
     assert v.ok and v.data == L.plan_view().data
 
 
@@ -411,7 +412,7 @@ def test_exercises_expect_what_the_package_computes():
 def test_lesson_models_fall_back_to_random_weights(monkeypatch):
     import unet_lesson.seg.pretrained
 
-    monkeypatch.setattr(unet_lesson.seg.pretrained, "load_pretrained", lambda padding: None)  # no checkpoint shipped
+    monkeypatch.setattr(unet_lesson.seg.pretrained, "_shipped", lambda padding: (None, "none shipped (test)"))
     valid, same, note = L.lesson_models(base_channels=2)
     assert valid.options.padding == "valid" and same.options.padding == "same"
     assert note.count("random weights") == 2
@@ -419,13 +420,14 @@ def test_lesson_models_fall_back_to_random_weights(monkeypatch):
 
 
 def test_lesson_image_has_a_mask():
-    img, mask = L.lesson_image((40, 48), seed=1)
+    s = lesson_sample((40, 48), seed=1)
+    img, mask = s.image, s.mask
     assert img.shape == (40, 48) and img.dtype == np.float32 and mask.shape == (40, 48)
 
 
 def test_seam_profile_of_naive_tiles_fades_with_distance_and_overlap_tile_is_flat():
     same, valid = _model(3, "same", seed=2), _model(3, seed=2)
-    image = L.lesson_image((64, 96), seed=0)[0]
+    image = lesson_sample((64, 96), seed=0).image
     nplan = plan_naive_tiles(image.shape, 32, depth=3)
     rows = seam_profile(foreground(predict_naive_tiles(same, image, 32)), foreground(predict_whole(same, image)),
                         nplan, edges=(0, 2, 8))

@@ -1,10 +1,9 @@
 """The table: notebook -> the widgets a browser test drives in it, and what they must show.
 
-Adding a notebook is a few lines: a :class:`NotebookDrive` with one :class:`WidgetDrive` per
-widget (its ``ul-<topic>`` class, how to read its controls, the expected numbers as a
-function of the controls computed by ``unet_lesson``, and the steps). Entries whose notebook
-does not exist yet are skipped ("not landed yet"). Every notebook in ``notebooks/`` must be
-listed (``test_every_notebook_is_in_the_table``), with an empty widget list when it has none.
+The notebooks and their widgets come from the lesson modules (``LESSON``, ``WIDGETS``); this file
+adds, for each widget, a :class:`WidgetDrive`: how to read its controls, the expected numbers as a
+function of the controls computed by ``unet_lesson``, and the steps (``DRIVES``). A new widget
+without a drive fails at import, naming it.
 """
 from __future__ import annotations
 
@@ -66,9 +65,9 @@ def _start_texts(input_size, padding):
 
 def _start_nearest(input_size, padding):
     if input_size < 1:
-        return {"input": input_size}
+        return {}
     below, above = nearest_valid_sizes(input_size, padding=padding)
-    return {"input": input_size, "nearest_below": below, "nearest_above": above}
+    return {"below": "" if below is None else below, "above": "" if above is None else above}
 
 
 def _start_error_texts(message, input_size, padding):
@@ -258,7 +257,7 @@ def _crop_texts(input_size, level, padding, allow_odd):
 
 def _crop_nearest(input_size, level, padding, allow_odd):
     below, above = nearest_valid_sizes(input_size, **_crop_options(padding, allow_odd))
-    return {"input": input_size, "valid": "no", "below": below, "above": above}
+    return {"below": "" if below is None else below, "above": "" if above is None else above}
 
 
 CROP = WidgetDrive(
@@ -387,7 +386,7 @@ def _tile_texts(tile, height, width, depth, align):
 
 def _tile_nearest(tile, height, width, depth, align):
     below, above = nearest_valid_sizes(tile, depth=depth)
-    return {"tile": tile, "valid": 0, "below": "" if below is None else below, "above": "" if above is None else above}
+    return {"below": "" if below is None else below, "above": "" if above is None else above}
 
 
 def _tile_error_texts(message, tile, height, width, depth, align):
@@ -408,7 +407,7 @@ TILE = WidgetDrive(
     error_data=_tile_nearest,
     steps=[
         Type("height", 700),                 # a taller image: more rows of tiles
-        Press("depth", "ArrowLeft", 1),      # depth 3: a smaller margin
+        Press("depth", "ArrowDown", 1),      # depth 3: a smaller margin
         Toggle("align"),
         Type("tile", 570, invalid=True),     # not a valid input tile: the nearest ones
         Type("tile", 508),
@@ -507,34 +506,54 @@ EXPLORER = explorer_drive([
     Select("up_mode", "bilinear"),
 ], feature_maps=True)
 
-LESSONS: list[NotebookDrive] = [
-    NotebookDrive("notebooks/00_start_here.ipynb", [START]),
-    NotebookDrive("notebooks/01_convolution_sizes.ipynb", [CONV]),
-    NotebookDrive("notebooks/02_max_pooling.ipynb", [POOL, POOL_PATH]),
-    NotebookDrive("notebooks/03_up_conv.ipynb", [UPCONV]),
-    NotebookDrive("notebooks/04_copy_and_crop.ipynb", [CROP]),
-    NotebookDrive("notebooks/05_the_1x1_head.ipynb", [HEAD]),
-    NotebookDrive("notebooks/06_the_original_unet.ipynb", [EXPLORER_06]),
-    NotebookDrive("notebooks/07_same_padding_unet.ipynb", [EXPLORER_07]),
-    NotebookDrive("notebooks/08_training.ipynb", [WEIGHTS], run_timeout_s=300),
-    NotebookDrive("notebooks/09_overlap_tile.ipynb", [TILE]),
-    NotebookDrive("notebooks/explorer.ipynb", [EXPLORER]),
-]
+#: the drive of every widget of every lesson, by (notebook, widget name as in the module's WIDGETS)
+DRIVES = {
+    ("00_start_here", "start"): START,
+    ("01_convolution_sizes", "conv"): CONV,
+    ("02_max_pooling", "pool"): POOL,
+    ("02_max_pooling", "path"): POOL_PATH,
+    ("03_up_conv", "upconv"): UPCONV,
+    ("04_copy_and_crop", "crop"): CROP,
+    ("05_the_1x1_head", "head"): HEAD,
+    ("06_the_original_unet", "explorer"): EXPLORER_06,
+    ("07_same_padding_unet", "explorer"): EXPLORER_07,
+    ("08_training", "weights"): WEIGHTS,
+    ("09_overlap_tile", "tile"): TILE,
+    ("explorer", "explorer"): EXPLORER,
+}
+#: notebooks that need longer than the default to run top to bottom in a browser
+RUN_TIMEOUT_S = {"08_training": 300}
 
-# Voila serves the explorer (and the fixture, to prove the harness before the explorer lands)
+
+def _lesson_drives() -> list[NotebookDrive]:
+    """One NotebookDrive per lesson, read from the lesson modules' LESSON and WIDGETS (unet_lesson.lessons)."""
+    from unet_lesson import lessons as course
+
+    out = []
+    for module in course.modules():
+        lesson = module.LESSON
+        widgets = []
+        for name, widget in module.WIDGETS.items():
+            drive = DRIVES[(lesson.notebook, name)]  # a new widget needs a drive here
+            assert drive.css == widget.css, f"{lesson.notebook}/{name}: drive for {drive.css}, widget is {widget.css}"
+            widgets.append(drive)
+        kw = {"run_timeout_s": RUN_TIMEOUT_S[lesson.notebook]} if lesson.notebook in RUN_TIMEOUT_S else {}
+        out.append(NotebookDrive(lesson.path, widgets, **kw))
+    return out
+
+
+LESSONS: list[NotebookDrive] = _lesson_drives()
+
 VOILA: list[NotebookDrive] = [
     NotebookDrive("tests/browser/fixtures/fixture_conv.ipynb", [FIXTURE_CONV], run_timeout_s=60),
-    NotebookDrive("notebooks/explorer.ipynb", [EXPLORER]),
+    next(d for d in LESSONS if d.path == "notebooks/explorer.ipynb"),
 ]
 
 LAB: list[NotebookDrive] = FIXTURES + LESSONS
 
 
 def drive_params(drives: list[NotebookDrive]) -> list:
-    """pytest parameters, one per notebook; those whose file does not exist yet are skipped."""
+    """pytest parameters, one per notebook."""
     import pytest
 
-    from .harness import ROOT
-
-    return [pytest.param(d, id=d.name, marks=pytest.mark.skipif(
-        not (ROOT / d.path).exists(), reason=f"{d.path}: not landed yet")) for d in drives]
+    return [pytest.param(d, id=d.name) for d in drives]

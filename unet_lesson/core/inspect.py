@@ -11,8 +11,13 @@ __all__ = ["feature_maps", "as_batch", "recorded_shapes"]
 
 
 def as_batch(image, channels: int = 1, device=None) -> torch.Tensor:
-    """A 2-D image (H, W), (C, H, W) array or tensor as a float batch (1, C, H, W)."""
-    t = torch.as_tensor(np.asarray(image) if not torch.is_tensor(image) else image, dtype=torch.float32)
+    """A 2-D image (H, W), (C, H, W) array or tensor as a float batch (1, C, H, W) (a copy for a read-only
+    array, such as the course's cached sample picture, so the tensor never shares memory it may not write)."""
+    if torch.is_tensor(image):
+        t = image.float()
+    else:
+        a = np.asarray(image, dtype=np.float32)
+        t = torch.from_numpy(a if a.flags.writeable else a.copy())
     if t.ndim == 2:
         t = t[None]
     if t.ndim == 3:

@@ -14,24 +14,29 @@ against a real ``nn.Conv2d`` run on a tensor of that size (one channel, no grad,
 from __future__ import annotations
 
 import html
-from functools import lru_cache
 
 import numpy as np
 import torch
 from torch import nn
 
 from ..core.env import seeded
-from ..ui.exercises import Exercise
+from ..core.inspect import as_batch
 from ..core.shapes import fmt_shape, shape_table
 from ..core.sizes import conv_out
-from ..ui.widgets import View
+from ..seg.data import sample_image
+from ..ui.course import Lesson
+from ..ui.exercises import Exercise
+from ..ui.widgets import View, Widget
 
 __all__ = [
-    "MAX_SIZE", "real_conv_shape", "conv_size_view", "row_positions_figure", "grid_positions_figure",
+    "LESSON", "WIDGETS", "controls", "MAX_SIZE", "real_conv_shape", "conv_size_view", "row_positions_figure", "grid_positions_figure",
     "IMAGE_KERNELS", "kernels_on_image_view", "many_kernels_view", "first_convs_view",
     "EX_FIRST_CONV", "EX_TWO_CONVS", "EX_STRIDE", "EX_SAME_PADDING",
     "EX_SLIP_INPUT", "EX_SLIP_RULE", "EX_SLIP_GENERAL", "EXERCISES",
 ]
+
+LESSON = Lesson(1, "01_convolution_sizes", "Convolution sizes", minutes=25, topics=(3, 5),
+                summary="572 -> 570 -> 568: the valid 3x3 conv, floor((H + 2p - k)/s) + 1, kernels -> channels")
 
 #: the widget runs a real nn.Conv2d on a size x size tensor; beyond this it would be slow to redraw
 MAX_SIZE = 2048
@@ -102,6 +107,18 @@ def conv_size_view(size=572, kernel=3, stride=1, padding=0, dilation=1) -> View:
 # ------------------------------------------------------------------------------------------
 # pictures of where the kernel lands
 # ------------------------------------------------------------------------------------------
+def controls() -> dict:
+    """The size widget's controls: IntText boxes, so a negative or odd value reaches the view and is explained."""
+    import ipywidgets as W
+
+    return {"size": W.IntText(572, description="input size"), "kernel": W.IntText(3, description="kernel k"),
+            "stride": W.IntText(1, description="stride s"), "padding": W.IntText(0, description="padding p (per side)"),
+            "dilation": W.IntText(1, description="dilation d")}
+
+
+WIDGETS = {"conv": Widget(conv_size_view, controls, css="ul-conv", title="One convolution: input size -> output size")}
+
+
 def _positions(size, kernel, stride, padding, dilation):
     out = conv_out(size, kernel, stride, padding, dilation)
     k_eff = dilation * (kernel - 1) + 1
@@ -219,13 +236,6 @@ IMAGE_KERNELS = {
 }
 
 
-@lru_cache(maxsize=8)
-def _image(size: int, seed: int = 0) -> np.ndarray:
-    from ..seg.data import sample_image
-
-    return np.asarray(sample_image(size=size, seed=seed), dtype=np.float32)
-
-
 def _random_kernels(n: int, seed: int) -> torch.Tensor:
     g = torch.Generator().manual_seed(seed)
     return torch.randn(n, 1, 3, 3, generator=g) / 3
@@ -244,7 +254,7 @@ def kernels_on_image_view(size: int = 96, padding: int = 0, n_random: int = 2, s
     expected = conv_out(size, 3, 1, padding)
     if size > 512:
         raise ValueError(f"size {size} is more than this picture needs; try 32 to 512.")
-    img = _image(int(size))
+    img = sample_image(int(size))
     names = list(IMAGE_KERNELS) + [f"random {i + 1}" for i in range(n_random)]
     weights = torch.cat([torch.tensor(IMAGE_KERNELS[n], dtype=torch.float32)[None, None] for n in IMAGE_KERNELS]
                         + [_random_kernels(n_random, seed)])
@@ -292,7 +302,7 @@ def many_kernels_view(size: int = 64, kernels: int = 64, seed: int = 0) -> View:
         raise ValueError(f"size {size} is more than this picture needs (64 small maps); try 16 to 256.")
     with seeded(seed):
         layer = nn.Conv2d(1, kernels, kernel_size=3)
-    maps = layer(torch.from_numpy(_image(int(size)))[None, None])
+    maps = layer(as_batch(sample_image(int(size))))
     fig = feature_map_grid(maps, n=kernels, ncols=min(kernels, 16), size=0.9, cmap="gray",
                            title=f"{kernels} kernels -> {kernels} channels")
     html_ = (f"<div><code>nn.Conv2d(1, {kernels}, kernel_size=3)</code> on <code>{size}×{size}×1</code> gives "

@@ -21,17 +21,23 @@ import torch
 from torch import nn
 
 from ..core.env import seeded
+from ..core.inspect import as_batch
+from ..seg.data import sample_image
+from ..ui.course import Lesson
 from ..ui.exercises import Exercise
 from ..core.options import UNetOptions
 from ..core.shapes import shape_table
 from ..core.sizes import LayerSizeError, conv_out, pool_out
-from ..ui.widgets import View
+from ..ui.widgets import View, Widget
 
 __all__ = [
-    "MAX_SIZE", "GRID_MAX", "SOURCES", "real_pool", "pool_view", "pool_grid_figure", "parameters_view",
+    "LESSON", "WIDGETS", "pool_controls", "path_controls", "MAX_SIZE", "GRID_MAX", "SOURCES", "real_pool", "pool_view", "pool_grid_figure", "parameters_view",
     "contracting_chain", "contracting_view", "channels_view",
     "EX_HALVE", "EX_PARAMS", "EX_ODD", "EX_BOTTOM", "EX_SLIP_KERNELS", "EX_SLIP_DOUBLES", "EXERCISES",
 ]
+
+LESSON = Lesson(2, "02_max_pooling", "Max pooling", minutes=25, topics=(1, 4, 5),
+                summary="2x2 stride 2: size 1/2, channels unchanged, no weights; odd sizes and ceil_mode")
 
 #: the widget pools a real size x size image; beyond this it would be slow to redraw
 MAX_SIZE = 1024
@@ -59,21 +65,13 @@ def _n_params(layer: nn.Module) -> int:
 # inputs: the sample image, or a conv feature map of it
 # ------------------------------------------------------------------------------------------
 @lru_cache(maxsize=8)
-def _image(size: int, seed: int = 0) -> np.ndarray:
-    """The course's sample cell image at ``size`` pixels (cached: the widget redraws often)."""
-    from ..seg.data import sample_image
-
-    return np.asarray(sample_image(size=size, seed=seed), dtype=np.float32)
-
-
-@lru_cache(maxsize=8)
 @torch.no_grad()
 def _feature_map(size: int) -> np.ndarray:
     """A real conv feature map of exactly ``size`` pixels: a 3x3 vertical-edge conv + ReLU on the
     sample image of ``size + 2`` (a valid conv trims 2, as in U-Net)."""
     layer = nn.Conv2d(1, 1, 3, bias=False)
     layer.weight.copy_(torch.tensor([[-1., 0, 1], [-2, 0, 2], [-1, 0, 1]])[None, None])
-    out = torch.relu(layer(torch.from_numpy(_image(size + 2))[None, None]))[0, 0]
+    out = torch.relu(layer(as_batch(sample_image(size + 2))))[0, 0]
     return out.numpy()
 
 
@@ -107,7 +105,7 @@ def pool_view(size=568, kernel=2, stride=2, padding=0, ceil_mode=False, source="
     size, kernel, stride, padding = (int(v) for v in (size, kernel, stride, padding))
     ceil_mode = bool(ceil_mode)
     small = size <= GRID_MAX
-    x = _small_grid(size) if small else (_feature_map(size) if source == "feature map" else _image(size))
+    x = _small_grid(size) if small else (_feature_map(size) if source == "feature map" else sample_image(size))
     layer = nn.MaxPool2d(kernel, stride=stride, padding=padding, ceil_mode=ceil_mode)
     with torch.no_grad():
         y = layer(torch.from_numpy(x)[None, None])
@@ -281,7 +279,7 @@ def channels_view(size: int = 64, channels: int = 8, seed: int = 0) -> View:
     expected_pool = pool_out(expected_conv)
     with seeded(seed):
         conv = nn.Conv2d(1, channels, 3)
-    maps = torch.relu(conv(torch.from_numpy(_image(int(size)))[None, None]))
+    maps = torch.relu(conv(as_batch(sample_image(int(size)))))
     pooled = nn.MaxPool2d(2, 2)(maps)
     fig_a = feature_map_grid(maps, n=channels, cmap="magma", size=1.1, title="before the pool")
     fig_b = feature_map_grid(pooled, n=channels, cmap="magma", size=1.1, title="after 2x2 max pool")
@@ -377,6 +375,31 @@ def contracting_view(size=572) -> View:
              f"<th>output (H×W×C)</th><th>formula</th></tr>{''.join(trs)}</table>")
     return View(html=html_, data={"input": steps[0]["input"], "bottom": steps[-1]["output"], "chain": chain,
                                   "odd_pools": sum(s["odd"] for s in steps)})
+
+
+# ------------------------------------------------------------------------------------------
+# the widgets
+# ------------------------------------------------------------------------------------------
+def pool_controls() -> dict:
+    """The pool widget's controls (IntText: a negative or odd value reaches the view and is explained)."""
+    import ipywidgets as W
+
+    return {"size": W.IntText(568, description="input size"), "kernel": W.IntText(2, description="kernel k"),
+            "stride": W.IntText(2, description="stride s"), "padding": W.IntText(0, description="padding p (per side)"),
+            "ceil_mode": W.Checkbox(False, description="ceil_mode"),
+            "source": W.Dropdown(options=SOURCES, value="feature map", description="pool")}
+
+
+def path_controls() -> dict:
+    import ipywidgets as W
+
+    return {"size": W.IntText(572, description="input size")}
+
+
+WIDGETS = {
+    "pool": Widget(pool_view, pool_controls, css="ul-pool", title="One max pool: input size -> output size"),
+    "path": Widget(contracting_view, path_controls, css="ul-pool-path", title="The contracting path, level by level"),
+}
 
 
 # ------------------------------------------------------------------------------------------

@@ -30,16 +30,20 @@ from ..core.parse import whole
 from ..core.sizes import up_conv_out
 from ..core.transposed import (checkerboard_facts, conv_transpose_torch, scatter_and_sum,
                                uneven_overlap)
+from ..ui.course import Lesson
 from ..ui.exercises import Exercise, same_answer
 from ..ui.figures.upconv import scatter_picture
-from ..ui.widgets import View
+from ..ui.widgets import View, Widget
 
 __all__ = [
     "EXAMPLE_INPUT", "EXAMPLE_KERNEL", "UNET_KERNEL",
     "real_layer", "layer_facts", "layer_facts_html", "feature_map_demo", "DEMO_CHANNELS",
-    "up_modes_check", "up_modes_html", "upconv_view", "upconv_controls",
+    "LESSON", "WIDGETS", "up_modes_check", "up_modes_html", "upconv_view", "controls",
     "EX_SHAPE", "EX_PARAMS", "EX_SIZE_RULE", "EX_OVERLAP", "EX_SLIP", "EX_CENTRE", "EXERCISES",
 ]
+
+LESSON = Lesson(3, "03_up_conv", "The up-conv", minutes=35, topics=(1, 7),
+                summary="transposed convolution: size x2, channels 1/2, scatter and sum, checkerboards")
 
 # The lesson's tiny example: a 2x2 input and a 3x3 "tent" kernel (the outer product of [1, 2, 1]).
 EXAMPLE_INPUT = np.array([[1.0, 2.0], [3.0, 4.0]])
@@ -340,7 +344,7 @@ def upconv_view(size: int = 4, kernel: int = 2, stride: int = 2, padding: int = 
     return View(html="".join(lines), figure=fig, data=data)
 
 
-def upconv_controls() -> dict:
+def controls() -> dict:
     """The widget's controls: IntText boxes, so any number a student types reaches the view."""
     import ipywidgets as W
 
@@ -351,6 +355,9 @@ def upconv_controls() -> dict:
             "stride": box("stride", 2, "stride"), "padding": box("padding", 0, "padding"),
             "output_padding": box("output_padding", 0, "output_padding"),
             "in_channels": box("in_channels", 4, "in channels"), "out_channels": box("out_channels", 2, "out channels")}
+
+
+WIDGETS = {"upconv": Widget(upconv_view, controls, css="ul-upconv", title="The up-conv: size, formula, overlap")}
 
 
 # --------------------------------------------------------------------------

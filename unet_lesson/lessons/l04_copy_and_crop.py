@@ -23,17 +23,22 @@ import numpy as np
 import torch
 
 from ..core.env import seeded
+from ..seg.data import sample_image
+from ..ui.course import Lesson
 from ..ui.exercises import Exercise
 from ..core.model import CropAndConcat, UNet
 from ..core.shapes import InvalidInputSize, output_size, nearest_valid_sizes, shape_table
 from ..core.sizes import center_crop_box
-from ..ui.widgets import View, error_view
+from ..ui.widgets import View, Widget
 
 __all__ = [
-    "CropLevel", "crop_levels", "crop_levels_view", "crop_ledger", "crop_ledger_view",
-    "concat_shapes", "crop_grid_view", "input_position", "odd_input_message", "crop_view", "lesson_image",
+    "LESSON", "WIDGETS", "controls", "CropLevel", "crop_levels", "crop_levels_view", "crop_ledger", "crop_ledger_view",
+    "concat_shapes", "crop_grid_view", "input_position", "odd_input_message", "crop_view",
     "MAX_WIDGET_SIZE", "GRID_MAX", "EXERCISES",
 ]
+
+LESSON = Lesson(4, "04_copy_and_crop", "Copy and crop", minutes=30, topics=(8, 9),
+                summary="the center crops 64->56, 136->104, 280->200, 568->392 and concatenation")
 
 #: the widget computes real feature maps; above this size it explains instead of computing
 MAX_WIDGET_SIZE = 1024
@@ -45,13 +50,6 @@ _PADDINGS = ("valid", "same")
 # ----------------------------------------------------------------------------------
 # the image the lesson looks at
 # ----------------------------------------------------------------------------------
-def lesson_image(size: int, seed: int = 0) -> np.ndarray:
-    """The course's sample cell image (``unet_lesson.seg.data.sample_image``), ``size`` x ``size``."""
-    from ..seg.data import sample_image
-
-    return np.asarray(sample_image(size=size, seed=seed), dtype=np.float32)
-
-
 # ----------------------------------------------------------------------------------
 # the crops, level by level
 # ----------------------------------------------------------------------------------
@@ -296,7 +294,7 @@ def _maps(input_size: int, padding: str, allow_odd: bool) -> dict:
     for level in range(1, depth + 1):
         i = depth - level
         names += [f"down_convs.{level - 1}", f"concats.{i}.crop", f"up_samples.{i}"]
-    image = lesson_image(input_size)
+    image = sample_image(input_size)
     maps = feature_maps(model, image, modules=names)
     out: dict = {"image": image}
     for level in range(1, depth + 1):
@@ -322,21 +320,15 @@ def crop_view(input_size=572, level: int = 1, padding: str = "valid", allow_odd:
     2. the copied map at ``level`` (its liveliest channel) with the centre-crop box;
     3. the map after the model's own ``CenterCrop``, the size of the up-conv's map.
 
-    An input size the network cannot take returns the :class:`InvalidInputSize` message (the layer,
-    why, and the nearest valid sizes) instead of a picture.
+    An input size the network cannot take raises :class:`InvalidInputSize` (the layer, why, and the
+    nearest valid sizes), which the widget shows instead of a picture.
     """
     import matplotlib.pyplot as plt
     from matplotlib.patches import Rectangle
 
     _check_padding(padding)
     _check_level(level)
-    try:
-        levels = crop_levels(input_size, padding, allow_odd)
-    except InvalidInputSize as e:
-        below, above = e.nearest
-        data = {"input": input_size if isinstance(input_size, int) else str(input_size), "valid": "no"}
-        data.update({k: v for k, v in (("below", below), ("above", above)) if v is not None})
-        return error_view(str(e), **data)
+    levels = crop_levels(input_size, padding, allow_odd)
     _widget_size_check(input_size)
     lvl = next(c for c in levels if c.level == level)
     maps = _maps(input_size, padding, allow_odd)
@@ -393,7 +385,7 @@ def crop_view(input_size=572, level: int = 1, padding: str = "valid", allow_odd:
     return View(html=text, figure=fig, data=data)
 
 
-def crop_controls(input_size: int = 572, level: int = 1, padding: str = "valid") -> dict:
+def controls(input_size: int = 572, level: int = 1, padding: str = "valid") -> dict:
     """The widget's controls: an IntText for the size (no clamping: bad sizes reach the view)."""
     import ipywidgets as W
 
@@ -404,6 +396,9 @@ def crop_controls(input_size: int = 572, level: int = 1, padding: str = "valid")
         "padding": W.ToggleButtons(options=list(_PADDINGS), value=padding, description="padding"),
         "allow_odd": W.Checkbox(value=False, description="crop anyway when a size is odd (mismatch='crop')"),
     }
+
+
+WIDGETS = {"crop": Widget(crop_view, controls, css="ul-crop", title="Copy and crop: the crop box on a real feature map")}
 
 
 # ----------------------------------------------------------------------------------
@@ -420,7 +415,7 @@ def _hint_offset(answer) -> str:
     return f"offset = (copied - target) // 2 with copied {c.source[0]} and target {c.target[0]}."
 
 
-ex_offset = Exercise(
+EX_OFFSET = Exercise(
     "4.1",
     "At level 3 of the paper's network the copied map is 136×136×256 and the up-conv gives 104×104×256. "
     "How many rows does the centre crop cut from the top?",
@@ -429,7 +424,7 @@ ex_offset = Exercise(
     explanation="(136 − 104) // 2 = 16: rows 16..119 are kept, 16 cut on top and 16 at the bottom.",
 )
 
-ex_concat = Exercise(
+EX_CONCAT = Exercise(
     "4.2",
     "The cropped 56×56×512 map is concatenated (拼接) with the up-conv's 56×56×512 map. What is the shape, "
     "written as the notes write it, H×W×C (e.g. '10x10x3')?",
@@ -439,7 +434,7 @@ ex_concat = Exercise(
     explanation="56×56×(512 + 512) = 56×56×1024: concatenation adds channels and keeps the size.",
 )
 
-ex_odd = Exercise(
+EX_ODD = Exercise(
     "4.3",
     "A 65×65 map is centre-cropped to 56×56 (center_crop_box(65, 56)). How many rows are cut at the bottom?",
     expected=lambda: center_crop_box(65, 56).bottom,
@@ -450,7 +445,7 @@ ex_odd = Exercise(
                 "This is why the paper wants an even size before every 2x2 max pool.",
 )
 
-ex_next_valid = Exercise(
+EX_NEXT_VALID = Exercise(
     "4.4",
     "572 works, 573 does not. What is the smallest valid input size larger than 572 for the paper's network?",
     expected=lambda: nearest_valid_sizes(572)[1],
@@ -458,7 +453,7 @@ ex_next_valid = Exercise(
     explanation="588 = 572 + 16, with output 404. The valid sizes are 188 + 16k.",
 )
 
-ex_same = Exercise(
+EX_SAME = Exercise(
     "4.5",
     "With same padding and a 576×576 input, how many pixels does the level-1 crop cut from the top?",
     expected=lambda: _crop_at(1, 576, "same").top,
@@ -467,7 +462,7 @@ ex_same = Exercise(
                 "不需要中心裁剪了, 直接 concat 拼接).",
 )
 
-ex_slip = Exercise(
+EX_SLIP = Exercise(
     "4.6",
     "Spot the slip: the notes call this step \"copy and cope\". What does the crop cut, and why?",
     expected="b",
@@ -480,4 +475,4 @@ ex_slip = Exercise(
     explanation="Copy and crop: the copied (contracting-path) map is larger, so it is the one cropped.",
 )
 
-EXERCISES = [ex_offset, ex_concat, ex_odd, ex_next_valid, ex_same, ex_slip]
+EXERCISES = [EX_OFFSET, EX_CONCAT, EX_ODD, EX_NEXT_VALID, EX_SAME, EX_SLIP]

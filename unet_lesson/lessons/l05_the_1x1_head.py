@@ -22,14 +22,22 @@ from torch import nn
 from ..core.env import seeded
 from ..ui.exercises import Exercise
 from ..core.model import UNet
-from ..core.shapes import output_size, nearest_valid_sizes, shape_table
+from ..core.parse import choice, whole
+from ..core.search import smallest_valid_size
+from ..core.shapes import shape_table
+from ..seg.data import lesson_sample
+from ..ui.course import Lesson
 from ..core.sizes import conv_out
-from ..ui.widgets import View
+from ..ui.widgets import View, Widget
 
 __all__ = [
     "check_num_classes", "head_layer", "head_params", "head_shapes", "LinearCheck", "conv1x1_as_linear",
-    "pixel_scores", "lesson_sample", "fit_head", "feature_source", "segment", "head_view", "head_controls", "MAX_CLASSES", "EXERCISES",
+    "pixel_scores", "fit_head", "feature_source", "segment", "head_view", "controls", "MAX_CLASSES",
+    "LESSON", "WIDGETS", "EXERCISES",
 ]
+
+LESSON = Lesson(5, "05_the_1x1_head", "The 1x1 head", minutes=25, topics=(10,),
+                summary="channels -> classes: a per-pixel linear classifier, softmax and argmax")
 
 #: the widget draws one colour per class and stops here (the formula holds for any count)
 MAX_CLASSES = 64
@@ -41,15 +49,9 @@ IN_CHANNELS = 64  # the paper's last feature map: 388x388x64
 # ----------------------------------------------------------------------------------
 def check_num_classes(num_classes, maximum: int | None = None) -> int:
     """A class count is a whole number >= 1 (one output channel, one kernel, per class)."""
-    if isinstance(num_classes, bool) or not isinstance(num_classes, (int, float)) or (
-            isinstance(num_classes, float) and not num_classes.is_integer()):
-        raise ValueError(f"The number of classes must be a whole number, got {num_classes!r}: each class "
-                         "is one output channel, produced by one 1x1 kernel.")
-    n = int(num_classes)
-    if n < 1:
-        raise ValueError(f"The number of classes must be at least 1, got {n}: the head has one 1x1 kernel per "
-                         "class, and a layer with no kernels has no output. The paper uses 2 "
-                         "(foreground 前景 and background 背景); try 2, or 3 for background, cell and border.")
+    n = whole(num_classes, "The number of classes", minimum=1,
+              hint="Each class is one output channel, produced by one 1x1 kernel; the paper uses 2 (foreground "
+                   "前景 and background 背景). Try 2, or 3 for background, cell and border.")
     if maximum is not None and n > maximum:
         raise ValueError(f"This widget draws one colour per class and stops at {maximum} classes (you typed {n}). "
                          f"The formula holds for any count: {IN_CHANNELS}*{n} + {n} = "
@@ -144,25 +146,6 @@ def pixel_scores(features: torch.Tensor, layer: nn.Conv2d, row: int, col: int) -
 _IMAGE_SIZE = 96
 
 
-def _load_trained():
-    """The course's small trained UNet (``unet_lesson.seg.pretrained``), or ``None`` with the reason."""
-    from ..seg.pretrained import load_pretrained
-
-    try:
-        model = load_pretrained("same")
-    except Exception as e:  # noqa: BLE001 - a lesson falls back to random weights, saying why
-        return None, f"the trained model could not be loaded ({type(e).__name__}: {e})"
-    return (model, "") if model is not None else (None, "no trained checkpoint found")
-
-
-def lesson_sample(size: int, seed: int = 0) -> tuple[np.ndarray, np.ndarray]:
-    """The sample image and its foreground mask (1 = cell) from ``unet_lesson.seg.data``."""
-    from ..seg.data import make_sample
-
-    s = make_sample(size=size, seed=seed)
-    return np.asarray(s.image, dtype=np.float32), np.asarray(s.mask, dtype=np.uint8)
-
-
 def fit_head(features: torch.Tensor, mask, steps: int = 10, seed: int = 0) -> tuple[nn.Conv2d, dict]:
     """Train *only* a 2-class 1x1 head on frozen ``features`` (1, C_in, H, W) to a mask (H, W):
     logistic regression, one pixel = one example. Returns the head (an ordinary ``nn.Conv2d``)
@@ -205,30 +188,32 @@ def fit_head(features: torch.Tensor, mask, steps: int = 10, seed: int = 0) -> tu
                   "accuracy_before": round(acc0, 3), "accuracy_after": round(acc1, 3)}
 
 
-@lru_cache(maxsize=1)
-def feature_source() -> dict:
-    """The image, the 64-channel (or ``base_channels``) feature map that enters the head, and the
-    2-class head, from the course's trained UNet when there is one.
+@lru_cache(maxsize=2)
+def feature_source(weights: str = "trained") -> dict:
+    """The image, the feature map that enters the head, and the 2-class head.
 
-    Without it, the features come from a seeded UNet with random weights, and the 2-class head is
-    fitted to the image's mask by :func:`fit_head` (only the head's 130 parameters learn).
+    ``weights="trained"``: the course's shipped trained same-padding UNet (its own head) when it ships;
+    ``weights="random"`` (or no checkpoint): a seeded UNet with random weights, whose 2-class head is then
+    fitted to the image's mask by :func:`fit_head`: only the head's parameters learn, on frozen random
+    features (the lesson's experiment: how far a per-pixel linear classifier gets on its own).
     Returns ``{"image", "mask", "features" (1, C_in, H, W), "head", "weights", "why", "fit"}``;
     ``weights`` is ``"trained"`` or ``"random weights"``.
     """
     from ..core.inspect import feature_maps
+    from ..seg.pretrained import trained_or_random
 
-    model, why = _load_trained()
-    trained = model is not None
-    if not trained:
+    weights = choice(weights, "weights", {"trained": "the shipped trained model",
+                                          "random": "random features, a fitted head"})
+    if weights == "trained":
+        model, kind, note = trained_or_random("same", depth=2, base_channels=IN_CHANNELS)
+    else:
         with seeded(0):
-            model = UNet(padding="same", depth=2, base_channels=IN_CHANNELS)
-    model = model.cpu().eval()
-    size = _IMAGE_SIZE
-    try:
-        output_size(size, model.options)
-    except ValueError:
-        size = nearest_valid_sizes(size, model.options)[1]
-    image, mask = lesson_sample(size)
+            model = UNet(padding="same", depth=2, base_channels=IN_CHANNELS).eval()
+        kind, note = "random", "random weights (seed 0) asked for: only the 1x1 head is fitted"
+    trained = kind == "trained"
+    size = smallest_valid_size(_IMAGE_SIZE, model.options)
+    sample = lesson_sample(size)
+    image, mask = sample.image, sample.mask
     last = shape_table(size, model.options).where(kind="conv")[-1].module  # the last 3x3 conv
     name = last.rsplit(".", 1)[0]  # its DoubleConvolution: what the head sees
     feats = feature_maps(model, image, modules=[name])[name]
@@ -237,18 +222,18 @@ def feature_source() -> dict:
     else:
         head, fit = fit_head(feats, mask)
     return {"image": image, "mask": mask, "features": feats, "head": head,
-            "weights": "trained" if trained else "random weights", "why": why, "fit": fit}
+            "weights": "trained" if trained else "random weights", "why": "" if trained else note, "fit": fit}
 
 
 @torch.no_grad()
-def segment(num_classes: int = 2, seed: int = 0) -> dict:
+def segment(num_classes: int = 2, seed: int = 0, weights: str = "trained") -> dict:
     """Scores, softmax probabilities and the argmax segmentation map of the lesson image.
 
     For the paper's 2 classes the UNet's own head is used (trained when a trained model exists);
     for another count, a fresh head with ``num_classes`` kernels (random weights) on the same features.
     """
     n = check_num_classes(num_classes)
-    src = feature_source()
+    src = feature_source(weights)
     feats = src["features"]
     if n == src["head"].out_channels:
         layer, weights, fitted = src["head"], src["weights"], src["weights"] != "trained"
@@ -335,11 +320,14 @@ def head_view(num_classes=2) -> View:
     return View(html=text, figure=fig, data=data)
 
 
-def head_controls(num_classes: int = 2) -> dict:
+def controls(num_classes: int = 2) -> dict:
     """An IntText, so that 0 or a negative count reaches the view and is explained."""
     import ipywidgets as W
 
     return {"num_classes": W.IntText(value=num_classes, description="number of classes")}
+
+
+WIDGETS = {"head": Widget(head_view, controls, css="ul-head", title="The 1x1 head: number of classes")}
 
 
 # ----------------------------------------------------------------------------------
@@ -356,7 +344,7 @@ def _param_hint(classes: int):
     return hint
 
 
-ex_shape = Exercise(
+EX_SHAPE = Exercise(
     "5.1",
     "The last feature map is 388×388×64 and the head is a 1x1 conv with num_classes = 2 kernels (k=1, s=1, p=0). "
     "What is its output, written H×W×C as the notes do?",
@@ -367,7 +355,7 @@ ex_shape = Exercise(
     explanation="388×388×2: one score map per class, at every pixel of the 388×388 output.",
 )
 
-ex_params = Exercise(
+EX_PARAMS = Exercise(
     "5.2",
     "How many learned parameters does the paper's head, nn.Conv2d(64, 2, kernel_size=1), have?",
     expected=lambda: head_params(2),
@@ -375,7 +363,7 @@ ex_params = Exercise(
     explanation="64*2 + 2 = 130: two kernels of 1×1×64 weights and two biases.",
 )
 
-ex_params5 = Exercise(
+EX_PARAMS5 = Exercise(
     "5.3",
     "A head for 5 classes (say background, cell, border, nucleus, debris) on the same 64 channels: how many parameters?",
     expected=lambda: head_params(5),
@@ -390,7 +378,7 @@ def _softmax_sum() -> float:
     return round(float(probs[:, 0, 0].sum()), 6)
 
 
-ex_softmax = Exercise(
+EX_SOFTMAX = Exercise(
     "5.4",
     "After softmax over the class channels, what do the class probabilities at one pixel add up to?",
     expected=_softmax_sum,
@@ -398,7 +386,7 @@ ex_softmax = Exercise(
     explanation="1: softmax makes a probability distribution over the classes at every pixel; argmax picks the largest.",
 )
 
-ex_slip = Exercise(
+EX_SLIP = Exercise(
     "5.5",
     "The notes sum up the 1x1 conv as \"size 不变 (unchanged), channel 变少 (fewer)\". Which statement is right?",
     expected="b",
@@ -412,4 +400,4 @@ ex_slip = Exercise(
                 "nn.Conv2d(64, 100, 1) gives 100.",
 )
 
-EXERCISES = [ex_shape, ex_params, ex_params5, ex_softmax, ex_slip]
+EXERCISES = [EX_SHAPE, EX_PARAMS, EX_PARAMS5, EX_SOFTMAX, EX_SLIP]

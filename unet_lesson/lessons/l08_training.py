@@ -11,10 +11,15 @@ from ..seg.losses import SIGMA, W0, border_weights, class_weights, two_touching_
 from ..seg.metrics import dice, iou_from_dice
 from ..core.shapes import output_size
 from ..seg.train import LESSON_DATA, VALID_OPTIONS, otsu_baseline
-from ..ui.widgets import View
+from ..ui.course import Lesson
+from ..ui.widgets import View, Widget
 
-__all__ = ["lesson_data", "plot_otsu", "weight_view", "weight_controls", "GAP_PIXEL",
+__all__ = ["LESSON", "WIDGETS", "EXERCISES", "lesson_data", "plot_otsu", "weight_view", "controls", "GAP_PIXEL",
            "EX_GAP", "EX_W0", "EX_CROP", "EX_IOU"]
+
+LESSON = Lesson(8, "08_training", "Training", minutes=40, topics=(12,),
+                summary="generated cell images and the Otsu baseline, the paper's weighted loss and elastic "
+                        "deformation, training live to Dice >= 0.95, checkpoints and resume, your own images")
 
 
 @lru_cache(maxsize=2)
@@ -86,13 +91,16 @@ def weight_view(w0: float = W0, sigma: float = SIGMA, gap: int = 2, seed: int = 
                       "max_weight": round(float(wr.max()), 4)})
 
 
-def weight_controls():
+def controls():
     """w0 (0..30: 0 switches the border term off), sigma (0.5..15 px), the gap (1..8 px)."""
     import ipywidgets as W
 
     return {"w0": W.FloatSlider(value=W0, min=0, max=30, step=1, description="w0"),
             "sigma": W.FloatSlider(value=SIGMA, min=0.5, max=15, step=0.5, description="sigma (px)"),
             "gap": W.IntSlider(value=2, min=1, max=8, description="gap (px)")}
+
+
+WIDGETS = {"weights": Widget(weight_view, controls, css="ul-weights", title="The paper's weight map")}
 
 
 # ----------------------------------------------------------------------------------
@@ -153,3 +161,5 @@ EX_IOU = Exercise(
     explanation="IoU is always the stricter number (except at 0 and 1): 0.95 Dice is about 0.905 IoU.",
     compare=_close(0.0015),
 )
+
+EXERCISES = [EX_GAP, EX_W0, EX_CROP, EX_IOU]

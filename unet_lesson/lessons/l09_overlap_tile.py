@@ -12,10 +12,15 @@ from ..core.search import valid_input_sizes
 from ..core.shapes import InvalidInputSize, nearest_valid_sizes, output_size
 from ..seg.tiling import TooManyTiles, margin_of, plan_tiles
 from ..ui.figures.tiling import plot_plan
-from ..ui.widgets import View, error_view
+from ..ui.course import Lesson
+from ..ui.widgets import View, Widget
 
-__all__ = ["plan_view", "tile_message", "lesson_models", "lesson_image", "EX_MARGIN", "EX_TILES", "EX_NEAREST",
+__all__ = ["LESSON", "WIDGETS", "EXERCISES", "plan_view", "controls", "tile_message", "lesson_models", "EX_MARGIN", "EX_TILES", "EX_NEAREST",
            "EX_WHY", "PAPER_TILE", "ISBI_IMAGE"]
+
+LESSON = Lesson(9, "09_overlap_tile", "Overlap-tile", minutes=30, topics=(12,),
+                summary="plan valid tiles, mirror the border, stitch the valid network's tiles exactly; see the "
+                        "seams of naive same-padding tiles")
 
 #: the paper's input tile (Fig. 1 and 2) and the size of the ISBI 2012 EM slices it segmented
 PAPER_TILE = 572
@@ -40,23 +45,21 @@ def plan_view(tile: int = PAPER_TILE, height: int = ISBI_IMAGE[0], width: int = 
               align: bool = True) -> View:
     """The widget: tile size and image size -> the plan picture, margin, number of tiles.
 
-    An invalid tile gives the message with the nearest valid tile sizes (and their outputs).
+    An invalid tile raises :class:`~unet_lesson.InvalidInputSize` naming the nearest valid tile sizes, with
+    their outputs and margins; a plan with more tiles than the widget draws says how many it would need.
     """
     opts = dict(depth=depth)
     try:
         plan = plan_tiles((height, width), tile, align=align, max_tiles=MAX_DRAWN_TILES, **opts)
     except InvalidInputSize as e:
         near = [v for v in (e.below, e.above) if v is not None]
-        extra = ""
-        if near:
-            items = "".join(f"<li><b>{v}</b> -> output {output_size(v, **opts)[0]}, margin "
-                            f"{margin_of(v, **opts)[0]}</li>" for v in near)
-            extra = f"<p>Nearest valid tile sizes:</p><ul class='ul-tile-nearest'>{items}</ul>"
-        return error_view(str(e), extra, tile=str(tile), valid=0, below=e.below if e.below is not None else "",
-                          above=e.above if e.above is not None else "")
+        if not near:
+            raise
+        margins = "; ".join(f"{v} gives margin {margin_of(v, **opts)[0]}" for v in near)
+        raise e.with_note(f"Their margins: {margins}.") from None
     except TooManyTiles as e:
-        msg = str(e).split(": choose")[0]
-        raise ValueError(f"{msg}: too many to draw here. Choose a larger tile or a smaller image.") from None
+        raise ValueError(f"This plan would need {e.grid[0]} x {e.grid[1]} = {e.n_tiles:,} tiles: too many for this "
+                         f"widget to draw (at most {MAX_DRAWN_TILES}). Choose a larger tile or a smaller image.") from None
     (th, tw), (oh, ow), (m, _), (s, _) = plan.tile, plan.output, plan.margin, plan.stride
     rows, cols = plan.grid
     used = plan.n_tiles * th * tw
@@ -81,7 +84,7 @@ def plan_view(tile: int = PAPER_TILE, height: int = ISBI_IMAGE[0], width: int = 
         pad_top=plan.padding[0], pad_bottom=plan.padding[1], pad_left=plan.padding[2], pad_right=plan.padding[3]))
 
 
-def plan_controls():
+def controls():
     """The widget's controls (IntText, so that any typed size reaches the view and is explained)."""
     import ipywidgets as W
 
@@ -89,69 +92,33 @@ def plan_controls():
         "tile": W.IntText(value=PAPER_TILE, description="tile size", layout=W.Layout(width="170px")),
         "height": W.IntText(value=ISBI_IMAGE[0], description="image height", layout=W.Layout(width="190px")),
         "width": W.IntText(value=ISBI_IMAGE[1], description="image width", layout=W.Layout(width="190px")),
-        "depth": W.IntSlider(value=4, min=1, max=5, description="depth (max pools)"),
+        "depth": W.IntText(value=4, description="depth (max pools)", layout=W.Layout(width="190px")),
         "align": W.Checkbox(value=True, description="align steps to the 2^depth grid"),
     }
 
 
-def _lively(model):
-    """Random weights that keep the ReLUs alive (He initialisation, small positive biases), so an
-    untrained network still gives a map that varies across the image instead of a flat grey."""
-    import torch
-
-    for m in model.modules():
-        if isinstance(m, (torch.nn.Conv2d, torch.nn.ConvTranspose2d)):
-            torch.nn.init.kaiming_normal_(m.weight, nonlinearity="relu")
-            if m.bias is not None:
-                torch.nn.init.uniform_(m.bias, 0.0, 0.1)
-    return model
+WIDGETS = {"tile": Widget(plan_view, controls, css="ul-tile", title="Overlap-tile plan")}
 
 
 def lesson_models(seed: int = 0, base_channels: int = 4, device=None):
     """The lesson's two networks and a note saying where their weights come from.
 
     Returns ``(valid_model, same_model, note)``, in eval mode on ``device`` (default:
-    :func:`unet_lesson.core.env.get_device`). Uses the course's small trained models
-    (``unet_lesson.seg.pretrained.load_pretrained``) when they ship; otherwise small UNets with
-    random weights (``seed``), and ``note`` says so.
+    :func:`unet_lesson.core.env.get_device`): the course's small trained models when they ship and load,
+    otherwise small UNets with random weights drawn from ``seed`` with the paper's initialisation
+    (``init="he"``: the ReLUs stay alive, so even an untrained map varies across the image), and the
+    note says which (:func:`unet_lesson.seg.pretrained.trained_or_random`).
     """
-    import torch
+    from ..core.env import get_device
+    from ..seg.pretrained import trained_or_random
 
-    from ..core.env import get_device, seeded
-    from ..core.model import UNet
-
-    loaded = {}
-    from ..seg.pretrained import load_pretrained
-
+    device = get_device() if device is None else device
+    models, notes = [], []
     for kind in ("valid", "same"):
-        try:
-            loaded[kind] = load_pretrained(kind)
-        except (FileNotFoundError, ValueError, RuntimeError, KeyError, OSError):
-            loaded[kind] = None
-    notes = []
-    for kind in ("valid", "same"):
-        if loaded[kind] is None:
-            with seeded(seed):
-                loaded[kind] = _lively(UNet(base_channels=base_channels, padding=kind))
-            notes.append(f"{kind} network: random weights (untrained; no trained model shipped), "
-                         f"base {base_channels} channels")
-        else:
-            notes.append(f"{kind} network: the course's trained model")
-    device = get_device() if device is None else torch.device(device)
-    for m in loaded.values():
-        m.to(device).eval()
-    return loaded["valid"], loaded["same"], "; ".join(notes) + f" (on {device.type})"
-
-
-def lesson_image(size=(256, 352), seed: int = 0):
-    """The lesson's picture of cells: ``(image, mask)`` from :mod:`unet_lesson.seg.data`
-    (mask ``None`` when the generator has no masks)."""
-    from ..seg import data
-
-    if hasattr(data, "make_sample"):
-        s = data.make_sample(size=size, seed=seed)
-        return s.image, s.mask
-    return data.sample_image(size=size, seed=seed), None
+        model, _, note = trained_or_random(kind, seed=seed, device=device, base_channels=base_channels, init="he")
+        models.append(model)
+        notes.append(f"{kind} network: {note}")
+    return models[0], models[1], "; ".join(notes) + f" (on {models[0].head.weight.device.type})"
 
 
 # ----------------------------------------------------------------------------------
@@ -247,3 +214,5 @@ EX_WHY = Exercise(
                  "whole context was in the tile. Same padding fills the missing context with zeros at every "
                  "tile border, and the prediction near the border changes."),
 )
+
+EXERCISES = [EX_MARGIN, EX_TILES, EX_NEAREST, EX_WHY]

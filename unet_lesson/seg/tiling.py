@@ -55,7 +55,15 @@ __all__ = ["Box", "TooManyTiles", "Tile", "TilePlan", "NaiveTilePlan", "plan_til
 
 
 class TooManyTiles(ValueError):
-    """A plan with more tiles than asked for (``max_tiles``)."""
+    """A plan with more tiles than asked for (``max_tiles``); ``grid`` and ``max_tiles`` say how many."""
+
+    def __init__(self, message: str, *, grid: tuple[int, int] = (0, 0), max_tiles: int = 0):
+        super().__init__(message)
+        self.grid, self.max_tiles = grid, max_tiles
+
+    @property
+    def n_tiles(self) -> int:
+        return self.grid[0] * self.grid[1]
 
 
 # ----------------------------------------------------------------------------------
@@ -256,7 +264,7 @@ def plan_tiles(image_shape, tile=572, *, align: bool = True, max_tiles: int = 10
         n_rows, n_cols = -(-H // sh), -(-W // sw)
         raise TooManyTiles(f"This plan would need {n_rows} x {n_cols} = {n_rows * n_cols:,} tiles, more than "
                            f"max_tiles={max_tiles:,}: choose a larger tile (a step of {sh}x{sw} is small for a "
-                           f"{H}x{W} image) or raise max_tiles.")
+                           f"{H}x{W} image) or raise max_tiles.", grid=(n_rows, n_cols), max_tiles=max_tiles)
     rows, cols = _axis_starts(H, sh), _axis_starts(W, sw)
     tiles = []
     for i, y in enumerate(rows):

@@ -30,10 +30,10 @@ from ..core.options import UNetOptions
 from ..core.search import size_rule
 from ..core.shapes import InvalidInputSize, fmt_shape, shape_table
 from .tables import key_value_table, shape_table_html
-from .widgets import View, live, show as show_widget
+from .widgets import View
 
 __all__ = ["CONTROLS", "DEFAULTS", "PANES", "shapes_view", "diagram_view", "feature_maps_view", "feature_network",
-           "controls", "build", "show", "FEATURE_BASE", "MAX_FEATURE_SIZE"]
+           "controls", "widget", "build", "show", "FEATURE_BASE", "MAX_FEATURE_SIZE"]
 
 #: the explorer's controls and their defaults (the paper's network)
 DEFAULTS = dict(input_size=572, padding="valid", depth=4, base_channels=64, num_classes=2, up_mode="upconv")
@@ -255,14 +255,27 @@ def controls(feature_maps: bool = False, **defaults) -> dict:
     )
 
 
+def widget(feature_maps: bool = False, **defaults):
+    """The explorer as a lesson declares it (``WIDGETS = {"explorer": explorer.widget(input_size=572)}``),
+    starting at ``defaults`` (and with the feature maps shown when ``feature_maps``)."""
+    from functools import partial
+
+    from .widgets import Widget
+
+    unknown = set(defaults) - set(DEFAULTS)
+    if unknown:
+        raise TypeError(f"unknown explorer control(s) {sorted(unknown)}; known: {list(DEFAULTS)}")
+    return Widget(PANES, partial(controls, feature_maps, **defaults), css="ul-explorer",
+                  title="The explorer: every knob of the U-Net")
+
+
 def build(feature_maps: bool = False, **defaults):
     """The live explorer: controls, then the shapes and formulas, the U diagram and (toggle) feature maps.
 
     Every change updates the shapes first (arithmetic), then the diagram, then the feature
     maps if shown; a setting that cannot work shows its message in ``.ul-error``.
     """
-    box = live(PANES, controls(feature_maps, **defaults), css="ul-explorer")
-    box.add_class("ul-explorer")
+    box = widget(feature_maps, **defaults).build()
     box.feature_toggle = box.controls["feature_maps"]  # for tests and notebooks
     return box
 
@@ -270,4 +283,4 @@ def build(feature_maps: bool = False, **defaults):
 def show(feature_maps: bool = False, static: bool = True, **defaults) -> None:
     """Display a static view of the default setting, then the live explorer (returns nothing, so a
     notebook cell shows the explorer once; use :func:`build` for the widget object)."""
-    show_widget(PANES, controls(feature_maps, **defaults), css="ul-explorer", static=static)
+    widget(feature_maps, **defaults).show(static=static)

@@ -1,0 +1,102 @@
+"""Every lesson module keeps the one contract (unet_lesson.ui.course): LESSON, WIDGETS, EXERCISES.
+
+A new lesson appears in the course map, the README's table and the browser tests through these, so
+each is checked here: the notebook exists and calls its module, every widget's default view works,
+every exercise is listed, named EX_..., keyed "<lesson>.<n>", and unique across the course.
+"""
+from __future__ import annotations
+
+import json
+import re
+from pathlib import Path
+
+import pytest
+
+from unet_lesson import lessons as course
+from unet_lesson.ui.course import Lesson
+from unet_lesson.ui.exercises import Exercise
+from unet_lesson.ui.widgets import Widget
+
+ROOT = Path(__file__).resolve().parents[1]
+MODULES = course.modules()
+IDS = [m.__name__.rsplit(".", 1)[1] for m in MODULES]
+
+
+def _code(path: str) -> str:
+    nb = json.loads((ROOT / path).read_text())
+    return "\n".join("".join(c["source"]) for c in nb["cells"] if c["cell_type"] == "code")
+
+
+def test_every_notebook_has_a_lesson_module_and_back():
+    notebooks = sorted(p.stem for p in (ROOT / "notebooks").glob("*.ipynb"))
+    assert sorted(l.notebook for l in course.lessons()) == notebooks
+
+
+def test_lessons_are_numbered_in_course_order():
+    numbers = [l.number for l in course.lessons() if l.number is not None]
+    assert numbers == list(range(len(numbers)))
+    for module, lesson in zip(MODULES, course.lessons()):
+        if lesson.number is not None:
+            assert module.__name__.endswith(f".l{lesson.number:02d}_{lesson.notebook[3:]}")
+            assert lesson.notebook.startswith(f"{lesson.number:02d}_")
+
+
+@pytest.mark.parametrize("module", MODULES, ids=IDS)
+def test_lesson_declares_itself(module):
+    lesson = module.LESSON
+    assert isinstance(lesson, Lesson)
+    assert (ROOT / lesson.path).exists(), lesson.path
+    assert lesson.number is None or 20 <= lesson.minutes <= 40, "a lesson takes 20-40 minutes"
+    assert all(1 <= t <= 12 for t in lesson.topics), "topics are NOTES-MAP.md's numbers 1-12"
+    assert lesson.title and lesson.summary
+
+
+@pytest.mark.parametrize("module", MODULES, ids=IDS)
+def test_widgets_are_declared_and_their_default_views_work(module):
+    assert isinstance(module.WIDGETS, dict)
+    for name, widget in module.WIDGETS.items():
+        assert isinstance(widget, Widget), name
+        assert widget.css.startswith("ul-"), widget.css
+        controls = widget.controls()
+        assert controls and all(hasattr(w, "value") for w in controls.values()), name
+        for view in widget.view_at():
+            assert view.ok, f"{widget.css} at its defaults: {view.error}"
+
+
+def test_a_widget_css_class_names_one_widget():
+    """Within a notebook each widget has its own class; across notebooks a class means the same views
+    (the explorer appears in 06, 07 and on its own page)."""
+    views = {}
+    for m in MODULES:
+        classes = [w.css for w in m.WIDGETS.values()]
+        assert len(classes) == len(set(classes)), (m.__name__, classes)
+        for w in m.WIDGETS.values():
+            assert views.setdefault(w.css, w.views) is w.views, f"{w.css} names two different widgets"
+
+
+@pytest.mark.parametrize("module", MODULES, ids=IDS)
+def test_notebook_shows_its_widgets_and_builds_no_controls(module):
+    code = _code(module.LESSON.path)
+    for name in module.WIDGETS:
+        assert re.search(rf"WIDGETS\[[\"']{re.escape(name)}[\"']\]\.show\(", code), f"{name} is not shown"
+    assert not re.search(r"\bW\.(IntText|IntSlider|FloatSlider|Dropdown|Checkbox|ToggleButtons)\(", code), \
+        "controls belong in the lesson module's WIDGETS, not in the notebook"
+
+
+@pytest.mark.parametrize("module", MODULES, ids=IDS)
+def test_exercises_are_listed_and_named(module):
+    listed = module.EXERCISES
+    found = {name: v for name, v in vars(module).items() if isinstance(v, Exercise)}
+    assert all(isinstance(e, Exercise) for e in listed)
+    assert {id(e) for e in listed} == {id(v) for v in found.values()}, "every exercise is in EXERCISES, once"
+    assert all(name.startswith("EX_") for name in found), sorted(found)
+    prefix = module.LESSON.exercise_prefix
+    assert all(e.key.startswith(prefix) for e in listed), [e.key for e in listed]
+    code = _code(module.LESSON.path)
+    for name in found:
+        assert re.search(rf"\b{name}\.check\(", code), f"{name} is never checked in {module.LESSON.path}"
+
+
+def test_exercise_keys_are_unique_across_the_course():
+    keys = [e.key for m in MODULES for e in m.EXERCISES]
+    assert len(keys) == len(set(keys)), sorted(k for k in keys if keys.count(k) > 1)

@@ -4,7 +4,8 @@ import itertools
 import pytest
 import torch
 
-from unet_lesson import InvalidInputSize, count_parameters, output_size, shape_table, size_rule, valid_input_sizes
+from unet_lesson import (InvalidInputSize, count_parameters, output_size, shape_table, size_rule, smallest_valid_size,
+                         valid_input_sizes)
 from unet_lesson.seg import pretrained as P
 from unet_lesson.ui import explorer as E
 from unet_lesson.ui.tables import shape_table_html
@@ -42,7 +43,7 @@ def test_size_rule_matches_valid_input_sizes(padding, depth):
     sizes = valid_input_sizes(rule.first + 10 * rule.step, padding=padding, depth=depth)
     assert sizes == [rule.first + k * rule.step for k in range(11)]
     assert all(output_size(s, padding=padding, depth=depth)[0] == s + rule.offset for s in sizes)
-    assert rule.next_valid(rule.first + 1) == rule.first + rule.step
+    assert smallest_valid_size(rule.first + 1, padding=padding, depth=depth) == rule.first + rule.step
     if padding == "same":
         assert rule.offset == 0 and rule.step == rule.first == 2 ** depth
 

@@ -71,13 +71,27 @@ def test_default_is_the_notes_first_conv():
     (dict(padding=-1), "padding must be at least 0"),
     (dict(kernel=0), "kernel must be at least 1"),
     (dict(dilation=0), "dilation must be at least 1"),
-    (dict(size=conv.MAX_SIZE + 1), "limit"),
 ])
 def test_size_view_invalid_values_give_a_message(bad, words):
     v = safe_view(conv.conv_size_view, **bad)
     assert not v.ok
     assert words in v.error
     assert "Traceback" not in v.error and "Unexpected" not in v.error
+
+
+@pytest.mark.parametrize("setting", [dict(size=conv.MAX_SIZE + 1), dict(size=2048, padding=10_000),
+                                     dict(size=10 ** 9, kernel=3), dict(size=5, kernel=3, padding=10 ** 12)])
+def test_beyond_the_limit_the_formula_still_answers_and_nothing_runs(setting):
+    """Arithmetic answers any size at once; the real layer and the picture have a stated limit."""
+    import time
+
+    t0 = time.perf_counter()
+    v = safe_view(conv.conv_size_view, **setting)
+    assert time.perf_counter() - t0 < 10.0  # generous: the hangs it guards against took a minute
+    full = {"kernel": 3, "stride": 1, "padding": 0, "dilation": 1, **setting}
+    assert v.ok and v.data["output"] == conv_out(full["size"], full["kernel"], full["stride"], full["padding"])
+    assert v.data["torch_output"] == "" and v.figure is None
+    assert "Not run" in v.html and f"{conv.MAX_SIZE:,}" in v.html
 
 
 @pytest.mark.parametrize("size", [5, 6, 9, 572])

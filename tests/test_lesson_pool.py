@@ -89,7 +89,7 @@ def test_grid_figure_shows_the_real_maxima(size, ceil_mode):
     assert out_ax.get_title().endswith(f"{n}×{n}")
 
 
-@pytest.mark.parametrize("bad,words", [
+BAD_SETTINGS = [
     (dict(size=0), "at least 1"),
     (dict(size=-4), "at least 1"),
     (dict(size=1), "smaller than the 2x2 pooling window"),
@@ -99,9 +99,45 @@ def test_grid_figure_shows_the_real_maxima(size, ceil_mode):
     (dict(stride=0), "stride must be at least 1"),
     (dict(kernel=0), "kernel must be at least 1"),
     (dict(padding=-1), "padding must be at least 0"),
-    (dict(size=pool.MAX_SIZE + 1), "limit"),
     (dict(source="photo"), "source must be one of"),
-])
+    (dict(ceil_mode="no"), "ceil_mode must be True or False"),
+]
+@pytest.mark.parametrize("setting,runs", [(dict(size=pool.MAX_SIZE + 1), False),
+                                          (dict(size=1024, kernel=2000, stride=1, padding=1000), False),
+                                          (dict(size=12, kernel=200, padding=100), True), (dict(size=10 ** 9), False)])
+def test_beyond_the_limit_the_formula_answers_at_once_and_nothing_runs(setting, runs):
+    """Found hanging (40-60 s each): the formula answers any size; the real layer and the picture have a limit."""
+    import time
+
+    t0 = time.perf_counter()
+    v = safe_view(pool.pool_view, **setting)
+    assert time.perf_counter() - t0 < 10.0  # generous: the hangs it guards against took a minute
+    full = {"kernel": 2, "stride": 2, "padding": 0, **setting}
+    assert v.ok and v.data["output"] == pool_out(full["size"], full["kernel"], full["stride"], full["padding"])
+    if runs:  # within the limits: the real layer agrees, and a small map with a huge padding draws no giant grid
+        assert v.data["torch_output"] == v.data["output"] and v.figure is not None
+    else:
+        assert v.data["torch_output"] == "" and v.figure is None and "Not run" in v.html
+
+
+@pytest.mark.parametrize("view,setting", [(pool.parameters_view, dict(size=2000)),
+                                          (pool.parameters_view, dict(size=10 ** 5, channels=4096)),
+                                          (pool.channels_view, dict(size=3000))])
+def test_large_settings_answer_at_once(view, setting):
+    """parameters_view(size=2000) took 3.2 GB and channels_view(size=3000) over a minute: now the shapes come
+    from the meta device and the channel picture has a stated limit."""
+    import time
+
+    t0 = time.perf_counter()
+    v = safe_view(view, **setting)
+    assert time.perf_counter() - t0 < 10.0  # generous: the hangs it guards against took a minute
+    if view is pool.parameters_view:
+        assert v.ok and v.data["pool_params"] == 0 and v.data["pool_channels_out"] == v.data["pool_channels_in"]
+    else:
+        assert not v.ok and str(pool.MAX_CHANNEL_MAPS) in v.error and "2998" in v.error
+
+
+@pytest.mark.parametrize("bad,words", BAD_SETTINGS)
 def test_pool_view_invalid_values_give_a_message(bad, words):
     v = safe_view(pool.pool_view, **bad)
     assert not v.ok

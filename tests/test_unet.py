@@ -221,7 +221,7 @@ def test_a_network_too_large_to_build_is_refused_at_once(options):
     t0 = time.perf_counter()
     with pytest.raises(ValueError, match=r"parameters \(.* GB of weights\).*meta device"):
         UNet(**options)
-    assert time.perf_counter() - t0 < 1.0
+    assert time.perf_counter() - t0 < 10.0  # generous: the hangs it guards against took a minute
     with torch.device("meta"):  # on the meta device it is built (shapes only)
         assert sum(p.numel() for p in UNet(**options).parameters()) == count_parameters(**options)
     assert shape_table(output_size_for_depth(options.get("depth", 4)), **options).total_params == count_parameters(**options)

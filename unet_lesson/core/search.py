@@ -120,18 +120,6 @@ class SizeRule:
             sizes = f"{self.first} + {self.step}k"
         return f"valid input sizes: {sizes} (k = 0, 1, 2, ...: {', '.join(map(str, self.examples))}, ...); {out}"
 
-    def next_valid(self, n: int) -> int:
-        """The smallest valid size >= n (from the rule; :func:`smallest_valid_size` agrees)."""
-        if n <= self.first:
-            return self.first
-        return self.first + -(-(n - self.first) // self.step) * self.step
-
-    def largest_up_to(self, n: int) -> int | None:
-        """The largest valid size <= n, or None when n is below the first."""
-        if n < self.first:
-            return None
-        return self.first + (n - self.first) // self.step * self.step
-
 
 def size_rule(options: UNetOptions | None = None, **overrides) -> SizeRule:
     """The valid input sizes and output size of a U-Net setting, e.g. 188 + 16k, output = input - 184."""

@@ -21,11 +21,13 @@ from torch import nn
 
 from ..core.env import seeded
 from ..core.inspect import as_batch
+from ..core.parse import whole
 from ..core.shapes import fmt_shape, shape_table
 from ..core.sizes import conv_out
 from ..seg.data import sample_image
 from ..ui.course import Lesson
 from ..ui.exercises import Exercise
+from ..ui.tables import key_value_table
 from ..ui.widgets import View, Widget
 
 __all__ = [
@@ -56,29 +58,27 @@ def real_conv_shape(size: int, kernel: int = 3, stride: int = 1, padding: int = 
     return tuple(layer(torch.zeros(1, in_channels, size, size)).shape)
 
 
-def _check_size_limit(size) -> None:
-    if isinstance(size, (int, float)) and not isinstance(size, bool) and size > MAX_SIZE:
-        raise ValueError(f"size {size} is larger than this widget's limit of {MAX_SIZE}: it runs a real "
-                         f"nn.Conv2d on a {size}x{size} tensor every time you change a value. The formula "
-                         f"works for any size; try a size up to {MAX_SIZE} here.")
-
-
 def conv_size_view(size=572, kernel=3, stride=1, padding=0, dilation=1) -> View:
     """Output size of one convolution: the formula with the numbers in it, beside a real ``nn.Conv2d``.
 
-    ``data``: ``output`` (the formula's result), ``torch_output`` (the real layer's output height),
-    ``padded`` (the input plus the padding on both sides), ``positions_dropped`` (pixels at the end of
-    a row that no kernel position reaches).
+    The formula answers any size at once (it is arithmetic). The real layer runs, and the picture is
+    drawn, while the padded input is at most ``MAX_SIZE`` pixels wide; beyond that the view says so and
+    shows the formula alone.
+
+    ``data``: ``output`` (the formula's result), ``torch_output`` (the real layer's output height, or ""
+    when it was not run), ``padded`` (the input plus the padding on both sides), ``positions_dropped``
+    (pixels at the end of a row that no kernel position reaches).
     """
-    _check_size_limit(size)
-    f = conv_out.explain(size, kernel, stride, padding, dilation)  # raises a clear LayerSizeError
-    size, kernel, stride, padding, dilation = (int(v) for v in (size, kernel, stride, padding, dilation))
-    torch_shape = real_conv_shape(size, kernel, stride, padding, dilation)
+    f = conv_out.explain(size, kernel, stride, padding, dilation)  # parses and explains an impossible setting
+    size, kernel, stride, padding, dilation = (whole(v, n) for v, n in ((size, "size"), (kernel, "kernel"),
+                                               (stride, "stride"), (padding, "padding"), (dilation, "dilation")))
     k_eff = dilation * (kernel - 1) + 1
     padded = size + 2 * padding
     last_end = (f.result - 1) * stride + k_eff          # one past the last pixel the last position covers
     dropped = padded - last_end
-    agree = torch_shape[-1] == f.result and torch_shape[-2] == f.result
+    runs = padded <= MAX_SIZE
+    torch_shape = real_conv_shape(size, kernel, stride, padding, dilation) if runs else None
+    agree = runs and torch_shape[-1] == f.result and torch_shape[-2] == f.result
     rows = [
         ("input", f"{size}×{size}×1"),
         ("padding (填充) p", f"{padding} per side: {2 * padding} in total, padded input {padded}×{padded}"),
@@ -87,19 +87,22 @@ def conv_size_view(size=572, kernel=3, stride=1, padding=0, dilation=1) -> View:
         ("kernel positions per row", f"{f.result}" + (f"; the last {dropped} pixel(s) of each padded row are "
                                                        "never reached (floor)" if dropped else "")),
     ]
-    table = "".join(f"<tr><td style='padding:1px 8px'>{html.escape(a)}</td>"
-                    f"<td style='padding:1px 8px;font-family:monospace'>{html.escape(b)}</td></tr>" for a, b in rows)
-    verdict = ("<span style='color:#1e7b1e'>✓ agrees</span>" if agree
-               else "<span style='color:#b3261e'>✗ disagrees</span>")
+    if runs:
+        verdict = ("<span style='color:#1e7b1e'>✓ agrees</span>" if agree
+                   else "<span style='color:#b3261e'>✗ disagrees</span>")
+        real = (f"<div>real <code>nn.Conv2d(1, 1, kernel_size={kernel}, stride={stride}, padding={padding}"
+                f"{', dilation=' + str(dilation) if dilation != 1 else ''})</code> on a tensor of shape "
+                f"<code>(1, 1, {size}, {size})</code> gives <code>{tuple(torch_shape)}</code> {verdict}</div>")
+    else:
+        real = (f"<div class='ul-note'>Not run: the padded input would be {padded:,}×{padded:,} pixels, more than "
+                f"this widget's limit of {MAX_SIZE:,} for a real nn.Conv2d and the picture (it reruns on every "
+                f"change). The formula above holds for any size; the tests check it against nn.Conv2d.</div>")
     body = (f"<div><b>Output size: {f.result}×{f.result}</b> &nbsp; <code>{html.escape(f.text)}</code><br>"
             f"<span style='color:#555'>rule: <code>{html.escape(f.general)}</code></span></div>"
-            f"<table style='font-size:12px;margin:4px 0'>{table}</table>"
-            f"<div>real <code>nn.Conv2d(1, 1, kernel_size={kernel}, stride={stride}, padding={padding}"
-            f"{', dilation=' + str(dilation) if dilation != 1 else ''})</code> on a tensor of shape "
-            f"<code>(1, 1, {size}, {size})</code> gives <code>{tuple(torch_shape)}</code> {verdict}</div>")
-    fig = row_positions_figure(size, kernel, stride, padding, dilation)
+            + key_value_table(rows) + real)
+    fig = row_positions_figure(size, kernel, stride, padding, dilation) if runs else None
     data = {"size": size, "kernel": kernel, "stride": stride, "padding": padding, "dilation": dilation,
-            "output": f.result, "torch_output": torch_shape[-1], "agree": agree, "padded": padded,
+            "output": f.result, "torch_output": torch_shape[-1] if runs else "", "agree": agree, "padded": padded,
             "positions_dropped": dropped, "formula": f.text}
     return View(html=body, figure=fig, data=data)
 

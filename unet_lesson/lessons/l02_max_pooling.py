@@ -22,9 +22,11 @@ from torch import nn
 
 from ..core.env import seeded
 from ..core.inspect import as_batch
+from ..core.parse import choice, whole
 from ..seg.data import sample_image
 from ..ui.course import Lesson
 from ..ui.exercises import Exercise
+from ..ui.tables import html_table
 from ..core.options import UNetOptions
 from ..core.shapes import shape_table
 from ..core.sizes import LayerSizeError, conv_out, pool_out
@@ -43,6 +45,12 @@ LESSON = Lesson(2, "02_max_pooling", "Max pooling", minutes=25, topics=(1, 4, 5)
 MAX_SIZE = 1024
 #: up to this size the widget draws the numbers in every window instead of the image
 GRID_MAX = 12
+#: the channels picture draws every channel; up to this size
+MAX_CHANNEL_MAPS = 256
+#: the real layer runs while output pixels x window pixels stay below this (a max over each window)
+MAX_WORK = 50_000_000
+#: the small grid picture draws one square per cell of the padded input, up to this many per side
+GRID_SPAN = 24
 SOURCES = ("feature map", "image")
 
 _BLUE, _ORANGE, _GREY, _RED = "#1f77b4", "#ff7f0e", "#d9d9d9", "#f4b6b6"
@@ -95,26 +103,30 @@ def pool_view(size=568, kernel=2, stride=2, padding=0, ceil_mode=False, source="
     ``data``: ``output`` (formula), ``torch_output`` (real layer), ``params`` (real layer, 0),
     ``dropped`` (rows at the end no window reads), ``partial`` (1 when the last window hangs over the edge).
     """
-    if source not in SOURCES:
-        raise ValueError(f"source must be one of {SOURCES}, got {source!r}.")
-    if isinstance(size, (int, float)) and not isinstance(size, bool) and size > MAX_SIZE:
-        raise ValueError(f"size {size} is larger than this widget's limit of {MAX_SIZE} (it pools a real "
-                         f"{size}x{size} picture on every change); the formula works for any size, try up to "
-                         f"{MAX_SIZE} here.")
-    f = pool_out.explain(size, kernel, stride, padding, ceil_mode)  # raises a clear LayerSizeError
-    size, kernel, stride, padding = (int(v) for v in (size, kernel, stride, padding))
-    ceil_mode = bool(ceil_mode)
-    small = size <= GRID_MAX
-    x = _small_grid(size) if small else (_feature_map(size) if source == "feature map" else sample_image(size))
-    layer = nn.MaxPool2d(kernel, stride=stride, padding=padding, ceil_mode=ceil_mode)
-    with torch.no_grad():
-        y = layer(torch.from_numpy(x)[None, None])
-    params = _n_params(layer)
+    source = choice(source, "source", SOURCES)
+    f = pool_out.explain(size, kernel, stride, padding, ceil_mode)  # parses and explains an impossible setting
+    size, kernel, stride, padding = (whole(v, n) for v, n in ((size, "size"), (kernel, "kernel"),
+                                                              (stride, "stride"), (padding, "padding")))
     out = f.result
+    layer = nn.MaxPool2d(kernel, stride=stride, padding=padding, ceil_mode=ceil_mode)
+    params = _n_params(layer)
+    # the formula answers any size; the real layer and the picture have a stated limit
+    limit = None
+    if size + 2 * padding > MAX_SIZE:
+        limit = f"the padded map would be {size + 2 * padding:,} pixels wide, more than this widget's {MAX_SIZE:,}"
+    elif out * out * kernel * kernel > MAX_WORK:
+        limit = (f"{out:,}×{out:,} windows of {kernel}×{kernel} pixels are {out * out * kernel * kernel:,} "
+                 f"comparisons, more than this widget's {MAX_WORK:,} per change")
+    small = size <= GRID_MAX and size + 2 * padding <= GRID_SPAN
+    y = None
+    if limit is None:
+        x = _small_grid(size) if small else (_feature_map(size) if source == "feature map" else sample_image(size))
+        with torch.no_grad():
+            y = layer(as_batch(x))
     last_end = (out - 1) * stride - padding + kernel          # one past the last pixel the last window covers
     dropped = max(size - last_end, 0)
     partial = int(last_end > size + padding)
-    agree = tuple(y.shape[-2:]) == (out, out)
+    agree = y is not None and tuple(y.shape[-2:]) == (out, out)
     notes = []
     if dropped:
         notes.append(f"the last {dropped} row(s) and column(s) of the map are read by no window: floor drops them.")
@@ -125,21 +137,28 @@ def pool_view(size=568, kernel=2, stride=2, padding=0, ceil_mode=False, source="
         notes.append("stride < kernel: the windows overlap.")
     elif stride > kernel:
         notes.append("stride > kernel: pixels between windows are skipped.")
+    layer_text = (f"<code>nn.MaxPool2d(kernel_size={kernel}, stride={stride}, padding={padding}"
+                  f"{', ceil_mode=True' if ceil_mode else ''})</code>")
+    if y is not None:
+        real = (f"<div>real {layer_text} on <code>(1, 1, {size}, {size})</code> gives <code>{tuple(y.shape)}</code> "
+                + ("<span style='color:#1e7b1e'>✓ agrees</span>" if agree else "<span style='color:#b3261e'>✗</span>")
+                + f"; learned parameters: <b>{params}</b>. Channels (通道) in = channels out: each channel is "
+                  f"pooled on its own.</div>")
+    else:
+        real = (f"<div class='ul-note'>Not run, and not drawn: {html.escape(limit)}. The formula above holds for "
+                f"any size (the tests check it against nn.MaxPool2d). {layer_text} has <b>{params}</b> learned "
+                "parameters either way.</div>")
     body = (f"<div><b>Output size: {out}×{out}</b> &nbsp; <code>{html.escape(f.text)}</code><br>"
-            f"<span style='color:#555'>rule: <code>{html.escape(f.general)}</code></span></div>"
-            f"<div>real <code>nn.MaxPool2d(kernel_size={kernel}, stride={stride}, padding={padding}"
-            f"{', ceil_mode=True' if ceil_mode else ''})</code> on <code>(1, 1, {size}, {size})</code> gives "
-            f"<code>{tuple(y.shape)}</code> "
-            + ("<span style='color:#1e7b1e'>✓ agrees</span>" if agree else "<span style='color:#b3261e'>✗</span>")
-            + f"; learned parameters: <b>{params}</b>. Channels (通道) in = channels out: each channel is "
-              f"pooled on its own.</div>"
+            f"<span style='color:#555'>rule: <code>{html.escape(f.general)}</code></span></div>" + real
             + "".join(f"<div style='color:#8a4b00'>• {html.escape(n)}</div>" for n in notes))
-    if small:
+    if y is None:
+        fig = None
+    elif small:
         fig = pool_grid_figure(size, kernel, stride, padding, ceil_mode)
     else:
         fig = _before_after_figure(x, y[0, 0].numpy(), source, size, out, dropped, kernel, stride, padding)
     data = {"size": size, "kernel": kernel, "stride": stride, "padding": padding, "ceil_mode": int(ceil_mode),
-            "output": out, "torch_output": int(y.shape[-1]), "agree": agree, "params": params,
+            "output": out, "torch_output": int(y.shape[-1]) if y is not None else "", "agree": agree, "params": params,
             "dropped": dropped, "partial": partial, "formula": f.text}
     return View(html=body, figure=fig, data=data)
 
@@ -252,18 +271,20 @@ def pool_grid_figure(size=5, kernel=2, stride=2, padding=0, ceil_mode=False, val
 # ------------------------------------------------------------------------------------------
 @torch.no_grad()
 def parameters_view(channels: int = 64, size: int = 8) -> View:
-    """A real 2x2 max pool next to a real 3x3 conv with the same channels: shapes and parameter counts."""
-    if isinstance(channels, bool) or not isinstance(channels, int) or not 1 <= channels <= 1024:
-        raise ValueError(f"channels must be a whole number from 1 to 1024, got {channels!r}.")
-    x = torch.zeros(1, channels, size, size)
-    pool, conv = nn.MaxPool2d(2, 2), nn.Conv2d(channels, channels, 3)
-    py, cy = pool(x), conv(x)
+    """A real 2x2 max pool next to a real 3x3 conv with the same channels: shapes and parameter counts.
+
+    Both run on PyTorch's ``meta`` device: real layers and real shapes, no memory and no time, so any
+    size and channel count answers at once."""
+    channels = whole(channels, "channels", minimum=1, maximum=4096)
+    size = whole(size, "size", minimum=3)
+    with torch.device("meta"):
+        x = torch.zeros(1, channels, size, size)
+        pool, conv = nn.MaxPool2d(2, 2), nn.Conv2d(channels, channels, 3)
+        py, cy = pool(x), conv(x)
     rows = [("nn.MaxPool2d(2, stride=2)", tuple(x.shape), tuple(py.shape), _n_params(pool)),
             (f"nn.Conv2d({channels}, {channels}, 3)", tuple(x.shape), tuple(cy.shape), _n_params(conv))]
-    tr = "".join(f"<tr><td><code>{html.escape(a)}</code></td><td><code>{b}</code></td><td><code>{c}</code></td>"
-                 f"<td style='text-align:right'>{d:,}</td></tr>" for a, b, c, d in rows)
-    html_ = (f"<table style='font-size:12px'><tr><th>layer</th><th>input</th><th>output</th>"
-             f"<th>learned parameters</th></tr>{tr}</table>")
+    html_ = html_table(["layer", "input", "output", "learned parameters"],
+                       [(a, b, c, f"{d:,}") for a, b, c, d in rows], mono=(0, 1, 2))
     return View(html=html_, data={"pool_params": rows[0][3], "conv_params": rows[1][3],
                                   "pool_channels_in": channels, "pool_channels_out": int(py.shape[1]),
                                   "pool_output": int(py.shape[-1]), "conv_output": int(cy.shape[-1])})
@@ -277,6 +298,12 @@ def channels_view(size: int = 64, channels: int = 8, seed: int = 0) -> View:
 
     expected_conv = conv_out(size, 3)
     expected_pool = pool_out(expected_conv)
+    channels = whole(channels, "channels", minimum=1, maximum=16)
+    size = whole(size, "size")
+    if size > MAX_CHANNEL_MAPS:
+        raise ValueError(f"This picture draws every channel of a {size}x{size} map; it stops at {MAX_CHANNEL_MAPS} "
+                         f"pixels to stay quick. The sizes are the same for any map: {size} -> {expected_conv} -> "
+                         f"{expected_pool}, {channels} channels before and after the pool.")
     with seeded(seed):
         conv = nn.Conv2d(1, channels, 3)
     maps = torch.relu(conv(as_batch(sample_image(int(size)))))
@@ -325,8 +352,7 @@ def contracting_chain(size=572, depth: int = 4) -> list[dict]:
     valid convs and one 2x2 max pool. Each step: ``level``, ``op``, ``input``, ``output``, ``channels``,
     ``formula``, ``odd`` (an odd size entering a pool). Raises a ``ValueError`` naming the step where a
     size becomes impossible."""
-    if isinstance(depth, bool) or not isinstance(depth, int) or not 1 <= depth <= 8:
-        raise ValueError(f"depth must be a whole number from 1 to 8, got {depth!r}.")
+    depth = whole(depth, "depth", minimum=1, maximum=8)
     steps = []
     x = size
     base = UNetOptions().base_channels
@@ -363,16 +389,14 @@ def contracting_view(size=572) -> View:
         else:
             cur.append(str(s["output"]))
     chain = " | ".join(groups + cur)
-    trs = []
-    for s in steps:
-        bg = "#fff4e5" if s["odd"] else ("#eef5fc" if s["op"].startswith("2x2") else "white")
-        warn = " ⚠ odd size: the pool drops the last row and column" if s["odd"] else ""
-        trs.append(f"<tr style='background:{bg}'><td>{s['level']}</td><td>{s['op']}</td>"
-                   f"<td><code>{s['input']}×{s['input']}</code></td><td><code>{s['output']}×{s['output']}×"
-                   f"{s['channels']}</code></td><td><code>{html.escape(s['formula'])}</code>{warn}</td></tr>")
+    rows = [(s["level"], s["op"], f"{s['input']}×{s['input']}", f"{s['output']}×{s['output']}×{s['channels']}",
+             s["formula"] + (" ⚠ odd size: the pool drops the last row and column" if s["odd"] else ""))
+            for s in steps]
+    styles = ["background:" + ("#fff4e5" if s["odd"] else ("#eef5fc" if s["op"].startswith("2x2") else "white"))
+              for s in steps]
     html_ = (f"<div style='font-family:monospace;margin-bottom:4px'><b>{html.escape(chain)}</b></div>"
-             f"<table style='font-size:12px'><tr><th>level</th><th>layer</th><th>input</th>"
-             f"<th>output (H×W×C)</th><th>formula</th></tr>{''.join(trs)}</table>")
+             + html_table(["level", "layer", "input", "output (H×W×C)", "formula"], rows, mono=(2, 3, 4),
+                          row_styles=styles))
     return View(html=html_, data={"input": steps[0]["input"], "bottom": steps[-1]["output"], "chain": chain,
                                   "odd_pools": sum(s["odd"] for s in steps)})
 

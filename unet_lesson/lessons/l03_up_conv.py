@@ -33,6 +33,7 @@ from ..core.transposed import (checkerboard_facts, conv_transpose_torch, scatter
 from ..ui.course import Lesson
 from ..ui.exercises import Exercise, same_answer
 from ..ui.figures.upconv import scatter_picture
+from ..ui.tables import html_table, key_value_table
 from ..ui.widgets import View, Widget
 
 __all__ = [
@@ -157,9 +158,7 @@ def layer_facts_html(**kwargs) -> str:
         ("weight shape (in, out, k, k)", ws),
         ("parameters", f"{f['weights']:,} weights + {f['bias_shape'][0]:,} biases = {f['params']:,}"),
     ]
-    body = "".join(f"<tr><td style='padding:1px 8px'><b>{html.escape(a)}</b></td>"
-                   f"<td style='padding:1px 8px;font-family:monospace'>{html.escape(b)}</td></tr>" for a, b in rows)
-    return f"<table class='ul-upconv-facts' style='font-size:13px'>{body}</table>"
+    return key_value_table(rows, css="ul-upconv-facts")
 
 
 # --------------------------------------------------------------------------
@@ -248,18 +247,14 @@ def up_modes_check(input_size=572, **options) -> list[dict]:
 def up_modes_html(input_size=572, **options) -> str:
     rows = up_modes_check(input_size, **options)
     head = ["mode", "level", "operation", "input (H×W×C)", "output (H×W×C)", "params (table)", "real module agrees"]
-    body = []
+    cells, styles = [], []
     for r in rows:
         (ci, hi, wi), (co, ho, wo) = r["in_shape"], r["out_shape"]
         ok = r["real_out_shape"] == r["out_shape"] and r["real_params"] == r["params"]
-        cells = [r["mode"], str(r["level"]), r["operation"], f"{hi}×{wi}×{ci}", f"{ho}×{wo}×{co}",
-                 f"{r['params']:,}", "yes" if ok else f"NO: {r['real_out_shape']}, {r['real_params']:,}"]
-        bg = "#eaf7ea" if r["mode"] == "upconv" else "#e8f1fb"
-        body.append(f"<tr style='background:{bg}'>" + "".join(
-            f"<td style='padding:1px 8px'>{html.escape(c)}</td>" for c in cells) + "</tr>")
-    th = "".join(f"<th style='padding:1px 8px;text-align:left'>{html.escape(h)}</th>" for h in head)
-    return (f"<table class='ul-upconv-modes' style='border-collapse:collapse;font-size:12px'>"
-            f"<thead><tr>{th}</tr></thead><tbody>{''.join(body)}</tbody></table>")
+        cells.append([r["mode"], r["level"], r["operation"], f"{hi}×{wi}×{ci}", f"{ho}×{wo}×{co}",
+                      f"{r['params']:,}", "yes" if ok else f"NO: {r['real_out_shape']}, {r['real_params']:,}"])
+        styles.append("background:" + ("#eaf7ea" if r["mode"] == "upconv" else "#e8f1fb"))
+    return html_table(head, cells, css="ul-upconv-modes", row_styles=styles)
 
 
 # --------------------------------------------------------------------------

@@ -23,9 +23,12 @@ import numpy as np
 import torch
 
 from ..core.env import seeded
+from ..core.options import PADDINGS
+from ..core.parse import choice, flag, whole
 from ..seg.data import sample_image
 from ..ui.course import Lesson
 from ..ui.exercises import Exercise
+from ..ui.tables import Raw, html_table
 from ..core.model import CropAndConcat, UNet
 from ..core.shapes import InvalidInputSize, output_size, nearest_valid_sizes, shape_table
 from ..core.sizes import center_crop_box
@@ -77,10 +80,7 @@ class CropLevel:
 
 
 def _check_padding(padding: str) -> str:
-    if padding not in _PADDINGS:
-        raise ValueError(f"padding must be 'valid' (the paper: no padding, so copy and crop) or 'same' "
-                         f"(padding 1: no crop), got {padding!r}.")
-    return padding
+    return choice(padding, "padding", PADDINGS)
 
 
 def _options(padding: str, allow_odd: bool = False, depth: int = 4) -> dict:
@@ -114,13 +114,10 @@ def crop_levels_view(input_size=572, padding: str = "valid", allow_odd: bool = F
         cut = (f"{c.top} top, {c.bottom} bottom" if (c.top, c.bottom) == (c.left, c.right)
                else f"{c.top}/{c.bottom} rows, {c.left}/{c.right} columns")
         flag = "" if c.centered else " <b style='color:#b3261e'>not centred</b>"
-        rows.append(f"<tr><td>{c.level}</td><td>{_hw(c.source, c.channels)}</td><td>{_hw(c.target, c.channels)}</td>"
-                    f"<td>{cut}{flag}</td><td>{_hw(c.target, c.concat_channels)}</td>"
-                    f"<td><code>{html.escape(c.formula)}</code></td></tr>")
-    head = "".join(f"<th style='text-align:left;padding:2px 8px'>{h}</th>" for h in
-                   ("level", "copied map", "after crop", "cut", "after concat", "formula"))
-    table = (f"<table class='ul-crop-table' style='border-collapse:collapse;font-size:12px'>"
-             f"<thead><tr>{head}</tr></thead><tbody>{''.join(rows)}</tbody></table>")
+        rows.append((c.level, _hw(c.source, c.channels), _hw(c.target, c.channels), Raw(html.escape(cut) + flag),
+                     _hw(c.target, c.concat_channels), c.formula))
+    table = html_table(("level", "copied map", "after crop", "cut", "after concat", "formula"), rows,
+                       css="ul-crop-table", mono=(5,))
     data = {"input": input_size if isinstance(input_size, int) else str(input_size), "padding": padding}
     for c in levels:
         data[f"crop{c.level}"] = f"{c.source[0]}->{c.target[0]}"
@@ -148,10 +145,9 @@ def crop_ledger(level: int, input_size=572, padding: str = "valid") -> list[tupl
 
 
 def _check_level(level, depth: int = 4) -> int:
-    if isinstance(level, bool) or not isinstance(level, int) or not 1 <= level <= depth:
-        raise ValueError(f"level must be one of 1..{depth} (1 = the top of the U, where the 568 map is copied; "
-                         f"{depth} = the deepest copy, 64x64x512 in the paper), got {level!r}.")
-    return level
+    return whole(level, "level", minimum=1, maximum=depth,
+                 hint=f"1 is the top of the U, where the 568 map is copied; {depth} the deepest copy, 64x64x512 in "
+                      "the paper.")
 
 
 def crop_ledger_view(level: int = 4, input_size=572, padding: str = "valid") -> View:
@@ -199,9 +195,8 @@ def crop_grid_view(source: int = 8, target: int = 6) -> View:
     import matplotlib.pyplot as plt
     from matplotlib.colors import ListedColormap
 
-    for name, v in (("source", source), ("target", target)):
-        if isinstance(v, bool) or not isinstance(v, int) or v < 1:
-            raise ValueError(f"{name} must be a positive whole number of pixels, got {v!r}.")
+    source = whole(source, "source", minimum=1, unit="pixels")
+    target = whole(target, "target", minimum=1, unit="pixels")
     if source > GRID_MAX:
         raise ValueError(f"this picture draws one square per pixel, so it stops at {GRID_MAX} (got {source}); "
                          "the numbers are the same for any size: use crop_levels_view for large maps.")
@@ -305,39 +300,60 @@ def _maps(input_size: int, padding: str, allow_odd: bool) -> dict:
     return out
 
 
-def _widget_size_check(input_size) -> None:
-    if isinstance(input_size, int) and not isinstance(input_size, bool) and input_size > MAX_WIDGET_SIZE:
-        raise ValueError(f"This widget computes real feature maps and stops at {MAX_WIDGET_SIZE} pixels "
-                         f"(you typed {input_size}). The crop arithmetic is the same for any size: "
-                         "crop_levels_view works without running the network.")
-
-
 def crop_view(input_size=572, level: int = 1, padding: str = "valid", allow_odd: bool = False) -> View:
-    """The widget's view, from a real forward pass of a small UNet (4 base channels; its sizes are
-    those of the paper's network for the same input):
+    """The widget's view: the crop at ``level`` in numbers and, from a real forward pass of a small UNet
+    (4 base channels; its sizes are those of the paper's network for the same input), in pictures:
 
     1. the input image, with the part the copied map covers (dashed) and the part the crop keeps (red);
     2. the copied map at ``level`` (its liveliest channel) with the centre-crop box;
     3. the map after the model's own ``CenterCrop``, the size of the up-conv's map.
 
     An input size the network cannot take raises :class:`InvalidInputSize` (the layer, why, and the
-    nearest valid sizes), which the widget shows instead of a picture.
+    nearest valid sizes). Above ``MAX_WIDGET_SIZE`` the numbers still answer; the pictures are not drawn.
     """
+    padding = _check_padding(padding)
+    level = _check_level(level)
+    allow_odd = flag(allow_odd, "allow_odd")
+    levels = crop_levels(input_size, padding, allow_odd)  # parses the size; InvalidInputSize if it cannot work
+    size = whole(input_size, "input size")
+    lvl = next(c for c in levels if c.level == level)
+    box = center_crop_box(lvl.source, lvl.target)
+    out_h, out_w = output_size(size, **_options(padding, allow_odd))
+    sh, sw = lvl.source
+    c = lvl.channels
+    formula = html.escape(box.explain().text)
+    if box.source == box.target:
+        what = (f"Same padding: the copied map and the up-conv's map are both {sh}×{sw}, so the crop keeps "
+                "everything (the red box is the whole map) and concatenation is direct.")
+    else:
+        what = (f"offset top = ({sh} − {box.height}) // 2 = {box.top}, left = ({sw} − {box.width}) // 2 = "
+                f"{box.left}; cut {box.top} top, {box.bottom} bottom, {box.left} left, {box.right} right"
+                + ("" if box.centered else " (not centred: an odd difference)") + ".")
+    text = (f"<p><b>Input {size}, level {level}, {padding} padding.</b> {what}<br>"
+            f"<code>{formula}</code><br>"
+            f"Copied {_hw(lvl.source, c)} → crop → {_hw(lvl.target, c)}; concatenated with the up-conv's "
+            f"{_hw(lvl.target, c)} → {_hw(lvl.target, 2 * c)} (channels as in the paper's network; "
+            f"the pictures come from a {_WIDGET_BASE}-channel copy). Network output: {out_h}×{out_w}.</p>")
+    data = {"input": size, "level": level, "padding": padding, "source": sh, "target": box.height,
+            "top": box.top, "left": box.left, "bottom": box.bottom, "right": box.right,
+            "channels": c, "concat_channels": 2 * c, "output": out_h, "valid": "yes"}
+    if size > MAX_WIDGET_SIZE:
+        note = (f"<p class='ul-note'>Not drawn: the pictures come from a real forward pass, which this widget runs "
+                f"up to {MAX_WIDGET_SIZE} pixels ({size} typed). The numbers above hold for any size.</p>")
+        return View(html=text + note, data={**data, "crop_matches_box": ""})
+    maps = _maps(size, padding, allow_odd)
+    m = maps[level]
+    matches = bool(np.array_equal(m["copied"][box.slices], m["cropped"])) and m["up_shape"] == lvl.target
+    fig = _crop_figure(maps, m, lvl, box, level, input_position(level, size, padding, allow_odd))
+    return View(html=text, figure=fig, data={**data, "crop_matches_box": str(matches)})
+
+
+def _crop_figure(maps, m, lvl, box, level, position):
+    """The input with the copied and kept boxes, the copied map with the crop box, the cropped map."""
     import matplotlib.pyplot as plt
     from matplotlib.patches import Rectangle
 
-    _check_padding(padding)
-    _check_level(level)
-    levels = crop_levels(input_size, padding, allow_odd)
-    _widget_size_check(input_size)
-    lvl = next(c for c in levels if c.level == level)
-    maps = _maps(input_size, padding, allow_odd)
-    m = maps[level]
-    box = center_crop_box(lvl.source, lvl.target)
-    matches = bool(np.array_equal(m["copied"][box.slices], m["cropped"])) and m["up_shape"] == lvl.target
-    out_h, out_w = output_size(input_size, **_options(padding, allow_odd))
-    start, jump = input_position(level, input_size, padding, allow_odd)
-
+    start, jump = position
     sh, sw = lvl.source
     fig, axes = plt.subplots(1, 3, figsize=(8.4, 3.1))
     img = maps["image"]
@@ -363,26 +379,7 @@ def crop_view(input_size=572, level: int = 1, padding: str = "valid", allow_odd:
         ax.set_xticks([])
         ax.set_yticks([])
     fig.tight_layout()
-
-    c = lvl.channels
-    formula = html.escape(box.explain().text)
-    if box.source == box.target:
-        what = (f"Same padding: the copied map and the up-conv's map are both {sh}×{sw}, so the crop keeps "
-                "everything (the red box is the whole map) and concatenation is direct.")
-    else:
-        what = (f"offset top = ({sh} − {box.height}) // 2 = {box.top}, left = ({sw} − {box.width}) // 2 = "
-                f"{box.left}; cut {box.top} top, {box.bottom} bottom, {box.left} left, {box.right} right"
-                + ("" if box.centered else " (not centred: an odd difference)") + ".")
-    text = (f"<p><b>Input {input_size}, level {level}, {padding} padding.</b> {what}<br>"
-            f"<code>{formula}</code><br>"
-            f"Copied {_hw(lvl.source, c)} → crop → {_hw(lvl.target, c)}; concatenated with the up-conv's "
-            f"{_hw(lvl.target, c)} → {_hw(lvl.target, 2 * c)} (channels as in the paper's network; "
-            f"the pictures come from a {_WIDGET_BASE}-channel copy). Network output: {out_h}×{out_w}.</p>")
-    data = {"input": input_size, "level": level, "padding": padding, "source": sh, "target": box.height,
-            "top": box.top, "left": box.left, "bottom": box.bottom, "right": box.right,
-            "channels": c, "concat_channels": 2 * c, "output": out_h, "crop_matches_box": str(matches),
-            "valid": "yes"}
-    return View(html=text, figure=fig, data=data)
+    return fig
 
 
 def controls(input_size: int = 572, level: int = 1, padding: str = "valid") -> dict:

@@ -7,13 +7,13 @@ invalid size gives. The explorer (:mod:`unet_lesson.ui.explorer`) is the lesson'
 """
 from __future__ import annotations
 
-import html
 
 from ..core.options import options_of
 from ..core.shapes import InvalidInputSize, ShapeTable, fmt_shape, nearest_valid_sizes, output_size, shape_table
 from ..ui import explorer
 from ..ui.course import Lesson
 from ..ui.exercises import Exercise
+from ..ui.tables import html_table
 
 __all__ = [
     "LESSON", "WIDGETS", "EXERCISES", "paper_summary", "conv_layers", "NOTES_WALK", "notes_walk_rows",
@@ -86,11 +86,9 @@ def notes_walk_html(table: ShapeTable | None = None) -> str:
         sizes = ", ".join(str(r.out_shape[1]) for r in rows)
         shapes = ", ".join(fmt_shape(r.out_shape, "notes") for r in rows)
         ok = "✓" if sizes == quoted else f"✗ (the notes say {quoted})"
-        body.append(f"<tr><td>{step}</td><td>{html.escape(text)}</td><td>{', '.join(str(r.index) for r in rows)}"
-                    f"</td><td style='font-family:monospace'>{shapes}</td><td>{ok}</td></tr>")
-    return ("<table style='font-size:12px'><thead><tr><th>step</th><th>the notes</th><th>table rows</th>"
-            "<th>the table's output (H×W×C)</th><th>agree?</th></tr></thead><tbody>" + "".join(body)
-            + "</tbody></table>")
+        body.append((step, text, ", ".join(str(r.index) for r in rows), shapes, ok))
+    return html_table(["step", "the notes", "table rows", "the table's output (H×W×C)", "agree?"], body,
+                      css="ul-notes-walk", mono=(3,))
 
 
 def invalid_size_error(input_size: int, **options) -> InvalidInputSize:

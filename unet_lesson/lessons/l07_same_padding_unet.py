@@ -8,7 +8,6 @@ lesson's widget, starting at same padding.
 """
 from __future__ import annotations
 
-import html
 from dataclasses import dataclass
 
 from ..core.env import seeded
@@ -19,6 +18,7 @@ from ..core.shapes import InvalidInputSize, count_parameters, fmt_shape, shape_t
 from ..ui import explorer
 from ..ui.course import Lesson
 from ..ui.exercises import Exercise
+from ..ui.tables import Raw, html_table
 
 __all__ = ["LESSON", "WIDGETS", "EXERCISES", "concat_without_crop", "pad_to_valid", "FixResult", "fixes_demo",
            "fixes_html", "bn_parameters", "up_mode_parameters", "EX_BOTTOM", "EX_UPCONV", "EX_BN", "EX_NEXT_SAME",
@@ -135,13 +135,9 @@ def fixes_demo(size: int = 100, depth: int = 3, base: int = 4) -> list[FixResult
 
 def fixes_html(results: list[FixResult]) -> str:
     """The results of :func:`fixes_demo` as a table: what was run, the output size or the real error."""
-    rows = []
-    for r in results:
-        out = "{}×{}".format(*r.output) if r.ok else "<b style='color:#b3261e'>fails</b>"
-        rows.append(f"<tr><td style='font-family:monospace'>{html.escape(r.name)}</td><td>{out}</td>"
-                    f"<td style='font-size:11px'>{html.escape(r.message)}</td></tr>")
-    return ("<table style='font-size:12px'><thead><tr><th>what runs</th><th>output</th><th>what happened</th>"
-            "</tr></thead><tbody>" + "".join(rows) + "</tbody></table>")
+    rows = [(r.name, "{}×{}".format(*r.output) if r.ok else Raw("<b style='color:#b3261e'>fails</b>"), r.message)
+            for r in results]
+    return html_table(["what runs", "output", "what happened"], rows, css="ul-fixes", mono=(0,))
 
 
 def _input(size: int):

@@ -13,6 +13,7 @@ from ..core.shapes import InvalidInputSize, nearest_valid_sizes, output_size
 from ..seg.tiling import TooManyTiles, margin_of, plan_tiles
 from ..ui.figures.tiling import plot_plan
 from ..ui.course import Lesson
+from ..ui.tables import key_value_table
 from ..ui.widgets import View, Widget
 
 __all__ = ["LESSON", "WIDGETS", "EXERCISES", "plan_view", "controls", "tile_message", "lesson_models", "EX_MARGIN", "EX_TILES", "EX_NEAREST",
@@ -74,11 +75,8 @@ def plan_view(tile: int = PAPER_TILE, height: int = ISBI_IMAGE[0], width: int = 
         ("pixels fed to the network", f"{used:,} for an image of {height * width:,} "
                                       f"({used / (height * width):.1f}x)"),
     ]
-    rows_html = "".join(f"<tr><td style='padding:1px 8px'><b>{html.escape(k)}</b></td>"
-                        f"<td style='padding:1px 8px;font-family:monospace'>{html.escape(v)}</td></tr>"
-                        for k, v in lines)
     body = (f"<p class='ul-tile-message'>{html.escape(tile_message(tile, **opts))}</p>"
-            f"<table style='border-collapse:collapse;font-size:12px'>{rows_html}</table>")
+            + key_value_table(lines, css="ul-tile-plan"))
     return View(html=body, figure=plot_plan(plan), data=dict(
         tile=th, output=oh, margin=m, step=s, rows=rows, cols=cols, tiles=plan.n_tiles, valid=1,
         pad_top=plan.padding[0], pad_bottom=plan.padding[1], pad_left=plan.padding[2], pad_right=plan.padding[3]))

@@ -28,7 +28,7 @@ from functools import lru_cache
 from ..core.env import cpu_threads
 from ..core.options import UNetOptions
 from ..core.search import size_rule
-from ..core.shapes import InvalidInputSize, fmt_shape, shape_table
+from ..core.shapes import InvalidInputSize, fmt_shape, nearest_valid_sizes, shape_table
 from .tables import key_value_table, shape_table_html
 from .widgets import View
 
@@ -167,7 +167,7 @@ def feature_maps_view(input_size=256, padding="same", depth=4, base_channels=64,
     table = _table(input_size, o)  # the size check, with its message, before anything runs
     h, w = table.input_size
     if max(h, w) > MAX_FEATURE_SIZE:
-        largest = size_rule(o).largest_up_to(MAX_FEATURE_SIZE)
+        largest = nearest_valid_sizes(MAX_FEATURE_SIZE + 1, o)[0]
         raise ValueError(f"Feature maps are drawn for inputs up to {MAX_FEATURE_SIZE} pixels, to stay quick; "
                          f"{max(h, w)} is fine for the shapes above. The largest size that works here is {largest}.")
     if h != w:

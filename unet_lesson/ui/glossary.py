@@ -3,6 +3,8 @@ from __future__ import annotations
 
 import html
 
+from .tables import Raw, html_table
+
 __all__ = ["GLOSSARY", "term", "glossary_html"]
 
 # (as the notes write it, pinyin, the course's term, where the course teaches it)
@@ -42,8 +44,6 @@ def term(notes_word: str) -> str:
 
 
 def glossary_html() -> str:
-    rows = "".join(
-        f"<tr><td style='font-size:15px'>{html.escape(zh)}</td><td><i>{html.escape(py)}</i></td>"
-        f"<td>{html.escape(en)}</td><td>{lesson}</td></tr>" for zh, py, en, lesson in GLOSSARY)
-    return ("<table class='ul-glossary'><thead><tr><th>the notes</th><th>pinyin</th><th>the course</th>"
-            f"<th>lesson</th></tr></thead><tbody>{rows}</tbody></table>")
+    rows = [(Raw(f"<span style='font-size:15px'>{html.escape(zh)}</span>"), Raw(f"<i>{html.escape(py)}</i>"), en, lesson)
+            for zh, py, en, lesson in GLOSSARY]
+    return html_table(["the notes", "pinyin", "the course", "lesson"], rows, css="ul-glossary")

@@ -229,3 +229,27 @@ def test_a_network_too_large_to_build_is_refused_at_once(options):
 
 def output_size_for_depth(depth):
     return valid_input_sizes(2 ** depth * 40, depth=depth)[-1]
+
+
+def test_forward_checks_each_input_shape_once(monkeypatch):
+    """The size check runs on the first input of a shape; later calls of that shape skip it."""
+    import unet_lesson.core.model as M
+
+    calls = []
+    real = M.output_size
+    monkeypatch.setattr(M, "output_size", lambda hw, o: calls.append(hw) or real(hw, o))
+    net = UNet(padding="same", depth=2, base_channels=2).eval()
+    for _ in range(3):
+        net(torch.zeros(1, 1, 16, 16))
+    net(torch.zeros(2, 1, 16, 16))   # another batch size, same height and width: no new check
+    net(torch.zeros(1, 1, 24, 16))
+    assert calls == [(16, 16), (24, 16)]
+    with pytest.raises(InvalidInputSize):
+        net(torch.zeros(1, 1, 18, 16))
+
+
+@pytest.mark.parametrize("shape, words", [((1, 44, 44), "add the batch axis"), ((44, 44), "x\\[None, None\\]"),
+                                          ((1, 3, 44, 44), "takes 1 input channel")])
+def test_forward_explains_an_input_of_the_wrong_form(shape, words):
+    with pytest.raises(ValueError, match=words):
+        UNet(padding="same", depth=2, base_channels=2)(torch.zeros(shape))

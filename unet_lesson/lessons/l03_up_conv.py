@@ -26,6 +26,7 @@ import math
 
 import numpy as np
 
+from ..core.env import seeded
 from ..core.parse import whole
 from ..core.sizes import up_conv_out
 from ..core.transposed import (checkerboard_facts, conv_transpose_torch, scatter_and_sum,
@@ -192,9 +193,10 @@ def feature_map_demo(image, seed: int = 0) -> list[tuple[str, np.ndarray]]:
     if min(img.shape) < 4:
         raise ValueError(f"image {img.shape[0]}×{img.shape[1]} is too small: the 3x3 conv and the 2x2 pool "
                          "need at least 4 pixels per side.")
-    conv = nn.Conv2d(1, 4, 3)
-    flat = nn.ConvTranspose2d(4, 2, kernel_size=2, stride=2)
-    rand = nn.ConvTranspose2d(4, 2, kernel_size=2, stride=2)
+    with seeded(seed):  # every weight is set below; the default init must not draw from the student's RNG
+        conv = nn.Conv2d(1, 4, 3)
+        flat = nn.ConvTranspose2d(4, 2, kernel_size=2, stride=2)
+        rand = nn.ConvTranspose2d(4, 2, kernel_size=2, stride=2)
     gen = torch.Generator().manual_seed(seed)
     with torch.no_grad():
         conv.weight.copy_(torch.from_numpy(_DEMO_KERNELS)[:, None])

@@ -159,7 +159,8 @@ def fit_head(features: torch.Tensor, mask, steps: int = 10, seed: int = 0) -> tu
     y = torch.as_tensor(np.asarray(mask)).long().flatten()
     mean, std = x.mean(0), x.std(0) + 1e-8
     xs = (x - mean) / std
-    lin = nn.Linear(x.shape[1], 2)
+    with seeded(seed):  # its initial weights are overwritten below; they must not come from the student's RNG
+        lin = nn.Linear(x.shape[1], 2)
     with torch.no_grad():  # start from the head's own random weights
         lin.weight.copy_(head.weight[:, :, 0, 0] * std)
         lin.bias.copy_(head.bias + head.weight[:, :, 0, 0] @ mean)

@@ -16,6 +16,7 @@ from pathlib import Path
 
 import torch
 
+from ..core.env import seeded
 from ..core.model import UNet
 from ..core.options import options_of
 
@@ -124,7 +125,8 @@ def model_from_checkpoint(ck, device=None) -> UNet:
     if not isinstance(ck, dict):
         ck = load_checkpoint(ck)
     try:
-        model = UNet(**options_of(ck["options"]).as_dict())
+        with seeded(0):  # the initial weights are replaced at once; they must not come from the student's RNG
+            model = UNet(**options_of(ck["options"]).as_dict())
         model.load_state_dict(ck["state_dict"])
     except (ValueError, RuntimeError, KeyError, TypeError) as e:
         raise CheckpointError(f"{where} does not hold the weights of the network its options describe "

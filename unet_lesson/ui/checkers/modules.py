@@ -108,8 +108,8 @@ def _real_order(model: nn.Module, x: torch.Tensor):
 def _check_block(run: Run, student: Any, name: str, same: bool) -> None:
     for n, (c_in, c_out, shape) in enumerate(BLOCK_CASES):
         made = f"{name}({c_in}, {c_out})"
-        block = _module(run, made, run.call(made, student, c_in, c_out)).eval()
-        with seeded(n):
+        with seeded(n):  # the student's layers draw their initial weights: never from the student's own RNG
+            block = _module(run, made, run.call(made, student, c_in, c_out)).eval()
             real = DoubleConvolution(c_in, c_out, padding=1 if same else 0, batch_norm=same).eval()
         _randomise_batch_norm(real, n)
         case = f"{made} on an input of shape {shape} (N, C, H, W)"
@@ -243,8 +243,8 @@ def _check_net(run: Run, student: Any, name: str, padding: str, sizes, configs, 
                 f"{', '.join(_KEYWORDS)} to have it checked on small networks too)")
     for n, (cfg, shape) in enumerate(tried):
         made = f"{name}({', '.join(f'{k}={v}' for k, v in cfg.items())})"
-        net = _module(run, made, run.call(made, student, **cfg)).eval()
-        with seeded(n):
+        with seeded(n):  # the student's layers draw their initial weights: never from the student's own RNG
+            net = _module(run, made, run.call(made, student, **cfg)).eval()
             real = UNet(padding=padding, **cfg).eval()
         _randomise_batch_norm(real, n)
         case = f"{made} on an input of shape {shape} (N, C, H, W)"

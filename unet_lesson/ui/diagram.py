@@ -19,15 +19,16 @@ from __future__ import annotations
 
 import math
 import threading
+from collections.abc import Callable
 from dataclasses import dataclass
-from typing import Any, Callable
+from typing import Any
 
 from matplotlib.artist import Artist
 
 from ..core.shapes import ShapeTable
 from .widgets import figure_png
 
-__all__ = ["draw_unet", "ARROW_STYLES", "Box", "layout"]
+__all__ = ["draw_unet", "ARROW_STYLES", "Box", "layout", "clear_cache"]
 
 # the paper's Fig. 1 legend, in its words and (roughly) its colours
 ARROW_STYLES = {
@@ -174,7 +175,7 @@ class _Bitmap:
     descent: float
 
 
-_BITMAPS: dict[tuple, Any] = {}   # (kind, text or names, size, dpi, style) -> _Bitmap (or a space's width)
+_BITMAPS: dict[tuple, Any] = {}   # (kind, text or names, size, dpi, style) -> _Bitmap (or line metrics)
 _BITMAPS_LOCK = threading.Lock()
 _BITMAPS_MAX = 4096      # labels of many settings at a few font sizes: a few MB at most
 

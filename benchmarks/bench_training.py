@@ -16,10 +16,9 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
-from unet_lesson.seg.data import make_dataset  # noqa: E402
 from unet_lesson.core.env import get_device  # noqa: E402
-from unet_lesson.seg.train import (LESSON_DATA, LESSON_STEPS, LESSON_TRAIN, evaluate, lesson_model,  # noqa: E402
-                               otsu_baseline, train)
+from unet_lesson.seg.data import make_dataset  # noqa: E402
+from unet_lesson.seg.train import LESSON_DATA, LESSON_STEPS, LESSON_TRAIN, evaluate, lesson_model, otsu_baseline, train  # noqa: E402
 
 TARGET = 0.95
 

@@ -56,7 +56,7 @@ def test_labels_are_the_tables_shapes(setting):
     assert texts == fig.ul_texts
     channel_texts = {gid: t for gid, t in texts if gid and gid.startswith("ch-")}
     size_texts = {gid: t for gid, t in texts if gid and gid.startswith("size-")}
-    for row, ch, size in expected:
+    for row, ch, _size in expected:
         assert channel_texts[f"ch-{row}"] == ch
     # every size label drawn is the size of its row (a concatenation's two halves may share one label)
     by_row = {row: size for row, _, size in expected}

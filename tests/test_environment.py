@@ -3,9 +3,9 @@
 CI cannot run conda here, so this test is what keeps the two in step.
 """
 import re
-import tomllib
 from pathlib import Path
 
+import tomllib
 import yaml
 
 ROOT = Path(__file__).resolve().parents[1]

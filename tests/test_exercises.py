@@ -8,14 +8,23 @@ import pkgutil
 import numpy as np
 import pytest
 import torch
-from hypothesis import HealthCheck, given, settings, strategies as st
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
 from torch import nn
 
 import unet_lesson.lessons
 from unet_lesson.lessons import l03_up_conv
 from unet_lesson.ui import checkers as C
-from unet_lesson.ui.exercises import (CodeExercise, Exercise, Feedback, Solution, all_exercises, duplicate_keys,
-                                      readings, same_answer)
+from unet_lesson.ui.exercises import (
+    CodeExercise,
+    Exercise,
+    Feedback,
+    Solution,
+    all_exercises,
+    duplicate_keys,
+    readings,
+    same_answer,
+)
 
 LESSONS = [importlib.import_module(f"unet_lesson.lessons.{m.name}") for m in pkgutil.iter_modules(unet_lesson.lessons.__path__)]
 

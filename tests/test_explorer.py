@@ -4,8 +4,15 @@ import itertools
 import pytest
 import torch
 
-from unet_lesson import (InvalidInputSize, count_parameters, output_size, shape_table, size_rule, smallest_valid_size,
-                         valid_input_sizes)
+from unet_lesson import (
+    InvalidInputSize,
+    count_parameters,
+    output_size,
+    shape_table,
+    size_rule,
+    smallest_valid_size,
+    valid_input_sizes,
+)
 from unet_lesson.seg import pretrained as P
 from unet_lesson.ui import explorer as E
 from unet_lesson.ui.tables import shape_table_html

@@ -14,7 +14,6 @@ from unet_lesson.lessons import l01_convolution_sizes as conv  # noqa: E402
 from unet_lesson.ui.widgets import safe_view  # noqa: E402
 
 
-
 @pytest.fixture(autouse=True)
 def _close_figures():
     yield

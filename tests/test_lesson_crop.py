@@ -4,8 +4,8 @@ import pytest
 import torch
 
 from unet_lesson import CropAndConcat, InvalidInputSize, UNet, center_crop_box, nearest_valid_sizes, shape_table
-from unet_lesson.ui.exercises import Exercise
 from unet_lesson.lessons import l04_copy_and_crop as crop
+from unet_lesson.ui.exercises import Exercise
 from unet_lesson.ui.widgets import safe_view
 
 PAPER_CROPS = [(568, 392), (280, 200), (136, 104), (64, 56)]  # the notes' four crops, top of the U first

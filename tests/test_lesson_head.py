@@ -5,8 +5,8 @@ import torch
 from torch import nn
 
 from unet_lesson import UNet, conv_out, count_parameters, shape_table
-from unet_lesson.ui.exercises import Exercise
 from unet_lesson.lessons import l05_the_1x1_head as head
+from unet_lesson.ui.exercises import Exercise
 from unet_lesson.ui.widgets import defaults_of, safe_view
 
 

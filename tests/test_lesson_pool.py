@@ -15,7 +15,6 @@ from unet_lesson.lessons import l02_max_pooling as pool  # noqa: E402
 from unet_lesson.ui.widgets import safe_view  # noqa: E402
 
 
-
 @pytest.fixture(autouse=True)
 def _close_figures():
     yield

@@ -5,8 +5,8 @@ import numpy as np
 import pytest
 
 from unet_lesson import output_size
-from unet_lesson.seg.losses import border_weights, two_touching_cells
 from unet_lesson.lessons import l08_training as L
+from unet_lesson.seg.losses import border_weights, two_touching_cells
 from unet_lesson.seg.train import VALID_OPTIONS
 from unet_lesson.ui.widgets import safe_view
 

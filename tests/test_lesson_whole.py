@@ -3,11 +3,11 @@ import pytest
 import torch
 
 from unet_lesson import InvalidInputSize, UNet, count_parameters, nearest_valid_sizes, output_size, shape_table
-from unet_lesson.ui.exercises import same_answer
 from unet_lesson.core import receptive as RF
 from unet_lesson.core.ops import mirror_pad
 from unet_lesson.lessons import l06_the_original_unet as W
 from unet_lesson.lessons import l07_same_padding_unet as S
+from unet_lesson.ui.exercises import same_answer
 
 
 def test_paper_summary_on_meta_matches_the_table():
@@ -32,7 +32,7 @@ def test_paper_summary_other_settings():
 def test_notes_walk_maps_onto_table_rows():
     walk = W.notes_walk_rows()
     assert [s for s, *_ in walk] == list(range(1, 8))
-    for step, text, rows, quoted in walk:
+    for _step, text, rows, quoted in walk:
         assert rows and ", ".join(str(r.out_shape[1]) for r in rows) == quoted
         for r in rows:
             assert f"{r.out_shape[1]}" in text and f"{r.out_shape[0]}" in text

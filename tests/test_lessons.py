@@ -29,11 +29,11 @@ def _code(path: str) -> str:
 
 def test_every_notebook_has_a_lesson_module_and_back():
     notebooks = sorted(p.stem for p in (ROOT / "notebooks").glob("*.ipynb"))
-    assert sorted(l.notebook for l in course.lessons()) == notebooks
+    assert sorted(lesson.notebook for lesson in course.lessons()) == notebooks
 
 
 def test_lessons_are_numbered_in_course_order():
-    numbers = [l.number for l in course.lessons() if l.number is not None]
+    numbers = [lesson.number for lesson in course.lessons() if lesson.number is not None]
     assert numbers == list(range(len(numbers)))
     for module, lesson in zip(MODULES, course.lessons()):
         if lesson.number is not None:

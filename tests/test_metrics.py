@@ -1,4 +1,5 @@
 """Pixel scores (Dice, IoU) and object scores (matched, merged, split cells) on hand-made cases."""
+import dataclasses
 import itertools
 import math
 
@@ -182,7 +183,7 @@ def test_stacks_pool_the_counts_of_each_image():
 def test_matches_a_brute_force_count_on_random_labels():
     """At IoU > 0.5 a pair is matched exactly when its IoU is above 0.5: count those pairs by brute force."""
     rng = np.random.default_rng(3)
-    for trial in range(5):
+    for _trial in range(5):
         t = rng.integers(0, 6, (20, 20))
         p = np.where(rng.random((20, 20)) < 0.8, t, rng.integers(0, 6, (20, 20)))
         expected = 0
@@ -199,7 +200,7 @@ def test_torch_inputs_and_frozen_result():
     truth = two_cells()
     s = object_scores(torch.from_numpy(truth > 0), torch.from_numpy(truth))
     assert isinstance(s, ObjectScores) and s.f1 == 1.0
-    with pytest.raises(Exception):
+    with pytest.raises(dataclasses.FrozenInstanceError):
         s.f1 = 0.5
 
 

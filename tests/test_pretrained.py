@@ -5,8 +5,8 @@ import torch
 
 import unet_lesson.seg.pretrained as P
 from unet_lesson import UNet
-from unet_lesson.seg.data import make_dataset
 from unet_lesson.seg.checkpoints import load_checkpoint
+from unet_lesson.seg.data import make_dataset
 from unet_lesson.seg.train import LESSON_DATA, LESSON_OPTIONS, VALID_OPTIONS, evaluate
 
 

@@ -14,9 +14,13 @@ import pytest
 import torch
 
 from unet_lesson.core.env import seeded
-from unet_lesson.lessons import (l01_convolution_sizes as l01, l02_max_pooling as l02, l03_up_conv as l03,
-                                 l04_copy_and_crop as l04, l05_the_1x1_head as l05, l07_same_padding_unet as l07,
-                                 l09_overlap_tile as l09)
+from unet_lesson.lessons import l01_convolution_sizes as l01
+from unet_lesson.lessons import l02_max_pooling as l02
+from unet_lesson.lessons import l03_up_conv as l03
+from unet_lesson.lessons import l04_copy_and_crop as l04
+from unet_lesson.lessons import l05_the_1x1_head as l05
+from unet_lesson.lessons import l07_same_padding_unet as l07
+from unet_lesson.lessons import l09_overlap_tile as l09
 from unet_lesson.seg import pretrained
 from unet_lesson.seg.data import sample_image
 from unet_lesson.seg.train import lesson_model

@@ -1,11 +1,11 @@
 """The size functions mirror PyTorch exactly: same result, and an error exactly where PyTorch fails."""
 import pytest
 import torch
-from hypothesis import given, settings, strategies as st
+from hypothesis import given, settings
+from hypothesis import strategies as st
 from torch import nn
 
 from unet_lesson import LayerSizeError, center_crop_box, conv_out, pool_out, up_conv_out
-
 
 
 @pytest.fixture(autouse=True)

@@ -1,7 +1,6 @@
 """Overlap-tile (lesson 09): plans, mirroring, stitched predictions, the widget's view and the exercises."""
 from __future__ import annotations
 
-
 import matplotlib
 
 matplotlib.use("Agg")
@@ -11,12 +10,22 @@ import pytest  # noqa: E402
 import torch  # noqa: E402
 
 from unet_lesson import InvalidInputSize, UNet, nearest_valid_sizes, output_size, valid_input_sizes  # noqa: E402
-from unet_lesson.lessons import l09_overlap_tile as L  # noqa: E402
 from unet_lesson.core.ops import mirror_pad  # noqa: E402
+from unet_lesson.lessons import l09_overlap_tile as L  # noqa: E402
 from unet_lesson.seg.data import lesson_sample  # noqa: E402
-from unet_lesson.seg.predict import foreground, predict_scores as predict_whole, probabilities  # noqa: E402
-from unet_lesson.seg.tiling import (TooManyTiles, margin_of, plan_naive_tiles, plan_tiles,  # noqa: E402
-                                    predict_naive_tiles, predict_tiled, seam_mask, seam_profile, seam_report)
+from unet_lesson.seg.predict import foreground, probabilities  # noqa: E402
+from unet_lesson.seg.predict import predict_scores as predict_whole
+from unet_lesson.seg.tiling import (  # noqa: E402
+    TooManyTiles,
+    margin_of,
+    plan_naive_tiles,
+    plan_tiles,
+    predict_naive_tiles,
+    predict_tiled,
+    seam_mask,
+    seam_profile,
+    seam_report,
+)
 from unet_lesson.ui.figures.tiling import plot_mirror, plot_plan, plot_seams  # noqa: E402
 from unet_lesson.ui.widgets import safe_view  # noqa: E402
 
@@ -82,18 +91,18 @@ def test_plan_output_blocks_partition_the_image(shape, tile, align):
     plan = plan_tiles(shape, tile, align=align)
     H, W = shape
     count = np.zeros(shape, int)
-    t, b, l, r = plan.padding
+    t, b, lft, r = plan.padding
     PH, PW = plan.padded_shape
     mh, mw = plan.margin
-    assert (PH, PW) == (H + t + b, W + l + r)
-    assert (t, l) == (mh, mw)
+    assert (PH, PW) == (H + t + b, W + lft + r)
+    assert (t, lft) == (mh, mw)
     for tile_ in plan:
         k, o, i = tile_.keep, tile_.output, tile_.input
         count[k.slices] += 1
         # the kept block lies inside the tile's output, which lies inside its input (shifted by the margin)
         assert o.top <= k.top and k.bottom <= o.bottom and o.left <= k.left and k.right <= o.right
         assert (i.height, i.width) == plan.tile and (o.height, o.width) == plan.output
-        assert (i.top - t, i.left - l) == (o.top - mh, o.left - mw)
+        assert (i.top - t, i.left - lft) == (o.top - mh, o.left - mw)
         assert i.top >= 0 and i.left >= 0 and i.bottom <= PH and i.right <= PW
         if align:
             assert o.top % plan.grid_step == 0 and o.left % plan.grid_step == 0

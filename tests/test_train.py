@@ -5,16 +5,15 @@ import numpy as np
 import pytest
 import torch
 
-from unet_lesson import UNet, output_size
-from unet_lesson.seg.data import make_dataset
-from unet_lesson import input_size_for
+import unet_lesson.seg.train as T
+from unet_lesson import UNet, input_size_for, output_size
 from unet_lesson.core.env import cpu_threads
 from unet_lesson.core.ops import center_crop
 from unet_lesson.seg import checkpoints as CK
 from unet_lesson.seg.checkpoints import load_checkpoint, model_from_checkpoint, save_atomic, save_checkpoint
+from unet_lesson.seg.data import make_dataset
 from unet_lesson.seg.predict import predict
 from unet_lesson.seg.train import TrainingSet, evaluate, lesson_model, prepare, sample_batch, train
-import unet_lesson.seg.train as T
 
 TINY = dict(padding="same", base_channels=4, depth=2)
 TINY_VALID = dict(padding="valid", base_channels=4, depth=2, batch_norm=True)

@@ -5,10 +5,16 @@ import pytest
 import torch
 from torch import nn
 
-from unet_lesson import (InvalidInputSize, UNet, count_parameters, nearest_valid_sizes, output_size, shape_table,
-                         valid_input_sizes)
+from unet_lesson import (
+    InvalidInputSize,
+    UNet,
+    count_parameters,
+    nearest_valid_sizes,
+    output_size,
+    shape_table,
+    valid_input_sizes,
+)
 from unet_lesson.core.inspect import recorded_shapes
-
 
 
 @pytest.fixture(autouse=True)

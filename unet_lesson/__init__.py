@@ -25,8 +25,15 @@ The core's names are importable from ``unet_lesson`` itself:
 from .core.model import CenterCrop, CropAndConcat, DoubleConvolution, DownSample, UNet, UpSample
 from .core.options import UNetOptions
 from .core.search import input_size_for, size_rule, smallest_valid_size, valid_input_sizes
-from .core.shapes import (InvalidInputSize, LayerRow, ShapeTable, count_parameters, nearest_valid_sizes,
-                          output_size, shape_table)
+from .core.shapes import (
+                          InvalidInputSize,
+                          LayerRow,
+                          ShapeTable,
+                          count_parameters,
+                          nearest_valid_sizes,
+                          output_size,
+                          shape_table,
+)
 from .core.sizes import CropBox, Formula, LayerSizeError, center_crop_box, conv_out, pool_out, up_conv_out
 
 __version__ = "0.1.0"

@@ -12,9 +12,18 @@ import re
 
 import torch
 
-from unet_lesson import (InvalidInputSize, center_crop_box, output_size, conv_out, count_parameters,
-                         nearest_valid_sizes, pool_out, shape_table, up_conv_out, valid_input_sizes)
-
+from unet_lesson import (
+    InvalidInputSize,
+    center_crop_box,
+    conv_out,
+    count_parameters,
+    nearest_valid_sizes,
+    output_size,
+    pool_out,
+    shape_table,
+    up_conv_out,
+    valid_input_sizes,
+)
 
 from .driving import NotebookDrive, Press, Select, Toggle, Type, WidgetDrive, number
 
@@ -329,8 +338,8 @@ HEAD = WidgetDrive(
 
 # 08 training: the paper's weight map w(x) = w_c(x) + w0 * exp(-(d1 + d2)^2 / (2 sigma^2))
 def _weights_expected(w0, sigma, gap):
-    from unet_lesson.seg.data import make_sample
     from unet_lesson.lessons.l08_training import GAP_PIXEL  # where the lesson looks: a row through both cells
+    from unet_lesson.seg.data import make_sample
     from unet_lesson.seg.losses import border_weights, class_weights, two_touching_cells
 
     toy = two_touching_cells(gap)

@@ -6,12 +6,10 @@ import urllib.parse
 
 import pytest
 
-from .driving import settle
 from .drives import LAB, drive_params
+from .driving import settle
 from .harness import NOTEBOOKS, ROOT, api, artifact_path, fresh_copy, lab_server, shutdown_sessions
 from .lab_page import cell_problems, dom_tracebacks, dump, open_notebook, run_all, widget_classes
-
-
 
 
 @pytest.fixture(scope="class")

@@ -5,8 +5,8 @@ import time
 
 import pytest
 
-from .driving import settle
 from .drives import VOILA, drive_params
+from .driving import settle
 from .harness import ROOT, artifact_path, fresh_copy, voila_server
 from .lab_page import STDERR, dump
 

@@ -2,8 +2,8 @@
 from __future__ import annotations
 
 import platform
-from contextlib import contextmanager
 import sys
+from contextlib import contextmanager
 
 __all__ = ["get_device", "environment_report", "print_environment", "seeded", "cpu_threads"]
 

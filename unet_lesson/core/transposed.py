@@ -133,8 +133,8 @@ class Scatter:
 
     @property
     def output(self) -> np.ndarray:
-        t, l, h, w = self.window
-        return self.canvas[t:t + h, l:l + w].copy()
+        t, lft, h, w = self.window
+        return self.canvas[t:t + h, lft:lft + w].copy()
 
 
 def scatter_steps(x, kernel, stride: int = 2, padding: int = 0, output_padding: int = 0) -> Scatter:

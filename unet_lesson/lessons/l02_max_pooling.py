@@ -22,14 +22,14 @@ from torch import nn
 
 from ..core.env import seeded
 from ..core.inspect import as_batch
+from ..core.options import UNetOptions
 from ..core.parse import choice, whole
+from ..core.shapes import shape_table
+from ..core.sizes import LayerSizeError, conv_out, pool_out
 from ..seg.data import sample_image
 from ..ui.course import Lesson
 from ..ui.exercises import Exercise
 from ..ui.tables import html_table
-from ..core.options import UNetOptions
-from ..core.shapes import shape_table
-from ..core.sizes import LayerSizeError, conv_out, pool_out
 from ..ui.widgets import View, Widget
 
 __all__ = [
@@ -293,8 +293,9 @@ def parameters_view(channels: int = 64, size: int = 8) -> View:
 @torch.no_grad()
 def channels_view(size: int = 64, channels: int = 8, seed: int = 0) -> View:
     """Conv feature maps of the sample image before and after a real 2x2 max pool, channel by channel."""
-    from ..ui.plotting import feature_map_grid
     import matplotlib.pyplot as plt
+
+    from ..ui.plotting import feature_map_grid
 
     expected_conv = conv_out(size, 3)
     expected_pool = pool_out(expected_conv)

@@ -29,8 +29,7 @@ import numpy as np
 from ..core.env import seeded
 from ..core.parse import whole
 from ..core.sizes import up_conv_out
-from ..core.transposed import (checkerboard_facts, conv_transpose_torch, scatter_and_sum,
-                               uneven_overlap)
+from ..core.transposed import checkerboard_facts, conv_transpose_torch, scatter_and_sum, uneven_overlap
 from ..ui.course import Lesson
 from ..ui.exercises import Exercise, same_answer
 from ..ui.figures.upconv import scatter_picture

@@ -23,15 +23,15 @@ import numpy as np
 import torch
 
 from ..core.env import seeded
+from ..core.model import CropAndConcat, UNet
 from ..core.options import PADDINGS
 from ..core.parse import choice, flag, whole
+from ..core.shapes import InvalidInputSize, nearest_valid_sizes, output_size, shape_table
+from ..core.sizes import center_crop_box
 from ..seg.data import sample_image
 from ..ui.course import Lesson
 from ..ui.exercises import Exercise
 from ..ui.tables import Raw, html_table
-from ..core.model import CropAndConcat, UNet
-from ..core.shapes import InvalidInputSize, output_size, nearest_valid_sizes, shape_table
-from ..core.sizes import center_crop_box
 from ..ui.widgets import View, Widget
 
 __all__ = [

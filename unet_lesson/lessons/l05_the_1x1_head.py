@@ -20,14 +20,14 @@ import torch
 from torch import nn
 
 from ..core.env import seeded
-from ..ui.exercises import Exercise
 from ..core.model import UNet
 from ..core.parse import choice, whole
 from ..core.search import smallest_valid_size
 from ..core.shapes import shape_table
+from ..core.sizes import conv_out
 from ..seg.data import lesson_sample
 from ..ui.course import Lesson
-from ..core.sizes import conv_out
+from ..ui.exercises import Exercise
 from ..ui.widgets import View, Widget
 
 __all__ = [

@@ -7,7 +7,6 @@ invalid size gives. The explorer (:mod:`unet_lesson.ui.explorer`) is the lesson'
 """
 from __future__ import annotations
 
-
 from ..core.options import options_of
 from ..core.shapes import InvalidInputSize, ShapeTable, fmt_shape, nearest_valid_sizes, output_size, shape_table
 from ..ui import explorer

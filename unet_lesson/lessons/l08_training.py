@@ -5,13 +5,13 @@ from functools import lru_cache
 
 import numpy as np
 
+from ..core.shapes import output_size
 from ..seg.data import make_dataset, make_sample
-from ..ui.exercises import Exercise
 from ..seg.losses import SIGMA, W0, border_weights, class_weights, two_touching_cells
 from ..seg.metrics import dice, iou_from_dice
-from ..core.shapes import output_size
 from ..seg.train import LESSON_DATA, VALID_OPTIONS, otsu_baseline
 from ..ui.course import Lesson
+from ..ui.exercises import Exercise
 from ..ui.widgets import View, Widget
 
 __all__ = ["LESSON", "WIDGETS", "EXERCISES", "lesson_data", "plot_otsu", "weight_view", "controls", "GAP_PIXEL",

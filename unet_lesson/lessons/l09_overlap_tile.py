@@ -7,12 +7,12 @@ from __future__ import annotations
 
 import html
 
-from ..ui.exercises import Exercise
 from ..core.search import valid_input_sizes
 from ..core.shapes import InvalidInputSize, nearest_valid_sizes, output_size
 from ..seg.tiling import TooManyTiles, margin_of, plan_tiles
-from ..ui.figures.tiling import plot_plan
 from ..ui.course import Lesson
+from ..ui.exercises import Exercise
+from ..ui.figures.tiling import plot_plan
 from ..ui.tables import key_value_table
 from ..ui.widgets import View, Widget
 

@@ -26,7 +26,7 @@ from functools import lru_cache
 import numpy as np
 from scipy import ndimage as ndi
 
-from ..core.parse import whole, size_pair
+from ..core.parse import size_pair, whole
 
 __all__ = ["Sample", "Dataset", "make_sample", "lesson_sample", "sample_image", "make_dataset", "DEFAULTS", "MAX_PIXELS"]
 

@@ -30,7 +30,16 @@ from ..core.env import seeded
 from ..core.model import UNet
 from ..core.options import options_of
 from .checkpoints import CheckpointError, load_checkpoint, model_from_checkpoint, save_checkpoint
-from .train import LESSON_DATA, LESSON_OPTIONS, LESSON_TRAIN, VALID_OPTIONS, evaluate, lesson_model, otsu_baseline, train
+from .train import (
+    LESSON_DATA,
+    LESSON_OPTIONS,
+    LESSON_TRAIN,
+    VALID_OPTIONS,
+    evaluate,
+    lesson_model,
+    otsu_baseline,
+    train,
+)
 
 __all__ = ["CHECKPOINT_DIR", "FILES", "RECIPES", "COMMAND", "checkpoint_path", "load_pretrained",
            "pretrained_info", "trained_or_random", "make_checkpoint"]

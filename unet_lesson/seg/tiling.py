@@ -168,8 +168,8 @@ class TilePlan:
 
     @property
     def padded_shape(self) -> tuple[int, int]:
-        t, b, l, r = self.padding
-        return self.image_shape[0] + t + b, self.image_shape[1] + l + r
+        t, b, lft, r = self.padding
+        return self.image_shape[0] + t + b, self.image_shape[1] + lft + r
 
     @property
     def grid_step(self) -> int:
@@ -382,8 +382,8 @@ def predict_tiled(model, image, tile_size=572, *, align: bool = True, batch_size
     o = _model_options(model)
     x = as_image(image, o.in_channels)
     plan = plan_tiles(x.shape[-2:], tile_size, align=align, options=o)
-    t, b, l, r = plan.padding
-    padded = mirror_pad(x, t, b, l, r)
+    t, b, lft, r = plan.padding
+    padded = mirror_pad(x, t, b, lft, r)
     out = np.zeros((o.num_classes, *plan.image_shape), np.float32)
     _run_tiles(model, padded, plan.tiles, out, batch_size)
     return out

@@ -360,8 +360,8 @@ class _Stamps(Artist):
         boxes = self.boxes(renderer)
         if not boxes:
             return Bbox.null()
-        return Bbox.from_extents(min(l for l, _, _ in boxes), min(b for _, b, _ in boxes),
-                                 max(l + bm.rgba.shape[1] for l, _, bm in boxes),
+        return Bbox.from_extents(min(lft for lft, _, _ in boxes), min(b for _, b, _ in boxes),
+                                 max(lft + bm.rgba.shape[1] for lft, _, bm in boxes),
                                  max(b + bm.rgba.shape[0] for _, b, bm in boxes))
 
     def draw(self, renderer):

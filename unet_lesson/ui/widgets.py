@@ -23,8 +23,8 @@ import inspect
 import io
 import threading
 import traceback
-from functools import wraps
 from dataclasses import dataclass, field
+from functools import wraps
 from typing import Any, Callable, Mapping
 
 __all__ = ["View", "Widget", "error_view", "error_data", "safe_view", "live", "show", "static_view", "figure_png",

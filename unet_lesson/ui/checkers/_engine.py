@@ -155,11 +155,12 @@ class Run:
         except NotImplementedError as exc:
             if self.passed == 0:
                 raise Failed(self.result("not attempted", "your code still raises NotImplementedError: write "
-                                                          "it, run the cell, then run this check."))
+                                                          "it, run the cell, then run this check.")) from None
             raise self.fail(f"for {case} {what} raised NotImplementedError {_first_line(exc)}".rstrip() + ".",
-                            case)
+                            case) from None
         except KeyboardInterrupt:
-            raise self.fail(f"the check was interrupted while running {case}: is there an endless loop?", case)
+            raise self.fail(f"the check was interrupted while running {case}: is there an endless loop?",
+                            case) from None
         except (Exception, SystemExit) as exc:  # SystemExit: a sys.exit() in the student's code
             hint = ""
             if self.error_hint is not None:
@@ -167,7 +168,7 @@ class Run:
                     hint = self.error_hint(exc) or ""
                 except Exception:
                     hint = ""
-            raise self.fail(f"for {case} {what} raised {type(exc).__name__}: {_first_line(exc)}", case, hint)
+            raise self.fail(f"for {case} {what} raised {type(exc).__name__}: {_first_line(exc)}", case, hint) from None
         if value is ... and self.passed == 0:
             raise Failed(self.result("not attempted", "your code still returns ...: write it, run the cell, "
                                                       "then run this check."))

@@ -23,24 +23,24 @@ def plot_plan(plan: TilePlan, image=None, highlight: int = 0, size: float = 3.4)
     from matplotlib.patches import Rectangle
 
     H, W = plan.image_shape
-    t, b, l, r = plan.padding
+    t, b, lft, r = plan.padding
     PH, PW = plan.padded_shape
     fig, (ax1, ax2) = plt.subplots(1, 2, figsize=(2 * size + 0.4, size * PH / PW + 0.9))
     img = None
     if image is not None:
         img = np.asarray(image, np.float32)
         img = img if img.ndim == 2 else img[0]
-        ax1.imshow(mirror_pad(img, t, b, l, r), cmap="gray", extent=(-l, W + r, H + b, -t), alpha=0.6)
+        ax1.imshow(mirror_pad(img, t, b, lft, r), cmap="gray", extent=(-lft, W + r, H + b, -t), alpha=0.6)
         ax2.imshow(img, cmap="gray", extent=(0, W, H, 0), alpha=0.6)
     # left: the padded canvas (hatched where mirrored), the image outline, input tiles
-    ax1.add_patch(Rectangle((-l, -t), PW, PH, fill=False, edgecolor="#9e9e9e", lw=0.5))
-    for x, y, w, h in ((-l, -t, PW, t), (-l, H, PW, b), (-l, 0, l, H), (W, 0, r, H)):  # the mirrored border
+    ax1.add_patch(Rectangle((-lft, -t), PW, PH, fill=False, edgecolor="#9e9e9e", lw=0.5))
+    for x, y, w, h in ((-lft, -t, PW, t), (-lft, H, PW, b), (-lft, 0, lft, H), (W, 0, r, H)):  # the mirrored border
         if w > 0 and h > 0:
             ax1.add_patch(Rectangle((x, y), w, h, fill=False, edgecolor="#9e9e9e", hatch="////", lw=0))
     ax1.add_patch(Rectangle((0, 0), W, H, facecolor="white" if img is None else "none", edgecolor="black",
                             lw=1.5, zorder=2))
     for tile in plan.tiles:
-        box = tile.input.shifted(-t, -l)
+        box = tile.input.shifted(-t, -lft)
         ax1.add_patch(Rectangle((box.left, box.top), box.width, box.height, fill=False, edgecolor="#757575",
                                 lw=0.6, ls=(0, (3, 3)), alpha=0.6, zorder=3))
     k = highlight % plan.n_tiles
@@ -49,13 +49,13 @@ def plot_plan(plan: TilePlan, image=None, highlight: int = 0, size: float = 3.4)
         next((u for u in plan.tiles if u.col == first.col and u.row == first.row + 1), None)
     pairs = [(first, "#1565c0", "#ffd54f")] + ([(neighbour, "#2e7d32", "#a5d6a7")] if neighbour else [])
     for tile, edge, fill in pairs:
-        ib, kb = tile.input.shifted(-t, -l), tile.keep
+        ib, kb = tile.input.shifted(-t, -lft), tile.keep
         ax1.add_patch(Rectangle((kb.left, kb.top), kb.width, kb.height, facecolor=fill, alpha=0.75,
                                 edgecolor=edge, lw=0.8, zorder=4))
         ax1.add_patch(Rectangle((ib.left, ib.top), ib.width, ib.height, fill=False, edgecolor=edge, lw=2.0,
                                 zorder=5))
     mh, mw = plan.margin
-    ib, ob = first.input.shifted(-t, -l), first.output
+    ib, ob = first.input.shifted(-t, -lft), first.output
     y = ob.top + min(ob.height, H) / 2
     ax1.annotate("", xy=(ob.left, y), xytext=(ib.left, y), arrowprops=dict(arrowstyle="<->", color="#0d47a1", lw=1.3),
                  zorder=6)
@@ -79,7 +79,7 @@ def plot_plan(plan: TilePlan, image=None, highlight: int = 0, size: float = 3.4)
                   f"step {step}, image {H}x{W}", fontsize=8)
     pad_y, pad_x = 0.03 * PH, 0.03 * PW
     for ax in (ax1, ax2):
-        ax.set_xlim(-l - pad_x, W + r + pad_x)
+        ax.set_xlim(-lft - pad_x, W + r + pad_x)
         ax.set_ylim(H + b + pad_y, -t - pad_y)
         ax.set_aspect("equal")
         ax.tick_params(labelsize=6)

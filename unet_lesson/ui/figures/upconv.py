@@ -7,8 +7,13 @@ from __future__ import annotations
 
 import numpy as np
 
-from ...core.transposed import (checkerboard_facts, conv_transpose_torch, overlap_count, scatter_steps,
-                                upsample_three_ways)
+from ...core.transposed import (
+    checkerboard_facts,
+    conv_transpose_torch,
+    overlap_count,
+    scatter_steps,
+    upsample_three_ways,
+)
 
 __all__ = ["scatter_steps_figure", "checkerboard_figure", "upsample_three_ways_figure", "feature_map_figure",
            "scatter_picture"]
@@ -33,11 +38,11 @@ def _grid(ax, a, vmax, title, cmap="Blues", annotate=True, box=None, window=None
             ax.text(c, r, _fmt(v), ha="center", va="center", fontsize=fontsize,
                     color="white" if v > 0.6 * vmax else "black")
     if box is not None:  # (top, left, height, width)
-        t, l, h, w = box
-        ax.add_patch(Rectangle((l - 0.5, t - 0.5), w, h, fill=False, edgecolor="#d62728", linewidth=2))
+        t, lft, h, w = box
+        ax.add_patch(Rectangle((lft - 0.5, t - 0.5), w, h, fill=False, edgecolor="#d62728", linewidth=2))
     if window is not None and window[2:] != a.shape:
-        t, l, h, w = window
-        ax.add_patch(Rectangle((l - 0.5, t - 0.5), w, h, fill=False, edgecolor="black", linewidth=1.5,
+        t, lft, h, w = window
+        ax.add_patch(Rectangle((lft - 0.5, t - 0.5), w, h, fill=False, edgecolor="black", linewidth=1.5,
                                linestyle="--"))
     ax.set_title(title, fontsize=8)
 

@@ -269,13 +269,10 @@ def upconv_view(size: int = 4, kernel: int = 2, stride: int = 2, padding: int = 
                 in_channels: int = 4, out_channels: int = 2) -> View:
     """The widget: output size and the formula with numbers, the weight shape and parameter count of the
     real layer, the scatter picture, and the real ``nn.ConvTranspose2d`` agreeing with scatter-and-sum."""
-    size = _whole("size", size, 1)
-    kernel = _whole("kernel", kernel, 1)
-    stride = _whole("stride", stride, 1)
-    padding = _whole("padding", padding, 0)
-    output_padding = _whole("output_padding", output_padding, 0)
-    in_channels = _whole("in_channels", in_channels, 1)
-    out_channels = _whole("out_channels", out_channels, 1)
+    values = dict(size=size, kernel=kernel, stride=stride, padding=padding, output_padding=output_padding,
+                  in_channels=in_channels, out_channels=out_channels)
+    size, kernel, stride, padding, output_padding, in_channels, out_channels = (
+        _whole(name, v, 0 if "padding" in name else 1) for name, v in values.items())
     out = up_conv_out(size, kernel, stride, padding, output_padding)   # raises with a clear message
     formula = up_conv_out.explain(size, kernel, stride, padding, output_padding)
 

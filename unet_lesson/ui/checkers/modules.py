@@ -104,20 +104,32 @@ def _real_order(model: nn.Module, x: torch.Tensor):
     return layers_in_call_order(Run("unet_lesson.UNet"), "unet_lesson.UNet", model, x)
 
 
+def _build_and_run(run: Run, made: str, make_yours, make_real, shape, n: int):
+    """Build the student's module and the package's (initial weights drawn inside ``seeded(n)``: never from
+    the student's own RNG; batch-norm statistics made non-trivial), run both on one seeded input of ``shape``.
+    Returns ``(yours, real, case, x, order, out, real_order, real_out)``: the layers each forward pass used,
+    in call order, and the outputs."""
+    with seeded(n):
+        yours = _module(run, made, make_yours()).eval()
+        real = make_real().eval()
+    _randomise_batch_norm(real, n)
+    case = f"{made} on an input of shape {shape} (N, C, H, W)"
+    x = _randn(shape, n)
+    with torch.no_grad():
+        real_order, real_out = _real_order(real, x.clone())
+        order, out = layers_in_call_order(run, case, yours, x.clone())
+        out = _tensor(run, case, out, real_out)
+    return yours, real, case, x, order, out, real_order, real_out
+
+
 # ---- blocks ---------------------------------------------------------------------------------
 def _check_block(run: Run, student: Any, name: str, same: bool) -> None:
     for n, (c_in, c_out, shape) in enumerate(BLOCK_CASES):
         made = f"{name}({c_in}, {c_out})"
-        with seeded(n):  # the student's layers draw their initial weights: never from the student's own RNG
-            block = _module(run, made, run.call(made, student, c_in, c_out)).eval()
-            real = DoubleConvolution(c_in, c_out, padding=1 if same else 0, batch_norm=same).eval()
-        _randomise_batch_norm(real, n)
-        case = f"{made} on an input of shape {shape} (N, C, H, W)"
-        x = _randn(shape, n)
+        block, real, case, x, order, out, real_order, real_out = _build_and_run(
+            run, made, lambda: run.call(made, student, c_in, c_out),
+            lambda: DoubleConvolution(c_in, c_out, padding=1 if same else 0, batch_norm=same), shape, n)
         with torch.no_grad():
-            real_order, real_out = _real_order(real, x.clone())
-            order, out = layers_in_call_order(run, case, block, x.clone())
-            out = _tensor(run, case, out, real_out)
             if tuple(out.shape) != tuple(real_out.shape):
                 hint = ""
                 if out.ndim == 4:
@@ -243,16 +255,9 @@ def _check_net(run: Run, student: Any, name: str, padding: str, sizes, configs, 
                 f"{', '.join(_KEYWORDS)} to have it checked on small networks too)")
     for n, (cfg, shape) in enumerate(tried):
         made = f"{name}({', '.join(f'{k}={v}' for k, v in cfg.items())})"
-        with seeded(n):  # the student's layers draw their initial weights: never from the student's own RNG
-            net = _module(run, made, run.call(made, student, **cfg)).eval()
-            real = UNet(padding=padding, **cfg).eval()
-        _randomise_batch_norm(real, n)
-        case = f"{made} on an input of shape {shape} (N, C, H, W)"
-        x = _randn(shape, n)
+        net, real, case, x, order, out, real_order, real_out = _build_and_run(
+            run, made, lambda: run.call(made, student, **cfg), lambda: UNet(padding=padding, **cfg), shape, n)
         with torch.no_grad():
-            real_order, real_out = _real_order(real, x.clone())
-            order, out = layers_in_call_order(run, case, net, x.clone())
-            out = _tensor(run, case, out, real_out)
             if tuple(out.shape) != tuple(real_out.shape):
                 raise run.fail(f"for {case} yours gives shape {tuple(out.shape)}, {paper} gives "
                                f"{tuple(real_out.shape)}.", case, line_up(order, real_order, paper))

@@ -1,7 +1,7 @@
 # U-Net, layer by layer. Two commands do all set-up on a fresh clone:
 #   make lab    install (first time only) and open the course in JupyterLab
-#   make test   install (first time only) and run every test: unit tests, nbval over all notebooks,
-#               and the browser tests (these skip, saying why, where Chromium is missing)
+#   make test   install (first time only) and run every test: ruff, unit tests, nbval over all notebooks and
+#               their generated solutions, and the browser tests (these skip, saying why, where Chromium is missing)
 PYTHON ?= python3
 VENV ?= .venv
 BIN := $(VENV)/bin
@@ -11,7 +11,7 @@ TORCH_VERSION ?= 2.13.0
 TORCH_INDEX ?=
 PYTEST_ARGS ?=
 
-.PHONY: lab voila test benchmark checkpoint install clean
+.PHONY: lab voila test solutions benchmark checkpoint install clean
 
 install: $(VENV)/.installed
 
@@ -30,11 +30,17 @@ lab: install
 voila: install
 	$(BIN)/voila notebooks/explorer.ipynb
 
+# the instructors' notebooks, every exercise filled in (generated, ignored by git; `make test` runs them too)
+solutions: install
+	$(BIN)/python scripts/make_solutions.py
+
 test: install
+	$(BIN)/ruff check .
+	$(BIN)/python scripts/make_solutions.py
 	$(BIN)/python -m pytest -n 2 --dist loadscope $(PYTEST_ARGS)
 
 benchmark: install
 	$(BIN)/python benchmarks/run_benchmarks.py
 
 clean:
-	rm -rf $(VENV) test-artifacts
+	rm -rf $(VENV) test-artifacts solutions

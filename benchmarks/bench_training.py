@@ -8,6 +8,7 @@ lesson's data, evaluates the held-out Dice every few steps, and reports the *tra
 (evaluation excluded) until the held-out Dice first reaches 0.95, the final held-out Dice, the
 steps and epochs, and the device. The Otsu baseline on the same held-out set is reported too.
 """
+
 from __future__ import annotations
 
 import sys
@@ -33,8 +34,17 @@ def run(device=None, steps: int = LESSON_STEPS, time_limit: float = 60.0, seed: 
     tr = make_dataset(d["n_train"], d["size"], seed=d["train_seed"])
     va = make_dataset(d["n_val"], d["size"], seed=d["val_seed"])
     t0 = time.perf_counter()
-    res = train(lesson_model("same", seed=seed), tr, va, steps=steps, seed=seed, target_dice=TARGET,
-                time_limit=time_limit, device=device, progress=False)
+    res = train(
+        lesson_model("same", seed=seed),
+        tr,
+        va,
+        steps=steps,
+        seed=seed,
+        target_dice=TARGET,
+        time_limit=time_limit,
+        device=device,
+        progress=False,
+    )
     wall = time.perf_counter() - t0
     epochs = res.steps * LESSON_TRAIN["batch_size"] * LESSON_TRAIN["tile"] ** 2 / (d["n_train"] * d["size"] ** 2)
     return {
@@ -42,8 +52,12 @@ def run(device=None, steps: int = LESSON_STEPS, time_limit: float = 60.0, seed: 
         # the model train() returns (the best held-out weights, as the lesson keeps them)
         "final_dice": round(evaluate(res.model, va)["dice"], 4),
         "last_eval_dice": round(res.history.dice[-1], 4) if res.history.dice else None,
-        "steps": res.steps, "epochs": round(epochs, 1), "train_s": round(res.seconds, 2),
-        "wall_s": round(wall, 2), "otsu_dice": round(otsu_baseline(va)["dice"], 4), "device": device,
+        "steps": res.steps,
+        "epochs": round(epochs, 1),
+        "train_s": round(res.seconds, 2),
+        "wall_s": round(wall, 2),
+        "otsu_dice": round(otsu_baseline(va)["dice"], 4),
+        "device": device,
     }
 
 

@@ -20,6 +20,7 @@ A full run writes ``benchmarks/results.json``; ``scripts/update_readme.py`` rend
 ``--skip`` (the quick one above takes well under a minute) only prints. Timings are measured here, never asserted
 in tests.
 """
+
 from __future__ import annotations
 
 import argparse
@@ -83,6 +84,7 @@ def bench_explorer() -> list[dict]:
         for padding in ("valid", "same"):
             for depth in (3, 4, 5):
                 changes.append(dict(input_size=size, padding=padding, depth=depth))
+
     def shapes(**kw):  # as the widget calls it: an impossible setting becomes its message, not an exception
         return safe_view(explorer.shapes_view, **kw)
 
@@ -93,9 +95,14 @@ def bench_explorer() -> list[dict]:
     # the diagram is redrawn only for a valid setting (an invalid one shows the message instead): time
     # distinct valid settings (sizes, paddings, depths 1-5, base channels, both upsamplings), each once, so no
     # picture is ever served whole from a cache (its labels may be: that is the point of the label cache)
-    redraws = [dict(input_size=size, padding=padding, depth=depth, base_channels=base, up_mode=up)
-               for padding in ("valid", "same") for depth in (1, 2, 3, 4, 5) for up in ("upconv", "bilinear")
-               for base in (32, 64) for size in valid_input_sizes(1024, padding=padding, depth=depth)[2:5]]
+    redraws = [
+        dict(input_size=size, padding=padding, depth=depth, base_channels=base, up_mode=up)
+        for padding in ("valid", "same")
+        for depth in (1, 2, 3, 4, 5)
+        for up in ("upconv", "bilinear")
+        for base in (32, 64)
+        for size in valid_input_sizes(1024, padding=padding, depth=depth)[2:5]
+    ]
 
     def diagram(**kw):
         view = explorer.diagram_view(**kw)
@@ -105,9 +112,15 @@ def bench_explorer() -> list[dict]:
     diagram(**DEFAULTS_DIAGRAM)  # warm-up: imports, fonts (the default setting, not one of those timed)
     samples = _time_calls(diagram, redraws)
     b = DIAGRAM_BEFORE
-    rows.append({"name": "explorer: U diagram", **_percentiles(samples), "unit": "ms",
-                 "note": f"control change to PNG bytes; before the label cache: p50 {b['p50']:.0f} ms, "
-                         f"p95 {b['p95']:.0f} ms on {b['date']}"})
+    rows.append(
+        {
+            "name": "explorer: U diagram",
+            **_percentiles(samples),
+            "unit": "ms",
+            "note": f"control change to PNG bytes; before the label cache: p50 {b['p50']:.0f} ms, "
+            f"p95 {b['p95']:.0f} ms on {b['date']}",
+        }
+    )
 
     def maps(**kw):
         view = explorer.feature_maps_view(**kw)
@@ -171,12 +184,16 @@ def bench_forward_check() -> list[dict]:
         new = _median_us(lambda: net(x), 200, setup=forget)
         check_seen = _median_us(lambda: net._check(x), 2000)
         check_new = _median_us(lambda: net._check(x), 500, setup=forget)
-    for label, samples in ((f"UNet.forward, shape seen before ({name})", seen),
-                           ("UNet.forward, new shape (the check runs output_size)", new)):
+    for label, samples in (
+        (f"UNet.forward, shape seen before ({name})", seen),
+        ("UNet.forward, new shape (the check runs output_size)", new),
+    ):
         p = _percentiles([s / 1000 for s in samples])
         rows.append({"name": label, **p, "unit": "ms"})
-    for label, samples in (("UNet input check alone, shape seen before", check_seen),
-                           ("UNet input check alone, new shape", check_new)):
+    for label, samples in (
+        ("UNet input check alone, shape seen before", check_seen),
+        ("UNet input check alone, new shape", check_new),
+    ):
         rows.append({"name": label, **_percentiles(samples), "unit": "µs"})
     output_size((572, 572))
     cached = _median_us(lambda: output_size((572, 572)), 2000)
@@ -200,21 +217,42 @@ def bench_notebooks() -> list[dict]:
     for path in sorted((ROOT / "notebooks").glob("*.ipynb")):
         nb = nbformat.read(path, as_version=4)
         nb.cells.append(nbformat.v4.new_code_cell(_PEAK_CELL))
-        client = NotebookClient(nb, timeout=600, kernel_name="python3", allow_errors=True,
-                                resources={"metadata": {"path": str(path.parent)}})
+        client = NotebookClient(
+            nb,
+            timeout=600,
+            kernel_name="python3",
+            allow_errors=True,
+            resources={"metadata": {"path": str(path.parent)}},
+        )
         t0 = time.perf_counter()
         client.execute()
         wall = time.perf_counter() - t0
         total += wall
         errors = sum(o.get("output_type") == "error" for c in nb.cells if c.cell_type == "code" for o in c.outputs)
-        peak = next((int(o["text"].split()[1]) for o in nb.cells[-1].outputs if "PEAK_RSS_KB" in o.get("text", "")),
-                    None)
-        rows.append({"name": f"notebook {path.stem}", "value": wall, "unit": "s",
-                     "peak_mb": None if peak is None else peak / 1024, "errors": errors})
-        print(f"  {path.name}: {wall:.1f} s, peak {peak / 1024 if peak else float('nan'):.0f} MB, {errors} errors",
-              flush=True)
-    rows.append({"name": "whole course (all notebooks)", "value": total, "unit": "s",
-                 "peak_mb": max((r["peak_mb"] or 0) for r in rows)})
+        peak = next(
+            (int(o["text"].split()[1]) for o in nb.cells[-1].outputs if "PEAK_RSS_KB" in o.get("text", "")), None
+        )
+        rows.append(
+            {
+                "name": f"notebook {path.stem}",
+                "value": wall,
+                "unit": "s",
+                "peak_mb": None if peak is None else peak / 1024,
+                "errors": errors,
+            }
+        )
+        print(
+            f"  {path.name}: {wall:.1f} s, peak {peak / 1024 if peak else float('nan'):.0f} MB, {errors} errors",
+            flush=True,
+        )
+    rows.append(
+        {
+            "name": "whole course (all notebooks)",
+            "value": total,
+            "unit": "s",
+            "peak_mb": max((r["peak_mb"] or 0) for r in rows),
+        }
+    )
     return rows
 
 
@@ -223,16 +261,31 @@ def bench_training() -> list[dict]:
     import bench_training
 
     r = bench_training.run()
-    return [{"name": "training: time to Dice 0.95", "value": r["time_to_dice_095_s"], "unit": "s",
-             "note": f"final Dice {r['final_dice']:.3f} on {r['device']}"},
-            {"name": "training: final Dice", "value": r["final_dice"], "unit": ""}]
+    return [
+        {
+            "name": "training: time to Dice 0.95",
+            "value": r["time_to_dice_095_s"],
+            "unit": "s",
+            "note": f"final Dice {r['final_dice']:.3f} on {r['device']}",
+        },
+        {"name": "training: final Dice", "value": r["final_dice"], "unit": ""},
+    ]
 
 
 def bench_import() -> list[dict]:
     times = []
     for _ in range(3):
-        out = subprocess.run([sys.executable, "-c", "import time; t = time.perf_counter(); import unet_lesson; "
-                              "print(time.perf_counter() - t)"], capture_output=True, text=True, cwd=ROOT, check=True)
+        out = subprocess.run(
+            [
+                sys.executable,
+                "-c",
+                "import time; t = time.perf_counter(); import unet_lesson; print(time.perf_counter() - t)",
+            ],
+            capture_output=True,
+            text=True,
+            cwd=ROOT,
+            check=True,
+        )
         times.append(float(out.stdout.strip()) * 1000)
     return [{"name": "import unet_lesson (fresh interpreter)", "p50": statistics.median(times), "unit": "ms"}]
 
@@ -266,8 +319,12 @@ def verdict(row: dict) -> str:
 
 
 def table(results: dict) -> str:
-    lines = [f"Machine: {results['machine']} — {results['date']}", "",
-             "| measure | p50 / value | p95 | peak memory | target |", "|---|---|---|---|---|"]
+    lines = [
+        f"Machine: {results['machine']} — {results['date']}",
+        "",
+        "| measure | p50 / value | p95 | peak memory | target |",
+        "|---|---|---|---|---|",
+    ]
     for r in results["rows"]:
         unit = r.get("unit", "")
         main = r.get("p50", r.get("value"))
@@ -281,13 +338,19 @@ def table(results: dict) -> str:
 
 def main(argv=None) -> int:
     ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
-    ap.add_argument("--skip", action="append", default=[],
-                    choices=["explorer", "forward", "notebooks", "training", "import"])
+    ap.add_argument(
+        "--skip", action="append", default=[], choices=["explorer", "forward", "notebooks", "training", "import"]
+    )
     ap.add_argument("--no-save", action="store_true", help="print only; do not update benchmarks/results.json")
     args = ap.parse_args(argv)
     rows = []
-    for name, fn in (("import", bench_import), ("explorer", bench_explorer), ("forward", bench_forward_check),
-                     ("training", bench_training), ("notebooks", bench_notebooks)):
+    for name, fn in (
+        ("import", bench_import),
+        ("explorer", bench_explorer),
+        ("forward", bench_forward_check),
+        ("training", bench_training),
+        ("notebooks", bench_notebooks),
+    ):
         if name in args.skip:
             continue
         print(f"benchmarking {name} ...", flush=True)

@@ -6,6 +6,7 @@
 Fixed seeds, CPU, one thread: the same command gives the same weights on the same
 torch version. The recipe (model options, data seeds, steps) is unet_lesson.seg.pretrained.RECIPES.
 """
+
 from __future__ import annotations
 
 import argparse
@@ -25,7 +26,7 @@ def main(argv=None) -> int:
     ap.add_argument("--steps", type=int, default=None, help="override the recipe's number of steps")
     ap.add_argument("--quiet", action="store_true", help="no progress bar")
     args = ap.parse_args(argv)
-    for padding in (FILES if args.which == "all" else [args.which]):
+    for padding in FILES if args.which == "all" else [args.which]:
         meta = make_checkpoint(padding, args.out, steps=args.steps, progress=not args.quiet)
         print(f"{args.out / FILES[padding]}: {json.dumps(meta)}")
     return 0

@@ -6,6 +6,7 @@ Blocks: the lesson table (from each lesson module's LESSON), the paper's shape t
 unet_lesson.shape_table) and the latest benchmark table
 (from benchmarks/results.json, written by `make benchmark`). tests/test_readme.py fails when a block is stale.
 """
+
 from __future__ import annotations
 
 import re

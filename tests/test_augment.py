@@ -1,4 +1,5 @@
 """Elastic deformation and the other augmentations keep image and mask aligned."""
+
 import numpy as np
 import pytest
 

@@ -1,6 +1,7 @@
 """The module checkers of lessons 06 and 07 (DoubleConv, MyUNet, SameBlock, SameUNet): each typical wrong
 version, written out here, is rejected with the case in words, the package's numbers and a fitting nudge;
 correct versions with their own layer names and registration order are accepted."""
+
 import pytest
 import torch
 import torch.nn.functional as F
@@ -20,8 +21,18 @@ def _wrong(result, *phrases, diagnosis=""):
 
 
 # ---- 06 and 07: blocks ------------------------------------------------------------------------
-def _block(in_channels, out_channels, *, padding=0, bn=False, bias=True, relu_first=False, relus=(1, 2),
-           second_in=None, convs=2):
+def _block(
+    in_channels,
+    out_channels,
+    *,
+    padding=0,
+    bn=False,
+    bias=True,
+    relu_first=False,
+    relus=(1, 2),
+    second_in=None,
+    convs=2,
+):
     """A hand-written double conv with one thing changed (what a student might write)."""
     layers, c = [], in_channels
     for i in range(1, convs + 1):
@@ -44,9 +55,11 @@ class DoubleConvPadded(nn.Module):
 
 def _variant(name, **changes):
     """A DoubleConv/SameBlock class built by ``_block`` with ``changes``."""
+
     def __init__(self, in_channels, out_channels):
         nn.Module.__init__(self)
         self.net = _block(in_channels, out_channels, **changes)
+
     return type(name, (nn.Module,), {"__init__": __init__, "forward": lambda self, x: self.net(x)})
 
 
@@ -68,14 +81,18 @@ class DoubleConvSecondFromIn(nn.Module):
 
 
 class TestDoubleConvRejectsTypicalSlips:
-    @pytest.mark.parametrize("wrong, phrase, nudge", [
-        (DoubleConvPadded, "gives shape (1, 8, 12, 12)", "padding=1"),
-        (DoubleConvSingle, "gives shape (1, 8, 10, 10)", "one 3×3 conv"),
-        (DoubleConvNoReLU, "values differ", "no ReLU"),
-        (DoubleConvReLUAtTheEndOnly, "values differ", "after the first conv"),
-        (DoubleConvWithBatchNorm, "parameters", "batch norm belongs to lesson 07"),
-        (DoubleConvSecondFromIn, "raised RuntimeError", "channels"),
-    ], ids=lambda v: getattr(v, "__name__", None))
+    @pytest.mark.parametrize(
+        "wrong, phrase, nudge",
+        [
+            (DoubleConvPadded, "gives shape (1, 8, 12, 12)", "padding=1"),
+            (DoubleConvSingle, "gives shape (1, 8, 10, 10)", "one 3×3 conv"),
+            (DoubleConvNoReLU, "values differ", "no ReLU"),
+            (DoubleConvReLUAtTheEndOnly, "values differ", "after the first conv"),
+            (DoubleConvWithBatchNorm, "parameters", "batch norm belongs to lesson 07"),
+            (DoubleConvSecondFromIn, "raised RuntimeError", "channels"),
+        ],
+        ids=lambda v: getattr(v, "__name__", None),
+    )
     def test_rejected_with_the_case_and_nudge(self, wrong, phrase, nudge):
         r = _wrong(C.check_double_conv(wrong), phrase, diagnosis=nudge)
         assert "DoubleConv(" in r.message
@@ -88,8 +105,12 @@ class TestDoubleConvRejectsTypicalSlips:
 
     def test_other_names_and_a_sequential_factory_are_accepted(self):
         assert C.check_double_conv(DoubleConvAsWritten).status == "correct"
-        assert C.check_double_conv(lambda i, o: nn.Sequential(nn.Conv2d(i, o, 3), nn.ReLU(), nn.Conv2d(o, o, 3),
-                                                              nn.ReLU())).status == "correct"
+        assert (
+            C.check_double_conv(
+                lambda i, o: nn.Sequential(nn.Conv2d(i, o, 3), nn.ReLU(), nn.Conv2d(o, o, 3), nn.ReLU())
+            ).status
+            == "correct"
+        )
         assert C.check_double_conv(DoubleConvolution).status == "correct"
 
 
@@ -117,13 +138,17 @@ class SameBlockBatchStatistics(nn.Module):
 
 
 class TestSameBlockRejectsTypicalSlips:
-    @pytest.mark.parametrize("wrong, phrase, nudge", [
-        (SameBlockWithoutBatchNorm, "parameters", "no batch norm"),
-        (SameBlockReLUBeforeBN, "values differ", "Conv → BN → ReLU"),
-        (SameBlockValid, "gives shape (1, 8, 8, 8)", "padding=1"),
-        (SameBlockWithBias, "parameters", "bias=False"),
-        (SameBlockBatchStatistics, "values differ", "running statistics"),
-    ], ids=lambda v: getattr(v, "__name__", None))
+    @pytest.mark.parametrize(
+        "wrong, phrase, nudge",
+        [
+            (SameBlockWithoutBatchNorm, "parameters", "no batch norm"),
+            (SameBlockReLUBeforeBN, "values differ", "Conv → BN → ReLU"),
+            (SameBlockValid, "gives shape (1, 8, 8, 8)", "padding=1"),
+            (SameBlockWithBias, "parameters", "bias=False"),
+            (SameBlockBatchStatistics, "values differ", "running statistics"),
+        ],
+        ids=lambda v: getattr(v, "__name__", None),
+    )
     def test_rejected_with_the_case_and_nudge(self, wrong, phrase, nudge):
         _wrong(C.check_same_block(wrong), phrase, diagnosis=nudge)
 
@@ -149,7 +174,7 @@ class MyUNetWithoutCrop(S.MyUNet):
 class MyUNetUpNotHalved(S.MyUNet):
     def __init__(self, in_channels=1, num_classes=2, base_channels=64, depth=4):
         super().__init__(in_channels, num_classes, base_channels, depth)
-        chans = [base_channels * 2 ** level for level in range(depth)]
+        chans = [base_channels * 2**level for level in range(depth)]
         self.up = nn.ModuleList(nn.ConvTranspose2d(2 * c, 2 * c, 2, stride=2) for c in reversed(chans))
         self.up_convs = nn.ModuleList(S.DoubleConv(3 * c, c) for c in reversed(chans))
 
@@ -169,11 +194,13 @@ class MyUNetInterleaved(nn.Module):
     def __init__(self, in_channels=1, num_classes=2, base_channels=64, depth=4):
         super().__init__()
         self.head = nn.Conv2d(base_channels, num_classes, 1)  # registered first, used last
-        chans = [base_channels * 2 ** level for level in range(depth + 1)]
+        chans = [base_channels * 2**level for level in range(depth + 1)]
         self.encoder = nn.ModuleList(S.DoubleConv(c_in, c) for c_in, c in zip([in_channels] + chans[:-2], chans[:-1]))
         self.middle = S.DoubleConv(chans[-2], chans[-1])
-        self.decoder = nn.ModuleList(nn.ModuleDict({"up": nn.ConvTranspose2d(2 * c, c, 2, 2), "conv": S.DoubleConv(2 * c, c)})
-                                     for c in reversed(chans[:-1]))
+        self.decoder = nn.ModuleList(
+            nn.ModuleDict({"up": nn.ConvTranspose2d(2 * c, c, 2, 2), "conv": S.DoubleConv(2 * c, c)})
+            for c in reversed(chans[:-1])
+        )
 
     def forward(self, x):
         skips = []
@@ -194,13 +221,20 @@ class MyUNetSigmoidHead(S.MyUNet):
 
 
 class TestMyUNetRejectsTypicalSlips:
-    @pytest.mark.parametrize("wrong, phrase, nudge", [
-        (MyUNetWithoutCrop, "MyUNet() on a 572×572×1 input (shapes computed on the meta device) yours raised "
-                            "RuntimeError", "centre-crop"),
-        (MyUNetUpNotHalved, "MyUNet() has 36,", "1024×512×2×2"),
-        (MyUNetPadded, "yours gives 560×560×2, unet_lesson.UNet() gives 388×388×2", "padding=1"),
-        (MyUNetSigmoidHead, "values differ", ""),
-    ], ids=lambda v: getattr(v, "__name__", None))
+    @pytest.mark.parametrize(
+        "wrong, phrase, nudge",
+        [
+            (
+                MyUNetWithoutCrop,
+                "MyUNet() on a 572×572×1 input (shapes computed on the meta device) yours raised RuntimeError",
+                "centre-crop",
+            ),
+            (MyUNetUpNotHalved, "MyUNet() has 36,", "1024×512×2×2"),
+            (MyUNetPadded, "yours gives 560×560×2, unet_lesson.UNet() gives 388×388×2", "padding=1"),
+            (MyUNetSigmoidHead, "values differ", ""),
+        ],
+        ids=lambda v: getattr(v, "__name__", None),
+    )
     def test_rejected_with_the_case_and_nudge(self, wrong, phrase, nudge):
         _wrong(C.check_my_unet(wrong), phrase, diagnosis=nudge)
 
@@ -213,6 +247,7 @@ class TestMyUNetRejectsTypicalSlips:
         class MyUNetNoKeywords(S.MyUNet):
             def __init__(self):
                 super().__init__()
+
         r = C.check_my_unet(MyUNetNoKeywords)
         assert r.status == "correct" and "188×188" in r.message and "keywords" in r.message
 
@@ -234,10 +269,14 @@ class SameUNetWithoutBatchNorm(S.SameUNet):
 
 
 class TestSameUNetRejectsTypicalSlips:
-    @pytest.mark.parametrize("wrong, phrase, nudge", [
-        (SameUNetValidBlocks, "SameUNet() on a 512×512×1 input", "differ in size"),
-        (SameUNetWithoutBatchNorm, "SameUNet() has 31,0", "BatchNorm2d"),
-    ], ids=lambda v: getattr(v, "__name__", None))
+    @pytest.mark.parametrize(
+        "wrong, phrase, nudge",
+        [
+            (SameUNetValidBlocks, "SameUNet() on a 512×512×1 input", "differ in size"),
+            (SameUNetWithoutBatchNorm, "SameUNet() has 31,0", "BatchNorm2d"),
+        ],
+        ids=lambda v: getattr(v, "__name__", None),
+    )
     def test_rejected_with_the_case_and_nudge(self, wrong, phrase, nudge):
         _wrong(C.check_same_unet(wrong), phrase, diagnosis=nudge)
 

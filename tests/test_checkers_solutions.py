@@ -1,6 +1,7 @@
 """What students see of the code exercises: the reference solutions (EX.solution()) agree with the real
 layers on whole grids of sizes and every mode, beyond the checkers' own cases; the stubs suggested for the
 notebooks are "not attempted"."""
+
 import numpy as np
 import pytest
 import torch
@@ -22,8 +23,9 @@ class TestReferenceSolutionsMatchTheRealLayersOnEveryMode:
                 for d in (1, 2, 3):
                     if h + 2 * p < d * (k - 1) + 1:
                         continue
-                    real = F.conv2d(torch.zeros(1, 1, h, h), torch.zeros(1, 1, k, k), stride=s, padding=p,
-                                    dilation=d).shape[-1]
+                    real = F.conv2d(
+                        torch.zeros(1, 1, h, h), torch.zeros(1, 1, k, k), stride=s, padding=p, dilation=d
+                    ).shape[-1]
                     assert S.conv_out_dilated(h, k, s, p, d) == real
                     if d == 1:
                         assert S.conv_out(h, k, s, p) == real
@@ -54,6 +56,7 @@ class TestReferenceSolutionsMatchTheRealLayersOnEveryMode:
     @pytest.mark.parametrize("h, w", [(6, 7), (7, 7), (8, 9), (9, 12)])
     def test_center_crop_and_concat(self, h, w, target):
         from unet_lesson import CenterCrop, CropAndConcat
+
         g = torch.Generator().manual_seed(h * w)
         skip, up = torch.randn(2, 3, h, w, generator=g), torch.randn(2, 4, *target, generator=g)
         assert torch.equal(S.center_crop(skip, target), CenterCrop()(skip, target))

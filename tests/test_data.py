@@ -1,4 +1,5 @@
 """The cell-image generator: deterministic, any size, masks consistent with each other."""
+
 import numpy as np
 import pytest
 from scipy import ndimage as ndi

@@ -4,6 +4,7 @@ Labels, title words and legends are rasterised once and kept (``diagram._BITMAPS
 check that a picture drawn from that cache is the picture drawn without it, that every label is
 drawn (ink where it goes), and that a figure returned earlier never changes.
 """
+
 import io
 from concurrent.futures import ThreadPoolExecutor
 
@@ -32,8 +33,13 @@ SETTINGS = [
 
 def _texts(fig):
     """(gid, text) of every label the figure's stamp artists draw, read from the artists themselves."""
-    return [(gid, text) for a in fig.artists if isinstance(a, diagram._Stamps) and a.legend is None
-            for *_, text, _, _, _, gid in a.items if gid != "title"]
+    return [
+        (gid, text)
+        for a in fig.artists
+        if isinstance(a, diagram._Stamps) and a.legend is None
+        for *_, text, _, _, _, gid in a.items
+        if gid != "title"
+    ]
 
 
 def _png(fig, dpi=80) -> bytes:
@@ -121,13 +127,19 @@ def test_title_numbers_come_from_the_table():
     (stamp,) = [a for a in fig.artists if isinstance(a, diagram._Stamps) and a.items[0][-1] == "title"]
     assert stamp.items[0][2] == title
     assert draw_unet(table, title="").ul_title == "" and not any(
-        a.items[0][-1] == "title" for a in draw_unet(table, title="").artists if isinstance(a, diagram._Stamps))
+        a.items[0][-1] == "title" for a in draw_unet(table, title="").artists if isinstance(a, diagram._Stamps)
+    )
 
 
 # a sequence of changes as the explorer makes them: sizes, paddings, depths 1-5, bilinear
-SEQUENCE = [dict(input_size=572), dict(input_size=188, depth=3), dict(input_size=64, padding="same", depth=5),
-            dict(input_size=92, depth=1, base_channels=32), dict(input_size=128, padding="same", up_mode="bilinear"),
-            dict(input_size=572)]
+SEQUENCE = [
+    dict(input_size=572),
+    dict(input_size=188, depth=3),
+    dict(input_size=64, padding="same", depth=5),
+    dict(input_size=92, depth=1, base_channels=32),
+    dict(input_size=128, padding="same", up_mode="bilinear"),
+    dict(input_size=572),
+]
 
 
 def test_cached_pictures_are_the_cold_pictures():
@@ -194,8 +206,8 @@ def test_every_label_is_drawn_where_it_belongs(dpi):
             w, h = bm.rgba.shape[1], bm.rgba.shape[0]
             assert 0 <= left and left + w <= width and 0 <= bottom and bottom + h <= height
             rows = slice(height - bottom - h, height - bottom)
-            assert ink[rows, left:left + w].any()
-            inside[rows, left:left + w] = True
+            assert ink[rows, left : left + w].any()
+            inside[rows, left : left + w] = True
         assert not (ink & ~inside).any()
     assert len(labels.items) == len(fig.ul_texts)
     centres = labels.get_transform().transform([(x, y) for x, y, *_ in labels.items])
@@ -205,8 +217,8 @@ def test_every_label_is_drawn_where_it_belongs(dpi):
         cols = np.nonzero((bm.rgba[..., 3] > 128).any(axis=0))[0]
         assert abs(left + (cols[0] + cols[-1] + 1) / 2 - cx) <= 1.5 * dpi / 80, item  # centred on its box
         assert h <= 12 * dpi / 80  # a 6-point label, at this dpi
-        assert alone[height - bottom - h:height - bottom, left:left + w].any()
-    (left, bottom, bm), = legend.boxes(renderer)
+        assert alone[height - bottom - h : height - bottom, left : left + w].any()
+    ((left, bottom, bm),) = legend.boxes(renderer)
     assert left > width / 2 and bottom < height / 3
 
 
@@ -220,6 +232,10 @@ def test_tight_bounding_box_holds_the_labels():
     for stamp in (a for a in fig.artists if isinstance(a, diagram._Stamps)):
         ext = stamp.get_window_extent(renderer)
         assert ext.width > 0 and ext.height > 0
-        assert (tight.x0 <= ext.x0 / 80 + 1e-6 and ext.x1 / 80 <= tight.x1 + 1e-6
-                and tight.y0 <= ext.y0 / 80 + 1e-6 and ext.y1 / 80 <= tight.y1 + 1e-6)
+        assert (
+            tight.x0 <= ext.x0 / 80 + 1e-6
+            and ext.x1 / 80 <= tight.x1 + 1e-6
+            and tight.y0 <= ext.y0 / 80 + 1e-6
+            and ext.y1 / 80 <= tight.y1 + 1e-6
+        )
     assert _pixels(figure_png(fig, tight=True, close=False)).shape[1] <= round(fig.get_figwidth() * 80) + 1

@@ -2,6 +2,7 @@
 
 CI cannot run conda here, so this test is what keeps the two in step.
 """
+
 import re
 from pathlib import Path
 
@@ -41,7 +42,8 @@ def test_environment_yml_matches_pyproject():
     pip_reqs, conda_reqs = pip_requirements(), conda_requirements()
     assert sorted(conda_reqs) == sorted(pip_reqs), (
         f"only in environment.yml: {sorted(set(conda_reqs) - set(pip_reqs))}; "
-        f"only in pyproject.toml: {sorted(set(pip_reqs) - set(conda_reqs))}")
+        f"only in pyproject.toml: {sorted(set(pip_reqs) - set(conda_reqs))}"
+    )
     for name, spec in pip_reqs.items():
         assert conda_reqs[name] == spec, f"{name}: pyproject says {spec!r}, environment.yml {conda_reqs[name]!r}"
 

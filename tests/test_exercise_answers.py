@@ -2,6 +2,7 @@
 checked against the exercise. A new exercise needs its answer pinned here, so the package's computed
 answer is always compared with a number a person worked out, never with itself.
 """
+
 from __future__ import annotations
 
 import math
@@ -13,63 +14,63 @@ from unet_lesson.ui.exercises import CodeExercise
 
 PINNED = {
     # 00: the whole network (Fig. 1 of the paper)
-    "0.1": 388,                      # 572x572 in, 388x388 out
-    "0.2": 2,                        # one channel per class: foreground, background
+    "0.1": 388,  # 572x572 in, 388x388 out
+    "0.2": 2,  # one channel per class: foreground, background
     # 01: convolution sizes
-    "1.1": 570,                      # 572 - 3 + 1
-    "1.2": "568x568x64",             # 572 -> 570 -> 568, 64 kernels
-    "1.3": 32,                       # floor((64 + 2 - 3)/2) + 1 = 31 + 1
-    "1.4": (1, 2),                   # p = (k - 1)/2: 3x3 -> 1, 5x5 -> 2
-    "1.5": "572x572x1",              # the input image
-    "1.6": "b",                      # h - k + 1
-    "1.7": "c",                      # H + 2p - k + 1
+    "1.1": 570,  # 572 - 3 + 1
+    "1.2": "568x568x64",  # 572 -> 570 -> 568, 64 kernels
+    "1.3": 32,  # floor((64 + 2 - 3)/2) + 1 = 31 + 1
+    "1.4": (1, 2),  # p = (k - 1)/2: 3x3 -> 1, 5x5 -> 2
+    "1.5": "572x572x1",  # the input image
+    "1.6": "b",  # h - k + 1
+    "1.7": "c",  # H + 2p - k + 1
     # 02: max pooling
-    "2.1": 284,                      # 568 / 2
-    "2.2": 0,                        # a max has no weights
-    "2.3": (284, 285),               # floor((569 - 2)/2) + 1 = 284; ceil(567/2) + 1 = 285
-    "2.4": 32,                       # 572 570 568 | 284 282 280 | 140 138 136 | 68 66 64 | 32
-    "2.5": (0, 64),                  # a pool has no kernels; its 64 channels pass through
-    "2.6": 3,                        # 64->128, 128->256, 256->512: the first conv of levels 2-4
+    "2.1": 284,  # 568 / 2
+    "2.2": 0,  # a max has no weights
+    "2.3": (284, 285),  # floor((569 - 2)/2) + 1 = 284; ceil(567/2) + 1 = 285
+    "2.4": 32,  # 572 570 568 | 284 282 280 | 140 138 136 | 68 66 64 | 32
+    "2.5": (0, 64),  # a pool has no kernels; its 64 channels pass through
+    "2.6": 3,  # 64->128, 128->256, 256->512: the first conv of levels 2-4
     # 03: the up-conv
-    "3.1": "56x56x512",              # (28 - 1)*2 + 2 = 56, 512 kernels
-    "3.2": 2_097_664,                # 1024*512*2*2 + 512
-    "3.3": 10,                       # (5 - 1)*2 - 2*1 + 3 + 1
-    "3.4": "c",                      # 2x2 kernel, stride 2
-    "3.5": 32,                       # (16 - 1)*2 + 2
-    "3.6": 10,                       # 1*1 + 2*1 + 3*1 + 4*1: each copy's corner
+    "3.1": "56x56x512",  # (28 - 1)*2 + 2 = 56, 512 kernels
+    "3.2": 2_097_664,  # 1024*512*2*2 + 512
+    "3.3": 10,  # (5 - 1)*2 - 2*1 + 3 + 1
+    "3.4": "c",  # 2x2 kernel, stride 2
+    "3.5": 32,  # (16 - 1)*2 + 2
+    "3.6": 10,  # 1*1 + 2*1 + 3*1 + 4*1: each copy's corner
     # 04: copy and crop
-    "4.1": 16,                       # (136 - 104) / 2
-    "4.2": "56x56x1024",             # 512 + 512 channels
-    "4.3": 5,                        # 65 - 56 = 9: 4 on top, 5 at the bottom
-    "4.4": 588,                      # 188 + 16k: 572, then 588
-    "4.5": 0,                        # same padding: 576 meets 576, nothing to cut
+    "4.1": 16,  # (136 - 104) / 2
+    "4.2": "56x56x1024",  # 512 + 512 channels
+    "4.3": 5,  # 65 - 56 = 9: 4 on top, 5 at the bottom
+    "4.4": 588,  # 188 + 16k: 572, then 588
+    "4.5": 0,  # same padding: 576 meets 576, nothing to cut
     "4.6": "b",
     # 05: the 1x1 head
     "5.1": "388x388x2",
-    "5.2": 130,                      # 64*2 + 2
-    "5.3": 325,                      # 64*5 + 5
-    "5.4": 1.0,                      # softmax sums to one
+    "5.2": 130,  # 64*2 + 2
+    "5.3": 325,  # 64*5 + 5
+    "5.4": 1.0,  # softmax sums to one
     "5.5": "b",
     # 06: the original U-Net
-    "6.1": 640,                      # 3*3*1*64 + 64
-    "6.2": 196,                      # 200 -> 198 -> 196
-    "6.3": 588,                      # 572 + 16
-    "6.4": 516,                      # 700 - 184
+    "6.1": 640,  # 3*3*1*64 + 64
+    "6.2": 196,  # 200 -> 198 -> 196
+    "6.3": 588,  # 572 + 16
+    "6.4": 516,  # 700 - 184
     # 07: the same-padding U-Net
-    "7.1": 32,                       # the bottom keeps 32 with same padding
-    "7.2": "64x64x512",              # 32 * 2, 1024 / 2
-    "7.3": 5_888,                    # +1 per channel of every 3x3 conv: 2*(64+128+256+512+1024+512+256+128+64)
-    "7.4": 112,                      # the next multiple of 2**4 after 100
-    "7.5": 188,                      # the smallest valid input: what one output pixel sees
+    "7.1": 32,  # the bottom keeps 32 with same padding
+    "7.2": "64x64x512",  # 32 * 2, 1024 / 2
+    "7.3": 5_888,  # +1 per channel of every 3x3 conv: 2*(64+128+256+512+1024+512+256+128+64)
+    "7.4": 112,  # the next multiple of 2**4 after 100
+    "7.5": 188,  # the smallest valid input: what one output pixel sees
     # 08: training
-    "8.1": 8.35,                     # 10 * exp(-(1 + 2)**2 / (2 * 5**2)) = 10 * exp(-0.18)
+    "8.1": 8.35,  # 10 * exp(-(1 + 2)**2 / (2 * 5**2)) = 10 * exp(-0.18)
     "8.2": "a",
-    "8.3": 52,                       # depth-4 valid U-Net: output = input - 184
-    "8.4": 0.905,                    # D / (2 - D) = 0.95 / 1.05
+    "8.3": 52,  # depth-4 valid U-Net: output = input - 184
+    "8.4": 0.905,  # D / (2 - D) = 0.95 / 1.05
     # 09: overlap-tile
-    "9.1": 92,                       # (572 - 388) / 2
-    "9.2": 6,                        # step 384: ceil(1000/384) = 3 rows, ceil(700/384) = 2 columns
-    "9.3": 604,                      # 188 + 16k above 600
+    "9.1": 92,  # (572 - 388) / 2
+    "9.2": 6,  # step 384: ceil(1000/384) = 3 rows, ceil(700/384) = 2 columns
+    "9.3": 604,  # 188 + 16k above 600
     "9.4": "b",
 }
 

@@ -1,6 +1,7 @@
 """Exercises: answers read in the usual forms but compared exactly, graded hints try by try, the worked
 solution only on request, "not attempted" for ..., a check that never raises (hypothesis), code exercises
 wrapped around the checkers, and exercise keys unique across the course."""
+
 import importlib
 import math
 import pkgutil
@@ -26,7 +27,9 @@ from unet_lesson.ui.exercises import (
     same_answer,
 )
 
-LESSONS = [importlib.import_module(f"unet_lesson.lessons.{m.name}") for m in pkgutil.iter_modules(unet_lesson.lessons.__path__)]
+LESSONS = [
+    importlib.import_module(f"unet_lesson.lessons.{m.name}") for m in pkgutil.iter_modules(unet_lesson.lessons.__path__)
+]
 
 
 def whole(value=570, **kw):
@@ -35,16 +38,39 @@ def whole(value=570, **kw):
 
 # ---- reading answers ------------------------------------------------------------------------
 class TestAnswersInTheUsualFormsAreRead:
-    @pytest.mark.parametrize("answer, expected", [
-        ("2,097,664", 2_097_664), ("2 097 664", 2_097_664), ("2097664", 2_097_664), (" 570 ", 570), ("570.0", 570),
-        ("(1, 2)", (1, 2)), ("[1, 2]", (1, 2)), ("1, 2", (1, 2)), ("1,2", (1, 2)), ("(7,)", (7,)),
-        ("568x568x64", (568, 568, 64)), ("568×568×64", (568, 568, 64)), ("568 x 568 x 64", (568, 568, 64)),
-        ("568X568X64", (568, 568, 64)), ("0.5", 0.5), (".5", 0.5), ("1e-3", 0.001), ("[1, [2, 3]]", (1, (2, 3))),
-        ("B", "b"), (np.int64(570), 570), (np.float32(0.5), 0.5), (torch.tensor(570), 570),
-        (torch.Size([2, 388, 388]), (2, 388, 388)), (np.array([2, 388, 388]), (2, 388, 388)),
-        (torch.tensor([[1, 2], [3, 4]]), ((1, 2), (3, 4))), ([2, 388, 388], (2, 388, 388)),
-        ("64x64x512", "64×64×512"),
-    ], ids=repr)
+    @pytest.mark.parametrize(
+        "answer, expected",
+        [
+            ("2,097,664", 2_097_664),
+            ("2 097 664", 2_097_664),
+            ("2097664", 2_097_664),
+            (" 570 ", 570),
+            ("570.0", 570),
+            ("(1, 2)", (1, 2)),
+            ("[1, 2]", (1, 2)),
+            ("1, 2", (1, 2)),
+            ("1,2", (1, 2)),
+            ("(7,)", (7,)),
+            ("568x568x64", (568, 568, 64)),
+            ("568×568×64", (568, 568, 64)),
+            ("568 x 568 x 64", (568, 568, 64)),
+            ("568X568X64", (568, 568, 64)),
+            ("0.5", 0.5),
+            (".5", 0.5),
+            ("1e-3", 0.001),
+            ("[1, [2, 3]]", (1, (2, 3))),
+            ("B", "b"),
+            (np.int64(570), 570),
+            (np.float32(0.5), 0.5),
+            (torch.tensor(570), 570),
+            (torch.Size([2, 388, 388]), (2, 388, 388)),
+            (np.array([2, 388, 388]), (2, 388, 388)),
+            (torch.tensor([[1, 2], [3, 4]]), ((1, 2), (3, 4))),
+            ([2, 388, 388], (2, 388, 388)),
+            ("64x64x512", "64×64×512"),
+        ],
+        ids=repr,
+    )
     def test_the_same_value_in_another_form_is_accepted(self, answer, expected):
         assert same_answer(answer, expected)
 
@@ -52,10 +78,20 @@ class TestAnswersInTheUsualFormsAreRead:
         assert readings("100,200")[:2] == [100200, (100, 200)]
         assert same_answer("100,200", 100200) and same_answer("100,200", (100, 200))
 
-    @pytest.mark.parametrize("answer, expected", [
-        ("570x570", (570, 570, 1)), ("(1, 2)", (2, 1)), ("1, 2, 3", (1, 2)), ("[1, [2]]", (1, 2)), ("57 0", 570),
-        ("2,09,7664", 2_097_664), ("five", 5), ("", 0),
-    ], ids=repr)
+    @pytest.mark.parametrize(
+        "answer, expected",
+        [
+            ("570x570", (570, 570, 1)),
+            ("(1, 2)", (2, 1)),
+            ("1, 2, 3", (1, 2)),
+            ("[1, [2]]", (1, 2)),
+            ("57 0", 570),
+            ("2,09,7664", 2_097_664),
+            ("five", 5),
+            ("", 0),
+        ],
+        ids=repr,
+    )
     def test_a_different_value_or_shape_is_not(self, answer, expected):
         assert not same_answer(answer, expected)
 
@@ -67,15 +103,24 @@ class TestWholeNumbersCompareExactly:
         assert not ex.check(2_097_666) and not ex.check(2_097_663)
         assert ex.check(2_097_664) and ex.check("2,097,664") and ex.check("2 097 664") and ex.check(2_097_664.0)
 
-    @pytest.mark.parametrize("answer", [570.0000001, 569.9999999, 570.5, "570.5", 10 ** 400, -570])
+    @pytest.mark.parametrize("answer", [570.0000001, 569.9999999, 570.5, "570.5", 10**400, -570])
     def test_anything_but_the_whole_number_is_wrong(self, answer):
         assert whole().check(answer).status == "wrong"
 
 
 class TestBoolsAreNeverNumbers:
-    @pytest.mark.parametrize("answer, expected", [
-        (False, 0), (True, 1), (True, 1.0), (np.bool_(True), 1), (torch.tensor(False), 0), ((True, False), (1, 0)),
-    ], ids=repr)
+    @pytest.mark.parametrize(
+        "answer, expected",
+        [
+            (False, 0),
+            (True, 1),
+            (True, 1.0),
+            (np.bool_(True), 1),
+            (torch.tensor(False), 0),
+            ((True, False), (1, 0)),
+        ],
+        ids=repr,
+    )
     def test_a_bool_is_not_a_number(self, answer, expected):
         assert not same_answer(answer, expected)
         assert Exercise("t.b", "q", expected=lambda: expected).check(answer).status == "wrong"
@@ -98,7 +143,7 @@ class TestFloatsCompareWithATolerance:
         assert ex.check(8.36) and ex.check("8.34") and not ex.check(8.37)
         assert not Exercise("t.f", "q", expected=lambda: 8.35).check(8.36)
 
-    @pytest.mark.parametrize("answer", [float("nan"), float("inf"), -float("inf"), "nan", "inf", 10 ** 400])
+    @pytest.mark.parametrize("answer", [float("nan"), float("inf"), -float("inf"), "nan", "inf", 10**400])
     def test_nan_inf_and_huge_are_wrong(self, answer):
         assert Exercise("t.f", "q", expected=lambda: 0.5).check(answer).status == "wrong"
         assert not same_answer(answer, float("nan"))
@@ -128,12 +173,34 @@ EXERCISE_KINDS = [
     Exercise("t.6", "q", expected=lambda: 0, hint=lambda a: str(int(a) + 1)),
     *(ex for ex in all_exercises(*LESSONS) if ex.key in ("1.1", "1.4", "2.3", "4.2", "5.2", "6.1")),
 ]
-SPECIAL_ANSWERS = [float("inf"), float("nan"), 10 ** 400, 10 ** 5000, -(10 ** 400), object(), [1, [2]], (1, (2, (3,))),
-                   _BrokenRepr(), _self_containing(), np.zeros(10 ** 5), torch.zeros(2, 2, device="meta"), "(((((",
-                   "1" * 5000, "9" * 1000 + "x2", b"570", 3 + 4j, {"a": 1}, {1, 2}, nn.Conv2d(1, 1, 1), print,
-                   np.float64("nan"), np.int64(-1), "<script>alert(1)</script>", "",
-                   torch.tensor(float("nan"))]
-
+SPECIAL_ANSWERS = [
+    float("inf"),
+    float("nan"),
+    10**400,
+    10**5000,
+    -(10**400),
+    object(),
+    [1, [2]],
+    (1, (2, (3,))),
+    _BrokenRepr(),
+    _self_containing(),
+    np.zeros(10**5),
+    torch.zeros(2, 2, device="meta"),
+    "(((((",
+    "1" * 5000,
+    "9" * 1000 + "x2",
+    b"570",
+    3 + 4j,
+    {"a": 1},
+    {1, 2},
+    nn.Conv2d(1, 1, 1),
+    print,
+    np.float64("nan"),
+    np.int64(-1),
+    "<script>alert(1)</script>",
+    "",
+    torch.tensor(float("nan")),
+]
 
 
 def special_answer(i):  # by index: hypothesis must not repr 10**5000 while describing the strategy
@@ -141,13 +208,24 @@ def special_answer(i):  # by index: hypothesis must not repr 10**5000 while desc
 
 
 answers = st.recursive(
-    st.one_of(st.integers(), st.integers(min_value=-10 ** 500, max_value=10 ** 500), st.floats(), st.booleans(),
-              st.text(), st.none(), st.just(...),
-              st.integers(0, len(SPECIAL_ANSWERS) - 1).map(special_answer),
-              st.integers(-2 ** 63, 2 ** 63 - 1).map(np.int64), st.floats(width=32).map(np.float32),
-              st.booleans().map(np.bool_), st.sampled_from([4.0, 4.5, 570.0, float("nan"), float("inf"), -0.0]),
-              st.sampled_from(["4.0", "4.5", "2,097,664", "568x568x64", "(1, 2)"])),
-    lambda inner: st.one_of(st.tuples(inner, inner), st.lists(inner, max_size=4)), max_leaves=8)
+    st.one_of(
+        st.integers(),
+        st.integers(min_value=-(10**500), max_value=10**500),
+        st.floats(),
+        st.booleans(),
+        st.text(),
+        st.none(),
+        st.just(...),
+        st.integers(0, len(SPECIAL_ANSWERS) - 1).map(special_answer),
+        st.integers(-(2**63), 2**63 - 1).map(np.int64),
+        st.floats(width=32).map(np.float32),
+        st.booleans().map(np.bool_),
+        st.sampled_from([4.0, 4.5, 570.0, float("nan"), float("inf"), -0.0]),
+        st.sampled_from(["4.0", "4.5", "2,097,664", "568x568x64", "(1, 2)"]),
+    ),
+    lambda inner: st.one_of(st.tuples(inner, inner), st.lists(inner, max_size=4)),
+    max_leaves=8,
+)
 
 
 class TestACheckNeverRaises:
@@ -163,8 +241,13 @@ class TestACheckNeverRaises:
     def test_any_answer_gives_feedback(self, answer, which):
         fb = EXERCISE_KINDS[which].check(answer)
         assert isinstance(fb, Feedback)
-        assert fb.status == "wrong" or fb.status == "not attempted" or same_answer(answer, EXERCISE_KINDS[which].answer) \
-            or EXERCISE_KINDS[which].compare is not None or EXERCISE_KINDS[which].choices
+        assert (
+            fb.status == "wrong"
+            or fb.status == "not attempted"
+            or same_answer(answer, EXERCISE_KINDS[which].answer)
+            or EXERCISE_KINDS[which].compare is not None
+            or EXERCISE_KINDS[which].choices
+        )
         fb._repr_html_()
 
     @settings(max_examples=150, deadline=None)
@@ -192,11 +275,18 @@ class TestNotAttemptedIsGreyAndNeverAFailure:
 
 # ---- graded hints, diagnosis, tries ------------------------------------------------------------
 def graded():
-    return Exercise("1.1", "The height after the first conv?", expected=lambda: 570,
-                    hint=lambda a: "you forgot the + 1." if a == 569 else "",
-                    hints=["a valid conv loses pixels at the border.", "H_out = H - k + 1.",
-                           "for a 5-pixel row and k = 3: 5 - 3 + 1 = 3 positions."],
-                    explanation="572 - 3 + 1 = 570.")
+    return Exercise(
+        "1.1",
+        "The height after the first conv?",
+        expected=lambda: 570,
+        hint=lambda a: "you forgot the + 1." if a == 569 else "",
+        hints=[
+            "a valid conv loses pixels at the border.",
+            "H_out = H - k + 1.",
+            "for a 5-pixel row and k = 3: 5 - 3 + 1 = 3 positions.",
+        ],
+        explanation="572 - 3 + 1 = 570.",
+    )
 
 
 class TestGradedHintsComeOneMorePerWrongTry:
@@ -291,13 +381,16 @@ class TestMultipleChoice:
 
 # ---- code exercises -----------------------------------------------------------------------------
 def code_ex():
-    return CodeExercise("1.8", "Write conv_out(h, k, s, p).", C.check_conv_out,
-                        hints=["try it on a 5-pixel row with k = 3.", "floor((h + 2p - k)/s) + 1"],
-                        explanation="The kernel fits at floor((h + 2p - k)/s) + 1 positions.")
+    return CodeExercise(
+        "1.8",
+        "Write conv_out(h, k, s, p).",
+        C.check_conv_out,
+        hints=["try it on a 5-pixel row with k = 3.", "floor((h + 2p - k)/s) + 1"],
+        explanation="The kernel fits at floor((h + 2p - k)/s) + 1 positions.",
+    )
 
 
-def conv_stub(h, k, s, p):
-    ...
+def conv_stub(h, k, s, p): ...
 
 
 class TestCodeExercises:
@@ -333,6 +426,7 @@ class TestCodeExercises:
     def test_a_raising_checker_is_reported_not_raised(self):
         def broken_checker(student):
             raise RuntimeError("checker bug")
+
         fb = CodeExercise("t.9", "q", broken_checker, reference=len).check(len)
         assert fb.status == "wrong" and "checker bug" in fb.message
 

@@ -1,4 +1,5 @@
 """The explorer's view functions, without a browser: every control, valid and invalid values."""
+
 import itertools
 
 import pytest
@@ -30,8 +31,7 @@ def _controls(**kw):
 def test_shapes_view_numbers_are_the_packages(padding, depth, up_mode):
     rule = size_rule(padding=padding, depth=depth, up_mode=up_mode)
     for size in (rule.first, rule.first + rule.step, rule.first + 7 * rule.step):
-        c = _controls(input_size=size, padding=padding, depth=depth, up_mode=up_mode, base_channels=8,
-                      num_classes=3)
+        c = _controls(input_size=size, padding=padding, depth=depth, up_mode=up_mode, base_channels=8, num_classes=3)
         v = E.shapes_view(**c)
         assert v.ok, v.error
         opts = {k: c[k] for k in ("padding", "depth", "up_mode", "base_channels", "num_classes")}
@@ -52,13 +52,17 @@ def test_size_rule_matches_valid_input_sizes(padding, depth):
     assert all(output_size(s, padding=padding, depth=depth)[0] == s + rule.offset for s in sizes)
     assert smallest_valid_size(rule.first + 1, padding=padding, depth=depth) == rule.first + rule.step
     if padding == "same":
-        assert rule.offset == 0 and rule.step == rule.first == 2 ** depth
+        assert rule.offset == 0 and rule.step == rule.first == 2**depth
 
 
 def test_paper_numbers():
     v = E.shapes_view()
-    assert (v.data["input_size"], v.data["output_size"], v.data["params"], v.data["n_conv_layers"]) == \
-        (572, 388, 31_030_658, 23)
+    assert (v.data["input_size"], v.data["output_size"], v.data["params"], v.data["n_conv_layers"]) == (
+        572,
+        388,
+        31_030_658,
+        23,
+    )
     assert "188 + 16k" in v.html and "388 = 572 - 184" in v.html
     assert "3·3·1·64 + 64 = 640" in v.html
 
@@ -83,12 +87,22 @@ def test_invalid_same_sizes(size, depth):
     assert not v.ok
     assert "cannot be concatenated" in v.error
     below, above = v.data["below"], v.data["above"]
-    assert below % 2 ** depth == 0 and above % 2 ** depth == 0 and below < size < above
+    assert below % 2**depth == 0 and above % 2**depth == 0 and below < size < above
 
 
-@pytest.mark.parametrize("bad", [dict(depth=0), dict(depth=9), dict(base_channels=0), dict(base_channels=-8),
-                                 dict(num_classes=0), dict(padding="full"), dict(up_mode="nearest"),
-                                 dict(input_size=2.5)])
+@pytest.mark.parametrize(
+    "bad",
+    [
+        dict(depth=0),
+        dict(depth=9),
+        dict(base_channels=0),
+        dict(base_channels=-8),
+        dict(num_classes=0),
+        dict(padding="full"),
+        dict(up_mode="nearest"),
+        dict(input_size=2.5),
+    ],
+)
 def test_bad_controls_give_a_message_not_a_traceback(bad):
     for view in (E.shapes_view, E.diagram_view, E.feature_maps_view):
         v = safe_view(view, **_controls(**bad))
@@ -134,8 +148,15 @@ def test_size_walk_follows_the_table():
     assert "(crop 64 → 56)" in walk and walk.endswith("→ 388 → 388")
 
 
-@pytest.mark.parametrize("setting", [dict(), dict(input_size=256, padding="same"),
-                                     dict(input_size=92, depth=1), dict(input_size=380, depth=5, up_mode="bilinear")])
+@pytest.mark.parametrize(
+    "setting",
+    [
+        dict(),
+        dict(input_size=256, padding="same"),
+        dict(input_size=92, depth=1),
+        dict(input_size=380, depth=5, up_mode="bilinear"),
+    ],
+)
 def test_diagram_view(setting):
     v = E.diagram_view(**_controls(**setting))
     c = _controls(**setting)
@@ -152,13 +173,16 @@ def test_other_views_explain_an_invalid_size(view):
     assert v.error == safe_view(E.shapes_view, input_size=573).error and v.data["above"] == 588
 
 
-@pytest.mark.parametrize("setting", [
-    dict(input_size=64, padding="same", depth=4),
-    dict(input_size=96, padding="same", depth=5, up_mode="bilinear", num_classes=3),
-    dict(input_size=188, padding="valid", depth=4),
-    dict(input_size=22, padding="valid", depth=1, num_classes=1),
-    dict(input_size=60, padding="same", depth=2, base_channels=2),
-])
+@pytest.mark.parametrize(
+    "setting",
+    [
+        dict(input_size=64, padding="same", depth=4),
+        dict(input_size=96, padding="same", depth=5, up_mode="bilinear", num_classes=3),
+        dict(input_size=188, padding="valid", depth=4),
+        dict(input_size=22, padding="valid", depth=1, num_classes=1),
+        dict(input_size=60, padding="same", depth=2, base_channels=2),
+    ],
+)
 def test_feature_maps_have_the_tables_sizes(setting):
     c = _controls(**setting)
     v = E.feature_maps_view(**c)
@@ -172,8 +196,11 @@ def test_feature_maps_have_the_tables_sizes(setting):
         last = [r for r in table if r.module.startswith(module + ".conv") or r.module == module][-1]
         assert (h, w) == tuple(last.out_shape[1:]), module
         if v.data["weights"] == "random":
-            small = shape_table(c["input_size"], base_channels=min(c["base_channels"], E.FEATURE_BASE),
-                                **{k: c[k] for k in ("padding", "depth", "up_mode", "num_classes")})
+            small = shape_table(
+                c["input_size"],
+                base_channels=min(c["base_channels"], E.FEATURE_BASE),
+                **{k: c[k] for k in ("padding", "depth", "up_mode", "num_classes")},
+            )
             assert ch == [r for r in small if r.module == last.module][0].out_shape[0]
     assert shapes["head"][0] == c["num_classes"]
     assert by_module  # the table was built
@@ -235,8 +262,9 @@ def test_default_explorer_shows_the_shipped_valid_network():
     from unet_lesson.seg.pretrained import load_pretrained
 
     shipped = load_pretrained("valid")
-    model, weights, note = E.feature_network(**{k: E.DEFAULTS[k] for k in
-                                                ("padding", "depth", "base_channels", "num_classes", "up_mode")})
+    model, weights, note = E.feature_network(
+        **{k: E.DEFAULTS[k] for k in ("padding", "depth", "base_channels", "num_classes", "up_mode")}
+    )
     assert weights == "trained" and model.options == shipped.options and "trained" in note
 
 
@@ -249,7 +277,7 @@ def test_explorer_static_view_and_widget():
         assert f"ul-explorer-{name}" in w.controls[name]._dom_classes
     shapes = w.panes["shapes"][0]
     assert "data-ul-output_size='388'" in shapes.value
-    w.controls["input_size"].value = 573          # invalid: message, the control keeps what was typed
+    w.controls["input_size"].value = 573  # invalid: message, the control keeps what was typed
     assert "class='ul-error'" in shapes.value and "Nearest valid sizes" in shapes.value
     assert w.controls["input_size"].value == 573
     w.controls["padding"].value = "same"
@@ -259,7 +287,10 @@ def test_explorer_static_view_and_widget():
     w.controls["up_mode"].value = "bilinear"
     w.controls["base_channels"].value = 8
     w.controls["num_classes"].value = 3
-    assert f"data-ul-params='{count_parameters(padding='same', depth=5, up_mode='bilinear', base_channels=8, num_classes=3)}'" in shapes.value
+    assert (
+        f"data-ul-params='{count_parameters(padding='same', depth=5, up_mode='bilinear', base_channels=8, num_classes=3)}'"  # noqa: E501
+        in shapes.value
+    )
     w.controls["base_channels"].value = 0
     assert "class='ul-error'" in shapes.value and "base_channels" in shapes.value
     w.controls["base_channels"].value = 8

@@ -1,4 +1,5 @@
 """load_folder: a student's own images and masks, in the form of unet_lesson.seg.data, with clear messages."""
+
 from __future__ import annotations
 
 import warnings
@@ -66,9 +67,9 @@ def test_round_trip_of_generated_data(tmp_path, generated, layout, ext):
 def test_subfolders_with_mixed_types_labels_folder_and_mask_suffix(tmp_path):
     img, mask = _pair()
     _png(tmp_path / "images" / "a.PNG", img)
-    _tif(tmp_path / "labels" / "a.tif", mask)                 # labels/ and another file type
+    _tif(tmp_path / "labels" / "a.tif", mask)  # labels/ and another file type
     _png(tmp_path / "images" / "b.png", img[::-1])
-    _png(tmp_path / "labels" / "b_mask.png", mask[::-1])      # NAME_mask in the mask folder
+    _png(tmp_path / "labels" / "b_mask.png", mask[::-1])  # NAME_mask in the mask folder
     (tmp_path / "images" / ".DS_Store").write_bytes(b"junk")  # hidden files are ignored
     ds = load_folder(tmp_path)
     _check_form(ds, 2, 12, 16)
@@ -155,14 +156,16 @@ def test_all_background_mask_is_fine(tmp_path):
     assert ds.masks.sum() == 0 and ds.instances.max() == 0
 
 
-@pytest.mark.parametrize("ext, dtype", [(".tif", np.uint16), (".png", np.uint16), (".tif", np.int32),
-                                        (".png", np.uint8), (".tif", np.float32)])
+@pytest.mark.parametrize(
+    "ext, dtype",
+    [(".tif", np.uint16), (".png", np.uint16), (".tif", np.int32), (".png", np.uint8), (".tif", np.float32)],
+)
 def test_label_images_load_by_default_renumbered_in_order(tmp_path, ext, dtype):
     """Label images as CellPose/StarDist and the nucleus data sets save them: 0 = background, one integer per cell."""
     img, _ = _pair()
     labels = np.zeros((12, 16), np.int64)
     labels[1:4, 1:4], labels[5:9, 5:9], labels[9:12, 12:16] = 2, 7, 300 if dtype != np.uint8 else 200
-    labels[5:9, 9:11] = 2                      # touching label 7, and label 2 in two places: one object
+    labels[5:9, 9:11] = 2  # touching label 7, and label 2 in two places: one object
     _png(tmp_path / "a.png", img)
     if ext == ".png":
         _png(tmp_path / "a_mask.png", labels.astype(dtype))
@@ -178,12 +181,12 @@ def test_label_images_load_by_default_renumbered_in_order(tmp_path, ext, dtype):
 
 
 def test_binary_mask_objects_are_its_connected_regions_unless_read_as_labels(tmp_path):
-    img, mask = _pair()                         # two separate rectangles of 255
+    img, mask = _pair()  # two separate rectangles of 255
     _png(tmp_path / "a.png", img)
     _png(tmp_path / "a_mask.png", mask)
     assert load_folder(tmp_path).instances.max() == 2
     assert load_folder(tmp_path, mask_type="binary").instances.max() == 2
-    assert load_folder(tmp_path, mask_type="labels").instances.max() == 1   # one label, in two places
+    assert load_folder(tmp_path, mask_type="labels").instances.max() == 1  # one label, in two places
 
 
 def test_label_image_round_trip_keeps_the_instances(tmp_path, generated):
@@ -191,7 +194,7 @@ def test_label_image_round_trip_keeps_the_instances(tmp_path, generated):
     ds = load_folder(tmp_path)
     assert np.array_equal(ds.instances, generated.instances)
     with Image.open(tmp_path / "masks" / "sample000.png") as im:
-        assert np.array_equal(np.asarray(im), generated.instances[0])      # a 16-bit label image on disk
+        assert np.array_equal(np.asarray(im), generated.instances[0])  # a 16-bit label image on disk
 
 
 @pytest.mark.parametrize("how", ["jpeg", "bilinear"])
@@ -214,7 +217,7 @@ def test_lossy_binary_mask_is_recognised_and_threshold_reads_it(tmp_path, genera
     assert ds.masks.shape == (1, *size)
     if how == "jpeg":
         assert (ds.masks[0] != generated.masks[0]).mean() < 0.02
-    assert load_folder(tmp_path, mask_type="labels").instances.max() > 10   # forced: each value a label
+    assert load_folder(tmp_path, mask_type="labels").instances.max() > 10  # forced: each value a label
 
 
 def test_palette_mask_keeps_its_indices_as_labels(tmp_path):
@@ -265,7 +268,7 @@ def test_size_centre_crops_pairs_of_different_sizes(tmp_path):
 def test_crop_comes_before_the_objects_are_counted(tmp_path):
     img, _ = _pair(12, 16)
     labels = np.zeros((12, 16), np.uint16)
-    labels[:, 0:3], labels[4:8, 6:10], labels[:, 13:16] = 5, 9, 11    # 5 and 11 are cut away by the crop
+    labels[:, 0:3], labels[4:8, 6:10], labels[:, 13:16] = 5, 9, 11  # 5 and 11 are cut away by the crop
     _png(tmp_path / "a.png", img)
     _png(tmp_path / "a_mask.png", labels)
     ds = load_folder(tmp_path, size=(12, 8))
@@ -416,7 +419,7 @@ def test_two_values_without_background(tmp_path):
     _png(tmp_path / "a_mask.png", np.where(mask > 0, 2, 1).astype(np.uint8))
     with pytest.raises(FolderError, match="values are 1, 2.*0 for background.*mask_type='labels'"):
         load_folder(tmp_path)
-    assert load_folder(tmp_path, mask_type="labels").masks.all()   # every pixel an object: on request
+    assert load_folder(tmp_path, mask_type="labels").masks.all()  # every pixel an object: on request
 
 
 def test_colour_mask_with_colours(tmp_path):
@@ -457,18 +460,23 @@ def test_image_with_nan(tmp_path):
         load_folder(tmp_path)
 
 
-@pytest.mark.parametrize("kwargs, words", [(dict(normalize="zscore"), "normalize must be one of 'auto'"),
-                                           (dict(layout="flat"), "layout must be one of 'auto', 'subfolders'"),
-                                           (dict(mask_type="rgb"), "mask_type must be one of 'auto'"),
-                                           (dict(threshold="half"), "threshold must be a finite number"),
-                                           (dict(threshold=True), "threshold must be a finite number"),
-                                           (dict(threshold=float("nan")), "threshold must be a finite number"),
-                                           (dict(size=(0, 5)), "size height must be at least 1, got 0"),
-                                           (dict(size=True), "size must be a whole number, got True"),
-                                           (dict(size=64.7), r"size must be a whole number, got 64.7 \(for example 64"),
-                                           (dict(size=(64, 64.5)), "size width must be a whole number"),
-                                           (dict(size=(1, 2, 3)), r"size must be one whole number \(a square\) or"),
-                                           (dict(size="big"), r"size must be one whole number \(a square\) or")])
+@pytest.mark.parametrize(
+    "kwargs, words",
+    [
+        (dict(normalize="zscore"), "normalize must be one of 'auto'"),
+        (dict(layout="flat"), "layout must be one of 'auto', 'subfolders'"),
+        (dict(mask_type="rgb"), "mask_type must be one of 'auto'"),
+        (dict(threshold="half"), "threshold must be a finite number"),
+        (dict(threshold=True), "threshold must be a finite number"),
+        (dict(threshold=float("nan")), "threshold must be a finite number"),
+        (dict(size=(0, 5)), "size height must be at least 1, got 0"),
+        (dict(size=True), "size must be a whole number, got True"),
+        (dict(size=64.7), r"size must be a whole number, got 64.7 \(for example 64"),
+        (dict(size=(64, 64.5)), "size width must be a whole number"),
+        (dict(size=(1, 2, 3)), r"size must be one whole number \(a square\) or"),
+        (dict(size="big"), r"size must be one whole number \(a square\) or"),
+    ],
+)
 def test_bad_arguments(tmp_path, kwargs, words):
     with pytest.raises(FolderError, match=words):
         load_folder(tmp_path, **kwargs)
@@ -494,7 +502,7 @@ def test_grey_tiff_stacks_of_three_or_four_pages_are_stacks_not_colour(tmp_path,
     lab = np.zeros((n, 20, 24), np.uint8)
     lab[:, 4:9, 5:12] = 255
     with warnings.catch_warnings():
-        warnings.simplefilter("ignore")            # tifffile's own warning about its RGB guess
+        warnings.simplefilter("ignore")  # tifffile's own warning about its RGB guess
         _tif(tmp_path / "images" / "v.tif", vol)
         _tif(tmp_path / "masks" / "v.tif", lab)
     ds = load_folder(tmp_path)
@@ -515,7 +523,7 @@ def test_colour_is_read_from_the_photometric_tag(tmp_path):
     np.testing.assert_allclose(load_folder(tmp_path).images[0], 100 / 255, atol=1e-6)
     # PALETTE: the indices go through the colour map
     cmap = np.zeros((3, 256), np.uint16)
-    cmap[:, 1] = (65535, 0, 0)                    # index 1 is pure red
+    cmap[:, 1] = (65535, 0, 0)  # index 1 is pure red
     idx = (mask > 0).astype(np.uint8)
     _tif(tmp_path / "a.tif", idx, photometric="palette", colormap=cmap)
     np.testing.assert_allclose(load_folder(tmp_path).images[0], idx * 0.299, atol=1 / 255)
@@ -547,13 +555,18 @@ def _big_png(path: Path, h: int, w: int):
         parts.append(z.compress(row * 100))
     parts.append(z.compress(row * (h % 100)) + z.flush())
     path.parent.mkdir(parents=True, exist_ok=True)
-    path.write_bytes(b"\x89PNG\r\n\x1a\n" + chunk(b"IHDR", struct.pack(">IIBBBBB", w, h, 8, 0, 0, 0, 0))
-                     + chunk(b"IDAT", b"".join(parts)) + chunk(b"IEND", b""))
+    path.write_bytes(
+        b"\x89PNG\r\n\x1a\n"
+        + chunk(b"IHDR", struct.pack(">IIBBBBB", w, h, 8, 0, 0, 0, 0))
+        + chunk(b"IDAT", b"".join(parts))
+        + chunk(b"IEND", b"")
+    )
 
 
 @pytest.fixture
 def no_decoding(monkeypatch):
     """Call it once the files are written: from then on, decoding any pixel data fails the test."""
+
     def refuse(*a, **k):
         raise AssertionError("decoded pixels before checking the size")
 
@@ -561,6 +574,7 @@ def no_decoding(monkeypatch):
         monkeypatch.setattr(Image.Image, "load", refuse)
         monkeypatch.setattr(tifffile.TiffPage, "asarray", refuse)
         monkeypatch.setattr(tifffile.TiffPageSeries, "asarray", refuse)
+
     return arm
 
 
@@ -626,11 +640,11 @@ def test_saving_into_a_used_folder_refuses_or_replaces(tmp_path, layout):
     (tmp_path / "notes.txt").write_text("mine")
     with pytest.raises(FolderError, match=r"already holds 10 image/mask file\(s\).*overwrite=True"):
         save_folder(two, tmp_path, layout=layout)
-    assert len(load_folder(tmp_path)) == 5                     # nothing was written
+    assert len(load_folder(tmp_path)) == 5  # nothing was written
     save_folder(two, tmp_path, layout=layout, overwrite=True)
     ds = load_folder(tmp_path)
     assert len(ds) == 2 and np.array_equal(ds.instances, two.instances)
-    assert (tmp_path / "notes.txt").read_text() == "mine"      # other files are left alone
+    assert (tmp_path / "notes.txt").read_text() == "mine"  # other files are left alone
 
 
 def test_save_folder_arguments_and_suffix_beside_an_images_folder(tmp_path):
@@ -656,7 +670,7 @@ def test_binary_masks_are_saved_when_there_are_no_instances(tmp_path, generated)
 @pytest.mark.parametrize("where, bad", [("image", np.nan), ("image", np.inf), ("mask", np.nan), ("mask", -np.inf)])
 @pytest.mark.parametrize("kwargs", [{}, dict(threshold=0.5), dict(normalize="minmax")])
 def test_nan_and_inf_are_refused_naming_the_file(tmp_path, where, bad, kwargs):
-    img = np.full((12, 16), 0.25, np.float32)   # inside [0, 1]: the "auto" path that keeps floats as they are
+    img = np.full((12, 16), 0.25, np.float32)  # inside [0, 1]: the "auto" path that keeps floats as they are
     mask = np.zeros((12, 16), np.float32)
     mask[2:6, 3:9] = 1
     (img if where == "image" else mask)[3, 4] = bad

@@ -8,6 +8,7 @@
 A module may import its own layer and the layers below it, never one above. The core and the
 segmentation layer import neither matplotlib nor ipywidgets, so they run (and are tested) headless.
 """
+
 from __future__ import annotations
 
 import ast
@@ -65,8 +66,9 @@ FILES = sorted(p for p in PKG.rglob("*.py"))
 
 
 def test_every_module_is_in_a_layer():
-    loose = [p.relative_to(PKG).as_posix() for p in FILES if _layer_of(_module_name(p)) == "top"
-             and p.name != "__init__.py"]
+    loose = [
+        p.relative_to(PKG).as_posix() for p in FILES if _layer_of(_module_name(p)) == "top" and p.name != "__init__.py"
+    ]
     assert not loose, f"modules outside core/, seg/, ui/, lessons/: {loose}"
 
 
@@ -77,8 +79,7 @@ def test_imports_point_downward(path):
         allowed = {"core"}
     else:
         allowed = {name for name, rank in ORDER.items() if rank <= ORDER[mine]}
-    bad = [f"line {line}: imports {target}" for line, target in _imports(path)
-           if _layer_of(target) not in allowed]
+    bad = [f"line {line}: imports {target}" for line, target in _imports(path) if _layer_of(target) not in allowed]
     assert not bad, f"{path.relative_to(PKG)} ({mine}) may import only {sorted(allowed)}: " + "; ".join(bad)
 
 
@@ -91,16 +92,24 @@ def test_no_module_is_over_600_lines(path):
 UI_LIBRARIES = ("matplotlib", "ipywidgets", "IPython")
 
 
-@pytest.mark.parametrize("path", [p for p in FILES if p.relative_to(PKG).parts[0] in ("core", "seg")],
-                         ids=lambda p: p.relative_to(PKG).as_posix())
+@pytest.mark.parametrize(
+    "path",
+    [p for p in FILES if p.relative_to(PKG).parts[0] in ("core", "seg")],
+    ids=lambda p: p.relative_to(PKG).as_posix(),
+)
 def test_core_and_segmentation_draw_nothing(path):
     """Pictures live in ui/: a core or segmentation module never imports a drawing or widget library,
     not even inside a function."""
     tree = ast.parse(path.read_text())
     found = []
     for node in ast.walk(tree):
-        names = ([a.name for a in node.names] if isinstance(node, ast.Import) else
-                 [node.module or ""] if isinstance(node, ast.ImportFrom) and not node.level else [])
+        names = (
+            [a.name for a in node.names]
+            if isinstance(node, ast.Import)
+            else [node.module or ""]
+            if isinstance(node, ast.ImportFrom) and not node.level
+            else []
+        )
         found += [f"line {node.lineno}: {n}" for n in names if n.split(".")[0] in UI_LIBRARIES]
     assert not found, f"{path.relative_to(PKG)} imports {found}: move the picture or widget to unet_lesson/ui"
 
@@ -108,9 +117,13 @@ def test_core_and_segmentation_draw_nothing(path):
 @pytest.mark.parametrize("layer", ["core", "seg"])
 def test_core_and_segmentation_import_headless(layer):
     modules = sorted(_module_name(p) for p in (PKG / layer).rglob("*.py"))
-    code = ("import sys\n" + "".join(f"import {m}\n" for m in modules)
-            + f"bad = [m for m in {UI_LIBRARIES!r} if m in sys.modules]\n"
-            + "print(','.join(bad))\n")
-    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True,
-                         cwd=PKG.parent).stdout.strip()
+    code = (
+        "import sys\n"
+        + "".join(f"import {m}\n" for m in modules)
+        + f"bad = [m for m in {UI_LIBRARIES!r} if m in sys.modules]\n"
+        + "print(','.join(bad))\n"
+    )
+    out = subprocess.run(
+        [sys.executable, "-c", code], capture_output=True, text=True, check=True, cwd=PKG.parent
+    ).stdout.strip()
     assert out == "", f"importing unet_lesson.{layer} pulls in {out}"

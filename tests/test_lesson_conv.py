@@ -11,6 +11,7 @@ from torch import nn  # noqa: E402
 
 from unet_lesson import conv_out, shape_table  # noqa: E402
 from unet_lesson.lessons import l01_convolution_sizes as conv  # noqa: E402
+from unet_lesson.ui.figures import conv as FIG  # noqa: E402
 from unet_lesson.ui.widgets import safe_view  # noqa: E402
 
 
@@ -27,10 +28,23 @@ def torch_out(size, kernel, stride, padding, dilation):
 
 
 SETTINGS = [  # (size, kernel, stride, padding, dilation): odd and even sizes, every knob
-    (572, 3, 1, 0, 1), (570, 3, 1, 0, 1), (571, 3, 1, 0, 1), (572, 3, 1, 1, 1), (7, 3, 2, 1, 1),
-    (8, 3, 2, 1, 1), (64, 3, 2, 1, 1), (65, 3, 2, 0, 1), (9, 3, 1, 0, 2), (10, 3, 1, 0, 2),
-    (100, 5, 3, 1, 2), (101, 5, 3, 2, 1), (3, 3, 1, 0, 1), (1, 3, 1, 1, 1), (2, 1, 1, 0, 1),
-    (33, 7, 4, 3, 1), (32, 2, 2, 0, 1),
+    (572, 3, 1, 0, 1),
+    (570, 3, 1, 0, 1),
+    (571, 3, 1, 0, 1),
+    (572, 3, 1, 1, 1),
+    (7, 3, 2, 1, 1),
+    (8, 3, 2, 1, 1),
+    (64, 3, 2, 1, 1),
+    (65, 3, 2, 0, 1),
+    (9, 3, 1, 0, 2),
+    (10, 3, 1, 0, 2),
+    (100, 5, 3, 1, 2),
+    (101, 5, 3, 2, 1),
+    (3, 3, 1, 0, 1),
+    (1, 3, 1, 1, 1),
+    (2, 1, 1, 0, 1),
+    (33, 7, 4, 3, 1),
+    (32, 2, 2, 0, 1),
 ]
 
 
@@ -58,19 +72,22 @@ def test_default_is_the_notes_first_conv():
     assert v.data["formula"] == "570 = (572 + 2*0 - 3)/1 + 1"
 
 
-@pytest.mark.parametrize("bad,words", [
-    (dict(size=0), "at least 1"),
-    (dict(size=-5), "at least 1"),
-    (dict(size=2), "smaller than the 3x3 kernel"),
-    (dict(size=4, kernel=7, padding=1), "smaller than the 7x7 kernel"),
-    (dict(size=5, kernel=3, dilation=3), "dilated"),
-    (dict(size=572.5), "whole number"),
-    (dict(kernel=2.5), "whole number"),
-    (dict(stride=0), "stride must be at least 1"),
-    (dict(padding=-1), "padding must be at least 0"),
-    (dict(kernel=0), "kernel must be at least 1"),
-    (dict(dilation=0), "dilation must be at least 1"),
-])
+@pytest.mark.parametrize(
+    "bad,words",
+    [
+        (dict(size=0), "at least 1"),
+        (dict(size=-5), "at least 1"),
+        (dict(size=2), "smaller than the 3x3 kernel"),
+        (dict(size=4, kernel=7, padding=1), "smaller than the 7x7 kernel"),
+        (dict(size=5, kernel=3, dilation=3), "dilated"),
+        (dict(size=572.5), "whole number"),
+        (dict(kernel=2.5), "whole number"),
+        (dict(stride=0), "stride must be at least 1"),
+        (dict(padding=-1), "padding must be at least 0"),
+        (dict(kernel=0), "kernel must be at least 1"),
+        (dict(dilation=0), "dilation must be at least 1"),
+    ],
+)
 def test_size_view_invalid_values_give_a_message(bad, words):
     v = safe_view(conv.conv_size_view, **bad)
     assert not v.ok
@@ -78,8 +95,15 @@ def test_size_view_invalid_values_give_a_message(bad, words):
     assert "Traceback" not in v.error and "Unexpected" not in v.error
 
 
-@pytest.mark.parametrize("setting", [dict(size=conv.MAX_SIZE + 1), dict(size=2048, padding=10_000),
-                                     dict(size=10 ** 9, kernel=3), dict(size=5, kernel=3, padding=10 ** 12)])
+@pytest.mark.parametrize(
+    "setting",
+    [
+        dict(size=conv.MAX_SIZE + 1),
+        dict(size=2048, padding=10_000),
+        dict(size=10**9, kernel=3),
+        dict(size=5, kernel=3, padding=10**12),
+    ],
+)
 def test_beyond_the_limit_the_formula_still_answers_and_nothing_runs(setting):
     """Arithmetic answers any size at once; the real layer and the picture have a stated limit."""
     import time
@@ -96,7 +120,7 @@ def test_beyond_the_limit_the_formula_still_answers_and_nothing_runs(setting):
 @pytest.mark.parametrize("size", [5, 6, 9, 572])
 @pytest.mark.parametrize("stride", [1, 2, 3])
 def test_row_figure_draws_one_bar_per_shown_position(size, stride):
-    fig = conv.row_positions_figure(size, 3, stride, 0, 1, max_windows=3)
+    fig = FIG.row_positions_figure(size, 3, stride, 0, 1, max_windows=3)
     out = conv_out(size, 3, stride)
     labels = [t.get_text() for t in fig.axes[0].texts if t.get_text().startswith("out ")]
     assert f"out {out - 1}" in labels and "out 0" in labels
@@ -106,7 +130,7 @@ def test_row_figure_draws_one_bar_per_shown_position(size, stride):
 
 def test_grid_figure_titles_match_conv_out():
     settings = ((7, 3, 1, 0), (8, 3, 2, 1), (6, 3, 1, 1))
-    fig = conv.grid_positions_figure(settings)
+    fig = FIG.grid_positions_figure(settings)
     for ax, (s, k, st, p) in zip(fig.axes, settings):
         n = conv_out(s, k, st, p)
         assert ax.get_title().endswith(f"-> {n}×{n}")
@@ -163,7 +187,7 @@ def test_exercise_answers_are_computed():
 
 @pytest.mark.parametrize("ex", conv.EXERCISES, ids=lambda e: e.key)
 def test_exercise_feedback(ex):
-    assert ex.check(...).status == "not attempted"   # the right answers: tests/test_exercise_answers.py
+    assert ex.check(...).status == "not attempted"  # the right answers: tests/test_exercise_answers.py
     wrong = ex.check("definitely wrong")
     assert wrong.status == "wrong" and "Hint" in wrong.message
 
@@ -185,6 +209,7 @@ def test_slip_choices_really_are_wrong_except_one():
     # each wrong choice disagrees with nn.Conv2d somewhere; the right one agrees everywhere
     for cands, right, pads in ((conv._RULE_CANDIDATES, "b", (0,)), (conv._GENERAL_CANDIDATES, "c", (0, 1, 2))):
         for letter, fn in cands.items():
-            agrees = all(fn(h, k, p) == torch_out(h, k, 1, p, 1)
-                         for h in (5, 64, 571, 572) for k in (1, 3, 5) for p in pads)
+            agrees = all(
+                fn(h, k, p) == torch_out(h, k, 1, p, 1) for h in (5, 64, 571, 572) for k in (1, 3, 5) for p in pads
+            )
             assert agrees == (letter == right), letter

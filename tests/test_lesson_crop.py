@@ -1,4 +1,5 @@
 """Lesson 04 (copy and crop): view functions and exercises, checked against unet_lesson and real layers."""
+
 import numpy as np
 import pytest
 import torch
@@ -40,8 +41,10 @@ def test_same_padding_crop_vanishes():
     assert view.data["crop1"] == "576->576"
 
 
-@pytest.mark.parametrize("padding,size", [("valid", 573), ("valid", 571), ("valid", 100), ("same", 572),
-                                          ("same", 570), ("valid", 0), ("valid", -5)])
+@pytest.mark.parametrize(
+    "padding,size",
+    [("valid", 573), ("valid", 571), ("valid", 100), ("same", 572), ("same", 570), ("valid", 0), ("valid", -5)],
+)
 def test_crop_levels_view_invalid_sizes_explain(padding, size):
     view = safe_view(crop.crop_levels_view, input_size=size, padding=padding)
     assert not view.ok
@@ -55,7 +58,7 @@ def test_ledger_explains_the_difference():
         assert all(b == a - 2 for op, a, b in steps if op.startswith("3x3"))
         view = crop.crop_ledger_view(level)
         assert view.data["difference"] == src - dst
-    assert crop.crop_ledger_view(4).data["convs"] == 2   # only the bottom's two convs: 64 -> 32 -> 30 -> 28 -> 56
+    assert crop.crop_ledger_view(4).data["convs"] == 2  # only the bottom's two convs: 64 -> 32 -> 30 -> 28 -> 56
     assert crop.crop_ledger_view(1).data["convs"] == 14
     same = crop.crop_ledger_view(1, 576, "same")
     assert same.data["difference"] == 0
@@ -138,8 +141,18 @@ def test_input_position_matches_a_real_impulse():
         assert abs(ys.float().mean().item() - p) <= 0.5 and abs(xs.float().mean().item() - p) <= 0.5
 
 
-@pytest.mark.parametrize("args", [(572, 1, "valid"), (572, 4, "valid"), (188, 2, "valid"), (204, 3, "valid"),
-                                  (576, 1, "same"), (64, 4, "same"), (48, 2, "same")])
+@pytest.mark.parametrize(
+    "args",
+    [
+        (572, 1, "valid"),
+        (572, 4, "valid"),
+        (188, 2, "valid"),
+        (204, 3, "valid"),
+        (576, 1, "same"),
+        (64, 4, "same"),
+        (48, 2, "same"),
+    ],
+)
 def test_crop_view_valid(args):
     size, level, padding = args
     view = crop.crop_view(size, level, padding)
@@ -148,18 +161,36 @@ def test_crop_view_valid(args):
     box = center_crop_box(c.source, c.target)
     d = view.data
     assert (d["source"], d["target"], d["top"], d["left"], d["bottom"], d["right"]) == (
-        c.source[0], c.target[0], box.top, box.left, box.bottom, box.right)
+        c.source[0],
+        c.target[0],
+        box.top,
+        box.left,
+        box.bottom,
+        box.right,
+    )
     assert d["concat_channels"] == 2 * d["channels"]
     assert d["output"] == shape_table(size, padding=padding).output_shape[1]
     assert d["crop_matches_box"] == "True"  # the model's CenterCrop took exactly the box drawn
     if padding == "same":
         assert d["top"] == 0 and d["source"] == d["target"]
     import matplotlib.pyplot as plt
+
     plt.close(view.figure)
 
 
-@pytest.mark.parametrize("size,padding", [(573, "valid"), (189, "valid"), (187, "valid"), (100, "valid"),
-                                          (572, "same"), (577, "same"), (0, "valid"), (-4, "same")])
+@pytest.mark.parametrize(
+    "size,padding",
+    [
+        (573, "valid"),
+        (189, "valid"),
+        (187, "valid"),
+        (100, "valid"),
+        (572, "same"),
+        (577, "same"),
+        (0, "valid"),
+        (-4, "same"),
+    ],
+)
 def test_crop_view_invalid_size_shows_the_message(size, padding):
     view = safe_view(crop.crop_view, input_size=size, level=1, padding=padding)
     assert not view.ok
@@ -180,11 +211,13 @@ def test_crop_view_odd_size_allowed_is_off_centre():
     assert view.ok and (view.data["top"], view.data["bottom"]) == (88, 89)
     assert "not centred" in view.html
     import matplotlib.pyplot as plt
+
     plt.close(view.figure)
 
 
-@pytest.mark.parametrize("kwargs", [dict(level=0), dict(level=5), dict(padding="full"),
-                                    dict(input_size=crop.MAX_WIDGET_SIZE + 16)])
+@pytest.mark.parametrize(
+    "kwargs", [dict(level=0), dict(level=5), dict(padding="full"), dict(input_size=crop.MAX_WIDGET_SIZE + 16)]
+)
 def test_crop_view_other_bad_settings(kwargs):
     view = safe_view(crop.crop_view, **{"input_size": 572, **kwargs})
     assert not view.ok and "Unexpected" not in view.error
@@ -197,6 +230,7 @@ def test_controls_defaults_give_the_notes_numbers():
     view = crop.crop_view(**defaults_of(controls))
     assert (view.data["source"], view.data["target"]) == PAPER_CROPS[0]
     import matplotlib.pyplot as plt
+
     plt.close(view.figure)
 
 
@@ -210,5 +244,5 @@ def test_exercises():
         wrong = ex.check("z" if ex.choices else 12345)
         assert wrong.status == "wrong" and "Hint" in wrong.message
     assert crop.EX_CONCAT.check("56x56x1024").correct
-    assert "half" in crop.EX_OFFSET.check(32).message         # the total cut, not the offset
-    assert "bottom" in crop.EX_ODD.check(4).message            # answered the top
+    assert "half" in crop.EX_OFFSET.check(32).message  # the total cut, not the offset
+    assert "bottom" in crop.EX_ODD.check(4).message  # answered the top

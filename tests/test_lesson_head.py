@@ -1,4 +1,5 @@
 """Lesson 05 (the 1x1 head): the layer, the per-pixel-linear check, segmentation and the widget view."""
+
 import numpy as np
 import pytest
 import torch
@@ -14,6 +15,7 @@ from unet_lesson.ui.widgets import defaults_of, safe_view
 def _close_figures():
     yield
     import matplotlib.pyplot as plt
+
     plt.close("all")
 
 
@@ -140,6 +142,7 @@ def test_head_view_default_is_the_papers_two_classes():
     assert d["num_classes"] == 2 and d["params"] == head.head_params(2, d["in_channels"])
     if d["weights"] == "trained":  # the shipped model's head: its own channel count, not the paper's 64
         from unet_lesson.seg.pretrained import load_pretrained
+
         assert d["in_channels"] == load_pretrained("same").head.in_channels
     else:
         assert d["params"] == 130

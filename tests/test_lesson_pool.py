@@ -12,6 +12,7 @@ from torch import nn  # noqa: E402
 
 from unet_lesson import UNet, conv_out, pool_out, shape_table  # noqa: E402
 from unet_lesson.lessons import l02_max_pooling as pool  # noqa: E402
+from unet_lesson.ui.figures import pool as FIG  # noqa: E402
 from unet_lesson.ui.widgets import safe_view  # noqa: E402
 
 
@@ -27,12 +28,28 @@ def torch_pool(size, kernel=2, stride=2, padding=0, ceil_mode=False, channels=1)
 
 
 SMALL = [  # grid pictures (size <= GRID_MAX): odd and even sizes, every knob
-    (2, 2, 2, 0, False), (5, 2, 2, 0, False), (5, 2, 2, 0, True), (6, 2, 2, 0, True), (7, 3, 2, 1, False),
-    (7, 3, 2, 1, True), (8, 3, 1, 0, False), (9, 2, 3, 0, False), (9, 2, 3, 0, True), (12, 2, 2, 1, True),
-    (11, 3, 3, 1, True), (3, 3, 2, 1, True),
+    (2, 2, 2, 0, False),
+    (5, 2, 2, 0, False),
+    (5, 2, 2, 0, True),
+    (6, 2, 2, 0, True),
+    (7, 3, 2, 1, False),
+    (7, 3, 2, 1, True),
+    (8, 3, 1, 0, False),
+    (9, 2, 3, 0, False),
+    (9, 2, 3, 0, True),
+    (12, 2, 2, 1, True),
+    (11, 3, 3, 1, True),
+    (3, 3, 2, 1, True),
 ]
-LARGE = [(568, 2, 2, 0, False), (569, 2, 2, 0, False), (569, 2, 2, 0, True), (64, 3, 2, 1, False),
-         (65, 3, 2, 1, True), (13, 2, 2, 0, False), (100, 4, 3, 2, True)]
+LARGE = [
+    (568, 2, 2, 0, False),
+    (569, 2, 2, 0, False),
+    (569, 2, 2, 0, True),
+    (64, 3, 2, 1, False),
+    (65, 3, 2, 1, True),
+    (13, 2, 2, 0, False),
+    (100, 4, 3, 2, True),
+]
 
 
 def _check(v, size, kernel, stride, padding, ceil_mode):
@@ -79,10 +96,10 @@ def test_odd_size_floor_drops_a_row_ceil_keeps_half_a_window():
 @pytest.mark.parametrize("size,ceil_mode", [(5, False), (5, True), (8, False), (7, True)])
 def test_grid_figure_shows_the_real_maxima(size, ceil_mode):
     values = np.random.default_rng(1).integers(0, 10, (size, size))
-    fig = pool.pool_grid_figure(size, ceil_mode=ceil_mode, values=values)
+    fig = FIG.pool_grid_figure(size, ceil_mode=ceil_mode, values=values)
     out_ax = fig.axes[1]
     shown = [int(t.get_text()) for t in out_ax.texts]
-    real = pool.real_pool(values, ceil_mode=ceil_mode)[0, 0].numpy().astype(int).ravel().tolist()
+    real = FIG.real_pool(values, ceil_mode=ceil_mode)[0, 0].numpy().astype(int).ravel().tolist()
     assert shown == real
     n = pool_out(size, ceil_mode=ceil_mode)
     assert out_ax.get_title().endswith(f"{n}×{n}")
@@ -101,9 +118,17 @@ BAD_SETTINGS = [
     (dict(source="photo"), "source must be one of"),
     (dict(ceil_mode="no"), "ceil_mode must be True or False"),
 ]
-@pytest.mark.parametrize("setting,runs", [(dict(size=pool.MAX_SIZE + 1), False),
-                                          (dict(size=1024, kernel=2000, stride=1, padding=1000), False),
-                                          (dict(size=12, kernel=200, padding=100), True), (dict(size=10 ** 9), False)])
+
+
+@pytest.mark.parametrize(
+    "setting,runs",
+    [
+        (dict(size=pool.MAX_SIZE + 1), False),
+        (dict(size=1024, kernel=2000, stride=1, padding=1000), False),
+        (dict(size=12, kernel=200, padding=100), True),
+        (dict(size=10**9), False),
+    ],
+)
 def test_beyond_the_limit_the_formula_answers_at_once_and_nothing_runs(setting, runs):
     """Found hanging (40-60 s each): the formula answers any size; the real layer and the picture have a limit."""
     import time
@@ -119,9 +144,14 @@ def test_beyond_the_limit_the_formula_answers_at_once_and_nothing_runs(setting, 
         assert v.data["torch_output"] == "" and v.figure is None and "Not run" in v.html
 
 
-@pytest.mark.parametrize("view,setting", [(pool.parameters_view, dict(size=2000)),
-                                          (pool.parameters_view, dict(size=10 ** 5, channels=4096)),
-                                          (pool.channels_view, dict(size=3000))])
+@pytest.mark.parametrize(
+    "view,setting",
+    [
+        (pool.parameters_view, dict(size=2000)),
+        (pool.parameters_view, dict(size=10**5, channels=4096)),
+        (pool.channels_view, dict(size=3000)),
+    ],
+)
 def test_large_settings_answer_at_once(view, setting):
     """parameters_view(size=2000) took 3.2 GB and channels_view(size=3000) over a minute: now the shapes come
     from the meta device and the channel picture has a stated limit."""
@@ -225,7 +255,7 @@ def test_exercise_answers_are_computed():
 
 @pytest.mark.parametrize("ex", pool.EXERCISES, ids=lambda e: e.key)
 def test_exercise_feedback(ex):
-    assert ex.check(...).status == "not attempted"   # the right answers: tests/test_exercise_answers.py
+    assert ex.check(...).status == "not attempted"  # the right answers: tests/test_exercise_answers.py
     wrong = ex.check("definitely wrong")
     assert wrong.status == "wrong" and "Hint" in wrong.message
 

@@ -1,5 +1,6 @@
 """Lesson 03 (up-conv): the scatter-and-sum against nn.ConvTranspose2d, overlap counts, the real
 layer's facts, the widget's view (valid and invalid settings, odd and even sizes) and the exercises."""
+
 from __future__ import annotations
 
 import inspect
@@ -27,8 +28,9 @@ from unet_lesson.ui.widgets import View, live, safe_view  # noqa: E402
 def real_conv_transpose(x, w, stride, padding, output_padding, bias=None):
     """nn.ConvTranspose2d built here, independently of the module's helper."""
     c_in, c_out, kh, kw = w.shape
-    layer = nn.ConvTranspose2d(c_in, c_out, (kh, kw), stride=stride, padding=padding,
-                               output_padding=output_padding, bias=bias is not None).double()
+    layer = nn.ConvTranspose2d(
+        c_in, c_out, (kh, kw), stride=stride, padding=padding, output_padding=output_padding, bias=bias is not None
+    ).double()
     with torch.no_grad():
         layer.weight.copy_(torch.from_numpy(w))
         if bias is not None:
@@ -43,9 +45,12 @@ def valid(size, k, s, p, op):
 # ---------------------------------------------------------------------------------------------
 # scatter and sum == nn.ConvTranspose2d
 # ---------------------------------------------------------------------------------------------
-COMBOS = [(size, k, s, p, op)
-          for size, k, s, p in itertools.product((1, 2, 3, 4, 5), (1, 2, 3, 4), (1, 2, 3), (0, 1, 2))
-          for op in range(s) if valid(size, k, s, p, op)]
+COMBOS = [
+    (size, k, s, p, op)
+    for size, k, s, p in itertools.product((1, 2, 3, 4, 5), (1, 2, 3, 4), (1, 2, 3), (0, 1, 2))
+    for op in range(s)
+    if valid(size, k, s, p, op)
+]
 
 
 @pytest.mark.parametrize("size,k,s,p,op", COMBOS)
@@ -60,10 +65,21 @@ def test_scatter_and_sum_equals_conv_transpose2d(size, k, s, p, op):
 
 
 @settings(max_examples=60, deadline=None)
-@given(h=st.integers(1, 7), w_=st.integers(1, 7), kh=st.integers(1, 5), kw=st.integers(1, 5),
-       sh=st.integers(1, 4), sw=st.integers(1, 4), ph=st.integers(0, 3), pw=st.integers(0, 3),
-       oph=st.integers(0, 3), opw=st.integers(0, 3), c_in=st.integers(1, 3), c_out=st.integers(1, 3),
-       seed=st.integers(0, 10 ** 6))
+@given(
+    h=st.integers(1, 7),
+    w_=st.integers(1, 7),
+    kh=st.integers(1, 5),
+    kw=st.integers(1, 5),
+    sh=st.integers(1, 4),
+    sw=st.integers(1, 4),
+    ph=st.integers(0, 3),
+    pw=st.integers(0, 3),
+    oph=st.integers(0, 3),
+    opw=st.integers(0, 3),
+    c_in=st.integers(1, 3),
+    c_out=st.integers(1, 3),
+    seed=st.integers(0, 10**6),
+)
 def test_scatter_and_sum_rectangular_any_setting(h, w_, kh, kw, sh, sw, ph, pw, oph, opw, c_in, c_out, seed):
     """Rectangular inputs and kernels, per-axis stride/padding/output_padding, with a bias."""
     rng = np.random.default_rng(seed)
@@ -85,20 +101,28 @@ def test_two_dimensional_inputs_give_a_two_dimensional_output():
     out = TR.scatter_and_sum(U.EXAMPLE_INPUT, U.EXAMPLE_KERNEL, stride=2)
     assert out.shape == (5, 5)
     np.testing.assert_allclose(out, TR.conv_transpose_torch(U.EXAMPLE_INPUT, U.EXAMPLE_KERNEL, stride=2))
-    np.testing.assert_allclose(out, real_conv_transpose(U.EXAMPLE_INPUT[None], U.EXAMPLE_KERNEL[None, None],
-                                                        2, 0, 0)[0])
+    np.testing.assert_allclose(
+        out, real_conv_transpose(U.EXAMPLE_INPUT[None], U.EXAMPLE_KERNEL[None, None], 2, 0, 0)[0]
+    )
 
 
 def test_conv_transpose_torch_helper_is_the_real_layer():
     rng = np.random.default_rng(1)
     x, w = rng.standard_normal((3, 4, 5)), rng.standard_normal((3, 2, 3, 3))
-    np.testing.assert_allclose(TR.conv_transpose_torch(x, w, 2, 1, 1, bias=np.array([0.5, -1.0])),
-                               real_conv_transpose(x, w, 2, 1, 1, bias=np.array([0.5, -1.0])))
+    np.testing.assert_allclose(
+        TR.conv_transpose_torch(x, w, 2, 1, 1, bias=np.array([0.5, -1.0])),
+        real_conv_transpose(x, w, 2, 1, 1, bias=np.array([0.5, -1.0])),
+    )
 
 
-@pytest.mark.parametrize("x,w", [(np.ones((2, 3, 3)), np.ones((3, 1, 2, 2))),   # channel mismatch
-                                 (np.ones(3), np.ones((2, 2))),                  # 1-D input
-                                 (np.ones((3, 3)), np.ones(4))])                 # 1-D kernel
+@pytest.mark.parametrize(
+    "x,w",
+    [
+        (np.ones((2, 3, 3)), np.ones((3, 1, 2, 2))),  # channel mismatch
+        (np.ones(3), np.ones((2, 2))),  # 1-D input
+        (np.ones((3, 3)), np.ones(4)),
+    ],
+)  # 1-D kernel
 def test_scatter_and_sum_rejects_bad_shapes_with_a_message(x, w):
     with pytest.raises(ValueError, match="must be|weight's first axis"):
         TR.scatter_and_sum(x, w)
@@ -108,14 +132,15 @@ def test_unet_kernel_tiles_without_overlap():
     """U-Net's 2x2 stride-2 up-conv: each input pixel's block is exactly value * kernel."""
     out = TR.scatter_and_sum(U.EXAMPLE_INPUT, U.UNET_KERNEL, stride=2)
     for i, j in itertools.product(range(2), range(2)):
-        np.testing.assert_allclose(out[2 * i:2 * i + 2, 2 * j:2 * j + 2], U.EXAMPLE_INPUT[i, j] * U.UNET_KERNEL)
+        np.testing.assert_allclose(out[2 * i : 2 * i + 2, 2 * j : 2 * j + 2], U.EXAMPLE_INPUT[i, j] * U.UNET_KERNEL)
 
 
 # ---------------------------------------------------------------------------------------------
 # step by step
 # ---------------------------------------------------------------------------------------------
-@pytest.mark.parametrize("size,k,s,p,op", [(2, 3, 2, 0, 0), (2, 2, 2, 0, 0), (3, 3, 2, 1, 1), (2, 3, 1, 1, 0),
-                                           (3, 2, 3, 0, 2)])
+@pytest.mark.parametrize(
+    "size,k,s,p,op", [(2, 3, 2, 0, 0), (2, 2, 2, 0, 0), (3, 3, 2, 1, 1), (2, 3, 1, 1, 0), (3, 2, 3, 0, 2)]
+)
 def test_scatter_steps_add_up_to_the_output(size, k, s, p, op):
     rng = np.random.default_rng(7)
     x, kern = rng.integers(1, 5, (size, size)).astype(float), rng.integers(1, 4, (k, k)).astype(float)
@@ -124,7 +149,7 @@ def test_scatter_steps_add_up_to_the_output(size, k, s, p, op):
     running = np.zeros_like(sc.canvas)
     for step in sc.steps:
         inside = np.zeros_like(running, dtype=bool)
-        inside[step.top:step.top + k, step.left:step.left + k] = True
+        inside[step.top : step.top + k, step.left : step.left + k] = True
         assert (step.top, step.left) == (step.row * s, step.col * s)
         np.testing.assert_allclose(step.contribution[inside].reshape(k, k), step.value * kern)
         assert not step.contribution[~inside].any()
@@ -157,10 +182,10 @@ def test_overlap_count_is_the_all_ones_layer_on_a_ones_input(size, k, s, p, op):
 @pytest.mark.parametrize("k,s", list(itertools.product(range(1, 7), range(1, 5))))
 def test_uneven_overlap_iff_stride_does_not_divide_kernel(k, s):
     counts = TR.overlap_count(9, k, s)
-    inner = counts[k - 1:counts.shape[0] - (k - 1), k - 1:counts.shape[1] - (k - 1)]
+    inner = counts[k - 1 : counts.shape[0] - (k - 1), k - 1 : counts.shape[1] - (k - 1)]
     assert TR.uneven_overlap(k, s) == (inner.min() != inner.max())
-    line = TR.overlap_count((1, 9), (1, k), (1, s))[0]          # one axis: a 1-pixel-high map and kernel
-    row = line[k - 1:line.size - (k - 1)]
+    line = TR.overlap_count((1, 9), (1, k), (1, s))[0]  # one axis: a 1-pixel-high map and kernel
+    row = line[k - 1 : line.size - (k - 1)]
     assert set(np.unique(row).tolist()) == set(TR.overlap_levels(k, s))
     assert TR.checkerboard_facts(9, k, s)["uneven"] == TR.uneven_overlap(k, s)
 
@@ -176,7 +201,7 @@ def test_checkerboard_facts_equal_brute_force_counts(n, k, s, p, op):
     counts = real_conv_transpose(np.ones((1, n, n)), np.ones((1, 1, k, k)), s, p, op)[0]
     assert (f["min"], f["max"]) == (counts.min(), counts.max())
     full = real_conv_transpose(np.ones((1, n, n)), np.ones((1, 1, k, k)), s, 0, 0)[0]
-    inner = full[k - 1:full.shape[0] - (k - 1), k - 1:full.shape[1] - (k - 1)]
+    inner = full[k - 1 : full.shape[0] - (k - 1), k - 1 : full.shape[1] - (k - 1)]
     inner = inner if inner.size else full
     assert (f["interior_min"], f["interior_max"]) == (inner.min(), inner.max())
 
@@ -184,9 +209,10 @@ def test_checkerboard_facts_equal_brute_force_counts(n, k, s, p, op):
 def test_checkerboard_facts_for_huge_maps_match_a_moderate_one():
     """The count is periodic inside, so a 10^9-pixel map has the interior of a 40-pixel one."""
     for k, s in [(3, 2), (2, 2), (5, 3), (1, 4)]:
-        big, small = TR.checkerboard_facts(10 ** 9, k, s), TR.checkerboard_facts(40, k, s)
-        assert {key: big[key] for key in ("interior_min", "interior_max", "uneven", "min", "max")} == \
-               {key: small[key] for key in ("interior_min", "interior_max", "uneven", "min", "max")}
+        big, small = TR.checkerboard_facts(10**9, k, s), TR.checkerboard_facts(40, k, s)
+        assert {key: big[key] for key in ("interior_min", "interior_max", "uneven", "min", "max")} == {
+            key: small[key] for key in ("interior_min", "interior_max", "uneven", "min", "max")
+        }
 
 
 def test_checkerboard_facts_for_the_lesson_cases():
@@ -239,8 +265,9 @@ def test_layer_facts_match_the_real_layer(size, c_in, c_out, k, s, p, op):
     assert f["out_shape"] == tuple(layer(torch.zeros(1, c_in, size, size)).shape[1:])
     assert f["params"] == sum(q.numel() for q in layer.parameters())
     assert f["weight_shape"] == (c_in, c_out, k, k)
-    html = U.layer_facts_html(size=size, in_channels=c_in, out_channels=c_out, kernel=k, stride=s, padding=p,
-                              output_padding=op)
+    html = U.layer_facts_html(
+        size=size, in_channels=c_in, out_channels=c_out, kernel=k, stride=s, padding=p, output_padding=op
+    )
     assert f"{f['params']:,}" in html and f["formula"] in html
 
 
@@ -263,7 +290,7 @@ def test_feature_map_demo_shapes(size):
     assert conv.shape == (4, size - 2, size - 2)
     assert pool.shape == (4, (size - 2) // 2, (size - 2) // 2)
     for up in (stages[labels[3]], stages[labels[4]]):
-        assert up.shape == (2, 2 * pool.shape[1], 2 * pool.shape[2])   # size x2, channels 1/2
+        assert up.shape == (2, 2 * pool.shape[1], 2 * pool.shape[2])  # size x2, channels 1/2
     # flat kernels: every 2x2 block of the output is one value, the mean of two pooled channels
     flat = stages[labels[3]]
     np.testing.assert_allclose(flat[0, ::2, ::2], 0.5 * (pool[0] + pool[1]), rtol=1e-5, atol=1e-6)
@@ -320,20 +347,27 @@ def test_bilinear_unet_real_forward_has_the_same_output_shape():
 # ---------------------------------------------------------------------------------------------
 # the widget's view
 # ---------------------------------------------------------------------------------------------
-VIEW_SETTINGS = [dict(size=size, kernel=k, stride=s, padding=p, output_padding=op, in_channels=ci, out_channels=co)
-                 for size in (1, 3, 4, 7, 8)
-                 for (k, s, p, op) in ((2, 2, 0, 0), (3, 2, 1, 1), (3, 2, 0, 0), (4, 2, 1, 0), (1, 3, 0, 2),
-                                       (3, 1, 1, 0))
-                 for (ci, co) in [((4, 2), (1, 3))[size % 2]]       # channels halved (even sizes) or not
-                 if valid(size, k, s, p, op)]
+VIEW_SETTINGS = [
+    dict(size=size, kernel=k, stride=s, padding=p, output_padding=op, in_channels=ci, out_channels=co)
+    for size in (1, 3, 4, 7, 8)
+    for (k, s, p, op) in ((2, 2, 0, 0), (3, 2, 1, 1), (3, 2, 0, 0), (4, 2, 1, 0), (1, 3, 0, 2), (3, 1, 1, 0))
+    for (ci, co) in [((4, 2), (1, 3))[size % 2]]  # channels halved (even sizes) or not
+    if valid(size, k, s, p, op)
+]
 
 
 @pytest.mark.parametrize("kw", VIEW_SETTINGS, ids=lambda kw: "-".join(str(v) for v in kw.values()))
 def test_view_numbers_come_from_the_real_layer(kw):
     v = U.upconv_view(**kw)
     assert isinstance(v, View) and v.ok
-    layer = nn.ConvTranspose2d(kw["in_channels"], kw["out_channels"], kw["kernel"], stride=kw["stride"],
-                               padding=kw["padding"], output_padding=kw["output_padding"])
+    layer = nn.ConvTranspose2d(
+        kw["in_channels"],
+        kw["out_channels"],
+        kw["kernel"],
+        stride=kw["stride"],
+        padding=kw["padding"],
+        output_padding=kw["output_padding"],
+    )
     y = layer(torch.zeros(1, kw["in_channels"], kw["size"], kw["size"]))
     assert v.data["output"] == y.shape[-1] == y.shape[-2]
     assert v.data["real_shape"] == tuple(y.shape[1:])
@@ -372,14 +406,20 @@ def test_view_large_setting_checks_the_shape_only():
 
 
 def test_view_beyond_what_pytorch_can_represent_says_so():
-    v = U.upconv_view(size=10 ** 6, stride=10 ** 4)
-    assert v.ok and v.data["output"] == up_conv_out(10 ** 6, 2, 10 ** 4) and v.data["agrees"] is None
+    v = U.upconv_view(size=10**6, stride=10**4)
+    assert v.ok and v.data["output"] == up_conv_out(10**6, 2, 10**4) and v.data["agrees"] is None
     assert "too large for PyTorch" in v.html
 
 
-@pytest.mark.parametrize("kw", [dict(size=10 ** 5, stride=100), dict(size=3, kernel=10 ** 5, padding=49_000),
-                                dict(size=50, in_channels=10 ** 5, out_channels=10 ** 5),
-                                dict(size=2, kernel=3, stride=1000, in_channels=3, out_channels=3)])
+@pytest.mark.parametrize(
+    "kw",
+    [
+        dict(size=10**5, stride=100),
+        dict(size=3, kernel=10**5, padding=49_000),
+        dict(size=50, in_channels=10**5, out_channels=10**5),
+        dict(size=2, kernel=3, stride=1000, in_channels=3, out_channels=3),
+    ],
+)
 def test_view_survives_huge_settings(kw):
     """Whatever a student types, the view answers quickly with the formula's number, without a giant allocation."""
     v = U.upconv_view(**kw)
@@ -402,24 +442,27 @@ def test_view_uneven_and_gap_messages():
     plt.close(v.figure)
 
 
-@pytest.mark.parametrize("kw,phrase", [
-    (dict(output_padding=2), "must be smaller than the stride"),
-    (dict(output_padding=1, stride=1), "must be smaller than the stride"),
-    (dict(size=0), "at least 1"),
-    (dict(size=-3), "at least 1"),
-    (dict(size=1, padding=1), "empties the output"),
-    (dict(size=3, kernel=3, stride=2, padding=4), "Use padding at most 3"),
-    (dict(size=2.5), "whole number"),
-    (dict(kernel=1.5), "whole number"),
-    (dict(stride=0), "stride must be at least 1"),
-    (dict(kernel=0), "kernel must be at least 1"),
-    (dict(padding=-1), "trimmed from each border"),
-    (dict(output_padding=-1), "at least 0"),
-    (dict(in_channels=0), "at least 1"),
-    (dict(out_channels=2.2), "whole number"),
-    (dict(size="8"), "whole number"),
-    (dict(size=None), "whole number"),
-])
+@pytest.mark.parametrize(
+    "kw,phrase",
+    [
+        (dict(output_padding=2), "must be smaller than the stride"),
+        (dict(output_padding=1, stride=1), "must be smaller than the stride"),
+        (dict(size=0), "at least 1"),
+        (dict(size=-3), "at least 1"),
+        (dict(size=1, padding=1), "empties the output"),
+        (dict(size=3, kernel=3, stride=2, padding=4), "Use padding at most 3"),
+        (dict(size=2.5), "whole number"),
+        (dict(kernel=1.5), "whole number"),
+        (dict(stride=0), "stride must be at least 1"),
+        (dict(kernel=0), "kernel must be at least 1"),
+        (dict(padding=-1), "trimmed from each border"),
+        (dict(output_padding=-1), "at least 0"),
+        (dict(in_channels=0), "at least 1"),
+        (dict(out_channels=2.2), "whole number"),
+        (dict(size="8"), "whole number"),
+        (dict(size=None), "whole number"),
+    ],
+)
 def test_view_invalid_settings_explain_themselves(kw, phrase):
     with pytest.raises(ValueError, match=phrase):
         U.upconv_view(**kw)
@@ -453,7 +496,7 @@ def test_live_widget_shows_the_message_and_recovers():
         assert f"ul-upconv-{name}" in w._dom_classes
     controls["output_padding"].value = 2
     assert "ul-error" in html_out.value and "smaller than the stride" in html_out.value
-    assert controls["output_padding"].value == 2          # what the student typed is kept
+    assert controls["output_padding"].value == 2  # what the student typed is kept
     controls["output_padding"].value = 1
     assert "data-ul-output='9'" in html_out.value
     plt.close("all")
@@ -464,7 +507,7 @@ def test_live_widget_shows_the_message_and_recovers():
 # ---------------------------------------------------------------------------------------------
 def test_every_exercise_handles_unattempted_right_and_wrong():
     assert [ex.key for ex in U.EXERCISES] == ["3.1", "3.2", "3.3", "3.4", "3.5", "3.6"]
-    for ex in U.EXERCISES:   # the right answers: tests/test_exercise_answers.py
+    for ex in U.EXERCISES:  # the right answers: tests/test_exercise_answers.py
         assert ex.check(...).status == "not attempted"
         assert ex.check().status == "not attempted"
         wrong = ex.check("zzz")
@@ -482,24 +525,30 @@ def test_exercise_answers_are_the_real_numbers():
     centre = real_conv_transpose(U.EXAMPLE_INPUT[None], U.EXAMPLE_KERNEL[None, None], 2, 0, 0)[0, 2, 2]
     assert U.EX_CENTRE.check(centre) and U.EX_CENTRE.check(int(centre))
     # the one choice whose interior overlap count is uniform
-    even = [c for c, (k, s) in U._OVERLAP_CHOICES.items()
-            if len(np.unique(TR.overlap_count(8, k, s)[k - 1:-(k - 1) or None, k - 1:-(k - 1) or None])) == 1]
+    even = [
+        c
+        for c, (k, s) in U._OVERLAP_CHOICES.items()
+        if len(np.unique(TR.overlap_count(8, k, s)[k - 1 : -(k - 1) or None, k - 1 : -(k - 1) or None])) == 1
+    ]
     assert even == [U.EX_OVERLAP.answer]
 
 
-@pytest.mark.parametrize("ex,answer,phrase", [
-    (U.EX_SHAPE, "56x56x1024", "out_channels"),
-    (U.EX_SHAPE, (512, 56, 56), "C×H×W"),
-    (U.EX_SHAPE, "28x28x512", "the channels are right"),
-    (U.EX_PARAMS, 1024 * 512 * 4, "bias"),
-    (U.EX_PARAMS, 1024 * 512 * 4 + 1024, "output"),
-    (U.EX_SIZE_RULE, 9, "output_padding"),
-    (U.EX_SIZE_RULE, 12, "trims"),
-    (U.EX_SIZE_RULE, 11, "no '+ 1'"),
-    (U.EX_OVERLAP, "a", "s divides k"),
-    (U.EX_OVERLAP, "z", "answer with one of"),
-    (U.EX_SLIP, 64, "size ×2"),
-])
+@pytest.mark.parametrize(
+    "ex,answer,phrase",
+    [
+        (U.EX_SHAPE, "56x56x1024", "out_channels"),
+        (U.EX_SHAPE, (512, 56, 56), "C×H×W"),
+        (U.EX_SHAPE, "28x28x512", "the channels are right"),
+        (U.EX_PARAMS, 1024 * 512 * 4, "bias"),
+        (U.EX_PARAMS, 1024 * 512 * 4 + 1024, "output"),
+        (U.EX_SIZE_RULE, 9, "output_padding"),
+        (U.EX_SIZE_RULE, 12, "trims"),
+        (U.EX_SIZE_RULE, 11, "no '+ 1'"),
+        (U.EX_OVERLAP, "a", "s divides k"),
+        (U.EX_OVERLAP, "z", "answer with one of"),
+        (U.EX_SLIP, 64, "size ×2"),
+    ],
+)
 def test_wrong_answers_get_a_fitting_hint(ex, answer, phrase):
     fb = ex.check(answer)
     assert fb.status == "wrong" and phrase in fb.message

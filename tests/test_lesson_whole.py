@@ -1,4 +1,5 @@
 """Lessons 06/07 helpers: torchinfo on meta, the notes' walk, odd sizes and fixes, BN, receptive field."""
+
 import pytest
 import torch
 
@@ -108,7 +109,7 @@ def test_mirror_pad_any_amount(h, w, pads):
     y = mirror_pad(x, *pads)
     t, b, l_, r = pads
     assert y.shape[-2:] == (h + t + b, w + l_ + r)
-    assert torch.equal(y[..., t:t + h, l_:l_ + w], x)
+    assert torch.equal(y[..., t : t + h, l_ : l_ + w], x)
 
 
 @pytest.mark.parametrize("depth,base", [(4, 64), (2, 8), (5, 4)])
@@ -133,8 +134,13 @@ def test_up_mode_parameters():
 
 
 RF_CASES = [
-    (188, dict()), (220, dict()), (52, dict(depth=2)), (22, dict(depth=1)), (24, dict(depth=1, up_mode="bilinear")),
-    (64, dict(padding="same", depth=2)), (48, dict(padding="same", depth=3, up_mode="bilinear")),
+    (188, dict()),
+    (220, dict()),
+    (52, dict(depth=2)),
+    (22, dict(depth=1)),
+    (24, dict(depth=1, up_mode="bilinear")),
+    (64, dict(padding="same", depth=2)),
+    (48, dict(padding="same", depth=3, up_mode="bilinear")),
     (100, dict(depth=3, up_mode="bilinear")),
 ]
 
@@ -162,13 +168,22 @@ def test_receptive_field_bad_position():
         RF.receptive_field(188, (10, 0))
 
 
-EXERCISES = [W.EX_FIRST_CONV, W.EX_SLIP_196, W.EX_NEXT_SIZE, W.EX_OUTPUT_FOR, S.EX_BOTTOM, S.EX_UPCONV,
-             S.EX_BN, S.EX_NEXT_SAME, S.EX_RF]
+EXERCISES = [
+    W.EX_FIRST_CONV,
+    W.EX_SLIP_196,
+    W.EX_NEXT_SIZE,
+    W.EX_OUTPUT_FOR,
+    S.EX_BOTTOM,
+    S.EX_UPCONV,
+    S.EX_BN,
+    S.EX_NEXT_SAME,
+    S.EX_RF,
+]
 
 
 @pytest.mark.parametrize("ex", EXERCISES, ids=lambda e: e.key)
 def test_exercises_give_instant_feedback(ex):
-    assert ex.check().status == "not attempted"   # the right answers: tests/test_exercise_answers.py
+    assert ex.check().status == "not attempted"  # the right answers: tests/test_exercise_answers.py
     wrong = ex.check(-1)
     assert wrong.status == "wrong" and "Hint" in wrong.message
 

@@ -4,6 +4,7 @@ A new lesson appears in the course map, the README's table and the browser tests
 each is checked here: the notebook exists and calls its module, every widget's default view works,
 every exercise is listed, named EX_..., keyed "<lesson>.<n>", and unique across the course.
 """
+
 from __future__ import annotations
 
 import json
@@ -79,8 +80,9 @@ def test_notebook_shows_its_widgets_and_builds_no_controls(module):
     code = _code(module.LESSON.path)
     for name in module.WIDGETS:
         assert re.search(rf"WIDGETS\[[\"']{re.escape(name)}[\"']\]\.show\(", code), f"{name} is not shown"
-    assert not re.search(r"\bW\.(IntText|IntSlider|FloatSlider|Dropdown|Checkbox|ToggleButtons)\(", code), \
+    assert not re.search(r"\bW\.(IntText|IntSlider|FloatSlider|Dropdown|Checkbox|ToggleButtons)\(", code), (
         "controls belong in the lesson module's WIDGETS, not in the notebook"
+    )
 
 
 @pytest.mark.parametrize("module", MODULES, ids=IDS)

@@ -1,4 +1,5 @@
 """The paper's weight map and the weighted cross-entropy (the scores are tested in test_metrics.py)."""
+
 import math
 
 import numpy as np
@@ -12,7 +13,7 @@ def two_cells(gap=2, h=40, w=60):
     """Two rectangular cells side by side, ``gap`` background columns between them."""
     inst = np.zeros((h, w), np.int32)
     inst[10:30, 10:28] = 1
-    inst[10:30, 28 + gap:46 + gap] = 2
+    inst[10:30, 28 + gap : 46 + gap] = 2
     return inst
 
 
@@ -24,8 +25,8 @@ def test_paper_constants():
 def test_border_term_peaks_in_the_gap(gap):
     inst = two_cells(gap)
     b = border_weights(inst)
-    gap_vals = b[20, 28:28 + gap]
-    assert gap_vals.min() > 0.5 * W0 * math.exp(-((gap + 1) ** 2) / (2 * SIGMA ** 2))
+    gap_vals = b[20, 28 : 28 + gap]
+    assert gap_vals.min() > 0.5 * W0 * math.exp(-((gap + 1) ** 2) / (2 * SIGMA**2))
     # the gap is the brightest place: far background is near 0, cells are 0
     assert b.max() == pytest.approx(gap_vals.max())
     assert b[2, 2] < 0.05 and b[35, 55] < 0.05
@@ -35,7 +36,7 @@ def test_border_term_peaks_in_the_gap(gap):
 def test_border_term_matches_formula_at_a_gap_pixel():
     inst = two_cells(gap=2)
     # pixel (20, 28): 1 px from cell 1 (column 27), 2 px from cell 2 (column 30)
-    expected = W0 * math.exp(-((1 + 2) ** 2) / (2 * SIGMA ** 2))
+    expected = W0 * math.exp(-((1 + 2) ** 2) / (2 * SIGMA**2))
     assert border_weights(inst)[20, 28] == pytest.approx(expected, rel=1e-5)
 
 
@@ -83,7 +84,7 @@ def test_window_matches_full_distance_transform():
 
     inst = make_sample(80, seed=2).instances
     ds = np.sort(np.stack([ndi.distance_transform_edt(inst != k) for k in range(1, inst.max() + 1)]), axis=0)
-    ref = W0 * np.exp(-((ds[0] + ds[1]) ** 2) / (2 * SIGMA ** 2))
+    ref = W0 * np.exp(-((ds[0] + ds[1]) ** 2) / (2 * SIGMA**2))
     ref[inst > 0] = 0
     np.testing.assert_allclose(border_weights(inst), ref, atol=1e-5)
 

@@ -1,4 +1,5 @@
 """Pixel scores (Dice, IoU) and object scores (matched, merged, split cells) on hand-made cases."""
+
 import dataclasses
 import itertools
 import math
@@ -16,9 +17,9 @@ from unet_lesson.seg.metrics import ObjectScores, dice, iou, iou_from_dice, obje
 # ----------------------------------------------------------------------------------
 def test_dice_iou_known_cases():
     a = np.zeros((4, 4), int)
-    a[:2] = 1                      # 8 pixels
+    a[:2] = 1  # 8 pixels
     b = np.zeros((4, 4), int)
-    b[1:3] = 1                     # 8 pixels, 4 shared
+    b[1:3] = 1  # 8 pixels, 4 shared
     assert dice(a, b) == pytest.approx(0.5)
     assert iou(a, b) == pytest.approx(4 / 12)
     assert dice(a, a) == iou(a, a) == 1.0
@@ -52,16 +53,16 @@ def test_losses_no_longer_hold_the_scores():
 def two_cells(gap=1, widths=(8, 8)):
     """Two square-ish cells side by side with ``gap`` background columns between them (as the course's data)."""
     t = np.zeros((14, 4 + widths[0] + gap + widths[1] + 4), np.int32)
-    t[3:11, 4:4 + widths[0]] = 1
-    t[3:11, 4 + widths[0] + gap:4 + widths[0] + gap + widths[1]] = 2
+    t[3:11, 4 : 4 + widths[0]] = 1
+    t[3:11, 4 + widths[0] + gap : 4 + widths[0] + gap + widths[1]] = 2
     return t
 
 
 def test_touching_cells_predicted_as_one_blob_the_teaching_point():
     truth = two_cells(gap=1)
-    right = (truth > 0).astype(np.uint8)     # the network drew the gap: two components
+    right = (truth > 0).astype(np.uint8)  # the network drew the gap: two components
     blob = right.copy()
-    blob[3:11, 12] = 1                       # ... or it did not: one blob
+    blob[3:11, 12] = 1  # ... or it did not: one blob
     good, bad = object_scores(right, truth), object_scores(blob, truth)
     assert (good.f1, good.matched, good.merged) == (1.0, 2, 0)
     # pixel Dice barely moves ...
@@ -91,7 +92,7 @@ def test_cell_split_in_two():
     truth[2:10, 2:14] = 1
     halves = np.zeros_like(truth)
     halves[2:10, 2:7] = 1
-    halves[2:10, 8:14] = 2                  # a false line through the cell
+    halves[2:10, 8:14] = 2  # a false line through the cell
     s = object_scores(halves, truth)
     assert (s.n_true, s.n_pred, s.matched, s.split, s.merged) == (1, 2, 0, 1, 0)
     assert s.f1 == 0.0
@@ -122,18 +123,18 @@ def test_empty_prediction_and_empty_truth_give_no_nan():
 
 def test_iou_threshold():
     truth = np.zeros((10, 10), np.int32)
-    truth[0:10, 0:5] = 1                      # 50 px
+    truth[0:10, 0:5] = 1  # 50 px
     pred = np.zeros_like(truth)
-    pred[0:10, 0:3] = 1                       # IoU 30/50 = 0.6
+    pred[0:10, 0:3] = 1  # IoU 30/50 = 0.6
     assert object_scores(pred, truth, iou=0.5).matched == 1
-    assert object_scores(pred, truth, iou=0.6).matched == 0   # strictly above
+    assert object_scores(pred, truth, iou=0.6).matched == 0  # strictly above
     assert object_scores(pred, truth, iou=0.0).matched == 1
 
 
 def test_low_threshold_matches_one_to_one_best_first():
     truth = two_cells(gap=1, widths=(8, 4))
     blob = (truth > 0).astype(np.uint8)
-    blob[3:11, 12] = 1                        # one object over both: IoU 64/104 and 32/104
+    blob[3:11, 12] = 1  # one object over both: IoU 64/104 and 32/104
     s = object_scores(blob, truth, iou=0.1)
     assert s.matched == 1 and s.recall == 0.5  # one predicted object cannot match two cells
 
@@ -142,9 +143,9 @@ def test_label_image_and_binary_prediction_agree_on_separated_cells():
     ds = make_dataset(3, 64, seed=4)
     rng = np.random.default_rng(0)
     pred = ds.instances.copy()
-    pred[ds.instances % 5 == 0] = 0           # drop some cells
+    pred[ds.instances % 5 == 0] = 0  # drop some cells
     perm = np.concatenate([[0], rng.permutation(np.arange(1, pred.max() + 1))])
-    relabelled = perm[pred]                   # other label numbers: same objects
+    relabelled = perm[pred]  # other label numbers: same objects
     a = object_scores(relabelled, ds.instances)
     b = object_scores((pred > 0).astype(np.uint8), ds.instances)
     assert a == b
@@ -154,11 +155,11 @@ def test_label_image_and_binary_prediction_agree_on_separated_cells():
 
 def test_objects_of_a_mask_and_of_a_label_image():
     m = np.zeros((5, 7), np.uint8)
-    m[0, 0] = m[1, 1] = 255                   # diagonal: two objects (4-connectivity)
+    m[0, 0] = m[1, 1] = 255  # diagonal: two objects (4-connectivity)
     m[3:5, 3:6] = 255
     assert objects(m).max() == 3
     lab = np.zeros((5, 7), np.int32)
-    lab[0, 0] = lab[4, 6] = 7                 # one label in two places stays one object
+    lab[0, 0] = lab[4, 6] = 7  # one label in two places stays one object
     lab[2, 3] = 3
     o = objects(lab)
     assert o[0, 0] == o[4, 6] == 7 and o[2, 3] == 3
@@ -167,7 +168,7 @@ def test_objects_of_a_mask_and_of_a_label_image():
 def test_stacks_pool_the_counts_of_each_image():
     truth = np.stack([two_cells(), two_cells()])
     blob = (truth > 0).astype(np.uint8)
-    blob[1, 3:11, 12] = 1                     # image 0 right, image 1 one blob
+    blob[1, 3:11, 12] = 1  # image 0 right, image 1 one blob
     s = object_scores(blob, truth)
     s0, s1 = object_scores(blob[0], truth[0]), object_scores(blob[1], truth[1])
     assert s.n_images == 2 and s0.n_images == 1
@@ -204,23 +205,34 @@ def test_torch_inputs_and_frozen_result():
         s.f1 = 0.5
 
 
-@pytest.mark.parametrize("pred, truth, words", [
-    (np.zeros((4, 4), int), np.zeros((5, 4), int), r"pred \(4, 4\) and truth \(5, 4\) must have the same shape"),
-    (np.zeros((4, 4), int), -np.ones((4, 4), int), "truth has negative values"),
-    (np.full((4, 4), 0.5), np.zeros((4, 4), int), "pred holds float64 numbers.*prob > 0.5"),
-    (np.zeros((4, 4), int), np.full((4, 4), 2.0), "truth holds float64.*astype\\(int\\)"),
-    (np.full((4, 4), np.nan), np.zeros((4, 4), int), "pred holds NaN"),
-    (np.zeros((1, 1, 4, 4), int), np.zeros((1, 1, 4, 4), int), r"\(H, W\) or a stack \(N, H, W\)"),
-    (np.array([["a"]]), np.zeros((1, 1), int), "whole numbers"),
-])
+@pytest.mark.parametrize(
+    "pred, truth, words",
+    [
+        (np.zeros((4, 4), int), np.zeros((5, 4), int), r"pred \(4, 4\) and truth \(5, 4\) must have the same shape"),
+        (np.zeros((4, 4), int), -np.ones((4, 4), int), "truth has negative values"),
+        (np.full((4, 4), 0.5), np.zeros((4, 4), int), "pred holds float64 numbers.*prob > 0.5"),
+        (np.zeros((4, 4), int), np.full((4, 4), 2.0), "truth holds float64.*astype\\(int\\)"),
+        (np.full((4, 4), np.nan), np.zeros((4, 4), int), "pred holds NaN"),
+        (np.zeros((1, 1, 4, 4), int), np.zeros((1, 1, 4, 4), int), r"\(H, W\) or a stack \(N, H, W\)"),
+        (np.array([["a"]]), np.zeros((1, 1), int), "whole numbers"),
+    ],
+)
 def test_invalid_inputs_are_explained(pred, truth, words):
     with pytest.raises(ValueError, match=words):
         object_scores(pred, truth)
 
 
-@pytest.mark.parametrize("bad, words", [(1.0, "below 1"), (1.5, "iou must be from 0 to 1"),
-                                        (-0.1, "iou must be from 0 to 1"), (True, "finite number"),
-                                        ("0.5", "finite number"), (float("nan"), "finite number")])
+@pytest.mark.parametrize(
+    "bad, words",
+    [
+        (1.0, "below 1"),
+        (1.5, "iou must be from 0 to 1"),
+        (-0.1, "iou must be from 0 to 1"),
+        (True, "finite number"),
+        ("0.5", "finite number"),
+        (float("nan"), "finite number"),
+    ],
+)
 def test_bad_threshold(bad, words):
     with pytest.raises(ValueError, match=words):
         object_scores(two_cells(), two_cells(), iou=bad)

@@ -1,4 +1,5 @@
 """Notebooks are committed clean (no outputs), valid, numbered in course order, and listed in the README."""
+
 import re
 from pathlib import Path
 

@@ -28,8 +28,9 @@ def test_mosaic_scales_each_map_and_keeps_positions():
 
 
 def test_mosaic_resizes_maps_of_different_sizes_to_one_tile():
-    canvas, corners = mosaic({(0, 0): (np.ones((40, 40)), "gray"), (0, 1): (np.eye(5), "viridis")}, 1, 2,
-                             tile=8, gap=2, band=3, top=1)
+    canvas, corners = mosaic(
+        {(0, 0): (np.ones((40, 40)), "gray"), (0, 1): (np.eye(5), "viridis")}, 1, 2, tile=8, gap=2, band=3, top=1
+    )
     assert corners == {(0, 0): (4, 2), (0, 1): (4, 12)}
     assert canvas.shape == (1 + 3 + 8 + 4, 2 * (8 + 2) + 2, 4)
     assert resize(np.arange(16.0).reshape(4, 4), 2).tolist() == [[2.5, 4.5], [10.5, 12.5]]

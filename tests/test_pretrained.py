@@ -1,4 +1,5 @@
 """The shipped checkpoints: present, small, loadable with weights_only, and good."""
+
 import numpy as np
 import pytest
 import torch

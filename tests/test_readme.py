@@ -1,4 +1,5 @@
 """The README's generated blocks are current, and its quick start is exactly the Makefile's two targets."""
+
 import importlib.util
 import re
 from pathlib import Path

@@ -5,6 +5,7 @@ A lesson demo seeds inside ``unet_lesson.core.env.seeded`` (``torch.random.fork_
 ``torch.Generator`` / ``np.random.default_rng``, never with ``torch.manual_seed``: a student who seeded
 their own experiment must not find it reset by running a lesson cell.
 """
+
 from __future__ import annotations
 
 import random
@@ -50,13 +51,20 @@ def _weights(obj):
 BUILDERS = {
     "lesson_model same": lambda: lesson_model("same"),
     "lesson_model valid, seed 3": lambda: lesson_model("valid", seed=3),
-    "trained_or_random, random": lambda: pretrained.trained_or_random("same", must_match={"depth": 2}, depth=2,
-                                                                      base_channels=2)[0],
+    "trained_or_random, random": lambda: pretrained.trained_or_random(
+        "same", must_match={"depth": 2}, depth=2, base_channels=2
+    )[0],
     "07 small same-padding net": lambda: l07._small(),
     "04 small net for the crop widget": lambda: l04._small_unet.__wrapped__("valid", False),
     "05 head layer": lambda: l05.head_layer(3, 8, seed=1),
     "05 random features, fitted head": lambda: l05.feature_source.__wrapped__("random")["head"],
     "01 random kernels": lambda: l01._random_kernels(2, 0),
+    "01 conv size view (a real nn.Conv2d)": lambda: l01.conv_size_view(64, 3, 2, 1),
+    "01 kernels on an image": lambda: l01.kernels_on_image_view(size=32, n_random=1),
+    "02 pool view (a conv feature map)": lambda: l02.pool_view(size=20),
+    "02 parameters view": lambda: l02.parameters_view(channels=4),
+    "03 the real up-conv layer": lambda: l03.real_layer(4, 2, device="cpu"),
+    "05 the head as a linear layer": lambda: l05.conv1x1_as_linear(3, 8, size=4),
     "01 many kernels view": lambda: l01.many_kernels_view(size=16, kernels=4),
     "02 channels view": lambda: l02.channels_view(size=16, channels=2),
     "03 up-conv demo": lambda: l03.feature_map_demo(np.array(sample_image(32))),
@@ -72,7 +80,7 @@ def _states():
 
 @pytest.mark.parametrize("build", BUILDERS.values(), ids=BUILDERS.keys())
 def test_seeded_builders_repeat_and_leave_the_global_rngs_alone(build):
-    torch.manual_seed(1234)   # the student's own seeds
+    torch.manual_seed(1234)  # the student's own seeds
     np.random.seed(1234)
     random.seed(1234)
     before = _states()
@@ -89,7 +97,7 @@ def test_seeded_builders_repeat_and_leave_the_global_rngs_alone(build):
             assert b == x == a, "Python's random was changed"
     assert len(first) == len(second)
     for a, b in zip(first, second):
-        assert (torch.equal(a, b) if isinstance(a, torch.Tensor) else a == b), "not the same result twice"
+        assert torch.equal(a, b) if isinstance(a, torch.Tensor) else a == b, "not the same result twice"
 
 
 def test_seeded_leaves_the_rng_alone_even_when_the_block_raises():

@@ -1,4 +1,5 @@
 """The size functions mirror PyTorch exactly: same result, and an error exactly where PyTorch fails."""
+
 import pytest
 import torch
 from hypothesis import given, settings
@@ -41,8 +42,9 @@ def test_conv_out_matches_conv2d(size, k, s, p, d):
 
 
 @settings(max_examples=300, deadline=None)
-@given(size=sizes, k=st.integers(1, 5), s=st.integers(1, 4), p=st.integers(0, 3), ceil=st.booleans(),
-       d=st.integers(1, 2))
+@given(
+    size=sizes, k=st.integers(1, 5), s=st.integers(1, 4), p=st.integers(0, 3), ceil=st.booleans(), d=st.integers(1, 2)
+)
 def test_pool_out_matches_maxpool2d(size, k, s, p, ceil, d):
     try:
         layer = nn.MaxPool2d(kernel_size=(k, 1), stride=(s, 1), padding=(p, 0), ceil_mode=ceil, dilation=(d, 1))
@@ -53,12 +55,14 @@ def test_pool_out_matches_maxpool2d(size, k, s, p, ceil, d):
 
 
 @settings(max_examples=300, deadline=None)
-@given(size=sizes, k=st.integers(1, 5), s=st.integers(1, 4), p=st.integers(0, 4), op=st.integers(0, 3),
-       d=st.integers(1, 2))
+@given(
+    size=sizes, k=st.integers(1, 5), s=st.integers(1, 4), p=st.integers(0, 4), op=st.integers(0, 3), d=st.integers(1, 2)
+)
 def test_up_conv_out_matches_convtranspose2d(size, k, s, p, op, d):
     try:
-        layer = nn.ConvTranspose2d(1, 1, kernel_size=(k, 1), stride=(s, 1), padding=(p, 0),
-                                   output_padding=(op, 0), dilation=(d, 1))
+        layer = nn.ConvTranspose2d(
+            1, 1, kernel_size=(k, 1), stride=(s, 1), padding=(p, 0), output_padding=(op, 0), dilation=(d, 1)
+        )
         expected = real_size(layer, size)
     except (RuntimeError, ValueError):
         expected = None
@@ -87,8 +91,9 @@ def test_explain_substitutes_the_numbers():
         assert str(f.result) in f.latex and f.general
 
 
-@pytest.mark.parametrize("src,dst", [(64, 56), (136, 104), (280, 200), (568, 392), (65, 56), (57, 56), (56, 56),
-                                     ((70, 65), (50, 40))])
+@pytest.mark.parametrize(
+    "src,dst", [(64, 56), (136, 104), (280, 200), (568, 392), (65, 56), (57, 56), (56, 56), ((70, 65), (50, 40))]
+)
 def test_center_crop_box_matches_slicing(src, dst):
     box = center_crop_box(src, dst)
     sh, sw = (src, src) if isinstance(src, int) else src
@@ -101,22 +106,26 @@ def test_center_crop_box_matches_slicing(src, dst):
     assert box.centered == ((sh - th) % 2 == 0 and (sw - tw) % 2 == 0)
     # the model's CenterCrop module cuts the same window
     from unet_lesson import CenterCrop
+
     assert torch.equal(CenterCrop()(x, (th, tw)), crop)
 
 
-@pytest.mark.parametrize("call,needle", [
-    (lambda: conv_out(2), "smaller than the 3x3 kernel"),
-    (lambda: conv_out(0), "at least 1"),
-    (lambda: conv_out(-5), "at least 1"),
-    (lambda: conv_out(572.5), "whole number"),
-    (lambda: conv_out(572, stride=0), "stride must be at least 1"),
-    (lambda: pool_out(1), "smaller than the 2x2 pooling window"),
-    (lambda: pool_out(10, kernel=2, padding=2), "at most 1"),
-    (lambda: up_conv_out(4, output_padding=2), "output_padding"),
-    (lambda: up_conv_out(1, kernel=1, stride=1, padding=1), "empties the output.*Use padding at most 0"),
-    (lambda: up_conv_out(4, stride=1, output_padding=1), "at most 0 .with stride 1 there is nothing to add"),
-    (lambda: center_crop_box(56, 64), "only make a map smaller"),
-])
+@pytest.mark.parametrize(
+    "call,needle",
+    [
+        (lambda: conv_out(2), "smaller than the 3x3 kernel"),
+        (lambda: conv_out(0), "at least 1"),
+        (lambda: conv_out(-5), "at least 1"),
+        (lambda: conv_out(572.5), "whole number"),
+        (lambda: conv_out(572, stride=0), "stride must be at least 1"),
+        (lambda: pool_out(1), "smaller than the 2x2 pooling window"),
+        (lambda: pool_out(10, kernel=2, padding=2), "at most 1"),
+        (lambda: up_conv_out(4, output_padding=2), "output_padding"),
+        (lambda: up_conv_out(1, kernel=1, stride=1, padding=1), "empties the output.*Use padding at most 0"),
+        (lambda: up_conv_out(4, stride=1, output_padding=1), "at most 0 .with stride 1 there is nothing to add"),
+        (lambda: center_crop_box(56, 64), "only make a map smaller"),
+    ],
+)
 def test_impossible_layers_explain_themselves(call, needle):
     with pytest.raises(LayerSizeError, match=needle):
         call()

@@ -1,5 +1,6 @@
 """separate_touching: touching objects separated by background, so the mask's components are the objects;
 and prepare() trains on that mask."""
+
 import numpy as np
 import pytest
 from scipy import ndimage as ndi
@@ -33,7 +34,7 @@ def voronoi(seed, n=40, size=128):
 def test_two_touching_squares_become_two_components_both_sides_giving_way():
     inst = np.zeros((10, 14), np.int32)
     inst[2:8, 1:7] = 1
-    inst[2:8, 7:13] = 2               # shares an edge with 1
+    inst[2:8, 7:13] = 2  # shares an edge with 1
     assert components(inst > 0)[1] == 1
     m = separate_touching(inst)
     assert m.dtype == np.uint8 and set(np.unique(m)) == {0, 1}
@@ -55,7 +56,7 @@ def test_width_is_the_depth_each_side_gives_up(width):
     m = separate_touching(inst, width=width)
     row = m[5]
     assert row[2:22].sum() == 20 - 2 * width
-    assert not row[12 - width:12 + width].any()
+    assert not row[12 - width : 12 + width].any()
     assert components(m)[1] == (1 if width == 0 else 2)
 
 
@@ -70,15 +71,15 @@ def test_a_chain_of_three():
 
 def test_objects_touching_the_image_border_or_only_background_are_unchanged():
     inst = np.zeros((10, 10), np.int32)
-    inst[:4, :4] = 1                  # in the corner: touches the image border
-    inst[6:, 3:] = 2                  # along the bottom and right border
+    inst[:4, :4] = 1  # in the corner: touches the image border
+    inst[6:, 3:] = 2  # along the bottom and right border
     assert np.array_equal(separate_touching(inst), (inst > 0).astype(np.uint8))
 
 
 def test_diagonal_neighbours_do_not_touch():
     inst = np.zeros((6, 6), np.int32)
     inst[:3, :3] = 1
-    inst[3:, 3:] = 2                  # corner to corner only
+    inst[3:, 3:] = 2  # corner to corner only
     assert np.array_equal(separate_touching(inst), (inst > 0).astype(np.uint8))
 
 
@@ -96,7 +97,7 @@ def test_on_touching_labels_only_the_contacts_change():
         filled = ndi.grey_dilation(inst[k], footprint=FOUR)
         line = (inst[k] == 0) & (ndi.grey_erosion(np.where(inst[k] > 0, inst[k], 1 << 20), footprint=FOUR) < filled)
         inst[k][line] = filled[line]
-    assert components(inst[0] > 0)[1] < np.unique(inst[0]).size - 1   # now cells touch: blobs merge
+    assert components(inst[0] > 0)[1] < np.unique(inst[0]).size - 1  # now cells touch: blobs merge
     m = separate_touching(inst)
     changed = (inst > 0) & (m == 0)
     # a changed pixel is next to another object (or a sliver cut off next to one)
@@ -108,14 +109,14 @@ def test_on_touching_labels_only_the_contacts_change():
     assert changed.any() and not (changed & ~near).any()
     for k in range(len(inst)):
         assert_pure(m[k], inst[k])
-    assert object_scores(m, inst).f1 > 0.95   # its components are the cells again
+    assert object_scores(m, inst).f1 > 0.95  # its components are the cells again
 
 
 @pytest.mark.parametrize("seed", range(8))
 @pytest.mark.parametrize("width", [1, 2])
 def test_voronoi_partition_gives_one_component_per_object(seed, width):
     inst = voronoi(seed)
-    assert components(inst > 0)[1] == 1      # one blob without separation
+    assert components(inst > 0)[1] == 1  # one blob without separation
     m = separate_touching(inst, width=width)
     assert_pure(m, inst)
     survivors = np.unique(inst[m > 0]).size
@@ -135,28 +136,31 @@ def test_slivers_cut_off_a_cell_become_background():
     m = separate_touching(inst)
     assert components(m)[1] == 40
     lost = plain & (m == 0)
-    assert 0 < lost.sum() <= 2 * (components(plain)[1] - 40)   # only those slivers (1-2 px each) went
+    assert 0 < lost.sum() <= 2 * (components(plain)[1] - 40)  # only those slivers (1-2 px each) went
     assert not (m & ~plain).any()
 
 
 def test_stacks_are_separated_image_by_image():
     a = np.zeros((2, 6, 6), np.int32)
     a[0, :, :3] = 1
-    a[1, :, 3:] = 2                   # same place in the other image: no contact
+    a[1, :, 3:] = 2  # same place in the other image: no contact
     assert np.array_equal(separate_touching(a), (a > 0).astype(np.uint8))
     v = np.stack([voronoi(0, size=48), voronoi(1, size=48)])
     m = separate_touching(v)
     assert np.array_equal(m[1], separate_touching(v[1]))
 
 
-@pytest.mark.parametrize("inst, kw, words", [
-    (np.full((4, 4), 1.5), {}, "instances holds float64"),
-    (-np.ones((4, 4), int), {}, "instances has negative values"),
-    (np.zeros(5, int), {}, r"\(H, W\) or a stack"),
-    (np.zeros((4, 4), int), dict(width=-1), "width must be at least 0"),
-    (np.zeros((4, 4), int), dict(width=1.5), "width must be a whole number"),
-    (np.zeros((4, 4), int), dict(width=True), "width must be a whole number"),
-])
+@pytest.mark.parametrize(
+    "inst, kw, words",
+    [
+        (np.full((4, 4), 1.5), {}, "instances holds float64"),
+        (-np.ones((4, 4), int), {}, "instances has negative values"),
+        (np.zeros(5, int), {}, r"\(H, W\) or a stack"),
+        (np.zeros((4, 4), int), dict(width=-1), "width must be at least 0"),
+        (np.zeros((4, 4), int), dict(width=1.5), "width must be a whole number"),
+        (np.zeros((4, 4), int), dict(width=True), "width must be a whole number"),
+    ],
+)
 def test_bad_input_is_explained(inst, kw, words):
     with pytest.raises(ValueError, match=words):
         separate_touching(inst, **kw)

@@ -1,4 +1,5 @@
 """Overlap-tile (lesson 09): plans, mirroring, stitched predictions, the widget's view and the exercises."""
+
 from __future__ import annotations
 
 import matplotlib
@@ -57,7 +58,7 @@ def _alive(scores) -> bool:
 def _tiles_for(depth, n=2):
     """Valid tile sizes whose output is at least one pooling grid (2**depth) and 16 px: the smallest
     such tile (many small tiles) and one with an output of about 40 px (a few tiles)."""
-    sizes = [t for t in valid_input_sizes(600, depth=depth) if output_size(t, depth=depth)[0] >= max(16, 2 ** depth)]
+    sizes = [t for t in valid_input_sizes(600, depth=depth) if output_size(t, depth=depth)[0] >= max(16, 2**depth)]
     larger = next(t for t in sizes if output_size(t, depth=depth)[0] >= 40)
     return [sizes[0], larger][:n]
 
@@ -83,8 +84,9 @@ def test_margin_matches_a_real_forward_pass(depth):
 # ----------------------------------------------------------------------------------
 # the plan: output blocks partition the image, inputs sit inside the padded image
 # ----------------------------------------------------------------------------------
-@pytest.mark.parametrize("shape", [(1, 1), (5, 130), (37, 53), (64, 64), (100, 61), (388, 388), (389, 777),
-                                   (512, 512), (1000, 700)])
+@pytest.mark.parametrize(
+    "shape", [(1, 1), (5, 130), (37, 53), (64, 64), (100, 61), (388, 388), (389, 777), (512, 512), (1000, 700)]
+)
 @pytest.mark.parametrize("tile", [572, 204, 380, (572, 380)])
 @pytest.mark.parametrize("align", [True, False])
 def test_plan_output_blocks_partition_the_image(shape, tile, align):
@@ -153,7 +155,7 @@ def test_mirror_pad_wider_than_the_image_keeps_mirroring_consistently():
     big = mirror_pad(a, 20, 31, 17, 9)
     small = mirror_pad(a, 2, 3, 1, 1)
     assert big.shape == (3, 5 + 51, 4 + 26)
-    assert np.array_equal(big[:, 18:18 + small.shape[1], 16:16 + small.shape[2]], small)
+    assert np.array_equal(big[:, 18 : 18 + small.shape[1], 16 : 16 + small.shape[2]], small)
     assert np.array_equal(mirror_pad(np.ones((1, 1)), 3, 3, 3, 3), np.ones((7, 7)))
 
 
@@ -206,8 +208,10 @@ def test_paper_step_is_not_exact_but_aligned_step_is():
     tile = next(t for t in _tiles_for(3, 10) if output_size(t, depth=3)[0] % 8)
     whole = predict_whole(model, image)
     assert _alive(whole)
-    assert np.abs(predict_tiled(model, image, tile, align=False) - whole).max() > 1e3 * \
-        np.abs(predict_tiled(model, image, tile) - whole).max()
+    assert (
+        np.abs(predict_tiled(model, image, tile, align=False) - whole).max()
+        > 1e3 * np.abs(predict_tiled(model, image, tile) - whole).max()
+    )
 
 
 def test_predict_restores_training_mode_and_accepts_tensors():
@@ -292,9 +296,17 @@ def test_invalid_tile_width_is_named():
         plan_tiles((512, 512), (571, 572))
 
 
-@pytest.mark.parametrize("bad, words", [(0, "at least 1"), (-572, "at least 1"), (57.5, "57 or 58"),
-                                        ("572", "whole number"), ((572, 572, 1), "height, width"),
-                                        (True, "whole number")])
+@pytest.mark.parametrize(
+    "bad, words",
+    [
+        (0, "at least 1"),
+        (-572, "at least 1"),
+        (57.5, "57 or 58"),
+        ("572", "whole number"),
+        ((572, 572, 1), "height, width"),
+        (True, "whole number"),
+    ],
+)
 def test_bad_tile_values(bad, words):
     with pytest.raises(ValueError, match=words):
         plan_tiles((512, 512), bad)
@@ -358,9 +370,16 @@ def test_plan_view_default_matches_plan_tiles():
     assert "margin" in v.html and str(plan.margin[0]) in v.html
 
 
-@pytest.mark.parametrize("tile, h, w, depth, align", [(380, 700, 1000, 4, True), (204, 37, 53, 4, False),
-                                                      (100, 99, 101, 3, True), (44, 5, 7, 2, True),
-                                                      (22, 9, 9, 1, False)])
+@pytest.mark.parametrize(
+    "tile, h, w, depth, align",
+    [
+        (380, 700, 1000, 4, True),
+        (204, 37, 53, 4, False),
+        (100, 99, 101, 3, True),
+        (44, 5, 7, 2, True),
+        (22, 9, 9, 1, False),
+    ],
+)
 def test_plan_view_valid_settings(tile, h, w, depth, align):
     v = safe_view(L.plan_view, tile=tile, height=h, width=w, depth=depth, align=align)
     plan = plan_tiles((h, w), tile, depth=depth, align=align)
@@ -377,9 +396,17 @@ def test_plan_view_invalid_tile_shows_nearest_valid_sizes():
     assert "ul-error" in v.body_html()
 
 
-@pytest.mark.parametrize("values, words", [(dict(tile=-1), "at least 1"), (dict(height=0), "at least 1"),
-                                           (dict(width=-3), "at least 1"), (dict(tile=204, height=20000), "too many"),
-                                           (dict(tile=188), "pooling grid"), (dict(depth=5, tile=580), "Nearest valid")])
+@pytest.mark.parametrize(
+    "values, words",
+    [
+        (dict(tile=-1), "at least 1"),
+        (dict(height=0), "at least 1"),
+        (dict(width=-3), "at least 1"),
+        (dict(tile=204, height=20000), "too many"),
+        (dict(tile=188), "pooling grid"),
+        (dict(depth=5, tile=580), "Nearest valid"),
+    ],
+)
 def test_plan_view_bad_settings_explain(values, words):
     v = safe_view(L.plan_view, **values)
     assert not v.ok and words in v.error
@@ -411,7 +438,7 @@ def test_exercises_expect_what_the_package_computes():
     assert L.EX_TILES.answer == plan_tiles((1000, 700), 572).n_tiles
     assert L.EX_NEAREST.answer == nearest_valid_sizes(600)[1]
     for ex in (L.EX_MARGIN, L.EX_TILES, L.EX_NEAREST, L.EX_WHY):
-        assert ex.check().status == "not attempted"   # the right answers: tests/test_exercise_answers.py
+        assert ex.check().status == "not attempted"  # the right answers: tests/test_exercise_answers.py
         assert ex.check("zzz").status == "wrong"
     assert "both sides" in L.EX_MARGIN.check(572 - output_size(572)[0]).message
     assert L.EX_TILES.check(4).status == "wrong"
@@ -437,14 +464,18 @@ def test_seam_profile_of_naive_tiles_fades_with_distance_and_overlap_tile_is_fla
     same, valid = _model(3, "same", seed=2), _model(3, seed=2)
     image = lesson_sample((64, 96), seed=0).image
     nplan = plan_naive_tiles(image.shape, 32, depth=3)
-    rows = seam_profile(foreground(predict_naive_tiles(same, image, 32)), foreground(predict_whole(same, image)),
-                        nplan, edges=(0, 2, 8))
+    rows = seam_profile(
+        foreground(predict_naive_tiles(same, image, 32)), foreground(predict_whole(same, image)), nplan, edges=(0, 2, 8)
+    )
     assert [r["band"] for r in rows] == ["0-2 px", "2-8 px", ">= 8 px"]
     assert sum(r["pixels"] for r in rows) == image.size
     assert rows[0]["mean"] > rows[1]["mean"] > rows[2]["mean"]
     tile = _tiles_for(3)[1]
-    flat = seam_profile(foreground(predict_tiled(valid, image, tile)), foreground(predict_whole(valid, image)),
-                        plan_tiles(image.shape, tile, depth=3))
+    flat = seam_profile(
+        foreground(predict_tiled(valid, image, tile)),
+        foreground(predict_whole(valid, image)),
+        plan_tiles(image.shape, tile, depth=3),
+    )
     assert max(r["max"] for r in flat) < 1e-5
 
 

@@ -1,4 +1,5 @@
 """UNet() is the paper's network; shape_table equals real forward passes; bad sizes explain themselves."""
+
 import itertools
 
 import pytest
@@ -23,15 +24,47 @@ def _no_grad():
     with torch.no_grad():
         yield
 
+
 # The paper's Fig. 1, read off the figure: (channels, size) after every layer, in forward order.
-FIG1_CONTRACTING = [(64, 570), (64, 568), (64, 284), (128, 282), (128, 280), (128, 140), (256, 138), (256, 136),
-                    (256, 68), (512, 66), (512, 64), (512, 32), (1024, 30), (1024, 28)]
+FIG1_CONTRACTING = [
+    (64, 570),
+    (64, 568),
+    (64, 284),
+    (128, 282),
+    (128, 280),
+    (128, 140),
+    (256, 138),
+    (256, 136),
+    (256, 68),
+    (512, 66),
+    (512, 64),
+    (512, 32),
+    (1024, 30),
+    (1024, 28),
+]
 FIG1_EXPANDING = [  # up-conv, cropped copy, concat, conv, conv at each level
-    (512, 56), (512, 56), (1024, 56), (512, 54), (512, 52),
-    (256, 104), (256, 104), (512, 104), (256, 102), (256, 100),
-    (128, 200), (128, 200), (256, 200), (128, 198), (128, 196),
-    (64, 392), (64, 392), (128, 392), (64, 390), (64, 388),
-    (2, 388)]
+    (512, 56),
+    (512, 56),
+    (1024, 56),
+    (512, 54),
+    (512, 52),
+    (256, 104),
+    (256, 104),
+    (512, 104),
+    (256, 102),
+    (256, 100),
+    (128, 200),
+    (128, 200),
+    (256, 200),
+    (128, 198),
+    (128, 196),
+    (64, 392),
+    (64, 392),
+    (128, 392),
+    (64, 390),
+    (64, 388),
+    (2, 388),
+]
 FIG1_CROPS = [(568, 392), (280, 200), (136, 104), (64, 56)]
 
 
@@ -56,8 +89,7 @@ def test_unet_defaults_are_the_paper(paper_unet):
     assert sum(p.numel() for p in m.parameters()) == 31_030_658 == count_parameters()
     convs = [mod for mod in m.modules() if isinstance(mod, (nn.Conv2d, nn.ConvTranspose2d))]
     assert len(convs) == 23
-    assert sum(isinstance(c, nn.ConvTranspose2d) and c.kernel_size == (2, 2) and c.stride == (2, 2)
-               for c in convs) == 4
+    assert sum(isinstance(c, nn.ConvTranspose2d) and c.kernel_size == (2, 2) and c.stride == (2, 2) for c in convs) == 4
     assert all(c.padding == (0, 0) for c in convs)
     assert not any(isinstance(mod, nn.BatchNorm2d) for mod in m.modules())
     assert sum(isinstance(mod, nn.MaxPool2d) for mod in m.modules()) == 4
@@ -74,8 +106,9 @@ def test_full_size_forward_matches_every_row(paper_unet):
 
 
 def small_configs():
-    for padding, depth, up_mode, bn in itertools.product(("valid", "same"), (1, 2, 3, 4), ("upconv", "bilinear"),
-                                                         (None, True, False)):
+    for padding, depth, up_mode, bn in itertools.product(
+        ("valid", "same"), (1, 2, 3, 4), ("upconv", "bilinear"), (None, True, False)
+    ):
         yield dict(padding=padding, depth=depth, up_mode=up_mode, batch_norm=bn, base_channels=2)
 
 
@@ -107,7 +140,7 @@ def test_relaxed_same_padding_runs_any_size(mismatch, size):
 @pytest.mark.parametrize("depth", [1, 2, 3, 4, 5])
 @pytest.mark.parametrize("k", [1, 2, 3, 7])
 def test_same_variant_output_equals_input(depth, k):
-    size = k * 2 ** depth
+    size = k * 2**depth
     assert output_size(size, padding="same", depth=depth) == (size, size)
     m = UNet(padding="same", depth=depth, base_channels=2).eval()
     assert m(torch.zeros(1, 1, size, size)).shape == (1, 2, size, size)
@@ -127,7 +160,8 @@ def test_same_variant_is_conv_bn_relu():
     assert block.conv1.padding == (1, 1) and block.conv1.bias is None
     # batch norm adds gamma and beta but drops the conv bias: same count per conv
     assert count_parameters(padding="same") == count_parameters() + sum(
-        r.out_shape[0] for r in shape_table(16, padding="same") if r.kind == "conv")
+        r.out_shape[0] for r in shape_table(16, padding="same") if r.kind == "conv"
+    )
 
 
 def test_valid_sizes_of_the_paper():
@@ -153,12 +187,15 @@ def test_valid_sizes_are_exactly_the_ones_the_network_takes_without_misalignment
         assert (size in valid) == evens, size
 
 
-@pytest.mark.parametrize("size,layer,below,above", [
-    (570, "contracting path, level 2, 2x2 max pool", 556, 572),
-    (573, "contracting path, level 1, 2x2 max pool", 572, 588),
-    (100, "contracting path, level 4, 2x2 max pool", None, 188),
-    (10, "contracting path, level 2, 3x3 conv + ReLU", None, 188),
-])
+@pytest.mark.parametrize(
+    "size,layer,below,above",
+    [
+        (570, "contracting path, level 2, 2x2 max pool", 556, 572),
+        (573, "contracting path, level 1, 2x2 max pool", 572, 588),
+        (100, "contracting path, level 4, 2x2 max pool", None, 188),
+        (10, "contracting path, level 2, 3x3 conv + ReLU", None, 188),
+    ],
+)
 def test_invalid_sizes_name_layer_reason_and_nearest(size, layer, below, above):
     with pytest.raises(InvalidInputSize) as e:
         output_size(size)
@@ -179,9 +216,18 @@ def test_odd_size_message_says_why():
         output_size(100, padding="same")
 
 
-@pytest.mark.parametrize("bad,needle", [(0, "positive"), (-572, "positive"), (572.5, "whole number"),
-                                        ("572px", "whole number"), (None, "whole number"), (float("nan"), "whole"),
-                                        ((572, 572, 3), "(height, width)")])
+@pytest.mark.parametrize(
+    "bad,needle",
+    [
+        (0, "positive"),
+        (-572, "positive"),
+        (572.5, "whole number"),
+        ("572px", "whole number"),
+        (None, "whole number"),
+        (float("nan"), "whole"),
+        ((572, 572, 3), "(height, width)"),
+    ],
+)
 def test_non_sizes_get_a_clear_message(bad, needle):
     with pytest.raises(InvalidInputSize, match=needle):
         output_size(bad)
@@ -198,9 +244,17 @@ def test_forward_raises_the_same_clear_error_not_a_concat_failure():
         m(torch.zeros(1, 1, 20, 19))
 
 
-@pytest.mark.parametrize("opts,needle", [(dict(padding="full"), "padding must be"), (dict(depth=0), "depth"),
-                                         (dict(up_mode="nearest"), "up_mode"), (dict(base_channels=0), "base"),
-                                         (dict(mismatch="pad"), "for same padding"), (dict(num_classes=-1), "num_")])
+@pytest.mark.parametrize(
+    "opts,needle",
+    [
+        (dict(padding="full"), "padding must be"),
+        (dict(depth=0), "depth"),
+        (dict(up_mode="nearest"), "up_mode"),
+        (dict(base_channels=0), "base"),
+        (dict(mismatch="pad"), "for same padding"),
+        (dict(num_classes=-1), "num_"),
+    ],
+)
 def test_bad_options_are_explained(opts, needle):
     with pytest.raises(ValueError, match=needle):
         UNet(**opts)
@@ -230,11 +284,13 @@ def test_a_network_too_large_to_build_is_refused_at_once(options):
     assert time.perf_counter() - t0 < 10.0  # generous: the hangs it guards against took a minute
     with torch.device("meta"):  # on the meta device it is built (shapes only)
         assert sum(p.numel() for p in UNet(**options).parameters()) == count_parameters(**options)
-    assert shape_table(output_size_for_depth(options.get("depth", 4)), **options).total_params == count_parameters(**options)
+    assert shape_table(output_size_for_depth(options.get("depth", 4)), **options).total_params == count_parameters(
+        **options
+    )
 
 
 def output_size_for_depth(depth):
-    return valid_input_sizes(2 ** depth * 40, depth=depth)[-1]
+    return valid_input_sizes(2**depth * 40, depth=depth)[-1]
 
 
 def test_forward_checks_each_input_shape_once(monkeypatch):
@@ -247,15 +303,17 @@ def test_forward_checks_each_input_shape_once(monkeypatch):
     net = UNet(padding="same", depth=2, base_channels=2).eval()
     for _ in range(3):
         net(torch.zeros(1, 1, 16, 16))
-    net(torch.zeros(2, 1, 16, 16))   # another batch size, same height and width: no new check
+    net(torch.zeros(2, 1, 16, 16))  # another batch size, same height and width: no new check
     net(torch.zeros(1, 1, 24, 16))
     assert calls == [(16, 16), (24, 16)]
     with pytest.raises(InvalidInputSize):
         net(torch.zeros(1, 1, 18, 16))
 
 
-@pytest.mark.parametrize("shape, words", [((1, 44, 44), "add the batch axis"), ((44, 44), "x\\[None, None\\]"),
-                                          ((1, 3, 44, 44), "takes 1 input channel")])
+@pytest.mark.parametrize(
+    "shape, words",
+    [((1, 44, 44), "add the batch axis"), ((44, 44), "x\\[None, None\\]"), ((1, 3, 44, 44), "takes 1 input channel")],
+)
 def test_forward_explains_an_input_of_the_wrong_form(shape, words):
     with pytest.raises(ValueError, match=words):
         UNet(padding="same", depth=2, base_channels=2)(torch.zeros(shape))

@@ -1,4 +1,5 @@
 """The widget framework: views never raise into the widget, errors hide figures, updates never interleave."""
+
 import threading
 import time
 

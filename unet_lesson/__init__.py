@@ -22,25 +22,47 @@ The core's names are importable from ``unet_lesson`` itself:
   :func:`nearest_valid_sizes`, :func:`smallest_valid_size`, :func:`input_size_for`, :func:`size_rule`,
   :func:`count_parameters`, :class:`InvalidInputSize`.
 """
+
 from .core.model import CenterCrop, CropAndConcat, DoubleConvolution, DownSample, UNet, UpSample
 from .core.options import UNetOptions
 from .core.search import input_size_for, size_rule, smallest_valid_size, valid_input_sizes
 from .core.shapes import (
-                          InvalidInputSize,
-                          LayerRow,
-                          ShapeTable,
-                          count_parameters,
-                          nearest_valid_sizes,
-                          output_size,
-                          shape_table,
+    InvalidInputSize,
+    LayerRow,
+    ShapeTable,
+    count_parameters,
+    nearest_valid_sizes,
+    output_size,
+    shape_table,
 )
 from .core.sizes import CropBox, Formula, LayerSizeError, center_crop_box, conv_out, pool_out, up_conv_out
 
 __version__ = "0.1.0"
 
 __all__ = [
-    "conv_out", "pool_out", "up_conv_out", "center_crop_box", "CropBox", "Formula", "LayerSizeError",
-    "UNet", "UNetOptions", "DoubleConvolution", "DownSample", "UpSample", "CenterCrop", "CropAndConcat",
-    "shape_table", "ShapeTable", "LayerRow", "output_size", "valid_input_sizes", "nearest_valid_sizes",
-    "smallest_valid_size", "input_size_for", "size_rule", "count_parameters", "InvalidInputSize",
+    "conv_out",
+    "pool_out",
+    "up_conv_out",
+    "center_crop_box",
+    "CropBox",
+    "Formula",
+    "LayerSizeError",
+    "UNet",
+    "UNetOptions",
+    "DoubleConvolution",
+    "DownSample",
+    "UpSample",
+    "CenterCrop",
+    "CropAndConcat",
+    "shape_table",
+    "ShapeTable",
+    "LayerRow",
+    "output_size",
+    "valid_input_sizes",
+    "nearest_valid_sizes",
+    "smallest_valid_size",
+    "input_size_for",
+    "size_rule",
+    "count_parameters",
+    "InvalidInputSize",
 ]

@@ -1,4 +1,5 @@
 """Fixtures for the browser tests: Chromium through Playwright (skipped without Chromium, required in CI)."""
+
 from __future__ import annotations
 
 import pytest

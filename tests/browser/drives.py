@@ -5,6 +5,7 @@ adds, for each widget, a :class:`WidgetDrive`: how to read its controls, the exp
 function of the controls computed by ``unet_lesson``, and the steps (``DRIVES``). A new widget
 without a drive fails at import, naming it.
 """
+
 from __future__ import annotations
 
 import functools
@@ -45,12 +46,12 @@ FIXTURE_CONV = WidgetDrive(
     expected=_fixture_conv_expected,
     texts=_fixture_conv_texts,
     steps=[
-        Press("kernel", "ArrowRight", 2),   # 3x3 -> 5x5
-        Type("size", 101),                  # a typed odd size
+        Press("kernel", "ArrowRight", 2),  # 3x3 -> 5x5
+        Type("size", 101),  # a typed odd size
         Select("padding", "2"),
-        Press("stride", "ArrowRight", 1),   # stride 2: a floor appears in the formula
-        Type("size", -4, invalid=True),     # a negative size must be explained, not crash
-        Type("size", 64),                   # and the widget recovers
+        Press("stride", "ArrowRight", 1),  # stride 2: a floor appears in the formula
+        Type("size", -4, invalid=True),  # a negative size must be explained, not crash
+        Type("size", 64),  # and the widget recovers
     ],
 )
 
@@ -60,6 +61,7 @@ FIXTURES = [NotebookDrive("tests/browser/fixtures/fixture_conv.ipynb", [FIXTURE_
 # the lessons (filled in as they land on main)
 # --------------------------------------------------------------------------------------
 
+
 # 00 start here: the whole U-Net as a black box (input size, padding -> output size, parameters)
 def _start_expected(input_size, padding):
     out_h, out_w = output_size(input_size, padding=padding)  # InvalidInputSize is a ValueError
@@ -68,8 +70,11 @@ def _start_expected(input_size, padding):
 
 def _start_texts(input_size, padding):
     c_out, h_out, w_out = shape_table(input_size, padding=padding).output_shape
-    return [f"{input_size}×{input_size}×1", f"{h_out}×{w_out}×{c_out}",
-            f"{count_parameters(padding=padding):,} parameters"]
+    return [
+        f"{input_size}×{input_size}×1",
+        f"{h_out}×{w_out}×{c_out}",
+        f"{count_parameters(padding=padding):,} parameters",
+    ]
 
 
 def _start_nearest(input_size, padding):
@@ -105,9 +110,18 @@ START = WidgetDrive(
 # 01 convolution sizes: one conv, input size -> output size, with the formula and a real nn.Conv2d
 def _conv_expected(size, kernel, stride, padding, dilation):
     f = conv_out.explain(size, kernel, stride, padding, dilation)
-    return {"size": size, "kernel": kernel, "stride": stride, "padding": padding, "dilation": dilation,
-            "output": f.result, "torch_output": f.result, "agree": True, "padded": size + 2 * padding,
-            "formula": f.text}
+    return {
+        "size": size,
+        "kernel": kernel,
+        "stride": stride,
+        "padding": padding,
+        "dilation": dilation,
+        "output": f.result,
+        "torch_output": f.result,
+        "agree": True,
+        "padded": size + 2 * padding,
+        "formula": f.text,
+    }
 
 
 def _conv_texts(size, kernel, stride, padding, dilation):
@@ -121,12 +135,12 @@ CONV = WidgetDrive(
     expected=_conv_expected,
     texts=_conv_texts,
     steps=[
-        Press("size", "ArrowDown", 1),        # 572 -> 571 with the keyboard
+        Press("size", "ArrowDown", 1),  # 572 -> 571 with the keyboard
         Type("kernel", 5),
-        Type("stride", 2),                    # a floor appears
+        Type("stride", 2),  # a floor appears
         Type("padding", 1),
         Type("dilation", 2),
-        Type("size", 2, invalid=True),        # the dilated 5x5 kernel no longer fits
+        Type("size", 2, invalid=True),  # the dilated 5x5 kernel no longer fits
         Type("size", 572),
     ],
 )
@@ -136,9 +150,18 @@ CONV = WidgetDrive(
 def _pool_expected(size, kernel, stride, padding, ceil_mode, source):
     f = pool_out.explain(size, kernel, stride, padding, ceil_mode)
     layer = torch.nn.MaxPool2d(kernel, stride=stride, padding=padding, ceil_mode=ceil_mode)
-    return {"size": size, "kernel": kernel, "stride": stride, "padding": padding, "ceil_mode": int(ceil_mode),
-            "output": f.result, "torch_output": f.result, "agree": True,
-            "params": sum(p.numel() for p in layer.parameters()), "formula": f.text}
+    return {
+        "size": size,
+        "kernel": kernel,
+        "stride": stride,
+        "padding": padding,
+        "ceil_mode": int(ceil_mode),
+        "output": f.result,
+        "torch_output": f.result,
+        "agree": True,
+        "params": sum(p.numel() for p in layer.parameters()),
+        "formula": f.text,
+    }
 
 
 def _pool_texts(size, kernel, stride, padding, ceil_mode, source):
@@ -152,11 +175,11 @@ POOL = WidgetDrive(
     expected=_pool_expected,
     texts=_pool_texts,
     steps=[
-        Type("size", 137),                     # odd: floor drops a row
-        Toggle("ceil_mode"),                   # ceil keeps a half window
+        Type("size", 137),  # odd: floor drops a row
+        Toggle("ceil_mode"),  # ceil keeps a half window
         Select("source", "image"),
-        Press("kernel", "ArrowUp", 1),         # 3x3 windows
-        Type("padding", 2, invalid=True),      # more than half the kernel: PyTorch refuses
+        Press("kernel", "ArrowUp", 1),  # 3x3 windows
+        Type("padding", 2, invalid=True),  # more than half the kernel: PyTorch refuses
         Type("padding", 1),
     ],
 )
@@ -188,8 +211,8 @@ POOL_PATH = WidgetDrive(
     expected=_pool_path_expected,
     texts=_pool_path_texts,
     steps=[
-        Type("size", 573),                     # odd sizes reach the pools
-        Type("size", 30, invalid=True),        # the maps shrink to nothing at level 3
+        Type("size", 573),  # odd sizes reach the pools
+        Type("size", 30, invalid=True),  # the maps shrink to nothing at level 3
         Press("size", "ArrowUp", 3, invalid=True),  # 33 with the keyboard: still too small
         Type("size", 188),
     ],
@@ -202,8 +225,14 @@ def _upconv_expected(size, kernel, stride, padding, output_padding, in_channels,
     layer = torch.nn.ConvTranspose2d(in_channels, out_channels, kernel, stride, padding, output_padding)
     with torch.no_grad():
         real = tuple(layer(torch.zeros(1, in_channels, size, size)).shape[1:])
-    return {"output": f.result, "formula": f.text, "params": sum(p.numel() for p in layer.parameters()),
-            "weight_shape": tuple(layer.weight.shape), "real_shape": real, "agrees": True}
+    return {
+        "output": f.result,
+        "formula": f.text,
+        "params": sum(p.numel() for p in layer.parameters()),
+        "weight_shape": tuple(layer.weight.shape),
+        "real_shape": real,
+        "agrees": True,
+    }
 
 
 def _upconv_texts(size, kernel, stride, padding, output_padding, in_channels, out_channels):
@@ -216,20 +245,30 @@ def _upconv_error_texts(message, size, kernel, stride, padding, output_padding, 
     if size < 1:
         return [f"size must be at least 1, got {size}"]
     if output_padding >= stride:
-        return [f"output_padding ({output_padding}) must be smaller than the stride ({stride})", f"at most {stride - 1}"]
+        return [
+            f"output_padding ({output_padding}) must be smaller than the stride ({stride})",
+            f"at most {stride - 1}",
+        ]
     return [f"padding {padding}"]
 
 
 UPCONV = WidgetDrive(
     css="ul-upconv",
-    controls={"size": int, "kernel": int, "stride": int, "padding": int, "output_padding": int,
-              "in_channels": int, "out_channels": int},
+    controls={
+        "size": int,
+        "kernel": int,
+        "stride": int,
+        "padding": int,
+        "output_padding": int,
+        "in_channels": int,
+        "out_channels": int,
+    },
     expected=_upconv_expected,
     texts=_upconv_texts,
     error_texts=_upconv_error_texts,
     steps=[
-        Press("size", "ArrowUp", 1),              # 5x5 input
-        Type("kernel", 3),                        # stride 2 no longer divides the kernel: uneven overlap
+        Press("size", "ArrowUp", 1),  # 5x5 input
+        Type("kernel", 3),  # stride 2 no longer divides the kernel: uneven overlap
         Type("padding", 1),
         Type("output_padding", 1),
         Type("out_channels", 8),
@@ -251,17 +290,29 @@ def _crop_expected(input_size, level, padding, allow_odd):
     out_h, _ = output_size(input_size, **opts)
     row = next(r for r in shape_table(input_size, **opts).where(kind="crop") if r.level == level)
     box = center_crop_box(row.in_shape[1:], row.out_shape[1:])
-    return {"input": input_size, "level": level, "padding": padding, "source": box.source[0], "target": box.height,
-            "top": box.top, "left": box.left, "bottom": box.bottom, "right": box.right, "channels": row.in_shape[0],
-            "concat_channels": 2 * row.in_shape[0], "output": out_h, "crop_matches_box": "True", "valid": "yes"}
+    return {
+        "input": input_size,
+        "level": level,
+        "padding": padding,
+        "source": box.source[0],
+        "target": box.height,
+        "top": box.top,
+        "left": box.left,
+        "bottom": box.bottom,
+        "right": box.right,
+        "channels": row.in_shape[0],
+        "concat_channels": 2 * row.in_shape[0],
+        "output": out_h,
+        "crop_matches_box": "True",
+        "valid": "yes",
+    }
 
 
 def _crop_texts(input_size, level, padding, allow_odd):
     opts = _crop_options(padding, allow_odd)
     row = next(r for r in shape_table(input_size, **opts).where(kind="crop") if r.level == level)
     out_h, out_w = output_size(input_size, **opts)
-    return [center_crop_box(row.in_shape[1:], row.out_shape[1:]).explain().text,
-            f"Network output: {out_h}×{out_w}"]
+    return [center_crop_box(row.in_shape[1:], row.out_shape[1:]).explain().text, f"Network output: {out_h}×{out_w}"]
 
 
 def _crop_nearest(input_size, level, padding, allow_odd):
@@ -274,16 +325,17 @@ CROP = WidgetDrive(
     controls={"input_size": int, "level": lambda label: int(label.split()[0]), "padding": str, "allow_odd": bool},
     expected=_crop_expected,
     texts=_crop_texts,
-    error_texts=lambda message, **s: [message] + [number(n) for k, n in _crop_nearest(**s).items()
-                                                  if k in ("below", "above") and n],
+    error_texts=lambda message, **s: (
+        [message] + [number(n) for k, n in _crop_nearest(**s).items() if k in ("below", "above") and n]
+    ),
     error_data=_crop_nearest,
     steps=[
         Select("level", "3"),
         Type("input_size", 570, invalid=True),  # odd at a pool: the crop would be off by half a pixel
-        Toggle("allow_odd"),                    # mismatch='crop': crop anyway, not centred
+        Toggle("allow_odd"),  # mismatch='crop': crop anyway, not centred
         Toggle("allow_odd", invalid=True),
         Select("padding", "same", invalid=True),
-        Type("input_size", 560),                # same padding: nothing to crop
+        Type("input_size", 560),  # same padding: nothing to crop
         Select("level", "4 (deepest, 64 in the paper)"),
     ],
 )
@@ -311,9 +363,14 @@ def _head_row(num_classes):
 
 def _head_expected(num_classes):
     row = _head_row(num_classes)  # ValueError for fewer than 1 class
-    return {"num_classes": num_classes, "out_channels": row.out_shape[0], "in_channels": row.in_shape[0],
-            "params": row.params, "params_formula": row.params,
-            "output": re.compile(rf"^(\d+)x\1x{row.out_shape[0]}$")}
+    return {
+        "num_classes": num_classes,
+        "out_channels": row.out_shape[0],
+        "in_channels": row.in_shape[0],
+        "params": row.params,
+        "params_formula": row.params,
+        "output": re.compile(rf"^(\d+)x\1x{row.out_shape[0]}$"),
+    }
 
 
 def _head_texts(num_classes):
@@ -329,12 +386,13 @@ HEAD = WidgetDrive(
     texts=_head_texts,
     error_texts=lambda message, num_classes: [f"at least 1, got {num_classes}"],
     steps=[
-        Press("num_classes", "ArrowUp", 1),     # 3 classes
+        Press("num_classes", "ArrowUp", 1),  # 3 classes
         Type("num_classes", 5),
-        Type("num_classes", 0, invalid=True),   # no kernels, no output
-        Type("num_classes", 1),                 # one class: read with a sigmoid
+        Type("num_classes", 0, invalid=True),  # no kernels, no output
+        Type("num_classes", 1),  # one class: read with a sigmoid
     ],
 )
+
 
 # 08 training: the paper's weight map w(x) = w_c(x) + w0 * exp(-(d1 + d2)^2 / (2 sigma^2))
 def _weights_expected(w0, sigma, gap):
@@ -347,9 +405,13 @@ def _weights_expected(w0, sigma, gap):
     row, col = GAP_PIXEL
     s = make_sample(64, seed=0)
     picture_w = class_weights(s.mask) + border_weights(s.instances, w0, sigma)
-    return {"w0": float(w0), "sigma": float(sigma), "gap": gap,
-            "gap_weight": round(float(toy_w[row, col:col + gap].max()), 4),
-            "max_weight": round(float(picture_w.max()), 4)}
+    return {
+        "w0": float(w0),
+        "sigma": float(sigma),
+        "gap": gap,
+        "gap_weight": round(float(toy_w[row, col : col + gap].max()), 4),
+        "max_weight": round(float(picture_w.max()), 4),
+    }
 
 
 def _weights_texts(w0, sigma, gap):
@@ -363,10 +425,10 @@ WEIGHTS = WidgetDrive(
     expected=_weights_expected,
     texts=_weights_texts,
     steps=[
-        Press("w0", "ArrowLeft", 3),         # w0 10 -> 7
-        Press("sigma", "ArrowRight", 2),     # sigma 5 -> 6
-        Press("gap", "ArrowRight", 2),       # a wider gap: a smaller border weight
-        Type("w0", 0),                       # no border term: only the class weights are left
+        Press("w0", "ArrowLeft", 3),  # w0 10 -> 7
+        Press("sigma", "ArrowRight", 2),  # sigma 5 -> 6
+        Press("gap", "ArrowRight", 2),  # a wider gap: a smaller border weight
+        Type("w0", 0),  # no border term: only the class weights are left
         Press("sigma", "End", 1),
     ],
     no_invalid_reason="w0, sigma and gap are sliders whose every position is a valid setting",
@@ -384,8 +446,16 @@ def _tile_expected(tile, height, width, depth, align):
     out = output_size(tile, depth=depth)[0]  # InvalidInputSize for a tile the network cannot take
     plan = _tile_plan(tile, height, width, depth, align)
     rows, cols = plan.grid
-    return {"tile": tile, "output": out, "margin": (tile - out) // 2, "step": plan.stride[0], "rows": rows,
-            "cols": cols, "tiles": rows * cols, "valid": 1}
+    return {
+        "tile": tile,
+        "output": out,
+        "margin": (tile - out) // 2,
+        "step": plan.stride[0],
+        "rows": rows,
+        "cols": cols,
+        "tiles": rows * cols,
+        "valid": 1,
+    }
 
 
 def _tile_texts(tile, height, width, depth, align):
@@ -415,10 +485,10 @@ TILE = WidgetDrive(
     error_texts=_tile_error_texts,
     error_data=_tile_nearest,
     steps=[
-        Type("height", 700),                 # a taller image: more rows of tiles
-        Press("depth", "ArrowDown", 1),      # depth 3: a smaller margin
+        Type("height", 700),  # a taller image: more rows of tiles
+        Press("depth", "ArrowDown", 1),  # depth 3: a smaller margin
         Toggle("align"),
-        Type("tile", 570, invalid=True),     # not a valid input tile: the nearest ones
+        Type("tile", 570, invalid=True),  # not a valid input tile: the nearest ones
         Type("tile", 508),
     ],
 )
@@ -431,17 +501,24 @@ def _explorer_options(padding, depth, base_channels, num_classes, up_mode):
 
 def _explorer_expected(input_size, **o):
     table = shape_table(input_size, **_explorer_options(**o))  # InvalidInputSize or a bad option: ValueError
-    return {"input_size": input_size, "output_size": table.output_shape[1],
-            "params": count_parameters(**_explorer_options(**o)), "n_conv_layers": table.n_conv_layers,
-            "error": ""}
+    return {
+        "input_size": input_size,
+        "output_size": table.output_shape[1],
+        "params": count_parameters(**_explorer_options(**o)),
+        "n_conv_layers": table.n_conv_layers,
+        "error": "",
+    }
 
 
 def _explorer_texts(input_size, **o):
     table = shape_table(input_size, **_explorer_options(**o))
     c, h, w = table.input_shape
     oc, oh, ow = table.output_shape
-    return [f"{h}×{w}×{c} → {oh}×{ow}×{oc}", f"{count_parameters(**_explorer_options(**o)):,} parameters",
-            f"{table.n_conv_layers} conv layers"]
+    return [
+        f"{h}×{w}×{c} → {oh}×{ow}×{oc}",
+        f"{count_parameters(**_explorer_options(**o)):,} parameters",
+        f"{table.n_conv_layers} conv layers",
+    ]
 
 
 def _explorer_nearest(input_size, **o):
@@ -455,7 +532,9 @@ def _explorer_nearest(input_size, **o):
 
 
 def _explorer_error_texts(message, input_size, **o):
-    below_above = nearest_valid_sizes(input_size, **_explorer_options(**o)) if _explorer_nearest(input_size, **o) else ()
+    below_above = (
+        nearest_valid_sizes(input_size, **_explorer_options(**o)) if _explorer_nearest(input_size, **o) else ()
+    )
     return [message] + [number(n) for n in below_above if n]
 
 
@@ -467,8 +546,14 @@ def _explorer_maps(input_size, depth, **_):
 def explorer_drive(steps, feature_maps: bool) -> WidgetDrive:
     return WidgetDrive(
         css="ul-explorer",
-        controls={"input_size": int, "padding": str, "depth": int, "base_channels": int, "num_classes": int,
-                  "up_mode": str},
+        controls={
+            "input_size": int,
+            "padding": str,
+            "depth": int,
+            "base_channels": int,
+            "num_classes": int,
+            "up_mode": str,
+        },
         expected=_explorer_expected,
         texts=_explorer_texts,
         error_texts=_explorer_error_texts,
@@ -479,41 +564,50 @@ def explorer_drive(steps, feature_maps: bool) -> WidgetDrive:
 
 
 # 06: the paper's network (572, valid) and what the knobs do to it
-EXPLORER_06 = explorer_drive([
-    Type("input_size", 588),
-    Type("input_size", 570, invalid=True),       # odd at a pool: where, why, nearest valid sizes
-    Type("input_size", 572),
-    Press("depth", "ArrowDown", 1),              # depth 3, from the keyboard
-    Type("depth", 9, invalid=True),              # deeper than the options allow: said, not clamped
-    Type("depth", 3),
-    Type("base_channels", 32),
-    Type("num_classes", 5),
-    Select("up_mode", "bilinear"),
-    Type("base_channels", 0, invalid=True),
-    Type("base_channels", 64),
-], feature_maps=False)
+EXPLORER_06 = explorer_drive(
+    [
+        Type("input_size", 588),
+        Type("input_size", 570, invalid=True),  # odd at a pool: where, why, nearest valid sizes
+        Type("input_size", 572),
+        Press("depth", "ArrowDown", 1),  # depth 3, from the keyboard
+        Type("depth", 9, invalid=True),  # deeper than the options allow: said, not clamped
+        Type("depth", 3),
+        Type("base_channels", 32),
+        Type("num_classes", 5),
+        Select("up_mode", "bilinear"),
+        Type("base_channels", 0, invalid=True),
+        Type("base_channels", 64),
+    ],
+    feature_maps=False,
+)
 
 # 07: the same-padding network (256, feature maps shown)
-EXPLORER_07 = explorer_drive([
-    Press("depth", "ArrowDown", 1),
-    Type("base_channels", 16),
-    Type("num_classes", 3),
-    Select("up_mode", "bilinear"),
-    Type("input_size", 250, invalid=True),
-    Type("input_size", 256),
-    Select("padding", "valid", invalid=True),    # 256 does not fit the valid network
-    Type("input_size", 508),
-], feature_maps=True)
+EXPLORER_07 = explorer_drive(
+    [
+        Press("depth", "ArrowDown", 1),
+        Type("base_channels", 16),
+        Type("num_classes", 3),
+        Select("up_mode", "bilinear"),
+        Type("input_size", 250, invalid=True),
+        Type("input_size", 256),
+        Select("padding", "valid", invalid=True),  # 256 does not fit the valid network
+        Type("input_size", 508),
+    ],
+    feature_maps=True,
+)
 
 # the explorer page (also served by Voila): the paper's defaults, feature maps shown
-EXPLORER = explorer_drive([
-    Select("padding", "same", invalid=True),     # 572 is not a multiple of 16
-    Type("input_size", 256),
-    Press("depth", "ArrowDown", 1),
-    Type("num_classes", 0, invalid=True),
-    Type("num_classes", 3),
-    Select("up_mode", "bilinear"),
-], feature_maps=True)
+EXPLORER = explorer_drive(
+    [
+        Select("padding", "same", invalid=True),  # 572 is not a multiple of 16
+        Type("input_size", 256),
+        Press("depth", "ArrowDown", 1),
+        Type("num_classes", 0, invalid=True),
+        Type("num_classes", 3),
+        Select("up_mode", "bilinear"),
+    ],
+    feature_maps=True,
+)
 
 #: the drive of every widget of every lesson, by (notebook, widget name as in the module's WIDGETS)
 DRIVES = {

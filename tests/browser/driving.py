@@ -11,6 +11,7 @@ those numbers as ``data-ul-<name>`` attributes and its visible text contains ``t
 When ``expected`` raises ``ValueError`` for the settings (an impossible size), the widget must
 show ``.ul-error`` with the message (``error_texts``) and no stale numbers are checked.
 """
+
 from __future__ import annotations
 
 import re
@@ -26,6 +27,7 @@ from typing import Any, Callable, Mapping, Sequence
 class Press:
     """Press ``key`` ``times`` on a slider's handle (ArrowRight, ArrowLeft, Home, End, PageUp...), or
     in a number box (ArrowUp, ArrowDown; then Enter, which a box needs to send its value)."""
+
     control: str
     key: str = "ArrowRight"
     times: int = 1
@@ -47,6 +49,7 @@ class Press:
 @dataclass(frozen=True)
 class Type:
     """Type ``value`` into a text box (then Enter) or into a slider's readout (Ctrl+A, value, Enter)."""
+
     control: str
     value: Any
     invalid: bool = False
@@ -71,6 +74,7 @@ class Type:
 @dataclass(frozen=True)
 class Select:
     """Choose the entry labelled ``label`` in a dropdown (or a toggle/radio button with that label)."""
+
     control: str
     label: str
     invalid: bool = False
@@ -93,6 +97,7 @@ class Select:
 @dataclass(frozen=True)
 class Toggle:
     """Click a checkbox or a single toggle button."""
+
     control: str
     invalid: bool = False
 
@@ -113,7 +118,9 @@ _READ_JS = """el => {
   const sel = el.querySelector('select');
   if (sel) return sel.selectedIndex >= 0 ? sel.options[sel.selectedIndex].text : null;
   const readout = el.querySelector('.widget-readout');
-  if (readout) return (readout.value !== undefined && readout.tagName === 'INPUT') ? readout.value : readout.textContent.trim();
+  if (readout)
+    return (readout.value !== undefined && readout.tagName === 'INPUT') ? readout.value
+                                                                        : readout.textContent.trim();
   const cb = el.querySelector('input[type=checkbox]');
   if (cb) return cb.checked;
   if (el.classList.contains('widget-toggle-button')) return el.classList.contains('mod-active');
@@ -177,7 +184,8 @@ class WidgetDrive:
     """One widget of a notebook: how to find it, read it, drive it and what it must show.
 
     ``expected(**settings) -> {name: value}``: the numbers the view must carry as
-    ``data-ul-<name>`` (compared as ``str(value)``, or matched when a ``re.Pattern``); raise ``ValueError`` for a setting that
+    ``data-ul-<name>`` (compared as ``str(value)``, or matched when a ``re.Pattern``); raise ``ValueError`` for a
+    setting that
     cannot work. ``texts(**settings) -> [str]``: strings the visible view must contain.
     ``error_texts(message, **settings) -> [str]``: what ``.ul-error`` must contain for an
     invalid setting (default: the ``ValueError``'s message itself); ``error_data(**settings)``:
@@ -230,8 +238,9 @@ class WidgetDrive:
                 expect(figures.nth(i), f"{context}: figure {i} must hide while the setting is invalid").to_be_hidden()
             for name, value in self.error_data(**settings).items():
                 if value is not None:
-                    expect_attribute(expect, body, f"data-ul-{name}", value,
-                                     f"{context}: data-ul-{name} for invalid {settings}")
+                    expect_attribute(
+                        expect, body, f"data-ul-{name}", value, f"{context}: data-ul-{name} for invalid {settings}"
+                    )
             return {"settings": settings, "error": msg}
         for name, value in want.items():
             expect_attribute(expect, body, f"data-ul-{name}", value, f"{context}: data-ul-{name} for {settings}")
@@ -239,8 +248,9 @@ class WidgetDrive:
         for selector, fn in self.more.items():
             other = box.locator(selector).first
             for name, value in fn(**settings).items():
-                expect_attribute(expect, other, f"data-ul-{name}", value,
-                                 f"{context}: {selector} data-ul-{name} for {settings}")
+                expect_attribute(
+                    expect, other, f"data-ul-{name}", value, f"{context}: {selector} data-ul-{name} for {settings}"
+                )
         view = box.locator(".ul-view").first
         for text in self.texts(**settings):
             expect(view, f"{context}: visible text for {settings}").to_contain_text(_normalise(text))
@@ -266,7 +276,8 @@ class WidgetDrive:
             invalid = "error" in entry
             assert invalid == step.invalid, (
                 f"'{step}' gives {entry['settings']}, which unet_lesson says is "
-                f"{'invalid' if invalid else 'valid'}, but the drive marks it invalid={step.invalid}")
+                f"{'invalid' if invalid else 'valid'}, but the drive marks it invalid={step.invalid}"
+            )
             if invalid and error_shot is not None:
                 settle(self.box(page))
                 self.box(page).scroll_into_view_if_needed()
@@ -274,7 +285,8 @@ class WidgetDrive:
                 error_shot = None
             log.append(entry)
         assert any(s.invalid for s in self.steps) or self.no_invalid_reason, (
-            f"the drive of .{self.css} must try one invalid setting (or say why none is reachable)")
+            f"the drive of .{self.css} must try one invalid setting (or say why none is reachable)"
+        )
         return log
 
 
@@ -301,7 +313,9 @@ def number(value) -> re.Pattern:
     """A visible number on its own (570 must not match inside 5700), with or without thousands separators."""
     plain = str(value)
     grouped = f"{value:,}" if isinstance(value, int) else plain
-    alts = "|".join(v.replace(".", r"\.") for v in {plain, grouped, grouped.replace(",", " "), grouped.replace(",", "\u202f")})
+    alts = "|".join(
+        v.replace(".", r"\.") for v in {plain, grouped, grouped.replace(",", " "), grouped.replace(",", "\u202f")}
+    )
     return re.compile(rf"(?<![\d.,]){'(?:' + alts + ')'}(?![\d]|[.,]\d)")
 
 

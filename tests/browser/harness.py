@@ -7,6 +7,7 @@ nothing is written back into the repository). Servers are stopped with SIGTERM t
 then waited for. The browser is Debian's Chromium (``/usr/bin/chromium``) driven by Playwright's
 sync API; every request that does not go to 127.0.0.1 is aborted.
 """
+
 from __future__ import annotations
 
 import json
@@ -28,9 +29,17 @@ NOTEBOOKS = ROOT / "notebooks"
 FIXTURES = Path(__file__).resolve().parent / "fixtures"
 ARTIFACTS = ROOT / "test-artifacts" / "browser"
 CHROMIUM = "/usr/bin/chromium"
-CHROMIUM_ARGS = ["--headless", "--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run",
-                 "--disable-background-networking", "--disable-component-update", "--disable-sync",
-                 "--disable-dev-shm-usage"]
+CHROMIUM_ARGS = [
+    "--headless",
+    "--no-sandbox",
+    "--disable-gpu",
+    "--disable-quic",
+    "--no-first-run",
+    "--disable-background-networking",
+    "--disable-component-update",
+    "--disable-sync",
+    "--disable-dev-shm-usage",
+]
 REQUIRE_ENV = "UNET_LESSON_REQUIRE_BROWSER"
 SERVER_START_TIMEOUT = 90.0
 
@@ -41,8 +50,10 @@ SERVER_START_TIMEOUT = 90.0
 def unavailable_reason() -> str | None:
     """Why the browser tests cannot run on this machine (None when they can)."""
     if not os.path.exists(CHROMIUM):
-        return (f"Chromium not found at {CHROMIUM}: install Debian's package "
-                "(apt-get install chromium) to run the browser tests")
+        return (
+            f"Chromium not found at {CHROMIUM}: install Debian's package "
+            "(apt-get install chromium) to run the browser tests"
+        )
     try:
         import playwright.sync_api  # noqa: F401
     except ImportError:
@@ -66,9 +77,15 @@ def require_browser() -> None:
 def isolated_env(base: Path) -> dict:
     """Environment for a server whose HOME, XDG, Jupyter and IPython dirs all live under ``base``."""
     env = os.environ.copy()
-    dirs = {"HOME": "home", "XDG_CONFIG_HOME": "home/.config", "XDG_CACHE_HOME": "home/.cache",
-            "JUPYTER_CONFIG_DIR": "jupyter/config", "JUPYTER_DATA_DIR": "jupyter/data",
-            "JUPYTER_RUNTIME_DIR": "jupyter/runtime", "IPYTHONDIR": "ipython"}
+    dirs = {
+        "HOME": "home",
+        "XDG_CONFIG_HOME": "home/.config",
+        "XDG_CACHE_HOME": "home/.cache",
+        "JUPYTER_CONFIG_DIR": "jupyter/config",
+        "JUPYTER_DATA_DIR": "jupyter/data",
+        "JUPYTER_RUNTIME_DIR": "jupyter/runtime",
+        "IPYTHONDIR": "ipython",
+    }
     for var, sub in dirs.items():
         path = base / sub
         path.mkdir(parents=True, exist_ok=True)
@@ -78,8 +95,9 @@ def isolated_env(base: Path) -> dict:
     # the news pop-up would cover the screenshots
     labconfig = base / "jupyter/config/labconfig"
     labconfig.mkdir(parents=True, exist_ok=True)
-    (labconfig / "page_config.json").write_text(json.dumps(
-        {"disabledExtensions": {"@jupyterlab/apputils-extension:announcements": True}}))
+    (labconfig / "page_config.json").write_text(
+        json.dumps({"disabledExtensions": {"@jupyterlab/apputils-extension:announcements": True}})
+    )
     # the kernels import unet_lesson from this checkout
     env["PYTHONPATH"] = os.pathsep.join([str(ROOT)] + ([env["PYTHONPATH"]] if env.get("PYTHONPATH") else []))
     env["PYTHONUNBUFFERED"] = "1"
@@ -155,8 +173,14 @@ class Server:
         for _attempt in range(4):
             self.port = free_port()
             log = open(self.log_path, "ab")
-            self.proc = subprocess.Popen(self.argv_for_port(self.port), env=self.env, cwd=self.cwd,
-                                         stdout=log, stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL)
+            self.proc = subprocess.Popen(
+                self.argv_for_port(self.port),
+                env=self.env,
+                cwd=self.cwd,
+                stdout=log,
+                stderr=subprocess.STDOUT,
+                stdin=subprocess.DEVNULL,
+            )
             log.close()
             deadline = time.monotonic() + SERVER_START_TIMEOUT
             while time.monotonic() < deadline:
@@ -167,7 +191,9 @@ class Server:
                 time.sleep(0.2)
             else:
                 self.stop()
-                raise RuntimeError(f"{self.name} did not answer within {SERVER_START_TIMEOUT:.0f} s:\n{self.log_tail()}")
+                raise RuntimeError(
+                    f"{self.name} did not answer within {SERVER_START_TIMEOUT:.0f} s:\n{self.log_tail()}"
+                )
             self.proc.wait()
         raise RuntimeError(f"{self.name} failed to start 4 times:\n{self.log_tail()}")
 
@@ -226,24 +252,56 @@ def shutdown_sessions(server: Server, timeout: float = 30.0) -> None:
 
 def lab_server(root_dir: Path, base: Path) -> Server:
     def argv(port: int) -> list[str]:
-        return [sys.executable, "-m", "jupyterlab", "--ip=127.0.0.1", f"--port={port}", "--no-browser",
-                "--allow-root", "--IdentityProvider.token=", "--ServerApp.password=",
-                f"--ServerApp.root_dir={root_dir}", "--ServerApp.port_retries=0",
-                "--LabApp.expose_app_in_browser=True", "--LabApp.news_url=None",
-                "--LabApp.check_for_updates_class=jupyterlab.NeverCheckForUpdate"]
+        return [
+            sys.executable,
+            "-m",
+            "jupyterlab",
+            "--ip=127.0.0.1",
+            f"--port={port}",
+            "--no-browser",
+            "--allow-root",
+            "--IdentityProvider.token=",
+            "--ServerApp.password=",
+            f"--ServerApp.root_dir={root_dir}",
+            "--ServerApp.port_retries=0",
+            "--LabApp.expose_app_in_browser=True",
+            "--LabApp.news_url=None",
+            "--LabApp.check_for_updates_class=jupyterlab.NeverCheckForUpdate",
+        ]
+
     env = isolated_env(base)
     # only what a student's notebook needs: no language servers, terminals or Voila preview
-    (Path(env["JUPYTER_CONFIG_DIR"]) / "jupyter_server_config.json").write_text(json.dumps({"ServerApp": {
-        "jpserver_extensions": {"jupyter_lsp": False, "voila.server_extension": False,
-                                "jupyter_server_terminals": False, "notebook_shim": False},
-        "terminals_enabled": False}}))
+    (Path(env["JUPYTER_CONFIG_DIR"]) / "jupyter_server_config.json").write_text(
+        json.dumps(
+            {
+                "ServerApp": {
+                    "jpserver_extensions": {
+                        "jupyter_lsp": False,
+                        "voila.server_extension": False,
+                        "jupyter_server_terminals": False,
+                        "notebook_shim": False,
+                    },
+                    "terminals_enabled": False,
+                }
+            }
+        )
+    )
     return Server("jupyterlab", argv, "/api/status", env, root_dir, base)
 
 
 def voila_server(notebook: Path, base: Path) -> Server:
     def argv(port: int) -> list[str]:
-        return [sys.executable, "-m", "voila", str(notebook), "--Voila.ip=127.0.0.1", f"--port={port}",
-                "--no-browser", "--Voila.port_retries=0"]
+        return [
+            sys.executable,
+            "-m",
+            "voila",
+            str(notebook),
+            "--Voila.ip=127.0.0.1",
+            f"--port={port}",
+            "--no-browser",
+            "--Voila.port_retries=0",
+        ]
+
     # GET / would execute the notebook; a static file says the server is up
     return Server("voila", argv, "/voila/static/voila.js", isolated_env(base), notebook.parent, base)
 

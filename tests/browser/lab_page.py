@@ -1,4 +1,5 @@
 """JupyterLab page helpers: open a notebook, wait for its kernel, Run All, collect errors."""
+
 from __future__ import annotations
 
 import json
@@ -87,8 +88,7 @@ def dom_tracebacks(page) -> list[str]:
 
 def widget_classes(page) -> set[str]:
     """The ``ul-<topic>`` classes of all lesson widgets rendered on the page."""
-    classes = page.eval_on_selector_all(
-        ".ul-widget", "els => els.map(e => Array.from(e.classList))")
+    classes = page.eval_on_selector_all(".ul-widget", "els => els.map(e => Array.from(e.classList))")
     return {c for cl in classes for c in cl if c.startswith("ul-") and c != "ul-widget"}
 
 

@@ -1,4 +1,5 @@
 """Every widget notebook in a real JupyterLab and Chromium: Run All, no errors, widgets show unet_lesson's numbers."""
+
 from __future__ import annotations
 
 import time
@@ -42,13 +43,16 @@ def check_in_jupyterlab(nb, lab, page, expect):
         problems = cell_problems(page) + dom_tracebacks(page)
         assert not problems, f"{nb.path} does not run cleanly in JupyterLab:\n" + "\n".join(problems)
 
-        logs = [w.drive(page, expect, error_shot=artifact_path(f"{nb.name}-{w.css}-error") if i == 0 else None)
-                for i, w in enumerate(nb.widgets)]
+        logs = [
+            w.drive(page, expect, error_shot=artifact_path(f"{nb.name}-{w.css}-error") if i == 0 else None)
+            for i, w in enumerate(nb.widgets)
+        ]
 
         shown = widget_classes(page)
         driven = {w.css for w in nb.widgets}
-        assert shown <= driven, (f"{nb.path} shows widgets {sorted(shown - driven)} that no drive in "
-                                 "tests/browser/drives.py checks")
+        assert shown <= driven, (
+            f"{nb.path} shows widgets {sorted(shown - driven)} that no drive in tests/browser/drives.py checks"
+        )
         assert not dom_tracebacks(page), f"a traceback appeared while driving {nb.path}"
         if nb.widgets:
             settle(nb.widgets[-1].box(page))

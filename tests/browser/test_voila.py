@@ -1,4 +1,5 @@
 """The explorer as a student opens it in Voila: it renders without errors and its widgets show unet_lesson's numbers."""
+
 from __future__ import annotations
 
 import time
@@ -31,8 +32,10 @@ def test_notebook_in_voila(nb, page, expect, tmp_path):
             errors = [t[:500] for t in page.locator(STDERR).all_inner_texts()]
             expect(page.get_by_text(VOILA_CELL_ERROR)).to_have_count(0)
             assert not errors, f"{nb.path} shows errors in Voila:\n" + "\n".join(errors)
-            logs = [w.drive(page, expect, error_shot=artifact_path(f"voila-{nb.name}-{w.css}-error") if i == 0 else None)
-                    for i, w in enumerate(nb.widgets)]
+            logs = [
+                w.drive(page, expect, error_shot=artifact_path(f"voila-{nb.name}-{w.css}-error") if i == 0 else None)
+                for i, w in enumerate(nb.widgets)
+            ]
             assert not page.locator(STDERR).count(), "an error appeared while driving the widgets"
             for w in nb.widgets:
                 settle(w.box(page))

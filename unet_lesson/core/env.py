@@ -1,4 +1,5 @@
 """The student's environment: versions, and which device the course computes on."""
+
 from __future__ import annotations
 
 import platform
@@ -24,8 +25,20 @@ def environment_report() -> dict:
     import torch
 
     report = {"python": sys.version.split()[0], "platform": platform.platform()}
-    for pkg in ("unet-lesson", "torch", "numpy", "matplotlib", "ipywidgets", "jupyterlab", "torchinfo",
-                "scikit-image", "scipy", "tqdm", "nbval", "voila"):
+    for pkg in (
+        "unet-lesson",
+        "torch",
+        "numpy",
+        "matplotlib",
+        "ipywidgets",
+        "jupyterlab",
+        "torchinfo",
+        "scikit-image",
+        "scipy",
+        "tqdm",
+        "nbval",
+        "voila",
+    ):
         try:
             report[pkg] = md.version(pkg)
         except md.PackageNotFoundError:

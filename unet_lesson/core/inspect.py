@@ -1,4 +1,5 @@
 """Look inside a network: the feature maps every layer produces for one image."""
+
 from __future__ import annotations
 
 from contextlib import contextmanager

@@ -24,6 +24,7 @@ default, and said so wherever the course trains a network:
 convs with padding 1 and Conv-BN-ReLU blocks, so the up-conv's output already matches
 the copied map, the crop disappears, and the output size equals the input size.
 """
+
 from __future__ import annotations
 
 import math
@@ -37,8 +38,7 @@ from .ops import center_crop
 from .options import UNetOptions
 from .shapes import output_size
 
-__all__ = ["UNet", "DoubleConvolution", "DownSample", "UpSample", "CenterCrop", "CropAndConcat", "he_init_",
-           "incoming"]
+__all__ = ["UNet", "DoubleConvolution", "DownSample", "UpSample", "CenterCrop", "CropAndConcat", "he_init_", "incoming"]
 
 
 class DoubleConvolution(nn.Sequential):
@@ -153,15 +153,32 @@ class UNet(nn.Module):
     message rather than a bare concatenation failure deep inside the network.
     """
 
-    def __init__(self, in_channels: int = 1, num_classes: int = 2, base_channels: int = 64, depth: int = 4,
-                 padding: Literal["valid", "same"] = "valid", batch_norm: bool | None = None,
-                 up_mode: Literal["upconv", "bilinear"] = "upconv",
-                 mismatch: Literal["error", "crop", "pad"] = "error", dropout: float = 0.0,
-                 init: Literal["pytorch", "he"] = "pytorch"):
+    def __init__(
+        self,
+        in_channels: int = 1,
+        num_classes: int = 2,
+        base_channels: int = 64,
+        depth: int = 4,
+        padding: Literal["valid", "same"] = "valid",
+        batch_norm: bool | None = None,
+        up_mode: Literal["upconv", "bilinear"] = "upconv",
+        mismatch: Literal["error", "crop", "pad"] = "error",
+        dropout: float = 0.0,
+        init: Literal["pytorch", "he"] = "pytorch",
+    ):
         super().__init__()
-        o = UNetOptions(in_channels=in_channels, num_classes=num_classes, base_channels=base_channels,
-                        depth=depth, padding=padding, batch_norm=batch_norm, up_mode=up_mode,
-                        mismatch=mismatch, dropout=dropout, init=init)
+        o = UNetOptions(
+            in_channels=in_channels,
+            num_classes=num_classes,
+            base_channels=base_channels,
+            depth=depth,
+            padding=padding,
+            batch_norm=batch_norm,
+            up_mode=up_mode,
+            mismatch=mismatch,
+            dropout=dropout,
+            init=init,
+        )
         self.options = o
         self._checked: dict[tuple[int, int], tuple[int, int]] = {}
         _check_size_to_build(o)
@@ -197,12 +214,19 @@ class UNet(nn.Module):
     def _check(self, x: torch.Tensor) -> None:
         """A clear message for an input this network cannot take, once per input shape."""
         if x.ndim != 4:
-            raise ValueError(f"UNet expects a batch (N, C, H, W), got a tensor of shape {tuple(x.shape)}: "
-                             + ("add the batch axis with x[None] (or x.unsqueeze(0))." if x.ndim == 3 else
-                                "a single image (H, W) becomes x[None, None]."))
+            raise ValueError(
+                f"UNet expects a batch (N, C, H, W), got a tensor of shape {tuple(x.shape)}: "
+                + (
+                    "add the batch axis with x[None] (or x.unsqueeze(0))."
+                    if x.ndim == 3
+                    else "a single image (H, W) becomes x[None, None]."
+                )
+            )
         if x.shape[1] != self.options.in_channels:
-            raise ValueError(f"this UNet takes {self.options.in_channels} input channel(s) (in_channels), got "
-                             f"{x.shape[1]} in a tensor of shape {tuple(x.shape)}.")
+            raise ValueError(
+                f"this UNet takes {self.options.in_channels} input channel(s) (in_channels), got "
+                f"{x.shape[1]} in a tensor of shape {tuple(x.shape)}."
+            )
         hw = (int(x.shape[-2]), int(x.shape[-1]))
         if hw not in self._checked:
             self._checked[hw] = output_size(hw, self.options)  # raises InvalidInputSize, saying why
@@ -213,7 +237,8 @@ class UNet(nn.Module):
                     f"Batch norm cannot train on this: a single {hw[0]}x{hw[1]} image leaves a 1x1 map at the "
                     "bottom of the U, one value per channel, and batch norm needs more than one to compute "
                     f"a mean and variance. Use a batch of 2 or more images, an input of at least {2 * g}, "
-                    "or model.eval() for inference.")
+                    "or model.eval() for inference."
+                )
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         self._check(x)
@@ -251,7 +276,8 @@ def _check_size_to_build(o: UNetOptions) -> None:
             f"{MAX_PARAMETERS:,} this course builds for real. Its shapes need no weights: use "
             "unet_lesson.shape_table(size, ...) or count_parameters(...), or build it on PyTorch's meta device "
             "(with torch.device('meta'): UNet(...)), which allocates nothing. A smaller depth or base_channels "
-            "also works: every level doubles the channels.")
+            "also works: every level doubles the channels."
+        )
 
 
 def incoming(module: nn.Module) -> int:

@@ -11,6 +11,7 @@ r"""The operations a student re-derives by hand, each written once and tested ag
 (The transposed convolution by scatter-and-sum and the other by-hand layers live beside these,
 in :mod:`unet_lesson.core.handmade`.)
 """
+
 from __future__ import annotations
 
 import numpy as np
@@ -56,8 +57,10 @@ def mirror_pad(a, top: int, bottom: int, left: int, right: int):
     shape = tuple(a.shape)
     if len(shape) < 2:
         raise ValueError(f"mirror_pad needs an image with at least 2 dimensions, got shape {shape}.")
-    pads = [whole(v, f"padding {name}", minimum=0) for name, v in
-            (("top", top), ("bottom", bottom), ("left", left), ("right", right))]
+    pads = [
+        whole(v, f"padding {name}", minimum=0)
+        for name, v in (("top", top), ("bottom", bottom), ("left", left), ("right", right))
+    ]
     top, bottom, left, right = pads
     H, W = shape[-2:]
     rows = mirror_index(np.arange(-top, H + bottom), H)

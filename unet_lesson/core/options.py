@@ -18,6 +18,7 @@ course's default) and ``init`` (``"pytorch"``: PyTorch's default initialisation,
 default; ``"he"``: the paper's Gaussian with standard deviation :math:`\sqrt{2/N}`, N the number
 of inputs of one output unit, e.g. :math:`N = 9 \cdot 64 = 576` for a 3x3 conv over 64 channels).
 """
+
 from __future__ import annotations
 
 import dataclasses
@@ -28,15 +29,20 @@ from .parse import BadValue, choice, flag, real, whole
 
 __all__ = ["UNetOptions", "options_of", "PADDINGS", "UP_MODES", "MISMATCHES", "INITS", "MAX_DEPTH"]
 
-PADDINGS = {"valid": "the paper: no padding, every 3x3 conv trims 2 pixels, copy and crop",
-            "same": "padding 1, every 3x3 conv keeps the size, output size = input size"}
-UP_MODES = {"upconv": "2x2 transposed conv with stride 2, the paper",
-            "bilinear": "bilinear x2 followed by a 1x1 conv"}
-MISMATCHES = {"error": "refuse an input size that leaves an odd map before a pool",
-              "crop": "centre-crop the copied map to the expanding path's map",
-              "pad": "zero-pad the expanding path's map up to the copied map (same padding only)"}
-INITS = {"pytorch": "PyTorch's default initialisation",
-         "he": "the paper's Gaussian with std sqrt(2/N), N = inputs of one output unit"}
+PADDINGS = {
+    "valid": "the paper: no padding, every 3x3 conv trims 2 pixels, copy and crop",
+    "same": "padding 1, every 3x3 conv keeps the size, output size = input size",
+}
+UP_MODES = {"upconv": "2x2 transposed conv with stride 2, the paper", "bilinear": "bilinear x2 followed by a 1x1 conv"}
+MISMATCHES = {
+    "error": "refuse an input size that leaves an odd map before a pool",
+    "crop": "centre-crop the copied map to the expanding path's map",
+    "pad": "zero-pad the expanding path's map up to the copied map (same padding only)",
+}
+INITS = {
+    "pytorch": "PyTorch's default initialisation",
+    "he": "the paper's Gaussian with std sqrt(2/N), N = inputs of one output unit",
+}
 #: the deepest U the options accept (2**8 = 256-pixel steps); building one is bounded separately
 MAX_DEPTH = 8
 
@@ -70,8 +76,10 @@ class UNetOptions:
 
         for name in ("in_channels", "num_classes", "base_channels"):
             put(name, whole(getattr(self, name), name, minimum=1, error=OptionError))
-        put("depth", whole(self.depth, "depth (the number of 2x2 max pools)", minimum=1, maximum=MAX_DEPTH,
-                           error=OptionError))
+        put(
+            "depth",
+            whole(self.depth, "depth (the number of 2x2 max pools)", minimum=1, maximum=MAX_DEPTH, error=OptionError),
+        )
         put("padding", choice(self.padding, "padding", PADDINGS, error=OptionError))
         if self.batch_norm is None:
             put("batch_norm", self.padding == "same")
@@ -80,10 +88,21 @@ class UNetOptions:
         put("up_mode", choice(self.up_mode, "up_mode", UP_MODES, error=OptionError))
         put("mismatch", choice(self.mismatch, "mismatch", MISMATCHES, error=OptionError))
         if self.mismatch == "pad" and self.padding == "valid":
-            raise OptionError("mismatch='pad' is for same padding: with valid padding the copied map is always "
-                              "larger, so it is cropped (use mismatch='crop' to allow odd sizes before a pool).")
-        put("dropout", real(self.dropout, "dropout", minimum=0.0, maximum=0.99, error=OptionError,
-                            hint="the probability of zeroing a feature; the paper does not give its value, 0.5 is usual"))
+            raise OptionError(
+                "mismatch='pad' is for same padding: with valid padding the copied map is always "
+                "larger, so it is cropped (use mismatch='crop' to allow odd sizes before a pool)."
+            )
+        put(
+            "dropout",
+            real(
+                self.dropout,
+                "dropout",
+                minimum=0.0,
+                maximum=0.99,
+                error=OptionError,
+                hint="the probability of zeroing a feature; the paper does not give its value, 0.5 is usual",
+            ),
+        )
         put("init", choice(self.init, "init", INITS, error=OptionError))
 
     # ---- derived facts ---------------------------------------------------------------
@@ -95,12 +114,12 @@ class UNetOptions:
     @property
     def channels(self) -> tuple[int, ...]:
         """Channels after each level's double conv, top first, the bottom last: (64, 128, 256, 512, 1024)."""
-        return tuple(self.base_channels * 2 ** level for level in range(self.depth + 1))
+        return tuple(self.base_channels * 2**level for level in range(self.depth + 1))
 
     @property
     def grid(self) -> int:
         """``2**depth``: after ``depth`` 2x2 pools the network looks at its input on this pixel grid."""
-        return 2 ** self.depth
+        return 2**self.depth
 
     def replace(self, **changes) -> "UNetOptions":
         """A copy with some knobs changed (checked again)."""
@@ -151,8 +170,10 @@ def options_of(options: UNetOptions | Mapping[str, Any] | None = None, /, **over
     elif isinstance(options, Mapping):
         base = dict(options)
     else:
-        raise OptionError(f"options must be a UNetOptions (e.g. model.options), got {type(options).__name__}: "
-                          "give the knobs as keywords instead, e.g. padding='same'")
+        raise OptionError(
+            f"options must be a UNetOptions (e.g. model.options), got {type(options).__name__}: "
+            "give the knobs as keywords instead, e.g. padding='same'"
+        )
     merged = {**base, **overrides}
     unknown = set(merged) - set(FIELDS)
     if unknown:

@@ -17,6 +17,7 @@ A failure raises :class:`BadValue` (a ``ValueError``) or the subclass a caller a
 and tests can match it. The parsers never allocate anything: a size of ``10**400`` is refused or
 accepted in microseconds, and the arithmetic that follows is integer arithmetic.
 """
+
 from __future__ import annotations
 
 import math
@@ -54,8 +55,16 @@ def _as_number(value: Any):
     return None
 
 
-def whole(value: Any, name: str, *, minimum: int | None = None, maximum: int | None = None,
-          error: type[ValueError] = BadValue, unit: str = "", hint: str = "") -> int:
+def whole(
+    value: Any,
+    name: str,
+    *,
+    minimum: int | None = None,
+    maximum: int | None = None,
+    error: type[ValueError] = BadValue,
+    unit: str = "",
+    hint: str = "",
+) -> int:
     """``value`` as a Python ``int``, or ``error`` with a message naming ``name``.
 
     Accepts ints, integral floats (``4.0``), numpy integers and 0-d arrays or tensors.
@@ -101,16 +110,22 @@ def _whole(value, name, minimum, maximum, error, unit) -> int:
     return number
 
 
-def size_pair(value: Any, name: str, *, minimum: int | None = 1, maximum: int | None = None,
-              error: type[ValueError] = BadValue, unit: str = "") -> tuple[int, int]:
+def size_pair(
+    value: Any,
+    name: str,
+    *,
+    minimum: int | None = 1,
+    maximum: int | None = None,
+    error: type[ValueError] = BadValue,
+    unit: str = "",
+) -> tuple[int, int]:
     """A size given as one whole number (a square) or a (height, width) pair: ``(h, w)``.
 
     Pairs may be tuples, lists, ``torch.Size`` or 1-d arrays of length 2. Each number is checked by
     :func:`whole` (named ``"<name> height"`` / ``"<name> width"``).
     """
     if isinstance(value, (str, bytes)) or value is None or isinstance(value, Mapping):
-        raise error(f"{name} must be one whole number (a square) or a (height, width) pair, got "
-                    f"{_describe(value)}.")
+        raise error(f"{name} must be one whole number (a square) or a (height, width) pair, got {_describe(value)}.")
     if _as_number(value) is not None or isinstance(value, bool):
         n = whole(value, name, minimum=minimum, maximum=maximum, error=error, unit=unit)
         return n, n
@@ -119,8 +134,7 @@ def size_pair(value: Any, name: str, *, minimum: int | None = 1, maximum: int | 
     except TypeError:
         items = None
     if items is None or len(items) != 2:
-        raise error(f"{name} must be one whole number (a square) or a (height, width) pair, got "
-                    f"{_describe(value)}.")
+        raise error(f"{name} must be one whole number (a square) or a (height, width) pair, got {_describe(value)}.")
     h = whole(items[0], f"{name} height", minimum=minimum, maximum=maximum, error=error, unit=unit)
     w = whole(items[1], f"{name} width", minimum=minimum, maximum=maximum, error=error, unit=unit)
     return h, w
@@ -136,8 +150,9 @@ def flag(value: Any, name: str, *, error: type[ValueError] = BadValue) -> bool:
     raise error(f"{name} must be True or False, got {_describe(value)}.")
 
 
-def choice(value: Any, name: str, options: Mapping[str, str] | Iterable[str], *,
-           error: type[ValueError] = BadValue) -> str:
+def choice(
+    value: Any, name: str, options: Mapping[str, str] | Iterable[str], *, error: type[ValueError] = BadValue
+) -> str:
     """One of ``options`` (a mapping name -> what it means, or a list of names)."""
     names = list(options)
     if isinstance(value, str) and value in names:
@@ -149,8 +164,16 @@ def choice(value: Any, name: str, options: Mapping[str, str] | Iterable[str], *,
     raise error(f"{name} must be one of {listed}; got {_describe(value)}.")
 
 
-def real(value: Any, name: str, *, minimum: float | None = None, maximum: float | None = None,
-         strict_minimum: bool = False, error: type[ValueError] = BadValue, hint: str = "") -> float:
+def real(
+    value: Any,
+    name: str,
+    *,
+    minimum: float | None = None,
+    maximum: float | None = None,
+    strict_minimum: bool = False,
+    error: type[ValueError] = BadValue,
+    hint: str = "",
+) -> float:
     """A finite real number in ``[minimum, maximum]`` (``(minimum, maximum]`` with ``strict_minimum``)."""
     number = _as_number(value)
     extra = f" ({hint})" if hint else ""
@@ -160,7 +183,8 @@ def real(value: Any, name: str, *, minimum: float | None = None, maximum: float 
     low_bad = minimum is not None and (number <= minimum if strict_minimum else number < minimum)
     if low_bad or (maximum is not None and number > maximum):
         if minimum is not None and maximum is not None:
-            rng = f"{'above' if strict_minimum else 'from'} {minimum:g} {'and at most' if strict_minimum else 'to'} {maximum:g}"
+            low, high = ("above", "and at most") if strict_minimum else ("from", "to")
+            rng = f"{low} {minimum:g} {high} {maximum:g}"
         elif minimum is not None:
             rng = f"{'greater than' if strict_minimum else 'at least'} {minimum:g}"
         else:

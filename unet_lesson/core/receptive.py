@@ -12,6 +12,7 @@ For the paper's network every output pixel sees a 188x188 window of the input: e
 smallest valid input. With same padding the border pixels' windows are cut off by the image border,
 where the network sees only the zero padding.
 """
+
 from __future__ import annotations
 
 from contextlib import contextmanager
@@ -53,8 +54,9 @@ def _avg_pools(model):
             model.down_samples[i] = m
 
 
-def receptive_field(input_size: int = 188, position: tuple[int, int] | None = None, options=None,
-                    **overrides) -> ReceptiveField:
+def receptive_field(
+    input_size: int = 188, position: tuple[int, int] | None = None, options=None, **overrides
+) -> ReceptiveField:
     """The receptive field of one output pixel, measured with autograd.
 
     A copy of ``UNet(**options)`` with one channel per level gets positive weights (every
@@ -110,11 +112,13 @@ def _interval_back(table: ShapeTable, lo: int, hi: int, dim: int = 1) -> tuple[i
         if r.kind == "up":
             if o.up_mode == "upconv":
                 return back(idx - 1, lo // 2, hi // 2)
+
             # bilinear x2, align_corners=False: output i reads input (i+0.5)/2-0.5, floor and the next one
             def src(i):
                 s = max(0.0, (i + 0.5) / 2 - 0.5)
                 i0 = int(s)
                 return (i0, min(i0 + 1, n_in - 1)) if s > i0 else (i0, i0)
+
             return back(idx - 1, src(lo)[0], src(hi)[1])
         if r.kind == "crop":
             if o.mismatch == "pad":
@@ -122,16 +126,17 @@ def _interval_back(table: ShapeTable, lo: int, hi: int, dim: int = 1) -> tuple[i
             offset = (r.in_shape[dim] - r.out_shape[dim]) // 2
             return back(skip_row[r.index], lo + offset, hi + offset)
         if r.kind == "concat":  # both halves: the copied (cropped) map and the up-conv's map
-            a = back(idx - 1, lo, hi)   # the crop row
-            b = back(idx - 2, lo, hi)   # the up row
+            a = back(idx - 1, lo, hi)  # the crop row
+            b = back(idx - 2, lo, hi)  # the up row
             return min(a[0], b[0]), max(a[1], b[1])
         raise AssertionError(r.kind)  # pragma: no cover
 
     return back(len(rows), lo, hi)
 
 
-def receptive_field_arithmetic(input_size: int = 188, position: tuple[int, int] | None = None, options=None,
-                               **overrides) -> ReceptiveField:
+def receptive_field_arithmetic(
+    input_size: int = 188, position: tuple[int, int] | None = None, options=None, **overrides
+) -> ReceptiveField:
     """The same receptive field by interval arithmetic over the shape table (no tensors at all).
 
     Walk the table backwards from the output pixel: a 3x3 conv widens the interval by one

@@ -15,6 +15,7 @@ All of them trace sizes with :mod:`unet_lesson.core.shapes` (integer arithmetic,
 at most :data:`~unet_lesson.core.shapes.SEARCH_LIMIT` sizes away, so any question is answered in
 milliseconds, for any size.
 """
+
 from __future__ import annotations
 
 from dataclasses import dataclass
@@ -24,8 +25,7 @@ from .options import UNetOptions, options_of
 from .parse import BadValue, whole
 from .shapes import SEARCH_LIMIT, InvalidInputSize, _trace, nearest_valid_sizes
 
-__all__ = ["valid_input_sizes", "smallest_valid_size", "input_size_for", "SizeRule", "size_rule",
-           "MAX_LISTED"]
+__all__ = ["valid_input_sizes", "smallest_valid_size", "input_size_for", "SizeRule", "size_rule", "MAX_LISTED"]
 
 #: the longest list :func:`valid_input_sizes` builds (a range of a million sizes would be slow to print)
 MAX_LISTED = 100_000
@@ -46,13 +46,17 @@ def valid_input_sizes(a=1024, b=None, /, options: UNetOptions | None = None, **o
     else:
         start, stop = whole(a, "the smallest size", unit="pixels"), whole(b, "the largest size", unit="pixels")
     if start > stop:
-        raise BadValue(f"the smallest size ({start}) is larger than the largest ({stop}): give them as "
-                       f"valid_input_sizes(smallest, largest), like range(), e.g. valid_input_sizes({stop}, {start}).")
+        raise BadValue(
+            f"the smallest size ({start}) is larger than the largest ({stop}): give them as "
+            f"valid_input_sizes(smallest, largest), like range(), e.g. valid_input_sizes({stop}, {start})."
+        )
     start = max(start, 1)
     if stop - start > MAX_LISTED:
         rule = size_rule(o)
-        raise BadValue(f"that range holds {stop - start + 1:,} sizes, too many to list (at most {MAX_LISTED:,}). "
-                       f"The rule says it all: {rule.text}.")
+        raise BadValue(
+            f"that range holds {stop - start + 1:,} sizes, too many to list (at most {MAX_LISTED:,}). "
+            f"The rule says it all: {rule.text}."
+        )
     return [n for n in range(start, stop + 1) if _trace(n, o)[1] is None]
 
 
@@ -64,8 +68,9 @@ def smallest_valid_size(n, options: UNetOptions | None = None, **overrides) -> i
         return n
     above = nearest_valid_sizes(n, o)[1]
     if above is None:
-        raise InvalidInputSize(f"no valid input size within {SEARCH_LIMIT} pixels above {n} for this U-Net "
-                               f"({o.describe()}).", input_size=n)
+        raise InvalidInputSize(
+            f"no valid input size within {SEARCH_LIMIT} pixels above {n} for this U-Net ({o.describe()}).", input_size=n
+        )
     return above
 
 
@@ -86,8 +91,9 @@ def _input_size_for(output: int, o: UNetOptions) -> int:
         if rows[-1][1] >= output:
             return n
         n = smallest_valid_size(n + 1, o)
-    raise InvalidInputSize(f"no input size within {SEARCH_LIMIT} steps gives an output of {output} px "
-                           f"for this U-Net ({o.describe()}).")  # pragma: no cover - the margin is finite
+    raise InvalidInputSize(
+        f"no input size within {SEARCH_LIMIT} steps gives an output of {output} px for this U-Net ({o.describe()})."
+    )  # pragma: no cover - the margin is finite
 
 
 @dataclass(frozen=True)
@@ -132,7 +138,8 @@ def _size_rule(o: UNetOptions) -> SizeRule:
     first = smallest_valid_size(1, o)
     sizes = [first + k * step for k in range(5)]
     if any(_trace(s, o)[1] is not None for s in sizes) or any(
-            _trace(s, o)[1] is None for s in range(first + 1, first + step)):  # pragma: no cover
+        _trace(s, o)[1] is None for s in range(first + 1, first + step)
+    ):  # pragma: no cover
         raise AssertionError(f"valid sizes are not {first} + {step}k for {o}")  # a broken core would show here
     offsets = {_trace(s, o)[0][-1][1] - s for s in sizes}
     return SizeRule(first, step, offsets.pop() if len(offsets) == 1 else None, tuple(sizes[:4]))

@@ -19,6 +19,7 @@ gives the sizes 188 + 16k, output = input - 184.
 Every trace is cached per (size, options): the network's forward pass, the widgets and the
 size searches ask the same questions many times.
 """
+
 from __future__ import annotations
 
 from dataclasses import dataclass
@@ -29,8 +30,19 @@ from .options import UNetOptions, options_of
 from .parse import size_pair
 from .sizes import LayerSizeError, center_crop_box, conv_out, pool_out, up_conv_out
 
-__all__ = ["InvalidInputSize", "LayerRow", "ShapeTable", "shape_table", "output_size", "count_parameters",
-           "nearest_valid_sizes", "is_valid_size", "describe_nearest", "fmt_shape", "SEARCH_LIMIT"]
+__all__ = [
+    "InvalidInputSize",
+    "LayerRow",
+    "ShapeTable",
+    "shape_table",
+    "output_size",
+    "count_parameters",
+    "nearest_valid_sizes",
+    "is_valid_size",
+    "describe_nearest",
+    "fmt_shape",
+    "SEARCH_LIMIT",
+]
 
 #: how far above and below a size the nearest valid sizes are looked for
 SEARCH_LIMIT = 4096
@@ -40,8 +52,16 @@ class InvalidInputSize(ValueError):
     """An input size this U-Net cannot take. The message names the layer, the reason, and
     the nearest valid sizes; the same facts are attributes for widgets and tests."""
 
-    def __init__(self, message: str, *, input_size=None, layer: str | None = None,
-                 reason: str | None = None, below: int | None = None, above: int | None = None):
+    def __init__(
+        self,
+        message: str,
+        *,
+        input_size=None,
+        layer: str | None = None,
+        reason: str | None = None,
+        below: int | None = None,
+        above: int | None = None,
+    ):
         super().__init__(message)
         self.input_size = input_size
         self.layer = layer
@@ -55,8 +75,14 @@ class InvalidInputSize(ValueError):
 
     def with_note(self, note: str) -> "InvalidInputSize":
         """The same error with one more sentence (e.g. the size rule), keeping its attributes."""
-        return InvalidInputSize(f"{self} {note}", input_size=self.input_size, layer=self.layer, reason=self.reason,
-                                below=self.below, above=self.above)
+        return InvalidInputSize(
+            f"{self} {note}",
+            input_size=self.input_size,
+            layer=self.layer,
+            reason=self.reason,
+            below=self.below,
+            above=self.above,
+        )
 
 
 # ----------------------------------------------------------------------------------
@@ -64,11 +90,11 @@ class InvalidInputSize(ValueError):
 # ----------------------------------------------------------------------------------
 @dataclass(frozen=True)
 class _Spec:
-    path: str        # "contracting", "bottom", "expanding", "head"
-    level: int       # 1 = top of the U; depth + 1 = bottom
-    kind: str        # "conv", "pool", "up", "crop", "concat", "head"
-    operation: str   # words shown to the student
-    module: str      # the submodule of UNet whose output has this row's shape
+    path: str  # "contracting", "bottom", "expanding", "head"
+    level: int  # 1 = top of the U; depth + 1 = bottom
+    kind: str  # "conv", "pool", "up", "crop", "concat", "head"
+    operation: str  # words shown to the student
+    module: str  # the submodule of UNet whose output has this row's shape
     c_in: int
     c_out: int
     params: int
@@ -88,8 +114,18 @@ def _specs(o: UNetOptions) -> tuple[_Spec, ...]:
 
     def double(path, level, prefix, c_in, c_out):
         for i, ci in enumerate((c_in, c_out), start=1):
-            specs.append(_Spec(path, level, "conv", conv_name, f"{prefix}.conv{i}", ci, c_out,
-                               _conv_params(ci, c_out, 3, not bn, bn)))
+            specs.append(
+                _Spec(
+                    path,
+                    level,
+                    "conv",
+                    conv_name,
+                    f"{prefix}.conv{i}",
+                    ci,
+                    c_out,
+                    _conv_params(ci, c_out, 3, not bn, bn),
+                )
+            )
 
     # contracting path: double conv, then 2x2 max pool, at each level
     c_in = o.in_channels
@@ -106,15 +142,17 @@ def _specs(o: UNetOptions) -> tuple[_Spec, ...]:
         if o.up_mode == "upconv":
             specs.append(_Spec("expanding", level, "up", "2x2 up-conv", f"up_samples.{i}", 2 * c, c, 2 * c * c * 4 + c))
         else:
-            specs.append(_Spec("expanding", level, "up", "bilinear x2 + 1x1 conv", f"up_samples.{i}", 2 * c, c,
-                               2 * c * c + c))
+            specs.append(
+                _Spec("expanding", level, "up", "bilinear x2 + 1x1 conv", f"up_samples.{i}", 2 * c, c, 2 * c * c + c)
+            )
         crop_name = "copy and crop" if o.padding == "valid" else "copy"
         specs.append(_Spec("expanding", level, "crop", crop_name, f"concats.{i}.crop", c, c, 0))
         specs.append(_Spec("expanding", level, "concat", "concatenate", f"concats.{i}", c, 2 * c, 0))
         double("expanding", level, f"up_convs.{i}", 2 * c, c)
     # the 1x1 conv head: one output channel per class
-    specs.append(_Spec("head", 1, "head", "1x1 conv", "head", chans[0], o.num_classes,
-                       chans[0] * o.num_classes + o.num_classes))
+    specs.append(
+        _Spec("head", 1, "head", "1x1 conv", "head", chans[0], o.num_classes, chans[0] * o.num_classes + o.num_classes)
+    )
     return tuple(specs)
 
 
@@ -143,13 +181,17 @@ def _where(spec: _Spec) -> str:
 
 def _odd_pool_reason(x: int, o: UNetOptions) -> str:
     if o.padding == "same":
-        return (f"the map entering it is {x} pixels, an odd size: the pool floors it to {x // 2}, "
-                f"the up-conv on the way back gives {2 * (x // 2)}, one short of the copied {x}, "
-                "so the two maps cannot be concatenated")
-    return (f"the map entering it is {x} pixels, an odd size: the pool floors it to {x // 2} and "
-            "drops the last row and column, so the expanding path's map can no longer sit at the "
-            "centre of the copied map (the crop would be off by half a pixel) and the output stops "
-            "lining up with the input; the paper asks for even sizes at every 2x2 pool")
+        return (
+            f"the map entering it is {x} pixels, an odd size: the pool floors it to {x // 2}, "
+            f"the up-conv on the way back gives {2 * (x // 2)}, one short of the copied {x}, "
+            "so the two maps cannot be concatenated"
+        )
+    return (
+        f"the map entering it is {x} pixels, an odd size: the pool floors it to {x // 2} and "
+        "drops the last row and column, so the expanding path's map can no longer sit at the "
+        "centre of the copied map (the crop would be off by half a pixel) and the output stops "
+        "lining up with the input; the paper asks for even sizes at every 2x2 pool"
+    )
 
 
 def _walk(n: int, o: UNetOptions) -> tuple[tuple[int, int, str], ...]:
@@ -163,8 +205,12 @@ def _walk(n: int, o: UNetOptions) -> tuple[tuple[int, int, str], ...]:
             try:
                 f = conv_out.explain(x, kernel=k, padding=p)
             except LayerSizeError:
-                raise _Break(spec, x, f"the map is only {x} pixels, too small for a {k}x{k} conv without "
-                                      "padding: the size would drop to zero or below") from None
+                raise _Break(
+                    spec,
+                    x,
+                    f"the map is only {x} pixels, too small for a {k}x{k} conv without "
+                    "padding: the size would drop to zero or below",
+                ) from None
             out.append((x, f.result, f.text))
             x = f.result
         elif spec.kind == "pool":
@@ -229,6 +275,7 @@ def _side(value, name: str) -> int:
 
 def describe_nearest(below: int | None, above: int | None, o: UNetOptions) -> str:
     """The nearest valid sizes in words, each with its output: ``"572 (output 388) and 588 (output 404)"``."""
+
     def fmt(m):
         return f"{m} (output {_trace(m, o)[0][-1][1]})"
 
@@ -245,8 +292,10 @@ def _raise_for(n: int, dim: str, b: _Break, o: UNetOptions, input_size) -> None:
     below, above = nearest_valid_sizes(n, o)
     nearest = describe_nearest(below, above, o)
     what = "Input size" if dim == "size" else f"Input {dim}"
-    msg = (f"{what} {n} does not work for this U-Net ({o.describe()}): at {_where(b.spec)}, "
-           f"{b.reason}. Nearest valid sizes: {nearest}.")
+    msg = (
+        f"{what} {n} does not work for this U-Net ({o.describe()}): at {_where(b.spec)}, "
+        f"{b.reason}. Nearest valid sizes: {nearest}."
+    )
     raise InvalidInputSize(msg, input_size=input_size, layer=_where(b.spec), reason=b.reason, below=below, above=above)
 
 
@@ -256,9 +305,12 @@ def _hw(input_size) -> tuple[int, int]:
     for name, v in (("height", h), ("width", w)):
         if v <= 0:
             what = "input size" if h == w else f"input {name}"
-            raise InvalidInputSize(f"The {what} must be a positive number of pixels, got {v}: "
-                                   "an image needs at least one row and one column.",
-                                   input_size=input_size, reason="not positive")
+            raise InvalidInputSize(
+                f"The {what} must be a positive number of pixels, got {v}: "
+                "an image needs at least one row and one column.",
+                input_size=input_size,
+                reason="not positive",
+            )
     return h, w
 
 
@@ -308,9 +360,17 @@ class LayerRow:
     formula: str
 
     def as_dict(self) -> dict:
-        return {"#": self.index, "path": self.path, "level": self.level, "operation": self.operation,
-                "input": fmt_shape(self.in_shape), "output": fmt_shape(self.out_shape),
-                "params": self.params, "formula": self.formula, "module": self.module}
+        return {
+            "#": self.index,
+            "path": self.path,
+            "level": self.level,
+            "operation": self.operation,
+            "input": fmt_shape(self.in_shape),
+            "output": fmt_shape(self.out_shape),
+            "params": self.params,
+            "formula": self.formula,
+            "module": self.module,
+        }
 
 
 HEADER = ("#", "path", "level", "operation", "input", "output", "params", "formula")
@@ -363,8 +423,10 @@ class ShapeTable:
     def summary(self) -> str:
         c, h, w = self.input_shape
         oc, oh, ow = self.output_shape
-        return (f"{self.options.describe()}: input {h}×{w}×{c} -> output {oh}×{ow}×{oc}, "
-                f"{self.n_conv_layers} conv layers, {self.total_params:,} parameters")
+        return (
+            f"{self.options.describe()}: input {h}×{w}×{c} -> output {oh}×{ow}×{oc}, "
+            f"{self.n_conv_layers} conv layers, {self.total_params:,} parameters"
+        )
 
     def param_formula(self, row: LayerRow) -> str:
         """One row's parameter count as a formula with its numbers, e.g. ``3·3·1·64 + 64 = 640``:
@@ -397,8 +459,16 @@ class ShapeTable:
 
     # ---- plain-text renderings (the coloured HTML table is unet_lesson.ui.tables.shape_table_html) ----
     def cells(self, row: LayerRow, style: str = "chw") -> list[str]:
-        return [str(row.index), row.path, str(row.level), row.operation, fmt_shape(row.in_shape, style),
-                fmt_shape(row.out_shape, style), f"{row.params:,}", row.formula]
+        return [
+            str(row.index),
+            row.path,
+            str(row.level),
+            row.operation,
+            fmt_shape(row.in_shape, style),
+            fmt_shape(row.out_shape, style),
+            f"{row.params:,}",
+            row.formula,
+        ]
 
     def header(self, style: str = "chw") -> list[str]:
         unit = "H×W×C" if style == "notes" else "C×H×W"
@@ -434,6 +504,18 @@ def shape_table(input_size=572, options: UNetOptions | None = None, **overrides)
     rows = []
     for i, (spec, (hi, ho, hf), (wi, wo, wf)) in enumerate(zip(_specs(o), th, tw), start=1):
         formula = hf if h == w else f"H: {hf}; W: {wf}"
-        rows.append(LayerRow(i, spec.path, spec.level, spec.operation, spec.module, spec.kind,
-                             (spec.c_in, hi, wi), (spec.c_out, ho, wo), spec.params, formula))
+        rows.append(
+            LayerRow(
+                i,
+                spec.path,
+                spec.level,
+                spec.operation,
+                spec.module,
+                spec.kind,
+                (spec.c_in, hi, wi),
+                (spec.c_out, ho, wo),
+                spec.params,
+                formula,
+            )
+        )
     return ShapeTable((h, w), o, tuple(rows))

@@ -21,6 +21,7 @@ The formulas (per spatial dimension, ``H`` the input size):
 An impossible layer (an output of zero or less, a padding larger than PyTorch
 allows, ...) raises :class:`LayerSizeError`, a ``ValueError`` whose message says why.
 """
+
 from __future__ import annotations
 
 from dataclasses import dataclass
@@ -115,8 +116,11 @@ def _conv(size, kernel=3, stride=1, padding=0, dilation=1) -> Formula:
     else:
         text = f"{out} = floor(({inner})/{stride}) + 1"
     general = "H_out = floor((H + 2p - d*(k-1) - 1)/s) + 1" if dilation != 1 else "H_out = floor((H + 2p - k)/s) + 1"
-    num_tex = (f"{size} + 2\\cdot{padding} - {kernel}" if dilation == 1
-               else f"{size} + 2\\cdot{padding} - {dilation}\\cdot({kernel}-1) - 1")
+    num_tex = (
+        f"{size} + 2\\cdot{padding} - {kernel}"
+        if dilation == 1
+        else f"{size} + 2\\cdot{padding} - {dilation}\\cdot({kernel}-1) - 1"
+    )
     latex = rf"{out} = \left\lfloor \frac{{{num_tex}}}{{{stride}}} \right\rfloor + 1"
     return Formula(out, text, general, latex)
 
@@ -124,8 +128,9 @@ def _conv(size, kernel=3, stride=1, padding=0, dilation=1) -> Formula:
 # --------------------------------------------------------------------------
 # 2x2 max pooling
 # --------------------------------------------------------------------------
-def pool_out(size: int, kernel: int = 2, stride: int | None = 2, padding: int = 0,
-             ceil_mode: bool = False, dilation: int = 1) -> int:
+def pool_out(
+    size: int, kernel: int = 2, stride: int | None = 2, padding: int = 0, ceil_mode: bool = False, dilation: int = 1
+) -> int:
     r"""Output size of ``nn.MaxPool2d`` along one dimension.
 
     .. math:: H_{out} = \left\lfloor \frac{H + 2p - d(k-1) - 1}{s} \right\rfloor + 1
@@ -170,7 +175,9 @@ def _pool(size, kernel=2, stride=2, padding=0, ceil_mode=False, dilation=1) -> F
             f"Use an input of at least {k_eff - 2 * padding}"
             f"{' or ceil_mode=True' if not ceil_mode and stride > 1 else ''}."
         )
-    inner = f"{size} + 2*{padding} - {kernel}" if dilation == 1 else f"{size} + 2*{padding} - {dilation}*({kernel}-1) - 1"
+    inner = (
+        f"{size} + 2*{padding} - {kernel}" if dilation == 1 else f"{size} + 2*{padding} - {dilation}*({kernel}-1) - 1"
+    )
     fn = "ceil" if ceil_mode else "floor"
     exact = num % stride == 0
     text = f"{out} = ({inner})/{stride} + 1" if exact else f"{out} = {fn}(({inner})/{stride}) + 1"
@@ -183,8 +190,9 @@ def _pool(size, kernel=2, stride=2, padding=0, ceil_mode=False, dilation=1) -> F
 # --------------------------------------------------------------------------
 # 2x2 up-conv (transposed convolution)
 # --------------------------------------------------------------------------
-def up_conv_out(size: int, kernel: int = 2, stride: int = 2, padding: int = 0,
-                output_padding: int = 0, dilation: int = 1) -> int:
+def up_conv_out(
+    size: int, kernel: int = 2, stride: int = 2, padding: int = 0, output_padding: int = 0, dilation: int = 1
+) -> int:
     r"""Output size of ``nn.ConvTranspose2d`` along one dimension.
 
     .. math:: H_{out} = (H - 1)s - 2p + d(k-1) + p_{out} + 1
@@ -214,7 +222,8 @@ def _up(size, kernel=2, stride=2, padding=0, output_padding=0, dilation=1) -> Fo
         k_term = f"{kernel}" if dilation == 1 else f"{dilation}*({kernel}-1) + 1"
         raise LayerSizeError(
             f"padding {padding} empties the output: the copies of the kernel cover {full} pixels "
-            f"(= ({size} - 1)*{stride} + {k_term}" + (f" + {output_padding}" if output_padding else "")
+            f"(= ({size} - 1)*{stride} + {k_term}"
+            + (f" + {output_padding}" if output_padding else "")
             + f"), and trimming {padding} from each side leaves {out}. Use padding at most {(full - 1) // 2}."
         )
     k_term = f"{kernel}" if dilation == 1 else f"{dilation}*({kernel}-1) + 1"
@@ -222,7 +231,9 @@ def _up(size, kernel=2, stride=2, padding=0, output_padding=0, dilation=1) -> Fo
     if output_padding:
         text += f" + {output_padding}"
     general = "H_out = (H - 1)*s - 2p + k + output_padding"
-    latex = rf"{out} = ({size} - 1)\cdot{stride} - 2\cdot{padding} + {kernel}" + (rf" + {output_padding}" if output_padding else "")
+    latex = rf"{out} = ({size} - 1)\cdot{stride} - 2\cdot{padding} + {kernel}" + (
+        rf" + {output_padding}" if output_padding else ""
+    )
     return Formula(out, text, general, latex)
 
 
@@ -274,13 +285,19 @@ class CropBox:
         if (sh, sw) == (th, tw):
             text = f"{sh}x{sw} already equals {th}x{tw}: nothing to crop"
         else:
-            text = (f"offset = ({sh} - {th})//2 = {self.top}: keep rows {self.top}..{self.top + th - 1}"
-                    + ("" if (sh, th) == (sw, tw) else
-                       f", columns {self.left}..{self.left + tw - 1}")
-                    + f" of {sh}" + ("" if sh == sw else f"x{sw}")
-                    + (f" ({self.top} cut on top, {self.bottom} at the bottom)" if self.top != self.bottom else ""))
-        return Formula(th, text, "offset = (H_src - H_dst) // 2",
-                       rf"\text{{offset}} = \lfloor ({sh} - {th}) / 2 \rfloor = {self.top}")
+            text = (
+                f"offset = ({sh} - {th})//2 = {self.top}: keep rows {self.top}..{self.top + th - 1}"
+                + ("" if (sh, th) == (sw, tw) else f", columns {self.left}..{self.left + tw - 1}")
+                + f" of {sh}"
+                + ("" if sh == sw else f"x{sw}")
+                + (f" ({self.top} cut on top, {self.bottom} at the bottom)" if self.top != self.bottom else "")
+            )
+        return Formula(
+            th,
+            text,
+            "offset = (H_src - H_dst) // 2",
+            rf"\text{{offset}} = \lfloor ({sh} - {th}) / 2 \rfloor = {self.top}",
+        )
 
 
 def center_crop_box(source, target) -> CropBox:
@@ -289,8 +306,10 @@ def center_crop_box(source, target) -> CropBox:
     >>> b = center_crop_box(64, 56); (b.top, b.left, b.bottom, b.right)
     (4, 4, 4, 4)
     """
-    (sh, sw), (th, tw) = (size_pair(source, "source", error=LayerSizeError),
-                          size_pair(target, "target", error=LayerSizeError))
+    (sh, sw), (th, tw) = (
+        size_pair(source, "source", error=LayerSizeError),
+        size_pair(target, "target", error=LayerSizeError),
+    )
     if th > sh or tw > sw:
         raise LayerSizeError(
             f"Cannot crop a {sh}x{sw} map to {th}x{tw}: a crop can only make a map smaller. "

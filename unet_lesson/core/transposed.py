@@ -14,6 +14,7 @@ r"""The transposed convolution ("up-conv", 转置卷积) by hand, and why its ke
 Size rule (:func:`unet_lesson.core.sizes.up_conv_out`):
 :math:`H_{out} = (H - 1)s - 2p + d(k - 1) + p_{out} + 1`.
 """
+
 from __future__ import annotations
 
 from dataclasses import dataclass, field
@@ -23,8 +24,19 @@ import numpy as np
 from .parse import size_pair, whole
 from .sizes import up_conv_out
 
-__all__ = ["max_padding", "scatter_and_sum", "conv_transpose_torch", "ScatterStep", "Scatter", "scatter_steps",
-           "overlap_count", "uneven_overlap", "overlap_levels", "checkerboard_facts", "upsample_three_ways"]
+__all__ = [
+    "max_padding",
+    "scatter_and_sum",
+    "conv_transpose_torch",
+    "ScatterStep",
+    "Scatter",
+    "scatter_steps",
+    "overlap_count",
+    "uneven_overlap",
+    "overlap_levels",
+    "checkerboard_facts",
+    "upsample_three_ways",
+]
 
 
 def max_padding(size: int, kernel: int, stride: int, output_padding: int = 0) -> int:
@@ -45,15 +57,20 @@ def _as_input(x, weight):
     if w.ndim != 4:
         raise ValueError(f"weight must be (k, k) or (C_in, C_out, k, k), got shape {w.shape}.")
     if w.shape[0] != x.shape[0]:
-        raise ValueError(f"the weight's first axis is the input channels ({w.shape[0]}), but x has "
-                         f"{x.shape[0]}: a ConvTranspose2d weight is (in, out, k, k).")
+        raise ValueError(
+            f"the weight's first axis is the input channels ({w.shape[0]}), but x has "
+            f"{x.shape[0]}: a ConvTranspose2d weight is (in, out, k, k)."
+        )
     return x, w, flat
 
 
 def _canvas_and_crop(x: np.ndarray, w: np.ndarray, stride, padding, output_padding):
     """Scatter every input pixel's kernel copy onto a canvas; return it and the output window."""
-    (sh, sw), (ph, pw), (oh, ow) = (size_pair(stride, "stride", minimum=1), size_pair(padding, "padding", minimum=0),
-                                    size_pair(output_padding, "output_padding", minimum=0))
+    (sh, sw), (ph, pw), (oh, ow) = (
+        size_pair(stride, "stride", minimum=1),
+        size_pair(padding, "padding", minimum=0),
+        size_pair(output_padding, "output_padding", minimum=0),
+    )
     _, height, width = x.shape
     _, c_out, kh, kw = w.shape
     h_out = up_conv_out(height, kh, sh, ph, oh)
@@ -64,7 +81,7 @@ def _canvas_and_crop(x: np.ndarray, w: np.ndarray, stride, padding, output_paddi
         for j in range(width):
             # input pixel (i, j) paints its kernel copy, scaled by its value, with its top-left at (i*s, j*s);
             # with several input channels the copies of all of them are summed
-            canvas[:, i * sh:i * sh + kh, j * sw:j * sw + kw] += np.einsum("c,cokl->okl", x[:, i, j], w)
+            canvas[:, i * sh : i * sh + kh, j * sw : j * sw + kw] += np.einsum("c,cokl->okl", x[:, i, j], w)
     return canvas, (ph, pw, h_out, w_out)
 
 
@@ -82,7 +99,7 @@ def scatter_and_sum(x, weight, stride=1, padding=0, output_padding=0, bias=None)
     """
     x, w, flat = _as_input(x, weight)
     canvas, (top, left, h_out, w_out) = _canvas_and_crop(x, w, stride, padding, output_padding)
-    out = canvas[:, top:top + h_out, left:left + w_out].copy()
+    out = canvas[:, top : top + h_out, left : left + w_out].copy()
     if bias is not None:
         out += np.asarray(bias, dtype=np.float64).reshape(-1, 1, 1)
     return out[0] if flat else out
@@ -95,8 +112,9 @@ def conv_transpose_torch(x, weight, stride=1, padding=0, output_padding=0, bias=
 
     x, w, flat = _as_input(x, weight)
     c_in, c_out, kh, kw = w.shape
-    layer = nn.ConvTranspose2d(c_in, c_out, (kh, kw), stride=stride, padding=padding,
-                               output_padding=output_padding, bias=bias is not None).double()
+    layer = nn.ConvTranspose2d(
+        c_in, c_out, (kh, kw), stride=stride, padding=padding, output_padding=output_padding, bias=bias is not None
+    ).double()
     with torch.no_grad():
         layer.weight.copy_(torch.from_numpy(w))
         if bias is not None:
@@ -129,12 +147,12 @@ class Scatter:
     output_padding: int
     steps: list[ScatterStep] = field(default_factory=list)
     canvas: np.ndarray | None = None
-    window: tuple[int, int, int, int] = (0, 0, 0, 0)   # top, left, height, width
+    window: tuple[int, int, int, int] = (0, 0, 0, 0)  # top, left, height, width
 
     @property
     def output(self) -> np.ndarray:
         t, lft, h, w = self.window
-        return self.canvas[t:t + h, lft:lft + w].copy()
+        return self.canvas[t : t + h, lft : lft + w].copy()
 
 
 def scatter_steps(x, kernel, stride: int = 2, padding: int = 0, output_padding: int = 0) -> Scatter:
@@ -151,7 +169,7 @@ def scatter_steps(x, kernel, stride: int = 2, padding: int = 0, output_padding: 
     for i in range(x.shape[0]):
         for j in range(x.shape[1]):
             contribution = np.zeros_like(total)
-            contribution[i * sh:i * sh + kh, j * sw:j * sw + kw] = x[i, j] * k
+            contribution[i * sh : i * sh + kh, j * sw : j * sw + kw] = x[i, j] * k
             total = total + contribution
             steps.append(ScatterStep(i, j, float(x[i, j]), i * sh, j * sw, contribution, total.copy()))
     return Scatter(x, k, stride, padding, output_padding, steps, total, (top, left, h_out, w_out))
@@ -170,8 +188,12 @@ def _count_range(a: int, b: int, n: int, k: int, s: int) -> tuple[int, int]:
     """Exact (min, max) of :func:`_count_at` over canvas positions a..b-1, however long the range: the
     count only ramps within k + s of either end of the canvas and is periodic (period s) in between."""
     end = (n - 1) * s + k
-    spots = [np.arange(a, min(b, a + k + 2 * s)), np.arange(max(a, b - k - 2 * s), b),
-             np.arange(max(a, 0), min(b, k + 2 * s)), np.arange(max(a, end - k - 2 * s), min(b, end))]
+    spots = [
+        np.arange(a, min(b, a + k + 2 * s)),
+        np.arange(max(a, b - k - 2 * s), b),
+        np.arange(max(a, 0), min(b, k + 2 * s)),
+        np.arange(max(a, end - k - 2 * s), min(b, end)),
+    ]
     mid = (a + b) // 2
     spots.append(np.arange(mid, min(b, mid + s)))
     t = np.concatenate([x for x in spots if x.size])
@@ -179,7 +201,7 @@ def _count_range(a: int, b: int, n: int, k: int, s: int) -> tuple[int, int]:
     return int(c.min()), int(c.max())
 
 
-_COUNT_LIMIT = 4096   # largest output side for which overlap_count builds the 2-D map
+_COUNT_LIMIT = 4096  # largest output side for which overlap_count builds the 2-D map
 
 
 def overlap_count(size, kernel, stride, padding=0, output_padding=0) -> np.ndarray:
@@ -189,12 +211,17 @@ def overlap_count(size, kernel, stride, padding=0, output_padding=0) -> np.ndarr
     with an all-ones kernel on an all-ones input (the tests check this).
     """
     (h, w), (kh, kw) = size_pair(size, "size", minimum=1), size_pair(kernel, "kernel", minimum=1)
-    (sh, sw), (ph, pw), (oh, ow) = (size_pair(stride, "stride", minimum=1), size_pair(padding, "padding", minimum=0),
-                                    size_pair(output_padding, "output_padding", minimum=0))
+    (sh, sw), (ph, pw), (oh, ow) = (
+        size_pair(stride, "stride", minimum=1),
+        size_pair(padding, "padding", minimum=0),
+        size_pair(output_padding, "output_padding", minimum=0),
+    )
     h_out, w_out = up_conv_out(h, kh, sh, ph, oh), up_conv_out(w, kw, sw, pw, ow)
     if max(h_out, w_out) > _COUNT_LIMIT:
-        raise ValueError(f"a {h_out}×{w_out} output is too large to count pixel by pixel here "
-                         f"(limit {_COUNT_LIMIT} per side); use a smaller size or stride.")
+        raise ValueError(
+            f"a {h_out}×{w_out} output is too large to count pixel by pixel here "
+            f"(limit {_COUNT_LIMIT} per side); use a smaller size or stride."
+        )
     rows = _count_at(np.arange(ph, ph + h_out), h, kh, sh)
     cols = _count_at(np.arange(pw, pw + w_out), w, kw, sw)
     return np.outer(rows, cols)
@@ -213,22 +240,38 @@ def overlap_levels(kernel: int, stride: int) -> tuple[int, ...]:
     return (k // s,) if k % s == 0 else (k // s, k // s + 1)
 
 
-def checkerboard_facts(size: int = 6, kernel: int = 3, stride: int = 2, padding: int = 0,
-                       output_padding: int = 0) -> dict:
+def checkerboard_facts(
+    size: int = 6, kernel: int = 3, stride: int = 2, padding: int = 0, output_padding: int = 0
+) -> dict:
     """How many copies paint an output pixel: min and max over the output, and in the interior (at least
     ``kernel - 1`` pixels from the border of the untrimmed canvas, where the borders' fewer copies do not
     count). Exact for any size: computed along one axis (the 2-D count of a square map is the row's count
     times the column's) at the few positions where it can change."""
-    size, kernel, stride = whole(size, "size", minimum=1), whole(kernel, "kernel", minimum=1), whole(stride, "stride", minimum=1)
+    size, kernel, stride = (
+        whole(size, "size", minimum=1),
+        whole(kernel, "kernel", minimum=1),
+        whole(stride, "stride", minimum=1),
+    )
     padding, output_padding = whole(padding, "padding", minimum=0), whole(output_padding, "output_padding", minimum=0)
     out = up_conv_out(size, kernel, stride, padding, output_padding)
     end = (size - 1) * stride + kernel
     lo, hi = _count_range(padding, padding + out, size, kernel, stride)
     edge = kernel - 1
-    i_lo, i_hi = (_count_range(edge, end - edge, size, kernel, stride) if end - 2 * edge > 0
-                  else _count_range(0, end, size, kernel, stride))
-    return {"kernel": kernel, "stride": stride, "output": out, "min": lo ** 2, "max": hi ** 2,
-            "interior_min": i_lo ** 2, "interior_max": i_hi ** 2, "uneven": i_lo != i_hi}
+    i_lo, i_hi = (
+        _count_range(edge, end - edge, size, kernel, stride)
+        if end - 2 * edge > 0
+        else _count_range(0, end, size, kernel, stride)
+    )
+    return {
+        "kernel": kernel,
+        "stride": stride,
+        "output": out,
+        "min": lo**2,
+        "max": hi**2,
+        "interior_min": i_lo**2,
+        "interior_max": i_hi**2,
+        "uneven": i_lo != i_hi,
+    }
 
 
 def upsample_three_ways(image) -> dict:

@@ -10,6 +10,7 @@ Each module follows the same contract (:mod:`unet_lesson.ui.course`, checked by 
 
 The notebook explains and calls its module; the module arranges what the lower layers compute.
 """
+
 from __future__ import annotations
 
 import importlib
@@ -18,9 +19,19 @@ from types import ModuleType
 __all__ = ["MODULES", "modules", "lessons"]
 
 #: the lesson modules, in the order of the course
-MODULES = ("l00_start_here", "l01_convolution_sizes", "l02_max_pooling", "l03_up_conv", "l04_copy_and_crop",
-           "l05_the_1x1_head", "l06_the_original_unet", "l07_same_padding_unet", "l08_training", "l09_overlap_tile",
-           "explorer")
+MODULES = (
+    "l00_start_here",
+    "l01_convolution_sizes",
+    "l02_max_pooling",
+    "l03_up_conv",
+    "l04_copy_and_crop",
+    "l05_the_1x1_head",
+    "l06_the_original_unet",
+    "l07_same_padding_unet",
+    "l08_training",
+    "l09_overlap_tile",
+    "explorer",
+)
 
 
 def modules() -> list[ModuleType]:

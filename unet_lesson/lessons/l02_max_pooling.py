@@ -11,6 +11,7 @@ window, channel by channel, so the channel count passes through unchanged.
 Every number shown comes from :func:`unet_lesson.core.sizes.pool_out` and is checked against a
 real ``nn.MaxPool2d``.
 """
+
 from __future__ import annotations
 
 import html
@@ -29,17 +30,42 @@ from ..core.sizes import LayerSizeError, conv_out, pool_out
 from ..seg.data import sample_image
 from ..ui.course import Lesson
 from ..ui.exercises import Exercise
+from ..ui.figures.pool import before_after_figure, pool_grid_figure, real_pool, small_grid, stack_figures
 from ..ui.tables import html_table
 from ..ui.widgets import View, Widget
 
 __all__ = [
-    "LESSON", "WIDGETS", "pool_controls", "path_controls", "MAX_SIZE", "GRID_MAX", "SOURCES", "real_pool", "pool_view", "pool_grid_figure", "parameters_view",
-    "contracting_chain", "contracting_view", "channels_view",
-    "EX_HALVE", "EX_PARAMS", "EX_ODD", "EX_BOTTOM", "EX_SLIP_KERNELS", "EX_SLIP_DOUBLES", "EXERCISES",
+    "LESSON",
+    "WIDGETS",
+    "pool_controls",
+    "path_controls",
+    "MAX_SIZE",
+    "GRID_MAX",
+    "SOURCES",
+    "real_pool",
+    "pool_view",
+    "pool_grid_figure",
+    "parameters_view",
+    "contracting_chain",
+    "contracting_view",
+    "channels_view",
+    "EX_HALVE",
+    "EX_PARAMS",
+    "EX_ODD",
+    "EX_BOTTOM",
+    "EX_SLIP_KERNELS",
+    "EX_SLIP_DOUBLES",
+    "EXERCISES",
 ]
 
-LESSON = Lesson(2, "02_max_pooling", "Max pooling", minutes=25, topics=(1, 4, 5),
-                summary="2x2 stride 2: size 1/2, channels unchanged, no weights; odd sizes and ceil_mode")
+LESSON = Lesson(
+    2,
+    "02_max_pooling",
+    "Max pooling",
+    minutes=25,
+    topics=(1, 4, 5),
+    summary="2x2 stride 2: size 1/2, channels unchanged, no weights; odd sizes and ceil_mode",
+)
 
 #: the widget pools a real size x size image; beyond this it would be slow to redraw
 MAX_SIZE = 1024
@@ -52,17 +78,6 @@ MAX_WORK = 50_000_000
 #: the small grid picture draws one square per cell of the padded input, up to this many per side
 GRID_SPAN = 24
 SOURCES = ("feature map", "image")
-
-_BLUE, _ORANGE, _GREY, _RED = "#1f77b4", "#ff7f0e", "#d9d9d9", "#f4b6b6"
-
-
-@torch.no_grad()
-def real_pool(x, kernel=2, stride=2, padding=0, ceil_mode=False):
-    """Apply a real ``nn.MaxPool2d`` to a 2-D array or (N, C, H, W) tensor; returns the output tensor."""
-    t = torch.as_tensor(np.asarray(x, dtype=np.float32)) if not torch.is_tensor(x) else x
-    while t.ndim < 4:
-        t = t[None]
-    return nn.MaxPool2d(kernel, stride=stride, padding=padding, ceil_mode=ceil_mode)(t)
 
 
 def _n_params(layer: nn.Module) -> int:
@@ -77,23 +92,16 @@ def _n_params(layer: nn.Module) -> int:
 def _feature_map(size: int) -> np.ndarray:
     """A real conv feature map of exactly ``size`` pixels: a 3x3 vertical-edge conv + ReLU on the
     sample image of ``size + 2`` (a valid conv trims 2, as in U-Net)."""
-    layer = nn.Conv2d(1, 1, 3, bias=False)
-    layer.weight.copy_(torch.tensor([[-1., 0, 1], [-2, 0, 2], [-1, 0, 1]])[None, None])
+    with seeded(0):  # the weights are set just below
+        layer = nn.Conv2d(1, 1, 3, bias=False)
+    layer.weight.copy_(torch.tensor([[-1.0, 0, 1], [-2, 0, 2], [-1, 0, 1]])[None, None])
     out = torch.relu(layer(as_batch(sample_image(size + 2))))[0, 0]
     return out.numpy()
-
-
-def _small_grid(size: int) -> np.ndarray:
-    """Whole numbers 0..9 for a small grid whose maxima a student can read (fixed seed)."""
-    return np.random.default_rng(0).integers(0, 10, size=(size, size)).astype(np.float32)
 
 
 # ------------------------------------------------------------------------------------------
 # the pooling widget
 # ------------------------------------------------------------------------------------------
-def _windows(size, kernel, stride, padding, out):
-    """Start of each window in unpadded coordinates (may be negative, in the padding)."""
-    return [j * stride - padding for j in range(out)]
 
 
 def pool_view(size=568, kernel=2, stride=2, padding=0, ceil_mode=False, source="feature map") -> View:
@@ -105,8 +113,9 @@ def pool_view(size=568, kernel=2, stride=2, padding=0, ceil_mode=False, source="
     """
     source = choice(source, "source", SOURCES)
     f = pool_out.explain(size, kernel, stride, padding, ceil_mode)  # parses and explains an impossible setting
-    size, kernel, stride, padding = (whole(v, n) for v, n in ((size, "size"), (kernel, "kernel"),
-                                                              (stride, "stride"), (padding, "padding")))
+    size, kernel, stride, padding = (
+        whole(v, n) for v, n in ((size, "size"), (kernel, "kernel"), (stride, "stride"), (padding, "padding"))
+    )
     out = f.result
     layer = nn.MaxPool2d(kernel, stride=stride, padding=padding, ceil_mode=ceil_mode)
     params = _n_params(layer)
@@ -115,15 +124,17 @@ def pool_view(size=568, kernel=2, stride=2, padding=0, ceil_mode=False, source="
     if size + 2 * padding > MAX_SIZE:
         limit = f"the padded map would be {size + 2 * padding:,} pixels wide, more than this widget's {MAX_SIZE:,}"
     elif out * out * kernel * kernel > MAX_WORK:
-        limit = (f"{out:,}×{out:,} windows of {kernel}×{kernel} pixels are {out * out * kernel * kernel:,} "
-                 f"comparisons, more than this widget's {MAX_WORK:,} per change")
+        limit = (
+            f"{out:,}×{out:,} windows of {kernel}×{kernel} pixels are {out * out * kernel * kernel:,} "
+            f"comparisons, more than this widget's {MAX_WORK:,} per change"
+        )
     small = size <= GRID_MAX and size + 2 * padding <= GRID_SPAN
     y = None
     if limit is None:
-        x = _small_grid(size) if small else (_feature_map(size) if source == "feature map" else sample_image(size))
+        x = small_grid(size) if small else (_feature_map(size) if source == "feature map" else sample_image(size))
         with torch.no_grad():
             y = layer(as_batch(x))
-    last_end = (out - 1) * stride - padding + kernel          # one past the last pixel the last window covers
+    last_end = (out - 1) * stride - padding + kernel  # one past the last pixel the last window covers
     dropped = max(size - last_end, 0)
     partial = int(last_end > size + padding)
     agree = y is not None and tuple(y.shape[-2:]) == (out, out)
@@ -131,139 +142,58 @@ def pool_view(size=568, kernel=2, stride=2, padding=0, ceil_mode=False, source="
     if dropped:
         notes.append(f"the last {dropped} row(s) and column(s) of the map are read by no window: floor drops them.")
     if partial:
-        notes.append(f"ceil_mode keeps a last window that hangs {last_end - size - padding} pixel(s) over the edge: "
-                     "it takes the max of what is there.")
+        notes.append(
+            f"ceil_mode keeps a last window that hangs {last_end - size - padding} pixel(s) over the edge: "
+            "it takes the max of what is there."
+        )
     if stride < kernel:
         notes.append("stride < kernel: the windows overlap.")
     elif stride > kernel:
         notes.append("stride > kernel: pixels between windows are skipped.")
-    layer_text = (f"<code>nn.MaxPool2d(kernel_size={kernel}, stride={stride}, padding={padding}"
-                  f"{', ceil_mode=True' if ceil_mode else ''})</code>")
+    layer_text = (
+        f"<code>nn.MaxPool2d(kernel_size={kernel}, stride={stride}, padding={padding}"
+        f"{', ceil_mode=True' if ceil_mode else ''})</code>"
+    )
     if y is not None:
-        real = (f"<div>real {layer_text} on <code>(1, 1, {size}, {size})</code> gives <code>{tuple(y.shape)}</code> "
-                + ("<span style='color:#1e7b1e'>✓ agrees</span>" if agree else "<span style='color:#b3261e'>✗</span>")
-                + f"; learned parameters: <b>{params}</b>. Channels (通道) in = channels out: each channel is "
-                  f"pooled on its own.</div>")
+        real = (
+            f"<div>real {layer_text} on <code>(1, 1, {size}, {size})</code> gives <code>{tuple(y.shape)}</code> "
+            + ("<span style='color:#1e7b1e'>✓ agrees</span>" if agree else "<span style='color:#b3261e'>✗</span>")
+            + f"; learned parameters: <b>{params}</b>. Channels (通道) in = channels out: each channel is "
+            f"pooled on its own.</div>"
+        )
     else:
-        real = (f"<div class='ul-note'>Not run, and not drawn: {html.escape(limit)}. The formula above holds for "
-                f"any size (the tests check it against nn.MaxPool2d). {layer_text} has <b>{params}</b> learned "
-                "parameters either way.</div>")
-    body = (f"<div><b>Output size: {out}×{out}</b> &nbsp; <code>{html.escape(f.text)}</code><br>"
-            f"<span style='color:#555'>rule: <code>{html.escape(f.general)}</code></span></div>" + real
-            + "".join(f"<div style='color:#8a4b00'>• {html.escape(n)}</div>" for n in notes))
+        real = (
+            f"<div class='ul-note'>Not run, and not drawn: {html.escape(limit)}. The formula above holds for "
+            f"any size (the tests check it against nn.MaxPool2d). {layer_text} has <b>{params}</b> learned "
+            "parameters either way.</div>"
+        )
+    body = (
+        f"<div><b>Output size: {out}×{out}</b> &nbsp; <code>{html.escape(f.text)}</code><br>"
+        f"<span style='color:#555'>rule: <code>{html.escape(f.general)}</code></span></div>"
+        + real
+        + "".join(f"<div style='color:#8a4b00'>• {html.escape(n)}</div>" for n in notes)
+    )
     if y is None:
         fig = None
     elif small:
         fig = pool_grid_figure(size, kernel, stride, padding, ceil_mode)
     else:
-        fig = _before_after_figure(x, y[0, 0].numpy(), source, size, out, dropped, kernel, stride, padding)
-    data = {"size": size, "kernel": kernel, "stride": stride, "padding": padding, "ceil_mode": int(ceil_mode),
-            "output": out, "torch_output": int(y.shape[-1]) if y is not None else "", "agree": agree, "params": params,
-            "dropped": dropped, "partial": partial, "formula": f.text}
+        fig = before_after_figure(x, y[0, 0].numpy(), source, size, out, dropped, kernel, stride, padding)
+    data = {
+        "size": size,
+        "kernel": kernel,
+        "stride": stride,
+        "padding": padding,
+        "ceil_mode": int(ceil_mode),
+        "output": out,
+        "torch_output": int(y.shape[-1]) if y is not None else "",
+        "agree": agree,
+        "params": params,
+        "dropped": dropped,
+        "partial": partial,
+        "formula": f.text,
+    }
     return View(html=body, figure=fig, data=data)
-
-
-def _before_after_figure(x, y, source, size, out, dropped, kernel=2, stride=2, padding=0, zoom=40):
-    """Top: the whole map before and after. Bottom: the bottom-right corner, zoomed, where an odd
-    size loses its last row and column (red) or gets a half window."""
-    import math
-
-    import matplotlib.pyplot as plt
-    from matplotlib.patches import Rectangle
-    from matplotlib.ticker import MaxNLocator
-
-    fig, axes = plt.subplots(2, 2, figsize=(6.4, 6.4), gridspec_kw={"width_ratios": [size, max(out, 1)]})
-    cmap = "magma" if source == "feature map" else "gray"
-    interp = "nearest" if size <= 100 else "antialiased"  # big maps: let matplotlib average, not alias
-    vmax = float(np.percentile(x, 99.5)) or None        # thin bright edges stay visible
-    z = min(zoom, size)
-    j0 = min(max(math.ceil((size - z + padding) / stride), 0), out - 1)   # first window inside the zoom
-    views = [(x, (0, size), (0, size), interp), (y, (0, out), (0, out), interp),
-             (x, (size - z, size), (size - z, size), "nearest"), (y, (j0, out), (j0, out), "nearest")]
-    for ax, (a, (r0, r1), (c0, c1), ip) in zip(axes.flat, views):
-        ax.imshow(a[r0:r1, c0:c1], cmap=cmap, extent=(c0, c1, r1, r0), interpolation=ip, vmin=0, vmax=vmax)
-        ax.tick_params(labelsize=6)
-        ax.xaxis.set_major_locator(MaxNLocator(integer=True, nbins=5))
-        ax.yaxis.set_major_locator(MaxNLocator(integer=True, nbins=5))
-    if dropped:
-        for ax in axes[:, 0]:
-            for rect in (Rectangle((size - dropped, 0), dropped, size), Rectangle((0, size - dropped), size, dropped)):
-                rect.set(facecolor=_RED, alpha=0.85, edgecolor="red")
-                ax.add_patch(rect)
-            ax.set_xlim(*ax.get_xlim())
-    axes[0, 0].set_title(f"before: {size}×{size} ({source})" + ("\nred: dropped" if dropped else ""), fontsize=8)
-    axes[0, 1].set_title(f"after max pool: {out}×{out}", fontsize=8)
-    axes[1, 0].set_title(f"zoom: the last {z} rows and columns", fontsize=8)
-    axes[1, 1].set_title(f"their pooled pixels ({j0}..{out - 1})", fontsize=8)
-    fig.tight_layout()
-    return fig
-
-
-def pool_grid_figure(size=5, kernel=2, stride=2, padding=0, ceil_mode=False, values=None):
-    """A small grid of numbers with every pooling window outlined, and the pooled grid beside it.
-
-    Padding cells are grey (max pooling pads with -inf: they never win), cells no window reads are red,
-    a window that hangs over the edge (ceil_mode) is dashed. The output comes from a real ``nn.MaxPool2d``.
-    """
-    import matplotlib.pyplot as plt
-    from matplotlib.patches import Rectangle
-
-    out = pool_out(size, kernel, stride, padding, ceil_mode)
-    x = _small_grid(size) if values is None else np.asarray(values, dtype=np.float32)
-    y = real_pool(x, kernel, stride, padding, ceil_mode)[0, 0].numpy()
-    starts = _windows(size, kernel, stride, padding, out)
-    read = np.zeros(size, bool)
-    for s0 in starts:
-        read[max(s0, 0):min(s0 + kernel, size)] = True
-    lo = -padding
-    hi = max(size + padding, starts[-1] + kernel)
-    span = hi - lo
-    cell = 0.34
-    fig, axes = plt.subplots(1, 2, figsize=(cell * (span + out) + 1.4, cell * span + 0.9),
-                             gridspec_kw={"width_ratios": [span, max(out, 1)]})
-    ax = axes[0]
-    for r in range(lo, hi):
-        for c in range(lo, hi):
-            inside = 0 <= r < size and 0 <= c < size
-            in_pad = not inside and (lo <= r < size + padding and lo <= c < size + padding)
-            if inside:
-                colour = "white" if (read[r] and read[c]) else _RED
-            elif in_pad:
-                colour = _GREY
-            else:
-                continue
-            ax.add_patch(Rectangle((c, r), 1, 1, facecolor=colour, edgecolor="#999", lw=0.5))
-            if inside:
-                ax.text(c + 0.5, r + 0.5, f"{x[r, c]:.0f}", ha="center", va="center", fontsize=7)
-    pairs = [(i, j) for i in range(out) for j in range(out)]
-    if stride < kernel:  # overlapping windows: outline the first two and the last, or it is a tangle
-        pairs = sorted({(0, 0), (0, min(1, out - 1)), (out - 1, out - 1)})
-    for i, j in pairs:
-        r0, c0 = starts[i], starts[j]
-        over = r0 + kernel > size + padding or c0 + kernel > size + padding
-        colour = (_BLUE, _ORANGE)[(i + j) % 2]
-        inset = 0.08 * ((i + j) % 2)
-        ax.add_patch(Rectangle((c0 + inset, r0 + inset), kernel - 2 * inset, kernel - 2 * inset, fill=False,
-                               edgecolor=colour, lw=1.8, ls="--" if over else "-"))
-    ax.set_xlim(lo - 0.1, hi + 0.1)
-    ax.set_ylim(hi + 0.1, lo - 0.1)
-    ax.set_aspect("equal")
-    ax.axis("off")
-    ax.set_title(f"{size}×{size}, {kernel}×{kernel} windows, s={stride}, p={padding}"
-                 + (", ceil_mode" if ceil_mode else ""), fontsize=8)
-    ax = axes[1]
-    for r in range(out):
-        for c in range(out):
-            ax.add_patch(Rectangle((c, r), 1, 1, facecolor=("#dbe9f6", "#fde5cc")[(r + c) % 2], edgecolor="#999",
-                                   lw=0.5))
-            ax.text(c + 0.5, r + 0.5, f"{y[r, c]:.0f}", ha="center", va="center", fontsize=7)
-    ax.set_xlim(-0.1, out + 0.1)
-    ax.set_ylim(span + 0.1, -0.1)
-    ax.set_aspect("equal")
-    ax.axis("off")
-    ax.set_title(f"max of each window: {out}×{out}", fontsize=8)
-    fig.tight_layout()
-    return fig
 
 
 # ------------------------------------------------------------------------------------------
@@ -281,13 +211,24 @@ def parameters_view(channels: int = 64, size: int = 8) -> View:
         x = torch.zeros(1, channels, size, size)
         pool, conv = nn.MaxPool2d(2, 2), nn.Conv2d(channels, channels, 3)
         py, cy = pool(x), conv(x)
-    rows = [("nn.MaxPool2d(2, stride=2)", tuple(x.shape), tuple(py.shape), _n_params(pool)),
-            (f"nn.Conv2d({channels}, {channels}, 3)", tuple(x.shape), tuple(cy.shape), _n_params(conv))]
-    html_ = html_table(["layer", "input", "output", "learned parameters"],
-                       [(a, b, c, f"{d:,}") for a, b, c, d in rows], mono=(0, 1, 2))
-    return View(html=html_, data={"pool_params": rows[0][3], "conv_params": rows[1][3],
-                                  "pool_channels_in": channels, "pool_channels_out": int(py.shape[1]),
-                                  "pool_output": int(py.shape[-1]), "conv_output": int(cy.shape[-1])})
+    rows = [
+        ("nn.MaxPool2d(2, stride=2)", tuple(x.shape), tuple(py.shape), _n_params(pool)),
+        (f"nn.Conv2d({channels}, {channels}, 3)", tuple(x.shape), tuple(cy.shape), _n_params(conv)),
+    ]
+    html_ = html_table(
+        ["layer", "input", "output", "learned parameters"], [(a, b, c, f"{d:,}") for a, b, c, d in rows], mono=(0, 1, 2)
+    )
+    return View(
+        html=html_,
+        data={
+            "pool_params": rows[0][3],
+            "conv_params": rows[1][3],
+            "pool_channels_in": channels,
+            "pool_channels_out": int(py.shape[1]),
+            "pool_output": int(py.shape[-1]),
+            "conv_output": int(cy.shape[-1]),
+        },
+    )
 
 
 @torch.no_grad()
@@ -302,47 +243,36 @@ def channels_view(size: int = 64, channels: int = 8, seed: int = 0) -> View:
     channels = whole(channels, "channels", minimum=1, maximum=16)
     size = whole(size, "size")
     if size > MAX_CHANNEL_MAPS:
-        raise ValueError(f"This picture draws every channel of a {size}x{size} map; it stops at {MAX_CHANNEL_MAPS} "
-                         f"pixels to stay quick. The sizes are the same for any map: {size} -> {expected_conv} -> "
-                         f"{expected_pool}, {channels} channels before and after the pool.")
+        raise ValueError(
+            f"This picture draws every channel of a {size}x{size} map; it stops at {MAX_CHANNEL_MAPS} "
+            f"pixels to stay quick. The sizes are the same for any map: {size} -> {expected_conv} -> "
+            f"{expected_pool}, {channels} channels before and after the pool."
+        )
     with seeded(seed):
         conv = nn.Conv2d(1, channels, 3)
     maps = torch.relu(conv(as_batch(sample_image(int(size)))))
     pooled = nn.MaxPool2d(2, 2)(maps)
     fig_a = feature_map_grid(maps, n=channels, cmap="magma", size=1.1, title="before the pool")
     fig_b = feature_map_grid(pooled, n=channels, cmap="magma", size=1.1, title="after 2x2 max pool")
-    fig = _stack(fig_a, fig_b)
+    fig = stack_figures(fig_a, fig_b)
     plt.close(fig_a)
     plt.close(fig_b)
-    html_ = (f"<div>conv feature maps (特征图) <code>{tuple(maps.shape)}</code> -> max pool -> "
-             f"<code>{tuple(pooled.shape)}</code>: half the size, the same {channels} channels.</div>")
-    return View(html=html_, figure=fig, data={"before": int(maps.shape[-1]), "after": int(pooled.shape[-1]),
-                                              "channels_before": int(maps.shape[1]),
-                                              "channels_after": int(pooled.shape[1]),
-                                              "expected_before": expected_conv, "expected_after": expected_pool})
-
-
-def _stack(*figs):
-    """Two figures one above the other, as one figure (rendered to images, then re-plotted)."""
-    import io
-
-    import matplotlib.image as mpimg
-    import matplotlib.pyplot as plt
-
-    imgs = []
-    for f in figs:
-        buf = io.BytesIO()
-        f.savefig(buf, format="png", dpi=80, bbox_inches="tight")
-        buf.seek(0)
-        imgs.append(mpimg.imread(buf))
-    w = max(i.shape[1] for i in imgs) / 80
-    h = sum(i.shape[0] for i in imgs) / 80
-    fig, axes = plt.subplots(len(imgs), 1, figsize=(w, h), gridspec_kw={"height_ratios": [i.shape[0] for i in imgs]})
-    for a, i in zip(axes, imgs):
-        a.imshow(i)
-        a.axis("off")
-    fig.subplots_adjust(0, 0, 1, 1, 0, 0)
-    return fig
+    html_ = (
+        f"<div>conv feature maps (特征图) <code>{tuple(maps.shape)}</code> -> max pool -> "
+        f"<code>{tuple(pooled.shape)}</code>: half the size, the same {channels} channels.</div>"
+    )
+    return View(
+        html=html_,
+        figure=fig,
+        data={
+            "before": int(maps.shape[-1]),
+            "after": int(pooled.shape[-1]),
+            "channels_before": int(maps.shape[1]),
+            "channels_after": int(pooled.shape[1]),
+            "expected_before": expected_conv,
+            "expected_after": expected_pool,
+        },
+    )
 
 
 # ------------------------------------------------------------------------------------------
@@ -366,15 +296,17 @@ def contracting_chain(size=572, depth: int = 4) -> list[dict]:
                 if steps:
                     raise LayerSizeError(f"At level {level}, 3x3 conv {i}: {e}") from None
                 raise
-            steps.append(dict(level=level, op=f"3x3 conv {i}", input=x, output=f.result,
-                              channels=c, formula=f.text, odd=False))
+            steps.append(
+                dict(level=level, op=f"3x3 conv {i}", input=x, output=f.result, channels=c, formula=f.text, odd=False)
+            )
             x = f.result
         try:
             f = pool_out.explain(x)
         except LayerSizeError as e:
             raise LayerSizeError(f"At level {level}, 2x2 max pool: {e}") from None
-        steps.append(dict(level=level, op="2x2 max pool", input=x, output=f.result, channels=c, formula=f.text,
-                          odd=bool(x % 2)))
+        steps.append(
+            dict(level=level, op="2x2 max pool", input=x, output=f.result, channels=c, formula=f.text, odd=bool(x % 2))
+        )
         x = f.result
     return steps
 
@@ -390,16 +322,32 @@ def contracting_view(size=572) -> View:
         else:
             cur.append(str(s["output"]))
     chain = " | ".join(groups + cur)
-    rows = [(s["level"], s["op"], f"{s['input']}×{s['input']}", f"{s['output']}×{s['output']}×{s['channels']}",
-             s["formula"] + (" ⚠ odd size: the pool drops the last row and column" if s["odd"] else ""))
-            for s in steps]
-    styles = ["background:" + ("#fff4e5" if s["odd"] else ("#eef5fc" if s["op"].startswith("2x2") else "white"))
-              for s in steps]
-    html_ = (f"<div style='font-family:monospace;margin-bottom:4px'><b>{html.escape(chain)}</b></div>"
-             + html_table(["level", "layer", "input", "output (H×W×C)", "formula"], rows, mono=(2, 3, 4),
-                          row_styles=styles))
-    return View(html=html_, data={"input": steps[0]["input"], "bottom": steps[-1]["output"], "chain": chain,
-                                  "odd_pools": sum(s["odd"] for s in steps)})
+    rows = [
+        (
+            s["level"],
+            s["op"],
+            f"{s['input']}×{s['input']}",
+            f"{s['output']}×{s['output']}×{s['channels']}",
+            s["formula"] + (" ⚠ odd size: the pool drops the last row and column" if s["odd"] else ""),
+        )
+        for s in steps
+    ]
+    styles = [
+        "background:" + ("#fff4e5" if s["odd"] else ("#eef5fc" if s["op"].startswith("2x2") else "white"))
+        for s in steps
+    ]
+    html_ = f"<div style='font-family:monospace;margin-bottom:4px'><b>{html.escape(chain)}</b></div>" + html_table(
+        ["level", "layer", "input", "output (H×W×C)", "formula"], rows, mono=(2, 3, 4), row_styles=styles
+    )
+    return View(
+        html=html_,
+        data={
+            "input": steps[0]["input"],
+            "bottom": steps[-1]["output"],
+            "chain": chain,
+            "odd_pools": sum(s["odd"] for s in steps),
+        },
+    )
 
 
 # ------------------------------------------------------------------------------------------
@@ -409,10 +357,14 @@ def pool_controls() -> dict:
     """The pool widget's controls (IntText: a negative or odd value reaches the view and is explained)."""
     import ipywidgets as W
 
-    return {"size": W.IntText(568, description="input size"), "kernel": W.IntText(2, description="kernel k"),
-            "stride": W.IntText(2, description="stride s"), "padding": W.IntText(0, description="padding p (per side)"),
-            "ceil_mode": W.Checkbox(False, description="ceil_mode"),
-            "source": W.Dropdown(options=SOURCES, value="feature map", description="pool")}
+    return {
+        "size": W.IntText(568, description="input size"),
+        "kernel": W.IntText(2, description="kernel k"),
+        "stride": W.IntText(2, description="stride s"),
+        "padding": W.IntText(0, description="padding p (per side)"),
+        "ceil_mode": W.Checkbox(False, description="ceil_mode"),
+        "source": W.Dropdown(options=SOURCES, value="feature map", description="pool"),
+    }
 
 
 def path_controls() -> dict:
@@ -439,18 +391,25 @@ def _halve_hint(a) -> str:
 
 
 EX_HALVE = Exercise(
-    "2.1", "The 568×568×64 map of level 1 goes through the 2×2 max pool (s=2, p=0). What is its height now?",
-    expected=lambda: pool_out(568), hint=_halve_hint,
-    explanation="(568 - 2)/2 + 1 = 284: 2×2 windows with stride 2 tile the map, one output pixel per window.")
+    "2.1",
+    "The 568×568×64 map of level 1 goes through the 2×2 max pool (s=2, p=0). What is its height now?",
+    expected=lambda: pool_out(568),
+    hint=_halve_hint,
+    explanation="(568 - 2)/2 + 1 = 284: 2×2 windows with stride 2 tile the map, one output pixel per window.",
+)
 
 EX_PARAMS = Exercise(
-    "2.2", "How many learned parameters does nn.MaxPool2d(2, stride=2) have?",
+    "2.2",
+    "How many learned parameters does nn.MaxPool2d(2, stride=2) have?",
     expected=lambda: _n_params(nn.MaxPool2d(2, 2)),
-    hint=lambda a: ("4 would be a 2×2 kernel's weights, but a max pool has no weights: what would it multiply?"
-                    if str(a).strip() in ("4", "5", "64", "256") else
-                    "a max pool only compares numbers and keeps the largest one; is there anything to learn?"),
+    hint=lambda a: (
+        "4 would be a 2×2 kernel's weights, but a max pool has no weights: what would it multiply?"
+        if str(a).strip() in ("4", "5", "64", "256")
+        else "a max pool only compares numbers and keeps the largest one; is there anything to learn?"
+    ),
     explanation="0: max pooling is a fixed operation (the maximum of each window). Count it yourself with "
-                "sum(p.numel() for p in nn.MaxPool2d(2, 2).parameters()).")
+    "sum(p.numel() for p in nn.MaxPool2d(2, 2).parameters()).",
+)
 
 
 def _odd_hint(a) -> str:
@@ -463,20 +422,25 @@ def _odd_hint(a) -> str:
 
 
 EX_ODD = Exercise(
-    "2.3", "An odd map: 569×569 through a 2×2 max pool, stride 2. What height with the default (floor) and "
-           "with ceil_mode=True? Answer as a pair, e.g. (100, 101).",
-    expected=lambda: (pool_out(569), pool_out(569, ceil_mode=True)), hint=_odd_hint,
+    "2.3",
+    "An odd map: 569×569 through a 2×2 max pool, stride 2. What height with the default (floor) and "
+    "with ceil_mode=True? Answer as a pair, e.g. (100, 101).",
+    expected=lambda: (pool_out(569), pool_out(569, ceil_mode=True)),
+    hint=_odd_hint,
     explanation="(284, 285): the floor drops the last row (no full window is left for it); ceil_mode keeps a "
-                "half window there. U-Net's sizes are chosen so that this never happens (the paper asks for an "
-                "even size at every pool).")
+    "half window there. U-Net's sizes are chosen so that this never happens (the paper asks for an "
+    "even size at every pool).",
+)
 
 EX_BOTTOM = Exercise(
-    "2.4", "Follow the contracting path from 572: four times {two 3×3 convs, one 2×2 max pool}. What height "
-           "enters the bottom of the U?",
+    "2.4",
+    "Follow the contracting path from 572: four times {two 3×3 convs, one 2×2 max pool}. What height "
+    "enters the bottom of the U?",
     expected=lambda: shape_table(572).where(module="down_samples.3")[0].out_shape[1],
     hint="572 -> 570 -> 568 | 284 -> ... : each level takes 4 off with the convs, then halves. Try the "
-         "contracting-path widget above.",
-    explanation="572 -> 570 -> 568 | 284 -> 282 -> 280 | 140 -> 138 -> 136 | 68 -> 66 -> 64 | 32.")
+    "contracting-path widget above.",
+    explanation="572 -> 570 -> 568 | 284 -> 282 -> 280 | 140 -> 138 -> 136 | 68 -> 66 -> 64 | 32.",
+)
 
 
 @torch.no_grad()
@@ -486,16 +450,20 @@ def _pool_kernels_and_channels(channels: int = 64) -> tuple[int, int]:
 
 
 EX_SLIP_KERNELS = Exercise(
-    "2.5", "Spot the slip. The notes' walk through the contracting path writes 'maxpool (下采样) k=2 s=2 p=0 "
-           "# k=64', giving the pool a kernel count like a conv. The 568×568×64 map enters the pool. How many "
-           "learned kernels (weights) does the pool have, and how many channels come out? Answer as a pair "
-           "(weights, channels).",
+    "2.5",
+    "Spot the slip. The notes' walk through the contracting path writes 'maxpool (下采样) k=2 s=2 p=0 "
+    "# k=64', giving the pool a kernel count like a conv. The 568×568×64 map enters the pool. How many "
+    "learned kernels (weights) does the pool have, and how many channels come out? Answer as a pair "
+    "(weights, channels).",
     expected=lambda: _pool_kernels_and_channels(64),
-    hint=lambda a: ("a conv's kernel count sets its output channels, but a pool has no kernels: it pools each "
-                    "channel on its own." if str(a).replace(" ", "") in ("(64,64)", "(64,128)", "(64,32)")
-                    else "count the weights of nn.MaxPool2d(2, 2); the channels pass through."),
+    hint=lambda a: (
+        "a conv's kernel count sets its output channels, but a pool has no kernels: it pools each channel on its own."
+        if str(a).replace(" ", "") in ("(64,64)", "(64,128)", "(64,32)")
+        else "count the weights of nn.MaxPool2d(2, 2); the channels pass through."
+    ),
     explanation="(0, 64): '# k' does not apply to a pool. The 64 channels come from the convs before it, and "
-                "the pool keeps them (channel 不变).")
+    "the pool keeps them (channel 不变).",
+)
 
 
 def _contracting_doubling_convs() -> int:
@@ -504,16 +472,20 @@ def _contracting_doubling_convs() -> int:
 
 
 EX_SLIP_DOUBLES = Exercise(
-    "2.6", "Spot the slip. The notes say 'pool channel 不会变 (pool keeps the channels), conv channel 翻倍 (conv "
-           "doubles them)'. The contracting path has 8 3×3 convs (two per level). How many of them actually "
-           "double their channel count?",
+    "2.6",
+    "Spot the slip. The notes say 'pool channel 不会变 (pool keeps the channels), conv channel 翻倍 (conv "
+    "doubles them)'. The contracting path has 8 3×3 convs (two per level). How many of them actually "
+    "double their channel count?",
     expected=_contracting_doubling_convs,
-    hint=lambda a: ("not every conv: the second conv of each level keeps the channels (64 -> 64)."
-                    if str(a).strip() in ("8", "4") else
-                    "look at the first conv of each level: 1 -> 64, 64 -> 128, 128 -> 256, 256 -> 512. "
-                    "Which of these are a doubling? The second conv of a level keeps the channels."),
+    hint=lambda a: (
+        "not every conv: the second conv of each level keeps the channels (64 -> 64)."
+        if str(a).strip() in ("8", "4")
+        else "look at the first conv of each level: 1 -> 64, 64 -> 128, 128 -> 256, 256 -> 512. "
+        "Which of these are a doubling? The second conv of a level keeps the channels."
+    ),
     explanation="3: only the first conv of levels 2, 3 and 4 doubles (64 -> 128 -> 256 -> 512); level 1's first "
-                "conv goes 1 -> 64 and every second conv keeps the count. (The bottom's first conv doubles again, "
-                "512 -> 1024.)")
+    "conv goes 1 -> 64 and every second conv keeps the count. (The bottom's first conv doubles again, "
+    "512 -> 1024.)",
+)
 
 EXERCISES = [EX_HALVE, EX_PARAMS, EX_ODD, EX_BOTTOM, EX_SLIP_KERNELS, EX_SLIP_DOUBLES]

@@ -19,6 +19,7 @@ The notes: *Transconv: size x2, channel 1/2*, and at the bottom of the U
 * :func:`upconv_view`: the widget's view (plain function, tested without a browser).
 * ``EX_*``: the exercises, answers computed here.
 """
+
 from __future__ import annotations
 
 import html
@@ -37,14 +38,37 @@ from ..ui.tables import html_table, key_value_table
 from ..ui.widgets import View, Widget
 
 __all__ = [
-    "EXAMPLE_INPUT", "EXAMPLE_KERNEL", "UNET_KERNEL",
-    "real_layer", "layer_facts", "layer_facts_html", "feature_map_demo", "DEMO_CHANNELS",
-    "LESSON", "WIDGETS", "up_modes_check", "up_modes_html", "upconv_view", "controls",
-    "EX_SHAPE", "EX_PARAMS", "EX_SIZE_RULE", "EX_OVERLAP", "EX_SLIP", "EX_CENTRE", "EXERCISES",
+    "EXAMPLE_INPUT",
+    "EXAMPLE_KERNEL",
+    "UNET_KERNEL",
+    "real_layer",
+    "layer_facts",
+    "layer_facts_html",
+    "feature_map_demo",
+    "DEMO_CHANNELS",
+    "LESSON",
+    "WIDGETS",
+    "up_modes_check",
+    "up_modes_html",
+    "upconv_view",
+    "controls",
+    "EX_SHAPE",
+    "EX_PARAMS",
+    "EX_SIZE_RULE",
+    "EX_OVERLAP",
+    "EX_SLIP",
+    "EX_CENTRE",
+    "EXERCISES",
 ]
 
-LESSON = Lesson(3, "03_up_conv", "The up-conv", minutes=35, topics=(1, 7),
-                summary="transposed convolution: size x2, channels 1/2, scatter and sum, checkerboards")
+LESSON = Lesson(
+    3,
+    "03_up_conv",
+    "The up-conv",
+    minutes=35,
+    topics=(1, 7),
+    summary="transposed convolution: size x2, channels 1/2, scatter and sum, checkerboards",
+)
 
 # The lesson's tiny example: a 2x2 input and a 3x3 "tent" kernel (the outer product of [1, 2, 1]).
 EXAMPLE_INPUT = np.array([[1.0, 2.0], [3.0, 4.0]])
@@ -60,11 +84,9 @@ _WHAT = {
     "size": "It is the input map's height and width: a feature map needs at least one row and one column.",
     "kernel": "It is the kernel's height and width: a kernel has at least one weight.",
     "stride": "It is how far apart neighbouring input pixels paint their kernel copies; a stride of 0 would "
-              "paint every copy on the same spot, so stride 1 is the smallest.",
-    "padding": "It is how many rows and columns are trimmed from each border of the output; use 0 for no "
-               "trimming.",
-    "output_padding": "It is the extra rows and columns added at the bottom and right of the output; use 0 for "
-                      "none.",
+    "paint every copy on the same spot, so stride 1 is the smallest.",
+    "padding": "It is how many rows and columns are trimmed from each border of the output; use 0 for no trimming.",
+    "output_padding": "It is the extra rows and columns added at the bottom and right of the output; use 0 for none.",
     "in_channels": "It is the number of channels of the input map.",
     "out_channels": "It is the number of channels of the output map (kernels of the layer).",
 }
@@ -78,23 +100,43 @@ def _whole(name: str, value, minimum: int) -> int:
 # --------------------------------------------------------------------------
 # the real layer: weight shape (in, out, k, k), parameters, channels 1/2
 # --------------------------------------------------------------------------
-def real_layer(in_channels: int = 1024, out_channels: int = 512, kernel: int = 2, stride: int = 2,
-               padding: int = 0, output_padding: int = 0, device: str = "meta"):
+def real_layer(
+    in_channels: int = 1024,
+    out_channels: int = 512,
+    kernel: int = 2,
+    stride: int = 2,
+    padding: int = 0,
+    output_padding: int = 0,
+    device: str = "meta",
+):
     """A real ``nn.ConvTranspose2d``; on the ``meta`` device it has shapes but allocates no memory."""
     from torch import nn
 
-    return nn.ConvTranspose2d(_whole("in_channels", in_channels, 1), _whole("out_channels", out_channels, 1),
-                              _whole("kernel", kernel, 1), stride=_whole("stride", stride, 1),
-                              padding=_whole("padding", padding, 0),
-                              output_padding=_whole("output_padding", output_padding, 0), device=device)
+    with seeded(0):  # its weights are not what it shows; they must not come from the student's RNG
+        return nn.ConvTranspose2d(
+            _whole("in_channels", in_channels, 1),
+            _whole("out_channels", out_channels, 1),
+            _whole("kernel", kernel, 1),
+            stride=_whole("stride", stride, 1),
+            padding=_whole("padding", padding, 0),
+            output_padding=_whole("output_padding", output_padding, 0),
+            device=device,
+        )
 
 
-_REAL_PARAMS = 20_000_000     # up to this many parameters the layer is built for real, on the CPU
-_REAL_WORK = 2 * 10 ** 9      # and run on a map of zeros while its multiply-adds stay below this
+_REAL_PARAMS = 20_000_000  # up to this many parameters the layer is built for real, on the CPU
+_REAL_WORK = 2 * 10**9  # and run on a map of zeros while its multiply-adds stay below this
 
 
-def layer_facts(size: int = 28, in_channels: int = 1024, out_channels: int = 512, kernel: int = 2,
-                stride: int = 2, padding: int = 0, output_padding: int = 0) -> dict:
+def layer_facts(
+    size: int = 28,
+    in_channels: int = 1024,
+    out_channels: int = 512,
+    kernel: int = 2,
+    stride: int = 2,
+    padding: int = 0,
+    output_padding: int = 0,
+) -> dict:
     """Everything about one up-conv, read from the real layer: weight and bias shapes, parameter
     count, and the output shape of a forward pass. Defaults: the notes' bottom up-conv,
     28x28x1024 -> 56x56x512 (a real forward pass on the CPU, a fraction of a second).
@@ -107,11 +149,18 @@ def layer_facts(size: int = 28, in_channels: int = 1024, out_channels: int = 512
     size, kernel, stride = _whole("size", size, 1), _whole("kernel", kernel, 1), _whole("stride", stride, 1)
     padding, output_padding = _whole("padding", padding, 0), _whole("output_padding", output_padding, 0)
     in_channels, out_channels = _whole("in_channels", in_channels, 1), _whole("out_channels", out_channels, 1)
-    out = up_conv_out(size, kernel, stride, padding, output_padding)   # a clear message for an impossible setting
+    out = up_conv_out(size, kernel, stride, padding, output_padding)  # a clear message for an impossible setting
     f = up_conv_out.explain(size, kernel, stride, padding, output_padding)
     n_params = in_channels * out_channels * kernel * kernel + out_channels
-    layer = real_layer(in_channels, out_channels, kernel, stride, padding, output_padding,
-                       device="cpu" if n_params <= _REAL_PARAMS else "meta")
+    layer = real_layer(
+        in_channels,
+        out_channels,
+        kernel,
+        stride,
+        padding,
+        output_padding,
+        device="cpu" if n_params <= _REAL_PARAMS else "meta",
+    )
     with torch.no_grad():
         if n_params <= _REAL_PARAMS and n_params * size * size <= _REAL_WORK:
             c, h, w = layer(torch.zeros(1, in_channels, size, size)).shape[1:]
@@ -129,20 +178,23 @@ def layer_facts(size: int = 28, in_channels: int = 1024, out_channels: int = 512
                 c, h, w = out_channels, out, out
                 how = "from the formula only: PyTorch cannot even describe a map this large"
     return {
-        "in_shape_notes": (size, size, in_channels),          # H x W x C, as the notes write it
+        "in_shape_notes": (size, size, in_channels),  # H x W x C, as the notes write it
         "out_shape_notes": (h, w, c),
-        "in_shape": (in_channels, size, size),                # C x H x W, as PyTorch stores it
+        "in_shape": (in_channels, size, size),  # C x H x W, as PyTorch stores it
         "out_shape": (c, h, w),
-        "weight_shape": tuple(layer.weight.shape),            # (in, out, k, k)
+        "weight_shape": tuple(layer.weight.shape),  # (in, out, k, k)
         "bias_shape": tuple(layer.bias.shape),
         "weights": layer.weight.numel(),
         "params": sum(p.numel() for p in layer.parameters()),
         "formula": f.text,
         "output": out,
         "how": how,
-        "layer": (f"nn.ConvTranspose2d({in_channels}, {out_channels}, kernel_size={kernel}, stride={stride}"
-                  + (f", padding={padding}" if padding else "")
-                  + (f", output_padding={output_padding}" if output_padding else "") + ")"),
+        "layer": (
+            f"nn.ConvTranspose2d({in_channels}, {out_channels}, kernel_size={kernel}, stride={stride}"
+            + (f", padding={padding}" if padding else "")
+            + (f", output_padding={output_padding}" if output_padding else "")
+            + ")"
+        ),
     }
 
 
@@ -165,14 +217,21 @@ def layer_facts_html(**kwargs) -> str:
 # an up-conv on a real picture
 # --------------------------------------------------------------------------
 # hand-set 3x3 kernels, so every channel of the demo can be read: a blur, the pixel itself, two edge detectors
-_DEMO_KERNELS = np.array([
-    np.full((3, 3), 1 / 9),
-    np.array([[0, 0, 0], [0, 1, 0], [0, 0, 0]]),
-    np.array([[-1, 0, 1], [-2, 0, 2], [-1, 0, 1]]) / 2,
-    np.array([[-1, -2, -1], [0, 0, 0], [1, 2, 1]]) / 2,
-], dtype=np.float32)
-DEMO_CHANNELS = ("blur", "the pixel itself", "dark-to-bright edges, left to right",
-                 "dark-to-bright edges, top to bottom")
+_DEMO_KERNELS = np.array(
+    [
+        np.full((3, 3), 1 / 9),
+        np.array([[0, 0, 0], [0, 1, 0], [0, 0, 0]]),
+        np.array([[-1, 0, 1], [-2, 0, 2], [-1, 0, 1]]) / 2,
+        np.array([[-1, -2, -1], [0, 0, 0], [1, 2, 1]]) / 2,
+    ],
+    dtype=np.float32,
+)
+DEMO_CHANNELS = (
+    "blur",
+    "the pixel itself",
+    "dark-to-bright edges, left to right",
+    "dark-to-bright edges, top to bottom",
+)
 
 
 def feature_map_demo(image, seed: int = 0) -> list[tuple[str, np.ndarray]]:
@@ -190,8 +249,10 @@ def feature_map_demo(image, seed: int = 0) -> list[tuple[str, np.ndarray]]:
     if img.ndim != 2:
         raise ValueError(f"image must be 2-D (H, W), got shape {img.shape}.")
     if min(img.shape) < 4:
-        raise ValueError(f"image {img.shape[0]}×{img.shape[1]} is too small: the 3x3 conv and the 2x2 pool "
-                         "need at least 4 pixels per side.")
+        raise ValueError(
+            f"image {img.shape[0]}×{img.shape[1]} is too small: the 3x3 conv and the 2x2 pool "
+            "need at least 4 pixels per side."
+        )
     with seeded(seed):  # every weight is set below; the default init must not draw from the student's RNG
         conv = nn.Conv2d(1, 4, 3)
         flat = nn.ConvTranspose2d(4, 2, kernel_size=2, stride=2)
@@ -211,9 +272,13 @@ def feature_map_demo(image, seed: int = 0) -> list[tuple[str, np.ndarray]]:
         a = torch.relu(conv(x))
         b = nn.MaxPool2d(2)(a)
         c, d = flat(b), rand(b)
-    return [("input", x[0].numpy()), ("3x3 conv + ReLU", a[0].numpy()), ("2x2 max pool", b[0].numpy()),
-            ("up-conv 2x2, s=2\n(flat kernels)", c[0].numpy()),
-            ("up-conv 2x2, s=2\n(untrained, random)", d[0].numpy())]
+    return [
+        ("input", x[0].numpy()),
+        ("3x3 conv + ReLU", a[0].numpy()),
+        ("2x2 max pool", b[0].numpy()),
+        ("up-conv 2x2, s=2\n(flat kernels)", c[0].numpy()),
+        ("up-conv 2x2, s=2\n(untrained, random)", d[0].numpy()),
+    ]
 
 
 # --------------------------------------------------------------------------
@@ -238,10 +303,18 @@ def up_modes_check(input_size=572, **options) -> list[dict]:
             last = module.up if mode == "upconv" else module.up[-1]
             with torch.no_grad():  # the output size from a real forward pass of a 1-channel twin
                 h_out, w_out = UpSample(1, 1, mode)(torch.zeros(1, 1, h, w)).shape[-2:]
-            rows.append({"mode": mode, "level": r.level, "operation": r.operation, "in_shape": r.in_shape,
-                         "out_shape": r.out_shape, "params": r.params,
-                         "real_out_shape": (last.out_channels, h_out, w_out),
-                         "real_params": sum(p.numel() for p in module.parameters())})
+            rows.append(
+                {
+                    "mode": mode,
+                    "level": r.level,
+                    "operation": r.operation,
+                    "in_shape": r.in_shape,
+                    "out_shape": r.out_shape,
+                    "params": r.params,
+                    "real_out_shape": (last.out_channels, h_out, w_out),
+                    "real_params": sum(p.numel() for p in module.parameters()),
+                }
+            )
     return rows
 
 
@@ -252,8 +325,17 @@ def up_modes_html(input_size=572, **options) -> str:
     for r in rows:
         (ci, hi, wi), (co, ho, wo) = r["in_shape"], r["out_shape"]
         ok = r["real_out_shape"] == r["out_shape"] and r["real_params"] == r["params"]
-        cells.append([r["mode"], r["level"], r["operation"], f"{hi}×{wi}×{ci}", f"{ho}×{wo}×{co}",
-                      f"{r['params']:,}", "yes" if ok else f"NO: {r['real_out_shape']}, {r['real_params']:,}"])
+        cells.append(
+            [
+                r["mode"],
+                r["level"],
+                r["operation"],
+                f"{hi}×{wi}×{ci}",
+                f"{ho}×{wo}×{co}",
+                f"{r['params']:,}",
+                "yes" if ok else f"NO: {r['real_out_shape']}, {r['real_params']:,}",
+            ]
+        )
         styles.append("background:" + ("#eaf7ea" if r["mode"] == "upconv" else "#e8f1fb"))
     return html_table(head, cells, css="ul-upconv-modes", row_styles=styles)
 
@@ -261,19 +343,34 @@ def up_modes_html(input_size=572, **options) -> str:
 # --------------------------------------------------------------------------
 # the widget's view
 # --------------------------------------------------------------------------
-_NUMERIC_LIMIT = 2 * 10 ** 7          # multiply-adds of the numeric check; beyond, check the shape only
-_DRAW_LIMIT = 96                       # largest output drawn
+_NUMERIC_LIMIT = 2 * 10**7  # multiply-adds of the numeric check; beyond, check the shape only
+_DRAW_LIMIT = 96  # largest output drawn
 
 
-def upconv_view(size: int = 4, kernel: int = 2, stride: int = 2, padding: int = 0, output_padding: int = 0,
-                in_channels: int = 4, out_channels: int = 2) -> View:
+def upconv_view(
+    size: int = 4,
+    kernel: int = 2,
+    stride: int = 2,
+    padding: int = 0,
+    output_padding: int = 0,
+    in_channels: int = 4,
+    out_channels: int = 2,
+) -> View:
     """The widget: output size and the formula with numbers, the weight shape and parameter count of the
     real layer, the scatter picture, and the real ``nn.ConvTranspose2d`` agreeing with scatter-and-sum."""
-    values = dict(size=size, kernel=kernel, stride=stride, padding=padding, output_padding=output_padding,
-                  in_channels=in_channels, out_channels=out_channels)
+    values = dict(
+        size=size,
+        kernel=kernel,
+        stride=stride,
+        padding=padding,
+        output_padding=output_padding,
+        in_channels=in_channels,
+        out_channels=out_channels,
+    )
     size, kernel, stride, padding, output_padding, in_channels, out_channels = (
-        _whole(name, v, 0 if "padding" in name else 1) for name, v in values.items())
-    out = up_conv_out(size, kernel, stride, padding, output_padding)   # raises with a clear message
+        _whole(name, v, 0 if "padding" in name else 1) for name, v in values.items()
+    )
+    out = up_conv_out(size, kernel, stride, padding, output_padding)  # raises with a clear message
     formula = up_conv_out.explain(size, kernel, stride, padding, output_padding)
 
     # the real layer: its output shape, weight shape and parameters
@@ -290,30 +387,42 @@ def upconv_view(size: int = 4, kernel: int = 2, stride: int = 2, padding: int = 
         real = conv_transpose_torch(x, w, stride, padding, output_padding)
         max_diff = float(np.abs(ours - real).max())
         agrees = bool(ours.shape == real.shape and max_diff < 1e-9)
-        check = (f"scatter-and-sum vs the real nn.ConvTranspose2d on random numbers: largest difference "
-                 f"{max_diff:.1e} ({'they agree' if agrees else 'they DISAGREE'}).")
+        check = (
+            f"scatter-and-sum vs the real nn.ConvTranspose2d on random numbers: largest difference "
+            f"{max_diff:.1e} ({'they agree' if agrees else 'they DISAGREE'})."
+        )
     elif facts["how"].startswith("from the formula"):
         max_diff, agrees = float("nan"), None
-        check = ("this map is too large for PyTorch to represent, so nothing can be checked against the real "
-                 "layer; the formula is the one the tests check against nn.ConvTranspose2d.")
+        check = (
+            "this map is too large for PyTorch to represent, so nothing can be checked against the real "
+            "layer; the formula is the one the tests check against nn.ConvTranspose2d."
+        )
     else:
         max_diff, agrees = float("nan"), real_shape == (out_channels, out, out)
-        check = ("this setting is too large to compare every number in a widget; the real layer's output "
-                 f"shape {real_shape} {'agrees' if agrees else 'DISAGREES'} with the formula.")
+        check = (
+            "this setting is too large to compare every number in a widget; the real layer's output "
+            f"shape {real_shape} {'agrees' if agrees else 'DISAGREES'} with the formula."
+        )
 
     f = checkerboard_facts(size, kernel, stride, padding, output_padding)
     ratio = out / size
     if f["interior_min"] == 0:
-        overlap = (f"Gaps: the kernel ({kernel}) is smaller than the stride ({stride}), so some output pixels "
-                   "are painted by no copy at all and stay 0 (plus the bias).")
+        overlap = (
+            f"Gaps: the kernel ({kernel}) is smaller than the stride ({stride}), so some output pixels "
+            "are painted by no copy at all and stay 0 (plus the bias)."
+        )
     elif f["uneven"]:
-        overlap = (f"Uneven overlap: inside the map some pixels are painted by {f['interior_min']} copies and "
-                   f"their neighbours by {f['interior_max']} (the stride {stride} does not divide the kernel "
-                   f"{kernel}): a checkerboard pattern, even for a flat input.")
+        overlap = (
+            f"Uneven overlap: inside the map some pixels are painted by {f['interior_min']} copies and "
+            f"their neighbours by {f['interior_max']} (the stride {stride} does not divide the kernel "
+            f"{kernel}): a checkerboard pattern, even for a flat input."
+        )
     else:
-        overlap = (f"Even overlap: away from the borders every output pixel is painted by exactly "
-                   f"{f['interior_min']} cop{'y' if f['interior_min'] == 1 else 'ies'} "
-                   f"(the stride {stride} divides the kernel {kernel}).")
+        overlap = (
+            f"Even overlap: away from the borders every output pixel is painted by exactly "
+            f"{f['interior_min']} cop{'y' if f['interior_min'] == 1 else 'ies'} "
+            f"(the stride {stride} divides the kernel {kernel})."
+        )
     lines = [
         f"<p style='font-size:15px'><b>{size}×{size}×{in_channels} → {out}×{out}×{out_channels}</b> "
         f"(size ×{ratio:.3g}, channels ×{out_channels / in_channels:.3g})</p>",
@@ -329,11 +438,22 @@ def upconv_view(size: int = 4, kernel: int = 2, stride: int = 2, padding: int = 
     drawable = canvas <= 2 * _DRAW_LIMIT and out <= _DRAW_LIMIT
     fig = scatter_picture(size, kernel, stride, padding, output_padding) if drawable else None
     if fig is None:
-        lines.append(f"<p><i>The picture is drawn for outputs up to {_DRAW_LIMIT} pixels (copies covering up to "
-                     f"{2 * _DRAW_LIMIT}); here the output is {out} and the copies cover {canvas}.</i></p>")
-    data = {"output": out, "formula": formula.text, "params": params, "weight_shape": facts["weight_shape"],
-            "real_shape": real_shape, "agrees": agrees, "max_diff": max_diff,
-            "min_overlap": f["interior_min"], "max_overlap": f["interior_max"], "uneven": f["uneven"]}
+        lines.append(
+            f"<p><i>The picture is drawn for outputs up to {_DRAW_LIMIT} pixels (copies covering up to "
+            f"{2 * _DRAW_LIMIT}); here the output is {out} and the copies cover {canvas}.</i></p>"
+        )
+    data = {
+        "output": out,
+        "formula": formula.text,
+        "params": params,
+        "weight_shape": facts["weight_shape"],
+        "real_shape": real_shape,
+        "agrees": agrees,
+        "max_diff": max_diff,
+        "min_overlap": f["interior_min"],
+        "max_overlap": f["interior_max"],
+        "uneven": f["uneven"],
+    }
     return View(html="".join(lines), figure=fig, data=data)
 
 
@@ -344,10 +464,15 @@ def controls() -> dict:
     def box(name, value, desc):
         return W.IntText(value=value, description=desc, layout=W.Layout(width="150px"))
 
-    return {"size": box("size", 4, "input size"), "kernel": box("kernel", 2, "kernel"),
-            "stride": box("stride", 2, "stride"), "padding": box("padding", 0, "padding"),
-            "output_padding": box("output_padding", 0, "output_padding"),
-            "in_channels": box("in_channels", 4, "in channels"), "out_channels": box("out_channels", 2, "out channels")}
+    return {
+        "size": box("size", 4, "input size"),
+        "kernel": box("kernel", 2, "kernel"),
+        "stride": box("stride", 2, "stride"),
+        "padding": box("padding", 0, "padding"),
+        "output_padding": box("output_padding", 0, "output_padding"),
+        "in_channels": box("in_channels", 4, "in channels"),
+        "out_channels": box("out_channels", 2, "out channels"),
+    }
 
 
 WIDGETS = {"upconv": Widget(upconv_view, controls, css="ul-upconv", title="The up-conv: size, formula, overlap")}
@@ -404,7 +529,7 @@ EX_PARAMS = Exercise(
     expected=lambda: layer_facts()["params"],
     hint=_params_hint,
     explanation="weight (1024, 512, 2, 2) = 2,097,152 numbers, plus 512 biases: one 2×2 kernel per "
-                "(input channel, output channel) pair.",
+    "(input channel, output channel) pair.",
 )
 
 EX_SIZE_RULE = Exercise(
@@ -414,7 +539,7 @@ EX_SIZE_RULE = Exercise(
     expected=lambda: up_conv_out(5, kernel=3, stride=2, padding=1, output_padding=1),
     hint=_size_hint,
     explanation="(5 - 1)*2 - 2*1 + 3 + 1 = 10: this common setting also doubles the size (2H), but its "
-                "3×3 kernel overlaps unevenly.",
+    "3×3 kernel overlaps unevenly.",
 )
 
 _OVERLAP_CHOICES = {"a": (3, 2), "b": (5, 2), "c": (2, 2), "d": (4, 3)}
@@ -425,11 +550,13 @@ EX_OVERLAP = Exercise(
     "so that a flat input gives a flat output with an all-ones kernel?",
     expected=lambda: next(letter for letter, (k, s) in _OVERLAP_CHOICES.items() if not uneven_overlap(k, s)),
     hint="copies of width k placed s apart cover a pixel k/s times on average; the count is the same for every "
-         "pixel only when s divides k. Try them in the widget and watch the 'copies per pixel' map.",
+    "pixel only when s divides k. Try them in the widget and watch the 'copies per pixel' map.",
     explanation="2×2 with stride 2: each input pixel paints its own 2×2 block, the blocks tile the output "
-                "without overlap, so nothing is painted twice. That is U-Net's up-conv.",
-    choices={letter: f"{k}×{k} kernel, stride {s}" + (" (U-Net's up-conv)" if (k, s) == (2, 2) else "")
-             for letter, (k, s) in _OVERLAP_CHOICES.items()},
+    "without overlap, so nothing is painted twice. That is U-Net's up-conv.",
+    choices={
+        letter: f"{k}×{k} kernel, stride {s}" + (" (U-Net's up-conv)" if (k, s) == (2, 2) else "")
+        for letter, (k, s) in _OVERLAP_CHOICES.items()
+    },
 )
 
 EX_SLIP = Exercise(
@@ -439,7 +566,7 @@ EX_SLIP = Exercise(
     expected=lambda: up_conv_out(16, kernel=2, stride=2),
     hint="the notes themselves say 'size ×2': (16 - 1)*2 + 2.",
     explanation="16 -> 32. A 2×2 stride-2 up-conv doubles; it cannot reach 64 from 16. With same padding the "
-                "bottom stays 32²×1024, and the up-conv then gives 64²×512, as the notes intended.",
+    "bottom stays 32²×1024, and the up-conv then gives 64²×512, as the notes intended.",
 )
 
 EX_CENTRE = Exercise(
@@ -448,7 +575,7 @@ EX_CENTRE = Exercise(
     "stride 2) what is the value of the output's centre pixel, at row 2, column 2?",
     expected=lambda: float(scatter_and_sum(EXAMPLE_INPUT, EXAMPLE_KERNEL, stride=2)[2, 2]),
     hint="all four input pixels paint the centre: each contributes its value × the kernel entry that lands "
-         "there (a corner of the kernel, which is 1). Add them up.",
+    "there (a corner of the kernel, which is 1). Add them up.",
     explanation="1·1 + 2·1 + 3·1 + 4·1 = 10: the centre is where all four copies overlap.",
 )
 

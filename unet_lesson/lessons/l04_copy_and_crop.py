@@ -13,6 +13,7 @@ View functions (the widgets' brains, tested in ``tests/test_lesson_crop.py``):
 * :func:`crop_grid_view` - a small grid: which rows/columns a crop cuts; odd differences
 * :func:`crop_view` - the widget: the crop box drawn on a real feature map
 """
+
 from __future__ import annotations
 
 import html
@@ -31,17 +32,37 @@ from ..core.sizes import center_crop_box
 from ..seg.data import sample_image
 from ..ui.course import Lesson
 from ..ui.exercises import Exercise
+from ..ui.figures.crop import crop_figure, crop_grid_figure
 from ..ui.tables import Raw, html_table
 from ..ui.widgets import View, Widget
 
 __all__ = [
-    "LESSON", "WIDGETS", "controls", "CropLevel", "crop_levels", "crop_levels_view", "crop_ledger", "crop_ledger_view",
-    "concat_shapes", "crop_grid_view", "input_position", "odd_input_message", "crop_view",
-    "MAX_WIDGET_SIZE", "GRID_MAX", "EXERCISES",
+    "LESSON",
+    "WIDGETS",
+    "controls",
+    "CropLevel",
+    "crop_levels",
+    "crop_levels_view",
+    "crop_ledger",
+    "crop_ledger_view",
+    "concat_shapes",
+    "crop_grid_view",
+    "input_position",
+    "odd_input_message",
+    "crop_view",
+    "MAX_WIDGET_SIZE",
+    "GRID_MAX",
+    "EXERCISES",
 ]
 
-LESSON = Lesson(4, "04_copy_and_crop", "Copy and crop", minutes=30, topics=(8, 9),
-                summary="the center crops 64->56, 136->104, 280->200, 568->392 and concatenation")
+LESSON = Lesson(
+    4,
+    "04_copy_and_crop",
+    "Copy and crop",
+    minutes=30,
+    topics=(8, 9),
+    summary="the center crops 64->56, 136->104, 280->200, 568->392 and concatenation",
+)
 
 #: the widget computes real feature maps; above this size it explains instead of computing
 MAX_WIDGET_SIZE = 1024
@@ -61,7 +82,7 @@ class CropLevel:
     """The copy and crop at one level of the U (level 1 = top)."""
 
     level: int
-    channels: int            # channels of the copied map (= of the up-conv's map)
+    channels: int  # channels of the copied map (= of the up-conv's map)
     source: tuple[int, int]  # copied (contracting-path) map, (H, W)
     target: tuple[int, int]  # expanding-path map = size after the crop, (H, W)
     top: int
@@ -88,16 +109,28 @@ def _options(padding: str, allow_odd: bool = False, depth: int = 4) -> dict:
     return dict(padding=padding, depth=depth, mismatch="crop" if allow_odd else "error")
 
 
-def crop_levels(input_size=572, padding: str = "valid", allow_odd: bool = False, depth: int = 4,
-                base_channels: int = 64) -> list[CropLevel]:
+def crop_levels(
+    input_size=572, padding: str = "valid", allow_odd: bool = False, depth: int = 4, base_channels: int = 64
+) -> list[CropLevel]:
     """The copy and crop at each level, top of the U first, from :func:`shape_table` and
     :func:`center_crop_box` (raises :class:`InvalidInputSize` for a size the network cannot take)."""
     table = shape_table(input_size, base_channels=base_channels, **_options(padding, allow_odd, depth))
     out = []
     for row in sorted(table.where(kind="crop"), key=lambda r: r.level):
         box = center_crop_box(row.in_shape[1:], row.out_shape[1:])
-        out.append(CropLevel(row.level, row.in_shape[0], box.source, box.target, box.top, box.left,
-                             box.bottom, box.right, box.explain().text))
+        out.append(
+            CropLevel(
+                row.level,
+                row.in_shape[0],
+                box.source,
+                box.target,
+                box.top,
+                box.left,
+                box.bottom,
+                box.right,
+                box.explain().text,
+            )
+        )
     return out
 
 
@@ -111,13 +144,25 @@ def crop_levels_view(input_size=572, padding: str = "valid", allow_odd: bool = F
     levels = crop_levels(input_size, padding, allow_odd)
     rows = []
     for c in levels:
-        cut = (f"{c.top} top, {c.bottom} bottom" if (c.top, c.bottom) == (c.left, c.right)
-               else f"{c.top}/{c.bottom} rows, {c.left}/{c.right} columns")
+        cut = (
+            f"{c.top} top, {c.bottom} bottom"
+            if (c.top, c.bottom) == (c.left, c.right)
+            else f"{c.top}/{c.bottom} rows, {c.left}/{c.right} columns"
+        )
         flag = "" if c.centered else " <b style='color:#b3261e'>not centred</b>"
-        rows.append((c.level, _hw(c.source, c.channels), _hw(c.target, c.channels), Raw(html.escape(cut) + flag),
-                     _hw(c.target, c.concat_channels), c.formula))
-    table = html_table(("level", "copied map", "after crop", "cut", "after concat", "formula"), rows,
-                       css="ul-crop-table", mono=(5,))
+        rows.append(
+            (
+                c.level,
+                _hw(c.source, c.channels),
+                _hw(c.target, c.channels),
+                Raw(html.escape(cut) + flag),
+                _hw(c.target, c.concat_channels),
+                c.formula,
+            )
+        )
+    table = html_table(
+        ("level", "copied map", "after crop", "cut", "after concat", "formula"), rows, css="ul-crop-table", mono=(5,)
+    )
     data = {"input": input_size if isinstance(input_size, int) else str(input_size), "padding": padding}
     for c in levels:
         data[f"crop{c.level}"] = f"{c.source[0]}->{c.target[0]}"
@@ -139,15 +184,25 @@ def crop_ledger(level: int, input_size=572, padding: str = "valid") -> list[tupl
     _check_level(level, table.options.depth)
     start = next(r.index for r in table.where(kind="pool", level=level))
     end = next(r.index for r in table.where(kind="up", level=level))
-    return [(f"{r.operation} ({r.path}{'' if r.path == 'bottom' else ', level ' + str(r.level)})",
-             r.in_shape[1], r.out_shape[1])
-            for r in table.rows[start - 1:end] if r.kind in ("conv", "pool", "up")]
+    return [
+        (
+            f"{r.operation} ({r.path}{'' if r.path == 'bottom' else ', level ' + str(r.level)})",
+            r.in_shape[1],
+            r.out_shape[1],
+        )
+        for r in table.rows[start - 1 : end]
+        if r.kind in ("conv", "pool", "up")
+    ]
 
 
 def _check_level(level, depth: int = 4) -> int:
-    return whole(level, "level", minimum=1, maximum=depth,
-                 hint=f"1 is the top of the U, where the 568 map is copied; {depth} the deepest copy, 64x64x512 in "
-                      "the paper.")
+    return whole(
+        level,
+        "level",
+        minimum=1,
+        maximum=depth,
+        hint=f"1 is the top of the U, where the 568 map is copied; {depth} the deepest copy, 64x64x512 in the paper.",
+    )
 
 
 def crop_ledger_view(level: int = 4, input_size=572, padding: str = "valid") -> View:
@@ -157,15 +212,21 @@ def crop_ledger_view(level: int = 4, input_size=572, padding: str = "valid") -> 
     convs = sum(op.startswith("3x3") for op, _, _ in steps)
     items = "".join(f"<li><code>{a} → {b}</code> {html.escape(op)}</li>" for op, a, b in steps)
     diff = lvl.source[0] - lvl.target[0]
-    text = (f"<p>Level {level}: the copied map is {lvl.source[0]} pixels. The expanding path's map takes the "
-            f"detour down the U and back: {convs} 3x3 convs ({'each loses 2 pixels' if padding == 'valid' else 'same padding: none loses a pixel'}), "
-            f"and each up-conv doubles what was lost below it.</p><ol>{items}</ol>"
-            f"<p>It arrives at {lvl.target[0]}: {diff} pixels smaller, so the copied map is cropped by "
-            f"{lvl.top} on each side.</p>" if diff else
-            f"<p>Level {level}: copied {lvl.source[0]}, up-conv {lvl.target[0]}: the same, nothing to crop.</p>"
-            f"<ol>{items}</ol>")
-    return View(html=text, data={"level": level, "source": lvl.source[0], "target": lvl.target[0],
-                                 "difference": diff, "convs": convs})
+    text = (
+        f"<p>Level {level}: the copied map is {lvl.source[0]} pixels. The expanding path's map takes the "
+        f"detour down the U and back: {convs} 3x3 convs "
+        f"({'each loses 2 pixels' if padding == 'valid' else 'same padding: none loses a pixel'}), "
+        f"and each up-conv doubles what was lost below it.</p><ol>{items}</ol>"
+        f"<p>It arrives at {lvl.target[0]}: {diff} pixels smaller, so the copied map is cropped by "
+        f"{lvl.top} on each side.</p>"
+        if diff
+        else f"<p>Level {level}: copied {lvl.source[0]}, up-conv {lvl.target[0]}: the same, nothing to crop.</p>"
+        f"<ol>{items}</ol>"
+    )
+    return View(
+        html=text,
+        data={"level": level, "source": lvl.source[0], "target": lvl.target[0], "difference": diff, "convs": convs},
+    )
 
 
 # ----------------------------------------------------------------------------------
@@ -192,44 +253,37 @@ def concat_shapes(skip_size: int = 64, up_size: int = 56, channels: int = 512) -
 def crop_grid_view(source: int = 8, target: int = 6) -> View:
     """Draw a ``source`` x ``source`` grid and the centre crop to ``target``: kept cells, cut cells,
     and the two centres (they differ by half a pixel when ``source - target`` is odd)."""
-    import matplotlib.pyplot as plt
-    from matplotlib.colors import ListedColormap
-
     source = whole(source, "source", minimum=1, unit="pixels")
     target = whole(target, "target", minimum=1, unit="pixels")
     if source > GRID_MAX:
-        raise ValueError(f"this picture draws one square per pixel, so it stops at {GRID_MAX} (got {source}); "
-                         "the numbers are the same for any size: use crop_levels_view for large maps.")
+        raise ValueError(
+            f"this picture draws one square per pixel, so it stops at {GRID_MAX} (got {source}); "
+            "the numbers are the same for any size: use crop_levels_view for large maps."
+        )
     box = center_crop_box(source, target)
-    kept = np.zeros((source, source))
-    kept[box.slices] = 1
-    fig, ax = plt.subplots(figsize=(2.8, 2.8))
-    ax.imshow(kept, cmap=ListedColormap(["#eeeeee", "#7fb3e6"]), vmin=0, vmax=1, interpolation="nearest",
-              extent=(0, source, source, 0))
-    if source <= 24:  # pixel borders while they are big enough to see
-        for t in range(source + 1):
-            ax.axhline(t, color="white", linewidth=0.8)
-            ax.axvline(t, color="white", linewidth=0.8)
+    fig = crop_grid_figure(source, target, box)
     c_src, c_crop = source / 2, box.top + target / 2
-    ax.plot([c_src], [c_src], "k+", markersize=12, label=f"centre of the {source}-map")
-    ax.plot([c_crop], [c_crop], "rx", markersize=9, label="centre of the crop")
-    ax.set_xlim(0, source)
-    ax.set_ylim(source, 0)
-    ax.set_aspect("equal")
-    ax.set_xticks([])
-    ax.set_yticks([])
-    ax.set_title(f"{source}×{source} → {target}×{target}: cut {box.top} top, {box.bottom} bottom", fontsize=8)
-    ax.legend(fontsize=6, loc="upper center", bbox_to_anchor=(0.5, -0.01), ncol=1, frameon=False)
-    fig.tight_layout()
     shift = c_crop - c_src
-    note = ("the crop is centred." if box.centered else
-            f"the difference {source - target} is odd, so the extra row goes to the bottom and the extra column "
-            f"to the right: the crop's centre sits {abs(shift):g} pixel {'above and left of' if shift < 0 else 'off'} "
-            "the map's centre. The copied map no longer lines up with the expanding path's map.")
+    note = (
+        "the crop is centred."
+        if box.centered
+        else f"the difference {source - target} is odd, so the extra row goes to the bottom and the extra column "
+        f"to the right: the crop's centre sits {abs(shift):g} pixel {'above and left of' if shift < 0 else 'off'} "
+        "the map's centre. The copied map no longer lines up with the expanding path's map."
+    )
     text = f"<p><code>{html.escape(box.explain().text)}</code>: {html.escape(note)}</p>"
-    return View(html=text, figure=fig, data={"source": source, "target": target, "top": box.top,
-                                             "bottom": box.bottom, "centered": str(box.centered),
-                                             "shift": float(shift)})
+    return View(
+        html=text,
+        figure=fig,
+        data={
+            "source": source,
+            "target": target,
+            "top": box.top,
+            "bottom": box.bottom,
+            "centered": str(box.centered),
+            "shift": float(shift),
+        },
+    )
 
 
 def odd_input_message(input_size: int = 573, padding: str = "valid") -> str:
@@ -293,10 +347,14 @@ def _maps(input_size: int, padding: str, allow_odd: bool) -> dict:
     maps = feature_maps(model, image, modules=names)
     out: dict = {"image": image}
     for level in range(1, depth + 1):
-        copied, cropped, up = (maps[n][0] for n in names[3 * (level - 1):3 * level])
+        copied, cropped, up = (maps[n][0] for n in names[3 * (level - 1) : 3 * level])
         ch = int(torch.argmax(copied.flatten(1).std(dim=1)))
-        out[level] = {"copied": copied[ch].numpy(), "cropped": cropped[ch].numpy(),
-                      "up_shape": tuple(up.shape[-2:]), "channel": ch}
+        out[level] = {
+            "copied": copied[ch].numpy(),
+            "cropped": cropped[ch].numpy(),
+            "up_shape": tuple(up.shape[-2:]),
+            "channel": ch,
+        }
     return out
 
 
@@ -323,63 +381,50 @@ def crop_view(input_size=572, level: int = 1, padding: str = "valid", allow_odd:
     c = lvl.channels
     formula = html.escape(box.explain().text)
     if box.source == box.target:
-        what = (f"Same padding: the copied map and the up-conv's map are both {sh}×{sw}, so the crop keeps "
-                "everything (the red box is the whole map) and concatenation is direct.")
+        what = (
+            f"Same padding: the copied map and the up-conv's map are both {sh}×{sw}, so the crop keeps "
+            "everything (the red box is the whole map) and concatenation is direct."
+        )
     else:
-        what = (f"offset top = ({sh} − {box.height}) // 2 = {box.top}, left = ({sw} − {box.width}) // 2 = "
-                f"{box.left}; cut {box.top} top, {box.bottom} bottom, {box.left} left, {box.right} right"
-                + ("" if box.centered else " (not centred: an odd difference)") + ".")
-    text = (f"<p><b>Input {size}, level {level}, {padding} padding.</b> {what}<br>"
-            f"<code>{formula}</code><br>"
-            f"Copied {_hw(lvl.source, c)} → crop → {_hw(lvl.target, c)}; concatenated with the up-conv's "
-            f"{_hw(lvl.target, c)} → {_hw(lvl.target, 2 * c)} (channels as in the paper's network; "
-            f"the pictures come from a {_WIDGET_BASE}-channel copy). Network output: {out_h}×{out_w}.</p>")
-    data = {"input": size, "level": level, "padding": padding, "source": sh, "target": box.height,
-            "top": box.top, "left": box.left, "bottom": box.bottom, "right": box.right,
-            "channels": c, "concat_channels": 2 * c, "output": out_h, "valid": "yes"}
+        what = (
+            f"offset top = ({sh} − {box.height}) // 2 = {box.top}, left = ({sw} − {box.width}) // 2 = "
+            f"{box.left}; cut {box.top} top, {box.bottom} bottom, {box.left} left, {box.right} right"
+            + ("" if box.centered else " (not centred: an odd difference)")
+            + "."
+        )
+    text = (
+        f"<p><b>Input {size}, level {level}, {padding} padding.</b> {what}<br>"
+        f"<code>{formula}</code><br>"
+        f"Copied {_hw(lvl.source, c)} → crop → {_hw(lvl.target, c)}; concatenated with the up-conv's "
+        f"{_hw(lvl.target, c)} → {_hw(lvl.target, 2 * c)} (channels as in the paper's network; "
+        f"the pictures come from a {_WIDGET_BASE}-channel copy). Network output: {out_h}×{out_w}.</p>"
+    )
+    data = {
+        "input": size,
+        "level": level,
+        "padding": padding,
+        "source": sh,
+        "target": box.height,
+        "top": box.top,
+        "left": box.left,
+        "bottom": box.bottom,
+        "right": box.right,
+        "channels": c,
+        "concat_channels": 2 * c,
+        "output": out_h,
+        "valid": "yes",
+    }
     if size > MAX_WIDGET_SIZE:
-        note = (f"<p class='ul-note'>Not drawn: the pictures come from a real forward pass, which this widget runs "
-                f"up to {MAX_WIDGET_SIZE} pixels ({size} typed). The numbers above hold for any size.</p>")
+        note = (
+            f"<p class='ul-note'>Not drawn: the pictures come from a real forward pass, which this widget runs "
+            f"up to {MAX_WIDGET_SIZE} pixels ({size} typed). The numbers above hold for any size.</p>"
+        )
         return View(html=text + note, data={**data, "crop_matches_box": ""})
     maps = _maps(size, padding, allow_odd)
     m = maps[level]
     matches = bool(np.array_equal(m["copied"][box.slices], m["cropped"])) and m["up_shape"] == lvl.target
-    fig = _crop_figure(maps, m, lvl, box, level, input_position(level, size, padding, allow_odd))
+    fig = crop_figure(maps, m, lvl, box, level, input_position(level, size, padding, allow_odd))
     return View(html=text, figure=fig, data={**data, "crop_matches_box": str(matches)})
-
-
-def _crop_figure(maps, m, lvl, box, level, position):
-    """The input with the copied and kept boxes, the copied map with the crop box, the cropped map."""
-    import matplotlib.pyplot as plt
-    from matplotlib.patches import Rectangle
-
-    start, jump = position
-    sh, sw = lvl.source
-    fig, axes = plt.subplots(1, 3, figsize=(8.4, 3.1))
-    img = maps["image"]
-    axes[0].imshow(img, cmap="gray", interpolation="nearest", vmin=0, vmax=1)
-
-    def on_input(top, left, h, w, **kw):  # a box of copied-map pixels drawn in input coordinates
-        y0, x0 = start + top * jump - jump / 2, start + left * jump - jump / 2
-        axes[0].add_patch(Rectangle((x0 - 0.5, y0 - 0.5), w * jump, h * jump, fill=False, **kw))
-
-    on_input(0, 0, sh, sw, edgecolor="#4fc3f7", linewidth=1.2, linestyle="--")
-    on_input(box.top, box.left, box.height, box.width, edgecolor="#ff3b30", linewidth=1.6)
-    axes[0].set_title(f"input {img.shape[0]}×{img.shape[1]}: copied map covers the\n"
-                      f"dashed box, the crop keeps the red one", fontsize=8)
-    axes[1].imshow(m["copied"], cmap="viridis", interpolation="nearest", extent=(-0.5, sw - 0.5, sh - 0.5, -0.5))
-    axes[1].add_patch(Rectangle((box.left - 0.5, box.top - 0.5), box.width, box.height, fill=False,
-                                edgecolor="#ff3b30", linewidth=1.8))
-    axes[1].set_title(f"level {level} copied map {sh}×{sw} (ch {m['channel']})\ncrop box {box.height}×{box.width} "
-                      f"at row {box.top}, column {box.left}", fontsize=8)
-    axes[2].imshow(m["cropped"], cmap="viridis", interpolation="nearest")
-    axes[2].set_title(f"after the model's CenterCrop: {box.height}×{box.width}\n"
-                      f"= the up-conv's map, {m['up_shape'][0]}×{m['up_shape'][1]}", fontsize=8)
-    for ax in axes:
-        ax.set_xticks([])
-        ax.set_yticks([])
-    fig.tight_layout()
-    return fig
 
 
 def controls(input_size: int = 572, level: int = 1, padding: str = "valid") -> dict:
@@ -388,14 +433,19 @@ def controls(input_size: int = 572, level: int = 1, padding: str = "valid") -> d
 
     return {
         "input_size": W.IntText(value=input_size, description="input size"),
-        "level": W.Dropdown(options=[("1 (top, 568 in the paper)", 1), ("2", 2), ("3", 3),
-                                     ("4 (deepest, 64 in the paper)", 4)], value=level, description="level"),
+        "level": W.Dropdown(
+            options=[("1 (top, 568 in the paper)", 1), ("2", 2), ("3", 3), ("4 (deepest, 64 in the paper)", 4)],
+            value=level,
+            description="level",
+        ),
         "padding": W.ToggleButtons(options=list(_PADDINGS), value=padding, description="padding"),
         "allow_odd": W.Checkbox(value=False, description="crop anyway when a size is odd (mismatch='crop')"),
     }
 
 
-WIDGETS = {"crop": Widget(crop_view, controls, css="ul-crop", title="Copy and crop: the crop box on a real feature map")}
+WIDGETS = {
+    "crop": Widget(crop_view, controls, css="ul-crop", title="Copy and crop: the crop box on a real feature map")
+}
 
 
 # ----------------------------------------------------------------------------------
@@ -426,8 +476,11 @@ EX_CONCAT = Exercise(
     "The cropped 56×56×512 map is concatenated (拼接) with the up-conv's 56×56×512 map. What is the shape, "
     "written as the notes write it, H×W×C (e.g. '10x10x3')?",
     expected=lambda: concat_shapes(64, 56, 512)["concat"],
-    hint=lambda a: ("concatenation stacks the channels; the height and width stay 56."
-                    if "56" in str(a) else "the crop already made both maps 56×56; only the channels add up."),
+    hint=lambda a: (
+        "concatenation stacks the channels; the height and width stay 56."
+        if "56" in str(a)
+        else "the crop already made both maps 56×56; only the channels add up."
+    ),
     explanation="56×56×(512 + 512) = 56×56×1024: concatenation adds channels and keeps the size.",
 )
 
@@ -435,11 +488,13 @@ EX_ODD = Exercise(
     "4.3",
     "A 65×65 map is centre-cropped to 56×56 (center_crop_box(65, 56)). How many rows are cut at the bottom?",
     expected=lambda: center_crop_box(65, 56).bottom,
-    hint=lambda a: ("that is the top: offset = (65 − 56) // 2 = 4; the bottom gets what is left."
-                    if str(a).strip() == str(center_crop_box(65, 56).top) else
-                    "65 − 56 = 9 rows go; the top gets 9 // 2 of them."),
+    hint=lambda a: (
+        "that is the top: offset = (65 − 56) // 2 = 4; the bottom gets what is left."
+        if str(a).strip() == str(center_crop_box(65, 56).top)
+        else "65 − 56 = 9 rows go; the top gets 9 // 2 of them."
+    ),
     explanation="Top 4, bottom 5: 9 rows cannot be split evenly, so the crop is half a pixel off centre. "
-                "This is why the paper wants an even size before every 2x2 max pool.",
+    "This is why the paper wants an even size before every 2x2 max pool.",
 )
 
 EX_NEXT_VALID = Exercise(
@@ -456,12 +511,12 @@ EX_SAME = Exercise(
     expected=lambda: _crop_at(1, 576, "same").top,
     hint="with padding 1 no 3x3 conv loses a pixel; compare the copied map with the up-conv's map.",
     explanation="0: both maps are 576×576, so the crop disappears and the concatenation is direct (notes: "
-                "不需要中心裁剪了, 直接 concat 拼接).",
+    "不需要中心裁剪了, 直接 concat 拼接).",
 )
 
 EX_SLIP = Exercise(
     "4.6",
-    "Spot the slip: the notes call this step \"copy and cope\". What does the crop cut, and why?",
+    'Spot the slip: the notes call this step "copy and cope". What does the crop cut, and why?',
     expected="b",
     choices={
         "a": "the expanding path's map, because the up-conv made it too large",

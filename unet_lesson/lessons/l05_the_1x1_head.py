@@ -9,6 +9,7 @@ fewer". This module shows, with real tensors and layers:
 * :func:`segment` - scores -> softmax -> argmax: a segmentation map (分割图) of a real image;
 * :func:`head_view` - the widget: the number of classes -> output shape, parameters, argmax map.
 """
+
 from __future__ import annotations
 
 import html
@@ -31,13 +32,32 @@ from ..ui.exercises import Exercise
 from ..ui.widgets import View, Widget
 
 __all__ = [
-    "check_num_classes", "head_layer", "head_params", "head_shapes", "LinearCheck", "conv1x1_as_linear",
-    "pixel_scores", "fit_head", "feature_source", "segment", "head_view", "controls", "MAX_CLASSES",
-    "LESSON", "WIDGETS", "EXERCISES",
+    "check_num_classes",
+    "head_layer",
+    "head_params",
+    "head_shapes",
+    "LinearCheck",
+    "conv1x1_as_linear",
+    "pixel_scores",
+    "fit_head",
+    "feature_source",
+    "segment",
+    "head_view",
+    "controls",
+    "MAX_CLASSES",
+    "LESSON",
+    "WIDGETS",
+    "EXERCISES",
 ]
 
-LESSON = Lesson(5, "05_the_1x1_head", "The 1x1 head", minutes=25, topics=(10,),
-                summary="channels -> classes: a per-pixel linear classifier, softmax and argmax")
+LESSON = Lesson(
+    5,
+    "05_the_1x1_head",
+    "The 1x1 head",
+    minutes=25,
+    topics=(10,),
+    summary="channels -> classes: a per-pixel linear classifier, softmax and argmax",
+)
 
 #: the widget draws one colour per class and stops here (the formula holds for any count)
 MAX_CLASSES = 64
@@ -49,13 +69,19 @@ IN_CHANNELS = 64  # the paper's last feature map: 388x388x64
 # ----------------------------------------------------------------------------------
 def check_num_classes(num_classes, maximum: int | None = None) -> int:
     """A class count is a whole number >= 1 (one output channel, one kernel, per class)."""
-    n = whole(num_classes, "The number of classes", minimum=1,
-              hint="Each class is one output channel, produced by one 1x1 kernel; the paper uses 2 (foreground "
-                   "前景 and background 背景). Try 2, or 3 for background, cell and border.")
+    n = whole(
+        num_classes,
+        "The number of classes",
+        minimum=1,
+        hint="Each class is one output channel, produced by one 1x1 kernel; the paper uses 2 (foreground "
+        "前景 and background 背景). Try 2, or 3 for background, cell and border.",
+    )
     if maximum is not None and n > maximum:
-        raise ValueError(f"This widget draws one colour per class and stops at {maximum} classes (you typed {n}). "
-                         f"The formula holds for any count: {IN_CHANNELS}*{n} + {n} = "
-                         f"{IN_CHANNELS * n + n:,} parameters, output H×W×{n}.")
+        raise ValueError(
+            f"This widget draws one colour per class and stops at {maximum} classes (you typed {n}). "
+            f"The formula holds for any count: {IN_CHANNELS}*{n} + {n} = "
+            f"{IN_CHANNELS * n + n:,} parameters, output H×W×{n}."
+        )
     return n
 
 
@@ -78,10 +104,13 @@ def head_shapes(size: int = 388, in_channels: int = IN_CHANNELS, num_classes: in
     layer = head_layer(num_classes, in_channels)
     x = torch.zeros(1, in_channels, size, size)
     y = layer(x)
-    return {"input": (size, size, in_channels), "output": (y.shape[2], y.shape[3], y.shape[1]),
-            "formula": conv_out.explain(size, kernel=1, stride=1, padding=0).text,
-            "params": sum(p.numel() for p in layer.parameters()),
-            "params_formula": f"{in_channels}*{num_classes} + {num_classes}"}
+    return {
+        "input": (size, size, in_channels),
+        "output": (y.shape[2], y.shape[3], y.shape[1]),
+        "formula": conv_out.explain(size, kernel=1, stride=1, padding=0).text,
+        "params": sum(p.numel() for p in layer.parameters()),
+        "params_formula": f"{in_channels}*{num_classes} + {num_classes}",
+    }
 
 
 # ----------------------------------------------------------------------------------
@@ -99,14 +128,21 @@ class LinearCheck:
 
     def __str__(self) -> str:
         verdict = "the same" if self.same else "DIFFERENT"
-        return (f"Conv2d output {self.conv_shape} vs Linear on every pixel {self.linear_shape}: {verdict} "
-                f"(largest difference {self.max_abs_diff:.1e}); weights {self.weight_shapes[0]} "
-                f"reshaped to {self.weight_shapes[1]}")
+        return (
+            f"Conv2d output {self.conv_shape} vs Linear on every pixel {self.linear_shape}: {verdict} "
+            f"(largest difference {self.max_abs_diff:.1e}); weights {self.weight_shapes[0]} "
+            f"reshaped to {self.weight_shapes[1]}"
+        )
 
 
 @torch.no_grad()
-def conv1x1_as_linear(in_channels: int = IN_CHANNELS, num_classes: int = 2, size: int = 8, seed: int = 0,
-                      features: torch.Tensor | None = None) -> LinearCheck:
+def conv1x1_as_linear(
+    in_channels: int = IN_CHANNELS,
+    num_classes: int = 2,
+    size: int = 8,
+    seed: int = 0,
+    features: torch.Tensor | None = None,
+) -> LinearCheck:
     """Build ``nn.Conv2d(in, C, 1)`` and ``nn.Linear(in, C)`` with the *same* weights, apply the conv to
     a (1, in, H, W) map and the linear layer to each pixel's vector of ``in`` numbers, and compare.
 
@@ -115,29 +151,39 @@ def conv1x1_as_linear(in_channels: int = IN_CHANNELS, num_classes: int = 2, size
     if features is not None:
         in_channels = features.shape[1]  # real features bring their own channel count
     conv = head_layer(num_classes, in_channels, seed)
-    linear = nn.Linear(in_channels, conv.out_channels)
+    with seeded(seed):  # its weights are copied from the conv just below
+        linear = nn.Linear(in_channels, conv.out_channels)
     linear.weight.copy_(conv.weight.reshape(conv.out_channels, in_channels))  # (C, in, 1, 1) -> (C, in)
     linear.bias.copy_(conv.bias)
     if features is None:
         g = torch.Generator().manual_seed(seed)
         features = torch.randn(1, in_channels, size, size, generator=g)
-    y_conv = conv(features)                                           # (1, C, H, W)
-    per_pixel = features.permute(0, 2, 3, 1)                          # (1, H, W, in): one vector per pixel
-    y_lin = linear(per_pixel).permute(0, 3, 1, 2)                     # (1, C, H, W)
+    y_conv = conv(features)  # (1, C, H, W)
+    per_pixel = features.permute(0, 2, 3, 1)  # (1, H, W, in): one vector per pixel
+    y_lin = linear(per_pixel).permute(0, 3, 1, 2)  # (1, C, H, W)
     diff = float((y_conv - y_lin).abs().max())
-    return LinearCheck(tuple(y_conv.shape), tuple(y_lin.shape), diff, bool(torch.allclose(y_conv, y_lin, atol=1e-5)),
-                       (tuple(conv.weight.shape), tuple(linear.weight.shape)))
+    return LinearCheck(
+        tuple(y_conv.shape),
+        tuple(y_lin.shape),
+        diff,
+        bool(torch.allclose(y_conv, y_lin, atol=1e-5)),
+        (tuple(conv.weight.shape), tuple(linear.weight.shape)),
+    )
 
 
 @torch.no_grad()
 def pixel_scores(features: torch.Tensor, layer: nn.Conv2d, row: int, col: int) -> dict:
     """At one pixel: the head's scores from the conv, and the same scores as ``W @ x + b`` by hand."""
-    x = features[0, :, row, col]                                      # that pixel's feature vector
-    w = layer.weight[:, :, 0, 0]                                      # (C, in)
+    x = features[0, :, row, col]  # that pixel's feature vector
+    w = layer.weight[:, :, 0, 0]  # (C, in)
     by_hand = w @ x + layer.bias
     from_conv = layer(features)[0, :, row, col]
-    return {"vector_length": x.numel(), "from_conv": from_conv.tolist(), "by_hand": by_hand.tolist(),
-            "same": bool(torch.allclose(from_conv, by_hand, atol=1e-5))}
+    return {
+        "vector_length": x.numel(),
+        "from_conv": from_conv.tolist(),
+        "by_hand": by_hand.tolist(),
+        "same": bool(torch.allclose(from_conv, by_hand, atol=1e-5)),
+    }
 
 
 # ----------------------------------------------------------------------------------
@@ -155,7 +201,7 @@ def fit_head(features: torch.Tensor, mask, steps: int = 10, seed: int = 0) -> tu
     into the conv's weights and bias afterwards, so the head works on the raw features.
     """
     head = head_layer(2, features.shape[1], seed)
-    x = features[0].flatten(1).T                                   # (pixels, C_in): one row per pixel
+    x = features[0].flatten(1).T  # (pixels, C_in): one row per pixel
     y = torch.as_tensor(np.asarray(mask)).long().flatten()
     mean, std = x.mean(0), x.std(0) + 1e-8
     xs = (x - mean) / std
@@ -185,8 +231,12 @@ def fit_head(features: torch.Tensor, mask, steps: int = 10, seed: int = 0) -> tu
         w = lin.weight / std
         head.weight.copy_(w[:, :, None, None])
         head.bias.copy_(lin.bias - w @ mean)
-    return head, {"loss_before": round(loss0, 3), "loss_after": round(loss1, 3),
-                  "accuracy_before": round(acc0, 3), "accuracy_after": round(acc1, 3)}
+    return head, {
+        "loss_before": round(loss0, 3),
+        "loss_after": round(loss1, 3),
+        "accuracy_before": round(acc0, 3),
+        "accuracy_after": round(acc1, 3),
+    }
 
 
 @lru_cache(maxsize=2)
@@ -203,8 +253,9 @@ def feature_source(weights: str = "trained") -> dict:
     from ..core.inspect import feature_maps
     from ..seg.pretrained import trained_or_random
 
-    weights = choice(weights, "weights", {"trained": "the shipped trained model",
-                                          "random": "random features, a fitted head"})
+    weights = choice(
+        weights, "weights", {"trained": "the shipped trained model", "random": "random features, a fitted head"}
+    )
     if weights == "trained":
         model, kind, note = trained_or_random("same", depth=2, base_channels=IN_CHANNELS)
     else:
@@ -222,8 +273,15 @@ def feature_source(weights: str = "trained") -> dict:
         head, fit = model.head, {}
     else:
         head, fit = fit_head(feats, mask)
-    return {"image": image, "mask": mask, "features": feats, "head": head,
-            "weights": "trained" if trained else "random weights", "why": "" if trained else note, "fit": fit}
+    return {
+        "image": image,
+        "mask": mask,
+        "features": feats,
+        "head": head,
+        "weights": "trained" if trained else "random weights",
+        "why": "" if trained else note,
+        "fit": fit,
+    }
 
 
 @torch.no_grad()
@@ -240,7 +298,7 @@ def segment(num_classes: int = 2, seed: int = 0, weights: str = "trained") -> di
         layer, weights, fitted = src["head"], src["weights"], src["weights"] != "trained"
     else:
         layer, weights, fitted = head_layer(n, feats.shape[1], seed), "random weights", False
-    scores = layer(feats)[0]                                          # (C, H, W)
+    scores = layer(feats)[0]  # (C, H, W)
     probs = torch.softmax(scores, dim=0)
     if n == 1:  # one channel: softmax is 1 everywhere; a binary head uses a sigmoid and a threshold
         seg = (torch.sigmoid(scores[0]) > 0.5).long()
@@ -248,9 +306,18 @@ def segment(num_classes: int = 2, seed: int = 0, weights: str = "trained") -> di
         seg = probs.argmax(dim=0)
     seg = seg.numpy()
     agree = float((seg == src["mask"]).mean()) if n == 2 else None
-    return {"image": src["image"], "mask": src["mask"], "scores": scores, "probs": probs, "segmentation": seg,
-            "layer": layer, "weights": weights, "head_fitted": fitted, "why": src["why"],
-            "mask_agreement": agree}
+    return {
+        "image": src["image"],
+        "mask": src["mask"],
+        "scores": scores,
+        "probs": probs,
+        "segmentation": seg,
+        "layer": layer,
+        "weights": weights,
+        "head_fitted": fitted,
+        "why": src["why"],
+        "mask_agreement": agree,
+    }
 
 
 def head_view(num_classes=2) -> View:
@@ -282,14 +349,22 @@ def head_view(num_classes=2) -> View:
     base = plt.get_cmap("tab10" if k <= 10 else "tab20" if k <= 20 else "turbo")
     colours = base(np.linspace(0, 1, k)) if k > 20 else base(np.arange(k))
     axes[2].imshow(seg, cmap=ListedColormap(colours), vmin=-0.5, vmax=k - 0.5, interpolation="nearest")
-    axes[2].set_title(f"argmax → segmentation map\n({present} of {n} classes win somewhere)" if n > 1
-                      else "sigmoid > 0.5 → mask", fontsize=8)
+    axes[2].set_title(
+        f"argmax → segmentation map\n({present} of {n} classes win somewhere)" if n > 1 else "sigmoid > 0.5 → mask",
+        fontsize=8,
+    )
     if k <= 10:
         from matplotlib.patches import Patch
 
         names = ["background", "foreground"] if n == 2 else [f"class {i}" for i in range(k)]
-        axes[2].legend(handles=[Patch(color=colours[i], label=names[i]) for i in range(k)], fontsize=6,
-                       loc="upper center", bbox_to_anchor=(0.5, -0.01), ncol=min(k, 5), frameon=False)
+        axes[2].legend(
+            handles=[Patch(color=colours[i], label=names[i]) for i in range(k)],
+            fontsize=6,
+            loc="upper center",
+            bbox_to_anchor=(0.5, -0.01),
+            ncol=min(k, 5),
+            frameon=False,
+        )
     if n == 2:
         axes[3].imshow(r["mask"], cmap=ListedColormap(colours[:2]), vmin=-0.5, vmax=1.5, interpolation="nearest")
         axes[3].set_title("the image's cell mask (for comparison)", fontsize=8)
@@ -301,23 +376,42 @@ def head_view(num_classes=2) -> View:
     if r["weights"] == "trained":
         meaning = "Weights: trained. Class 1 is foreground (前景, cells), class 0 background (背景)."
     elif r["head_fitted"]:
-        meaning = (f"Weights: random weights in the network body ({r['why']}); only this 1x1 head, {params} "
-                   "parameters, was fitted to the image's cell mask: a per-pixel linear classifier.")
+        meaning = (
+            f"Weights: random weights in the network body ({r['why']}); only this 1x1 head, {params} "
+            "parameters, was fitted to the image's cell mask: a per-pixel linear classifier."
+        )
     else:
-        meaning = (f"Weights: random weights (a fresh head with {n} kernel{'s' if n != 1 else ''}): "
-                   "the classes mean nothing until the network is trained.")
+        meaning = (
+            f"Weights: random weights (a fresh head with {n} kernel{'s' if n != 1 else ''}): "
+            "the classes mean nothing until the network is trained."
+        )
     if r["mask_agreement"] is not None:
         meaning += f" Pixels agreeing with the cell mask: {r['mask_agreement']:.0%}."
-    one = ("<br><b>One class:</b> softmax over a single channel is 1 at every pixel and argmax always says "
-           "class 0, so a 1-channel head is read with a sigmoid and a threshold instead." if n == 1 else "")
-    text = (f"<p><b>{n} class{'es' if n != 1 else ''}:</b> nn.Conv2d({c_in}, {n}, kernel_size=1) on "
-            f"{h}×{w}×{c_in} → <b>{h}×{w}×{n}</b> (size unchanged: "
-            f"<code>{html.escape(conv_out.explain(h, kernel=1).text)}</code>).<br>"
-            f"Parameters: {n} kernel{'s' if n != 1 else ''} of 1×1×{c_in} + {n} bias{'es' if n != 1 else ''} = {c_in}*{n} + {n} = <b>{params:,}</b>.<br>"
-            f"{html.escape(meaning)}{one}</p>")
-    data = {"num_classes": n, "output": f"{h}x{w}x{n}", "out_channels": layer.out_channels, "params": params,
-            "params_formula": c_in * n + n, "in_channels": c_in, "classes_present": present,
-            "weights": r["weights"], "head_fitted": str(r["head_fitted"])}
+    one = (
+        "<br><b>One class:</b> softmax over a single channel is 1 at every pixel and argmax always says "
+        "class 0, so a 1-channel head is read with a sigmoid and a threshold instead."
+        if n == 1
+        else ""
+    )
+    text = (
+        f"<p><b>{n} class{'es' if n != 1 else ''}:</b> nn.Conv2d({c_in}, {n}, kernel_size=1) on "
+        f"{h}×{w}×{c_in} → <b>{h}×{w}×{n}</b> (size unchanged: "
+        f"<code>{html.escape(conv_out.explain(h, kernel=1).text)}</code>).<br>"
+        f"Parameters: {n} kernel{'s' if n != 1 else ''} of 1×1×{c_in} + {n} bias{'es' if n != 1 else ''} = "
+        f"{c_in}*{n} + {n} = <b>{params:,}</b>.<br>"
+        f"{html.escape(meaning)}{one}</p>"
+    )
+    data = {
+        "num_classes": n,
+        "output": f"{h}x{w}x{n}",
+        "out_channels": layer.out_channels,
+        "params": params,
+        "params_formula": c_in * n + n,
+        "in_channels": c_in,
+        "classes_present": present,
+        "weights": r["weights"],
+        "head_fitted": str(r["head_fitted"]),
+    }
     return View(html=text, figure=fig, data=data)
 
 
@@ -342,6 +436,7 @@ def _param_hint(classes: int):
         if a == str(9 * IN_CHANNELS * classes + classes) or a == str(9 * IN_CHANNELS * classes):
             return "the kernel is 1x1, not 3x3: each kernel has 1*1*64 weights."
         return f"each of the {classes} kernels is 1×1×{IN_CHANNELS} weights, plus one bias per kernel."
+
     return hint
 
 
@@ -350,9 +445,11 @@ EX_SHAPE = Exercise(
     "The last feature map is 388×388×64 and the head is a 1x1 conv with num_classes = 2 kernels (k=1, s=1, p=0). "
     "What is its output, written H×W×C as the notes do?",
     expected=lambda: head_shapes(388, IN_CHANNELS, 2)["output"],
-    hint=lambda a: ("a 1x1 conv does not shrink the map: (388 + 2*0 - 1)/1 + 1 = 388."
-                    if "386" in str(a) or "387" in str(a) else
-                    "the size stays (k=1, p=0, s=1); the channels become the number of kernels."),
+    hint=lambda a: (
+        "a 1x1 conv does not shrink the map: (388 + 2*0 - 1)/1 + 1 = 388."
+        if "386" in str(a) or "387" in str(a)
+        else "the size stays (k=1, p=0, s=1); the channels become the number of kernels."
+    ),
     explanation="388×388×2: one score map per class, at every pixel of the 388×388 output.",
 )
 
@@ -366,7 +463,8 @@ EX_PARAMS = Exercise(
 
 EX_PARAMS5 = Exercise(
     "5.3",
-    "A head for 5 classes (say background, cell, border, nucleus, debris) on the same 64 channels: how many parameters?",
+    "A head for 5 classes (say background, cell, border, nucleus, debris) on the same 64 channels: how many "
+    "parameters?",
     expected=lambda: head_params(5),
     hint=_param_hint(5),
     explanation="64*5 + 5 = 325: the head grows by 65 parameters per class.",
@@ -384,12 +482,13 @@ EX_SOFTMAX = Exercise(
     "After softmax over the class channels, what do the class probabilities at one pixel add up to?",
     expected=_softmax_sum,
     hint="softmax turns the C scores of a pixel into exp(s_c) / Σ exp(s_k); add those up over c.",
-    explanation="1: softmax makes a probability distribution over the classes at every pixel; argmax picks the largest.",
+    explanation="1: softmax makes a probability distribution over the classes at every pixel; argmax picks the "
+    "largest.",
 )
 
 EX_SLIP = Exercise(
     "5.5",
-    "The notes sum up the 1x1 conv as \"size 不变 (unchanged), channel 变少 (fewer)\". Which statement is right?",
+    'The notes sum up the 1x1 conv as "size 不变 (unchanged), channel 变少 (fewer)". Which statement is right?',
     expected="b",
     choices={
         "a": "a 1x1 conv always reduces the channels",
@@ -398,7 +497,7 @@ EX_SLIP = Exercise(
     },
     hint="try the widget with 100 classes: how many output channels, and how many input channels?",
     explanation="The output has one channel per kernel; the head uses num_classes kernels. 64 -> 2 is fewer, but "
-                "nn.Conv2d(64, 100, 1) gives 100.",
+    "nn.Conv2d(64, 100, 1) gives 100.",
 )
 
 EXERCISES = [EX_SHAPE, EX_PARAMS, EX_PARAMS5, EX_SOFTMAX, EX_SLIP]

@@ -5,6 +5,7 @@ paper's network (on PyTorch's ``meta`` device, so the 572x572 forward costs no m
 no time), the notes' numbered training walk mapped onto the shape table, and the message an
 invalid size gives. The explorer (:mod:`unet_lesson.ui.explorer`) is the lesson's widget.
 """
+
 from __future__ import annotations
 
 from ..core.options import options_of
@@ -15,13 +16,29 @@ from ..ui.exercises import Exercise
 from ..ui.tables import html_table
 
 __all__ = [
-    "LESSON", "WIDGETS", "EXERCISES", "paper_summary", "conv_layers", "NOTES_WALK", "notes_walk_rows",
-    "notes_walk_html", "invalid_size_error", "EX_FIRST_CONV", "EX_SLIP_196", "EX_NEXT_SIZE", "EX_OUTPUT_FOR",
+    "LESSON",
+    "WIDGETS",
+    "EXERCISES",
+    "paper_summary",
+    "conv_layers",
+    "NOTES_WALK",
+    "notes_walk_rows",
+    "notes_walk_html",
+    "invalid_size_error",
+    "EX_FIRST_CONV",
+    "EX_SLIP_196",
+    "EX_NEXT_SIZE",
+    "EX_OUTPUT_FOR",
 ]
 
-LESSON = Lesson(6, "06_the_original_unet", "The original U-Net", minutes=30, topics=(2, 5, 6, 9, 12),
-                summary="572x572x1 -> 388x388x2 layer by layer, the U diagram, 31,030,658 parameters, "
-                        "valid input sizes")
+LESSON = Lesson(
+    6,
+    "06_the_original_unet",
+    "The original U-Net",
+    minutes=30,
+    topics=(2, 5, 6, 9, 12),
+    summary="572x572x1 -> 388x388x2 layer by layer, the U diagram, 31,030,658 parameters, valid input sizes",
+)
 
 WIDGETS = {"explorer": explorer.widget(input_size=572)}
 
@@ -44,8 +61,14 @@ def paper_summary(input_size: int = 572, depth: int = 3, **options):
     o = options_of(**options)
     with torch.device("meta"):
         model = UNet(**o.as_dict())
-    return torchinfo.summary(model, input_size=(1, o.in_channels, input_size, input_size), device="meta",
-                             depth=depth, verbose=0, col_names=("output_size", "num_params"))
+    return torchinfo.summary(
+        model,
+        input_size=(1, o.in_channels, input_size, input_size),
+        device="meta",
+        depth=depth,
+        verbose=0,
+        col_names=("output_size", "num_params"),
+    )
 
 
 def conv_layers(model) -> list[str]:
@@ -86,8 +109,12 @@ def notes_walk_html(table: ShapeTable | None = None) -> str:
         shapes = ", ".join(fmt_shape(r.out_shape, "notes") for r in rows)
         ok = "✓" if sizes == quoted else f"✗ (the notes say {quoted})"
         body.append((step, text, ", ".join(str(r.index) for r in rows), shapes, ok))
-    return html_table(["step", "the notes", "table rows", "the table's output (H×W×C)", "agree?"], body,
-                      css="ul-notes-walk", mono=(3,))
+    return html_table(
+        ["step", "the notes", "table rows", "the table's output (H×W×C)", "agree?"],
+        body,
+        css="ul-notes-walk",
+        mono=(3,),
+    )
 
 
 def invalid_size_error(input_size: int, **options) -> InvalidInputSize:
@@ -114,27 +141,36 @@ def _first_conv_hint(answer) -> str:
 
 
 EX_FIRST_CONV = Exercise(
-    "6.1", "How many parameters does the first 3x3 conv (572×572×1 → 570×570×64) have?",
-    expected=lambda: shape_table(572)[0].params, hint=_first_conv_hint,
-    explanation="3·3·1·64 weights + 64 biases = 640; torchinfo says the same.")
+    "6.1",
+    "How many parameters does the first 3x3 conv (572×572×1 → 570×570×64) have?",
+    expected=lambda: shape_table(572)[0].params,
+    hint=_first_conv_hint,
+    explanation="3·3·1·64 weights + 64 biases = 640; torchinfo says the same.",
+)
 
 EX_SLIP_196 = Exercise(
-    "6.2", "Spot the slip: in the expanding path the notes write 198×128 twice. 200×200×256 goes through two "
-           "valid 3x3 convs; what is the height after the second one?",
+    "6.2",
+    "Spot the slip: in the expanding path the notes write 198×128 twice. 200×200×256 goes through two "
+    "valid 3x3 convs; what is the height after the second one?",
     expected=lambda: shape_table(572).where(path="expanding", level=2, kind="conv")[-1].out_shape[1],
     hint="each valid 3x3 conv takes 2 pixels off: 200 → 198 → ?",
-    explanation="200 → 198 → 196: the second conv gives 196×196×128, then the up-conv doubles it to 392.")
+    explanation="200 → 198 → 196: the second conv gives 196×196×128, then the up-conv doubles it to 392.",
+)
 
 EX_NEXT_SIZE = Exercise(
-    "6.3", "572 works. What is the next larger input size the paper's network takes?",
+    "6.3",
+    "572 works. What is the next larger input size the paper's network takes?",
     expected=lambda: nearest_valid_sizes(572)[1],
     hint="valid sizes are 188 + 16k: every 2x2 pool must see an even size, four pools make steps of 2**4.",
-    explanation="588 = 572 + 16, output 404 (= 588 - 184).")
+    explanation="588 = 572 + 16, output 404 (= 588 - 184).",
+)
 
 EX_OUTPUT_FOR = Exercise(
-    "6.4", "What output size does the paper's network give for a 700×700 input?",
+    "6.4",
+    "What output size does the paper's network give for a 700×700 input?",
     expected=lambda: output_size(700)[0],
     hint="700 = 188 + 16·32 is valid, and output = input - 184.",
-    explanation="700 - 184 = 516.")
+    explanation="700 - 184 = 516.",
+)
 
 EXERCISES = [EX_FIRST_CONV, EX_SLIP_196, EX_NEXT_SIZE, EX_OUTPUT_FOR]

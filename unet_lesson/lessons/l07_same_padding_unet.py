@@ -6,6 +6,7 @@ parameters batch norm adds, up-conv vs bilinear upsampling, and the receptive fi
 pixel (:mod:`unet_lesson.core.receptive`). The explorer (:mod:`unet_lesson.ui.explorer`) is the
 lesson's widget, starting at same padding.
 """
+
 from __future__ import annotations
 
 from dataclasses import dataclass
@@ -20,12 +21,32 @@ from ..ui.course import Lesson
 from ..ui.exercises import Exercise
 from ..ui.tables import Raw, html_table
 
-__all__ = ["LESSON", "WIDGETS", "EXERCISES", "concat_without_crop", "pad_to_valid", "FixResult", "fixes_demo",
-           "fixes_html", "bn_parameters", "up_mode_parameters", "EX_BOTTOM", "EX_UPCONV", "EX_BN", "EX_NEXT_SAME",
-           "EX_RF"]
+__all__ = [
+    "LESSON",
+    "WIDGETS",
+    "EXERCISES",
+    "concat_without_crop",
+    "pad_to_valid",
+    "FixResult",
+    "fixes_demo",
+    "fixes_html",
+    "bn_parameters",
+    "up_mode_parameters",
+    "EX_BOTTOM",
+    "EX_UPCONV",
+    "EX_BN",
+    "EX_NEXT_SAME",
+    "EX_RF",
+]
 
-LESSON = Lesson(7, "07_same_padding_unet", "The same-padding U-Net", minutes=30, topics=(11,),
-                summary="Conv-BN-ReLU, output = input, what breaks for other sizes and the fixes")
+LESSON = Lesson(
+    7,
+    "07_same_padding_unet",
+    "The same-padding U-Net",
+    minutes=30,
+    topics=(11,),
+    summary="Conv-BN-ReLU, output = input, what breaks for other sizes and the fixes",
+)
 
 WIDGETS = {"explorer": explorer.widget(input_size=256, padding="same", feature_maps=True)}
 
@@ -62,8 +83,10 @@ def pad_to_valid(model, x, mode: str = "reflect"):
 
     o = model.options
     if o.padding != "same":
-        raise ValueError("pad_to_valid is for same padding (output = input); for the paper's valid network "
-                         "the output is smaller than the input anyway: see overlap-tile.")
+        raise ValueError(
+            "pad_to_valid is for same padding (output = input); for the paper's valid network "
+            "the output is smaller than the input anyway: see overlap-tile."
+        )
     h, w = x.shape[-2:]
     H, W = smallest_valid_size(int(h), o), smallest_valid_size(int(w), o)
     top, left = (H - h) // 2, (W - w) // 2
@@ -75,7 +98,7 @@ def pad_to_valid(model, x, mode: str = "reflect"):
     else:
         raise ValueError(f"mode must be 'reflect' or 'zeros', got {mode!r}.")
     y = model(xp)
-    return y[..., top:top + h, left:left + w]
+    return y[..., top : top + h, left : left + w]
 
 
 @dataclass
@@ -83,8 +106,8 @@ class FixResult:
     """One way of running a same-padding U-Net on a size that is not a multiple of 2**depth."""
 
     name: str
-    output: tuple | None   # output (H, W), or None when it failed
-    message: str           # what happened, in words (the real error for a failure)
+    output: tuple | None  # output (H, W), or None when it failed
+    message: str  # what happened, in words (the real error for a failure)
 
     @property
     def ok(self) -> bool:
@@ -121,22 +144,32 @@ def fixes_demo(size: int = 100, depth: int = 3, base: int = 4) -> list[FixResult
             results.append(FixResult("UNet(padding='same')", tuple(y.shape[-2:]), "no error"))
         except InvalidInputSize as e:
             results.append(FixResult("UNet(padding='same')", None, f"InvalidInputSize: {e}"))
-        for mismatch, what in (("pad", "zero-pads the up-conv's map to the copied map's size"),
-                               ("crop", "centre-crops the copied map to the up-conv's size")):
+        for mismatch, what in (
+            ("pad", "zero-pads the up-conv's map to the copied map's size"),
+            ("crop", "centre-crops the copied map to the up-conv's size"),
+        ):
             y = _small(mismatch, depth, base)(x)
-            results.append(FixResult(f"UNet(padding='same', mismatch='{mismatch}')", tuple(y.shape[-2:]),
-                                     f"the decoder {what}"))
+            results.append(
+                FixResult(f"UNet(padding='same', mismatch='{mismatch}')", tuple(y.shape[-2:]), f"the decoder {what}")
+            )
         n = smallest_valid_size(size, padding="same", depth=depth)
         y = pad_to_valid(model, x)
-        results.append(FixResult("pad_to_valid(model, x)", tuple(y.shape[-2:]),
-                                 f"reflect-pads {size} to {n}, runs, crops the output back to {size}"))
+        results.append(
+            FixResult(
+                "pad_to_valid(model, x)",
+                tuple(y.shape[-2:]),
+                f"reflect-pads {size} to {n}, runs, crops the output back to {size}",
+            )
+        )
     return results
 
 
 def fixes_html(results: list[FixResult]) -> str:
     """The results of :func:`fixes_demo` as a table: what was run, the output size or the real error."""
-    rows = [(r.name, "{}×{}".format(*r.output) if r.ok else Raw("<b style='color:#b3261e'>fails</b>"), r.message)
-            for r in results]
+    rows = [
+        (r.name, "{}×{}".format(*r.output) if r.ok else Raw("<b style='color:#b3261e'>fails</b>"), r.message)
+        for r in results
+    ]
     return html_table(["what runs", "output", "what happened"], rows, css="ul-fixes", mono=(0,))
 
 
@@ -166,12 +199,18 @@ def bn_parameters(depth: int = 4, base_channels: int = 64, **options) -> dict:
         with torch.device("meta"):
             m = UNet(padding="same", depth=depth, base_channels=base_channels, batch_norm=bn, **options)
         counts[bn] = sum(p.numel() for p in m.parameters())
-        assert counts[bn] == count_parameters(padding="same", depth=depth, base_channels=base_channels,
-                                              batch_norm=bn, **options)
-    t = shape_table(2 ** depth, padding="same", depth=depth, base_channels=base_channels, **options)
+        assert counts[bn] == count_parameters(
+            padding="same", depth=depth, base_channels=base_channels, batch_norm=bn, **options
+        )
+    t = shape_table(2**depth, padding="same", depth=depth, base_channels=base_channels, **options)
     per_conv = [r.out_shape[0] for r in t.where(kind="conv")]
-    return dict(without_bn=counts[False], with_bn=counts[True], difference=counts[True] - counts[False],
-                n_3x3_convs=len(per_conv), sum_of_conv_channels=sum(per_conv))
+    return dict(
+        without_bn=counts[False],
+        with_bn=counts[True],
+        difference=counts[True] - counts[False],
+        n_3x3_convs=len(per_conv),
+        sum_of_conv_channels=sum(per_conv),
+    )
 
 
 def up_mode_parameters(**options) -> dict:
@@ -185,39 +224,49 @@ def up_mode_parameters(**options) -> dict:
 # exercises (expected answers computed by unet_lesson, never typed)
 # ----------------------------------------------------------------------------------
 EX_BOTTOM = Exercise(
-    "7.1", "Spot the slip: the notes' same-padding sketch goes 32²×512 → conv → 32²×1024 → 16²×1024. With "
-           "same padding, what is the height at the end of the bottom (after both 3x3 convs) for a 512 input?",
+    "7.1",
+    "Spot the slip: the notes' same-padding sketch goes 32²×512 → conv → 32²×1024 → 16²×1024. With "
+    "same padding, what is the height at the end of the bottom (after both 3x3 convs) for a 512 input?",
     expected=lambda: shape_table(512, padding="same").where(path="bottom")[-1].out_shape[1],
     hint="same padding keeps the size through every 3x3 conv; only the pools change it.",
-    explanation="32: the bottom stays 32²×1024 (no pool there), and the 2x up-conv then gives 64²×512.")
+    explanation="32: the bottom stays 32²×1024 (no pool there), and the 2x up-conv then gives 64²×512.",
+)
 
 EX_UPCONV = Exercise(
-    "7.2", "And the first up-conv after that bottom: what is its output, as H×W×C?",
+    "7.2",
+    "And the first up-conv after that bottom: what is its output, as H×W×C?",
     expected=lambda: fmt_shape(shape_table(512, padding="same").where(kind="up")[0].out_shape, "notes").replace(
-        "×", "x"),
+        "×", "x"
+    ),
     hint="2x2 up-conv, stride 2: size ×2, channels ÷2. A 2x up-conv cannot go from 16 to 64.",
-    explanation="32×32×1024 → 64×64×512, the size of the copied map, so no crop is needed.")
+    explanation="32×32×1024 → 64×64×512, the size of the copied map, so no crop is needed.",
+)
 
 EX_BN = Exercise(
-    "7.3", "How many more parameters does the same-padding U-Net (depth 4, base 64) have with batch norm than "
-           "without?",
+    "7.3",
+    "How many more parameters does the same-padding U-Net (depth 4, base 64) have with batch norm than without?",
     expected=lambda: bn_parameters()["difference"],
     hint="per 3x3 conv: BN adds γ and β (2 per channel) but the conv drops its bias (1 per channel).",
-    explanation="+1 per output channel of every 3x3 conv: 2·(64+128+256+512+1024+512+256+128+64) = 5,888.")
+    explanation="+1 per output channel of every 3x3 conv: 2·(64+128+256+512+1024+512+256+128+64) = 5,888.",
+)
 
 EX_NEXT_SAME = Exercise(
-    "7.4", "The same-padding U-Net (depth 4) is given a 100×100 image. To what size does pad_to_valid pad it?",
+    "7.4",
+    "The same-padding U-Net (depth 4) is given a 100×100 image. To what size does pad_to_valid pad it?",
     expected=lambda: smallest_valid_size(100, padding="same"),
     hint="four 2x2 pools: the size must be a multiple of 2**4.",
-    explanation="112, the next multiple of 16; the output is cropped back to 100×100.")
+    explanation="112, the next multiple of 16; the output is cropped back to 100×100.",
+)
 
 EX_RF = Exercise(
-    "7.5", "How many input pixels wide is the receptive field of the centre output pixel of the paper's network "
-           "(valid padding, depth 4)? Use receptive_field or work it out.",
+    "7.5",
+    "How many input pixels wide is the receptive field of the centre output pixel of the paper's network "
+    "(valid padding, depth 4)? Use receptive_field or work it out.",
     expected=lambda: receptive_field_arithmetic(188).size[0],
     hint="walk back from the output: each 3x3 conv adds 2 at its level's scale, each pool doubles.",
     explanation="188 pixels, for every output pixel: exactly the smallest valid input. A plain stack of valid "
-                "convs would see input - output + 1 = 185; the 2x2 pools and up-convs work on a grid, which adds "
-                "a little.")
+    "convs would see input - output + 1 = 185; the 2x2 pools and up-convs work on a grid, which adds "
+    "a little.",
+)
 
 EXERCISES = [EX_BOTTOM, EX_UPCONV, EX_BN, EX_NEXT_SAME, EX_RF]

@@ -17,6 +17,7 @@ The rules that keep image and mask aligned:
 Also here: flips and 90-degree rotations (exact, free) and intensity changes (gamma,
 contrast, brightness, noise: image only; the mask does not change).
 """
+
 from __future__ import annotations
 
 from dataclasses import dataclass
@@ -57,8 +58,9 @@ def _warp(a: np.ndarray, coords, order: int) -> np.ndarray:
     return out.astype(a.dtype, copy=False)
 
 
-def elastic_deform(image, *masks, grid: int = 3, std: float = 10.0, seed=None, mask_order: int = 0,
-                   field: np.ndarray | None = None):
+def elastic_deform(
+    image, *masks, grid: int = 3, std: float = 10.0, seed=None, mask_order: int = 0, field: np.ndarray | None = None
+):
     """Elastically deform ``image`` and any number of ``masks`` with one shared displacement field.
 
     Returns ``(image, *masks)`` (just the image if no masks). The image is resampled with a cubic
@@ -95,8 +97,9 @@ def flip_rotate(image, *masks, seed=None):
     return out[0] if not masks else tuple(out)
 
 
-def intensity(image, seed=None, gamma=(0.7, 1.4), contrast=(0.8, 1.2), brightness=(-0.1, 0.1),
-              noise=(0.0, 0.03)) -> np.ndarray:
+def intensity(
+    image, seed=None, gamma=(0.7, 1.4), contrast=(0.8, 1.2), brightness=(-0.1, 0.1), noise=(0.0, 0.03)
+) -> np.ndarray:
     """Random gamma, contrast, brightness and Gaussian noise (image only), clipped to [0, 1]."""
     rng = _rng(seed)
     a = np.clip(np.asarray(image, np.float64), 0, 1) ** rng.uniform(*gamma)
@@ -105,7 +108,7 @@ def intensity(image, seed=None, gamma=(0.7, 1.4), contrast=(0.8, 1.2), brightnes
     return np.clip(a, 0, 1).astype(np.float32)
 
 
-@dataclass
+@dataclass(frozen=True)
 class Augment:
     """The training augmentation: elastic deformation (probability ``p_elastic``), flip/rotation,
     intensity. Call ``aug(image, mask, weights, seed=...)`` -> augmented ``(image, mask, weights)``."""

@@ -18,6 +18,7 @@ the *binary mask* (1 = cell, 0 = background) the network learns to predict.
 >>> img = sample_image(size=128, seed=0)          # 2-D float32 in [0, 1]
 >>> s = make_sample(size=(96, 128), seed=3)       # s.image, s.instances, s.mask
 """
+
 from __future__ import annotations
 
 from dataclasses import dataclass, field
@@ -28,7 +29,16 @@ from scipy import ndimage as ndi
 
 from ..core.parse import size_pair, whole
 
-__all__ = ["Sample", "Dataset", "make_sample", "lesson_sample", "sample_image", "make_dataset", "DEFAULTS", "MAX_PIXELS"]
+__all__ = [
+    "Sample",
+    "Dataset",
+    "make_sample",
+    "lesson_sample",
+    "sample_image",
+    "make_dataset",
+    "DEFAULTS",
+    "MAX_PIXELS",
+]
 
 #: the largest picture the generator makes (it draws every cell in numpy: about a second for 2048x2048)
 MAX_PIXELS = 2048 * 2048
@@ -36,13 +46,13 @@ MAX_PIXELS = 2048 * 2048
 #: The generator's default knobs (the lesson's data). Tuned together with the lesson's model:
 #: a global Otsu threshold stays well below Dice 0.85 while a small U-Net passes 0.95.
 DEFAULTS = dict(
-    cell_radius=(7.0, 13.0),   # px, radius range of one cell
-    density=0.9,               # cells placed per cell-area of image (before rejection)
-    illumination=0.8,          # depth of the light field: 0 = even, 1 = corners go dark
-    haze=0.25,                 # additive background glow (max), uneven as well
-    noise=0.04,                # std of the camera noise (image units, after illumination)
-    blur=0.7,                  # Gaussian blur sigma of the optics, px
-    contrast=(0.3, 0.9),       # per-cell brightness range (before illumination)
+    cell_radius=(7.0, 13.0),  # px, radius range of one cell
+    density=0.9,  # cells placed per cell-area of image (before rejection)
+    illumination=0.8,  # depth of the light field: 0 = even, 1 = corners go dark
+    haze=0.25,  # additive background glow (max), uneven as well
+    noise=0.04,  # std of the camera noise (image units, after illumination)
+    blur=0.7,  # Gaussian blur sigma of the optics, px
+    contrast=(0.3, 0.9),  # per-cell brightness range (before illumination)
 )
 
 
@@ -82,9 +92,11 @@ class Dataset:
 def _as_hw(size) -> tuple[int, int]:
     h, w = size_pair(size, "size", unit="pixels")
     if h < 8 or w < 8 or h * w > MAX_PIXELS:
-        raise ValueError(f"size {h}x{w} does not make a picture of cells here: use at least 8x8 pixels (cells are "
-                         f"about 14-26 px across, so 64 or more shows several of them) and at most "
-                         f"{MAX_PIXELS:,} pixels in all (e.g. 2048x2048).")
+        raise ValueError(
+            f"size {h}x{w} does not make a picture of cells here: use at least 8x8 pixels (cells are "
+            f"about 14-26 px across, so 64 or more shows several of them) and at most "
+            f"{MAX_PIXELS:,} pixels in all (e.g. 2048x2048)."
+        )
     return h, w
 
 
@@ -238,6 +250,10 @@ def make_dataset(n: int, size=128, seed: int = 0, **options) -> Dataset:
     never share a picture (use e.g. ``seed=0`` to train and ``seed=1`` for the held-out set)."""
     n = whole(n, "n (the number of samples)", minimum=1, maximum=10_000)
     samples = [make_sample(size=size, seed=(seed, i), **options) for i in range(n)]
-    return Dataset(images=np.stack([s.image for s in samples]),
-                   instances=np.stack([s.instances for s in samples]),
-                   masks=np.stack([s.mask for s in samples]), seed=seed, options=dict(options))
+    return Dataset(
+        images=np.stack([s.image for s in samples]),
+        instances=np.stack([s.instances for s in samples]),
+        masks=np.stack([s.mask for s in samples]),
+        seed=seed,
+        options=dict(options),
+    )

@@ -56,47 +56,55 @@ Limits, checked from the file headers before anything is decoded: an image may b
 
 A folder that does not fit gets a :class:`FolderError` naming the file and what would work.
 """
+
 from __future__ import annotations
 
 import errno
 import os
-import struct
 from dataclasses import dataclass, field
 from pathlib import Path
 
 import numpy as np
-from scipy import ndimage as ndi
 
 from ..core.parse import choice, flag, real, size_pair
 from ..core.sizes import center_crop_box
 from .data import Dataset, Sample
-from .metrics import FOUR
+from .image_files import (
+    IMAGE_TYPES,
+    MASK_TYPES,
+    MAX_PIXELS,
+    MAX_SIDE,
+    FolderError,
+    check_sizes,
+    choose_reading,
+    read_file,
+    relative,
+    to_image,
+    to_mask,
+)
 
-__all__ = ["FolderError", "FolderDataset", "load_folder", "save_folder", "LAYOUTS", "IMAGE_TYPES", "MASK_TYPES",
-           "MAX_SIDE", "MAX_PIXELS"]
+__all__ = [
+    "FolderError",
+    "FolderDataset",
+    "load_folder",
+    "save_folder",
+    "LAYOUTS",
+    "IMAGE_TYPES",
+    "MASK_TYPES",
+    "MAX_SIDE",
+    "MAX_PIXELS",
+]
 
-#: the largest height or width of one image (a 4096x4096 float32 image is 64 MiB; training cuts tiles anyway)
-MAX_SIDE = 4096
-#: the most pixels a folder may hold in all (images x height x width): 2**25, e.g. 128 images of 512x512
-MAX_PIXELS = 2 ** 25
-#: how the masks are read (``mask_type``)
-MASK_TYPES = {"auto": "label images as labels, binary masks as connected regions",
-              "labels": "every mask is a label image, even one with a single value",
-              "binary": "every mask has 0 and one other value; its connected regions are the objects"}
 
-#: file types read (lower case)
-IMAGE_TYPES = (".png", ".tif", ".tiff")
 _MASK_FOLDERS = ("masks", "labels")
 _SUFFIX = "_mask"
 
 #: the accepted layouts, in words (used in error messages)
-LAYOUTS = ("Accepted layouts: (1) subfolders: images/NAME.png with masks/NAME.png (or labels/, or "
-           "masks/NAME_mask.png); (2) one folder: NAME.png with NAME_mask.png. PNG or TIFF (.png, .tif, .tiff); "
-           "a multi-page TIFF is a stack of images whose mask is a stack with as many pages.")
-
-
-class FolderError(ValueError):
-    """A folder of images and masks that cannot be loaded; the message names the file and what would work."""
+LAYOUTS = (
+    "Accepted layouts: (1) subfolders: images/NAME.png with masks/NAME.png (or labels/, or "
+    "masks/NAME_mask.png); (2) one folder: NAME.png with NAME_mask.png. PNG or TIFF (.png, .tif, .tiff); "
+    "a multi-page TIFF is a stack of images whose mask is a stack with as many pages."
+)
 
 
 @dataclass
@@ -115,8 +123,10 @@ class FolderDataset(Dataset):
     def summary(self) -> str:
         n, h, w = self.images.shape
         fg = float(self.masks.mean()) if self.masks.size else 0.0
-        return (f"{n} image{'s' if n != 1 else ''} of {h}x{w} from {self.path} ({self.layout} layout); "
-                f"foreground {fg:.0%} of the pixels")
+        return (
+            f"{n} image{'s' if n != 1 else ''} of {h}x{w} from {self.path} ({self.layout} layout); "
+            f"foreground {fg:.0%} of the pixels"
+        )
 
 
 # ----------------------------------------------------------------------------------
@@ -136,15 +146,10 @@ def _check_link(p: Path, root: Path) -> None:
     except OSError as e:
         if p.is_symlink():
             why = "it points back to itself (a loop)" if e.errno == errno.ELOOP else "that does not exist"
-            raise FolderError(f"{_rel(p, root)} is a symbolic link to {os.readlink(p)}, but {why}. Copy the real "
-                              "file or folder in its place, fix the link, or remove it.") from None
-
-
-def _rel(p: Path, root: Path) -> str:
-    try:
-        return p.relative_to(root).as_posix()
-    except ValueError:
-        return str(p)
+            raise FolderError(
+                f"{relative(p, root)} is a symbolic link to {os.readlink(p)}, but {why}. Copy the real "
+                "file or folder in its place, fix the link, or remove it."
+            ) from None
 
 
 def _others(folder: Path) -> str:
@@ -160,11 +165,12 @@ def _others(folder: Path) -> str:
 def _find_pairs(root: Path, layout: str) -> tuple[list[tuple[Path, Path]], str]:
     if not root.exists():
         link = f" ({root} is a symbolic link to {os.readlink(root)}, which leads nowhere)" if root.is_symlink() else ""
-        raise FolderError(f"There is no folder {root}{link}. Check the path (it is relative to the notebook's folder, "
-                          f"{Path.cwd()}), or give an absolute path. {LAYOUTS}")
+        raise FolderError(
+            f"There is no folder {root}{link}. Check the path (it is relative to the notebook's folder, "
+            f"{Path.cwd()}), or give an absolute path. {LAYOUTS}"
+        )
     if not root.is_dir():
-        raise FolderError(f"{root} is a file, not a folder: give the folder that holds the images and masks. "
-                          f"{LAYOUTS}")
+        raise FolderError(f"{root} is a file, not a folder: give the folder that holds the images and masks. {LAYOUTS}")
     for sub in ("images", *_MASK_FOLDERS):
         _check_link(root / sub, root)
     image_dir = root / "images"
@@ -183,16 +189,19 @@ def _stems(folder: Path, root: Path) -> dict[str, list[Path]]:
 
 def _one(paths: list[Path], root: Path, what: str) -> Path:
     if len(paths) > 1:
-        raise FolderError(f"Two {what} files share a name: {', '.join(_rel(p, root) for p in paths)}. "
-                          "Keep one (which one is meant cannot be guessed).")
+        raise FolderError(
+            f"Two {what} files share a name: {', '.join(relative(p, root) for p in paths)}. "
+            "Keep one (which one is meant cannot be guessed)."
+        )
     return paths[0]
 
 
 def _no_images(folder: Path, root: Path) -> FolderError:
     other = _others(folder)
     found = f" It holds {other}; save them as PNG or TIFF." if other else ""
-    return FolderError(f"No PNG or TIFF images in {_rel(folder, root) if folder != root else root}.{found} "
-                       f"{LAYOUTS}")
+    return FolderError(
+        f"No PNG or TIFF images in {relative(folder, root) if folder != root else root}.{found} {LAYOUTS}"
+    )
 
 
 def _find_subfolder_pairs(root: Path, image_dir: Path) -> list[tuple[Path, Path]]:
@@ -200,8 +209,10 @@ def _find_subfolder_pairs(root: Path, image_dir: Path) -> list[tuple[Path, Path]
         raise FolderError(f"{root} has no images/ folder (layout 'subfolders'). {LAYOUTS}")
     mask_dir = next((root / m for m in _MASK_FOLDERS if (root / m).is_dir()), None)
     if mask_dir is None:
-        raise FolderError(f"{root} has an images/ folder but no masks/ (or labels/) folder beside it: put the "
-                          f"masks in {root / 'masks'}, one per image with the image's name. {LAYOUTS}")
+        raise FolderError(
+            f"{root} has an images/ folder but no masks/ (or labels/) folder beside it: put the "
+            f"masks in {root / 'masks'}, one per image with the image's name. {LAYOUTS}"
+        )
     images, masks = _stems(image_dir, root), _stems(mask_dir, root)
     if not images:
         raise _no_images(image_dir, root)
@@ -216,16 +227,21 @@ def _find_subfolder_pairs(root: Path, image_dir: Path) -> list[tuple[Path, Path]
         used.add(key)
         pairs.append((img, _one(masks[key], root, "mask")))
     if missing:
-        shown = ", ".join(_rel(p, root) for p in missing[:5]) + (f" and {len(missing) - 5} more"
-                                                                 if len(missing) > 5 else "")
+        shown = ", ".join(relative(p, root) for p in missing[:5]) + (
+            f" and {len(missing) - 5} more" if len(missing) > 5 else ""
+        )
         ex = missing[0]
-        raise FolderError(f"No mask for {shown}. Each image needs a mask with its name in {_rel(mask_dir, root)}/, "
-                          f"e.g. {_rel(mask_dir / ex.name, root)} (or {ex.stem}{_SUFFIX}.png, .tif).")
+        raise FolderError(
+            f"No mask for {shown}. Each image needs a mask with its name in {relative(mask_dir, root)}/, "
+            f"e.g. {relative(mask_dir / ex.name, root)} (or {ex.stem}{_SUFFIX}.png, .tif)."
+        )
     orphans = [p for stem, ps in masks.items() if stem not in used for p in ps]
     if orphans:
-        shown = ", ".join(_rel(p, root) for p in orphans[:5])
-        raise FolderError(f"Mask(s) without an image: {shown}. Give each mask the name of its image in images/, "
-                          "or move the mask away.")
+        shown = ", ".join(relative(p, root) for p in orphans[:5])
+        raise FolderError(
+            f"Mask(s) without an image: {shown}. Give each mask the name of its image in images/, "
+            "or move the mask away."
+        )
     return pairs
 
 
@@ -236,229 +252,42 @@ def _find_suffix_pairs(root: Path) -> list[tuple[Path, Path]]:
     if not images and not masks:
         raise _no_images(root, root)
     if not images:
-        raise FolderError(f"{root} holds only masks ({', '.join(p[0].name for p in list(masks.values())[:3])}...): "
-                          f"put each image beside its mask as NAME.png for NAME{_SUFFIX}.png. {LAYOUTS}")
+        raise FolderError(
+            f"{root} holds only masks ({', '.join(p[0].name for p in list(masks.values())[:3])}...): "
+            f"put each image beside its mask as NAME.png for NAME{_SUFFIX}.png. {LAYOUTS}"
+        )
     missing = [p[0] for s, p in images.items() if s + _SUFFIX not in masks]
     if missing and not masks:
-        raise FolderError(f"Found {len(images)} image(s) in {root} but no masks: name each mask after its image "
-                          f"with {_SUFFIX} added, e.g. {missing[0].stem}{_SUFFIX}.png beside {missing[0].name}, or use "
-                          f"the subfolder layout (images/ and masks/). {LAYOUTS}")
+        raise FolderError(
+            f"Found {len(images)} image(s) in {root} but no masks: name each mask after its image "
+            f"with {_SUFFIX} added, e.g. {missing[0].stem}{_SUFFIX}.png beside {missing[0].name}, or use "
+            f"the subfolder layout (images/ and masks/). {LAYOUTS}"
+        )
     if missing:
         shown = ", ".join(p.name for p in missing[:5]) + (f" and {len(missing) - 5} more" if len(missing) > 5 else "")
-        raise FolderError(f"No mask for {shown}: expected {missing[0].stem}{_SUFFIX}.png (or .tif) beside "
-                          f"{missing[0].name}.")
+        raise FolderError(
+            f"No mask for {shown}: expected {missing[0].stem}{_SUFFIX}.png (or .tif) beside {missing[0].name}."
+        )
     orphans = [p[0].name for s, p in masks.items() if s[: -len(_SUFFIX)] not in images]
     if orphans:
-        raise FolderError(f"Mask(s) without an image: {', '.join(orphans[:5])}. The image for NAME{_SUFFIX}.png "
-                          "is NAME.png (or .tif) in the same folder.")
+        raise FolderError(
+            f"Mask(s) without an image: {', '.join(orphans[:5])}. The image for NAME{_SUFFIX}.png "
+            "is NAME.png (or .tif) in the same folder."
+        )
     return [(_one(p, root, "image"), _one(masks[s + _SUFFIX], root, "mask")) for s, p in images.items()]
 
 
 # ----------------------------------------------------------------------------------
 # reading one file
 # ----------------------------------------------------------------------------------
-def _unreadable(path: Path, root: Path, e: Exception) -> FolderError:
-    return FolderError(f"Could not read {_rel(path, root)} ({type(e).__name__}: {e}). Is it really a "
-                       f"{path.suffix.lower().lstrip('.').upper()} file? Open it in an image viewer and save it "
-                       "again as PNG or TIFF.")
-
-
-def _header(path: Path, root: Path) -> tuple[int, int, int]:
-    """(pages, height, width) from the file's header, without decoding its pixels."""
-    try:
-        if path.suffix.lower() in (".tif", ".tiff"):
-            import tifffile
-
-            with tifffile.TiffFile(path) as tf:
-                shape, axes = tf.series[0].shape, tf.series[0].axes
-            h, w = (shape[axes.index("Y")], shape[axes.index("X")]) if {"Y", "X"} <= set(axes) else shape[-2:]
-            rest = [n for n, a in zip(shape, axes) if a not in "YX" and not (a == "S" and axes.endswith("S"))]
-            return int(np.prod(rest)) if rest else 1, int(h), int(w)
-        with open(path, "rb") as f:
-            head = f.read(24)
-        if head[:8] == b"\x89PNG\r\n\x1a\n" and head[12:16] == b"IHDR":
-            w, h = struct.unpack(">II", head[16:24])
-            return 1, int(h), int(w)
-        from PIL import Image  # not a plain PNG: let PIL read the header (it decodes nothing yet)
-
-        with Image.open(path) as im:
-            return 1, im.size[1], im.size[0]
-    except FolderError:
-        raise
-    except Exception as e:  # noqa: BLE001 - every reader failure becomes one clear message
-        raise _unreadable(path, root, e) from None
-
-
-def _check_sizes(pairs: list[tuple[Path, Path]], root: Path) -> None:
-    """Refuse files larger than MAX_SIDE and folders larger than MAX_PIXELS, from the headers alone."""
-    total = 0
-    for img_path, mask_path in pairs:
-        for path in (img_path, mask_path):
-            pages, h, w = _header(path, root)
-            if h > MAX_SIDE or w > MAX_SIDE:
-                raise FolderError(
-                    f"{_rel(path, root)} is {h}x{w} pixels (height x width), larger than the limit of "
-                    f"{MAX_SIDE}x{MAX_SIDE} per image: reading it would take {h * w * 4 / 2 ** 30:.1f} GiB or more. "
-                    f"Crop it, or cut it into tiles of at most {MAX_SIDE}x{MAX_SIDE} (e.g. 1024x1024) saved as "
-                    "separate files, each with the matching piece of its mask.")
-            if path is img_path:
-                total += pages * h * w
-    if total > MAX_PIXELS:
-        raise FolderError(f"{root} holds {total:,} image pixels in all, more than the limit of {MAX_PIXELS:,} (for "
-                          f"example {MAX_PIXELS // 512 ** 2} images of 512x512) for one data set in memory. Use "
-                          "fewer or smaller images (crop them), or split the folder into several.")
-
-
-def _read(path: Path, root: Path, kind: str) -> list[tuple[list[np.ndarray], bool]]:
-    """The readings of a PNG or TIFF, each (pages, colour); a page is (H, W), or (H, W, C) if colour.
-
-    One reading, except for a TIFF whose colour samples come *first* (S, H, W): ``tifffile.imwrite``
-    tags a (3|4, H, W) stack of grey pages RGB by a guess it warns about. Then a stack of grey pages,
-    or one colour picture; :func:`_choose` takes the one whose page count fits the partner file.
-    For a ``kind="mask"`` the indices of a palette are the labels; an image's palette gives colour."""
-    try:
-        if path.suffix.lower() in (".tif", ".tiff"):
-            import tifffile
-
-            with tifffile.TiffFile(path) as tf:
-                series, page = tf.series[0], tf.pages[0]
-                arr, axes = np.asarray(series.asarray()), series.axes
-                photometric, cmap = int(page.photometric), page.colormap
-            if photometric == 3 and kind == "image" and cmap is not None:  # PALETTE: indices into a colour map
-                cmap = np.asarray(cmap)
-                cmap = (cmap >> 8 if cmap.max() > 255 else cmap).astype(np.uint8)
-                arr, axes = np.moveaxis(cmap[:, arr], 0, -1), axes + "S"
-            elif photometric == 0 and kind == "image" and arr.dtype.kind == "u":  # MINISWHITE: 0 is white
-                arr = np.iinfo(arr.dtype).max - arr
-            if "S" in axes:
-                s = axes.index("S")
-                colour = (photometric in (2, 3, 6)) and arr.shape[s] in (3, 4)  # RGB, PALETTE, YCbCr
-                arr = np.moveaxis(arr, s, -1)
-                if not colour:  # grey with extra samples (e.g. alpha): the first sample is the picture
-                    arr = arr[..., 0]
-                elif s == 0 and arr.ndim == 3:  # samples first: maybe a stack of grey pages
-                    return [(list(np.moveaxis(arr, -1, 0)), False), ([arr], True)]
-            else:
-                colour = False
-        else:
-            from PIL import Image
-
-            with Image.open(path) as im:
-                im.load()
-                if im.mode == "P":
-                    im = im if kind == "mask" else im.convert("RGBA" if "transparency" in im.info else "RGB")
-                elif im.mode in ("LA", "PA"):
-                    im = im.getchannel(0)
-                arr = np.asarray(im)
-            colour = arr.ndim == 3
-    except Exception as e:  # noqa: BLE001 - every reader failure becomes one clear message
-        raise _unreadable(path, root, e) from None
-    dims = arr.ndim - (1 if colour else 0)
-    if dims == 2:
-        return [([arr], colour)]
-    if dims == 3:  # a TIFF stack: one page per image
-        return [(list(arr), colour)]
-    raise FolderError(f"{_rel(path, root)} holds an array of shape {arr.shape}, which is not an image (H, W), a "
-                      "colour image (H, W, 3) or a stack of pages (N, H, W). Save it as a 2-D grey-scale PNG or TIFF.")
-
-
-def _choose(image_readings, mask_readings):
-    """The first image and mask readings with as many pages as each other (else the first of each)."""
-    for im in image_readings:
-        for m in mask_readings:
-            if len(im[0]) == len(m[0]):
-                return im[0], m[0]
-    return image_readings[0][0], mask_readings[0][0]
-
-
-def _finite(a: np.ndarray, what: str) -> None:
-    if a.dtype.kind in "fc" and not np.all(np.isfinite(a)):
-        bad = int(np.sum(~np.isfinite(a)))
-        kind = "NaN" if np.isnan(a).any() else "infinite"
-        raise FolderError(f"{what} contains {kind} values ({bad} pixel{'s' if bad > 1 else ''}): a picture holds "
-                          "finite numbers. Fix the file (e.g. replace them with 0) or remove it.")
-
-
-def _image(a: np.ndarray, name: str, normalize: str) -> np.ndarray:
-    """Grey float32 in [0, 1]: colour to grey, then 8-bit / 255 or stretched (see the module's docstring)."""
-    _finite(a, f"Image {name}")
-    eight_bit = a.dtype == np.uint8
-    if a.ndim == 3:  # colour: grey on the same scale (0..255 for 8-bit)
-        a = a[..., :3].astype(np.float64) @ np.array([0.299, 0.587, 0.114])
-    if a.dtype == bool:
-        return a.astype(np.float32)
-    if normalize == "auto" and eight_bit:
-        return (a / 255.0).astype(np.float32)
-    b = a.astype(np.float64)
-    lo, hi = float(b.min()), float(b.max())
-    if normalize == "auto" and np.issubdtype(a.dtype, np.floating) and lo >= 0 and hi <= 1:
-        return b.astype(np.float32)
-    return np.zeros(a.shape, np.float32) if hi == lo else ((b - lo) / (hi - lo)).astype(np.float32)
-
-
-def _shown(values: np.ndarray) -> str:
-    return ", ".join(f"{v:g}" for v in values[:6]) + (f", ... ({len(values)} values)" if len(values) > 6 else "")
-
-
-def _mask(a: np.ndarray, name: str, mask_type: str, threshold) -> tuple[np.ndarray, np.ndarray]:
-    """(binary mask uint8, instances int32) from a mask array, or a FolderError saying what is wrong."""
-    if a.ndim == 3:
-        ch = a[..., :3]
-        if not (np.array_equal(ch[..., 0], ch[..., 1]) and np.array_equal(ch[..., 0], ch[..., 2])):
-            raise FolderError(f"Mask {name} is a colour image with different colours in its channels. A mask is "
-                              "grey-scale: 0 for background and one integer label per cell (or 1 or 255 for all "
-                              "foreground). Save it in grey-scale ('L' or 'I;16' mode).")
-        a = ch[..., 0]
-    if a.dtype == bool:
-        a = a.astype(np.uint8)
-    _finite(a, f"Mask {name}")
-    if threshold is not None:
-        m = (a > threshold).astype(np.uint8)
-        return m, ndi.label(m, structure=FOUR)[0].astype(np.int32)
-    values = np.unique(a)
-    if values.min() < 0 or not np.all(np.mod(values, 1) == 0):
-        odd = values[(values < 0) | (np.mod(values, 1) != 0)]
-        raise FolderError(f"Mask {name} has values that are not labels (whole numbers >= 0), e.g. {_shown(odd)}. "
-                          "A mask holds 0 for background and 1, 2, 3, ... for the cells (or one value for all "
-                          "foreground). If it is a probability map or was resized, pass threshold=... .")
-    labels = values[values != 0]
-    if labels.size == 0:
-        return np.zeros(a.shape, np.uint8), np.zeros(a.shape, np.int32)
-    if mask_type == "auto" and values[0] != 0 and labels.size > 1:
-        raise FolderError(f"Mask {name} has no background: its values are {_shown(values)} and none is 0. A mask "
-                          "holds 0 for background and 1, 2, 3, ... (or one value such as 255) for the cells. If "
-                          "every pixel really belongs to an object, pass mask_type='labels'.")
-    if mask_type == "binary" and labels.size > 1:
-        raise FolderError(
-            f"Mask {name} is not binary: its values are {_shown(values)}. A binary mask has 0 for background and one "
-            "other value (1 or 255) for foreground. If it was saved as JPEG or resized with interpolation, pass "
-            f"threshold=... (e.g. threshold={int(values.max()) // 2} keeps values above it); if the values are "
-            "labels (one per cell), pass mask_type='auto'.")
-    if mask_type != "labels" and labels.size <= 1:  # binary: the connected regions are the objects
-        m = (a != 0).astype(np.uint8)
-        return m, ndi.label(m, structure=FOUR)[0].astype(np.int32)
-    if labels.max() > np.iinfo(np.int32).max:
-        raise FolderError(f"Mask {name} has labels larger than int32 can hold (up to {labels.max():g}).")
-    if mask_type == "auto" and labels.size > 2:
-        from skimage.measure import label as label_regions  # patches of one value
-
-        patches = int(label_regions(a.astype(np.int64), background=0, connectivity=1).max())
-        if 2 * patches > 3 * labels.size:  # more than 1.5 patches per value (a label image: about 1)
-            raise FolderError(
-                f"Mask {name} looks like a binary mask saved lossily (JPEG) or resized with interpolation: its "
-                f"{labels.size} non-zero values ({_shown(labels)}) lie in {patches} separate patches, where a label "
-                f"image has one patch per label. Pass threshold=... (e.g. threshold={int(labels.max()) // 2}: "
-                "foreground = mask > threshold). If these really are labels, pass mask_type='labels'.")
-    inst = np.searchsorted(labels, a).astype(np.int32) + 1  # labels renumbered 1..n in order of value
-    inst[a == 0] = 0
-    return (inst > 0).astype(np.uint8), inst
 
 
 # ----------------------------------------------------------------------------------
 # the loader
 # ----------------------------------------------------------------------------------
-def load_folder(path, *, mask_type: str = "auto", threshold=None, size=None, normalize: str = "auto",
-                layout: str = "auto") -> FolderDataset:
+def load_folder(
+    path, *, mask_type: str = "auto", threshold=None, size=None, normalize: str = "auto", layout: str = "auto"
+) -> FolderDataset:
     """Read a folder of image/mask pairs (PNG or TIFF) into a :class:`FolderDataset`.
 
     Args:
@@ -478,8 +307,12 @@ def load_folder(path, *, mask_type: str = "auto", threshold=None, size=None, nor
     Files are checked against :data:`MAX_SIDE` and :data:`MAX_PIXELS` from their headers before
     any is decoded. Raises :class:`FolderError` (a ``ValueError``) naming the file and what would work.
     """
-    normalize = choice(normalize, "normalize", {"auto": "8-bit / 255, others stretched to [0, 1]",
-                                                "minmax": "every image stretched to [0, 1]"}, error=FolderError)
+    normalize = choice(
+        normalize,
+        "normalize",
+        {"auto": "8-bit / 255, others stretched to [0, 1]", "minmax": "every image stretched to [0, 1]"},
+        error=FolderError,
+    )
     layout = choice(layout, "layout", ("auto", "subfolders", "suffix"), error=FolderError)
     mask_type = choice(mask_type, "mask_type", MASK_TYPES, error=FolderError)
     if threshold is not None:
@@ -487,31 +320,36 @@ def load_folder(path, *, mask_type: str = "auto", threshold=None, size=None, nor
     crop = None if size is None else size_pair(size, "size", error=FolderError)
     root = Path(os.fspath(path)).expanduser()
     pairs, found = _find_pairs(root, layout)
-    _check_sizes(pairs, root)
+    check_sizes(pairs, root)
 
     images, masks, instances, names = [], [], [], []
     for img_path, mask_path in pairs:
-        img_pages, mask_pages = _choose(_read(img_path, root, "image"), _read(mask_path, root, "mask"))
-        ri, rm = _rel(img_path, root), _rel(mask_path, root)
+        img_pages, mask_pages = choose_reading(read_file(img_path, root, "image"), read_file(mask_path, root, "mask"))
+        ri, rm = relative(img_path, root), relative(mask_path, root)
         if len(img_pages) != len(mask_pages):
-            raise FolderError(f"{ri} has {len(img_pages)} page(s) but its mask {rm} has {len(mask_pages)}: a stack "
-                              "of images needs a stack of masks with one page per image.")
+            raise FolderError(
+                f"{ri} has {len(img_pages)} page(s) but its mask {rm} has {len(mask_pages)}: a stack "
+                "of images needs a stack of masks with one page per image."
+            )
         for k, (ia, ma) in enumerate(zip(img_pages, mask_pages)):
             name = ri if len(img_pages) == 1 else f"{ri}[{k}]"
             mname = rm if len(mask_pages) == 1 else f"{rm}[{k}]"
             if ia.shape[:2] != ma.shape[:2]:
-                raise FolderError(f"{name} is {ia.shape[0]}x{ia.shape[1]} (height x width) but its mask {mname} is "
-                                  f"{ma.shape[0]}x{ma.shape[1]}: a mask must have its image's size, one value per "
-                                  "pixel. Resize the mask with nearest-neighbour interpolation, or re-export it.")
+                raise FolderError(
+                    f"{name} is {ia.shape[0]}x{ia.shape[1]} (height x width) but its mask {mname} is "
+                    f"{ma.shape[0]}x{ma.shape[1]}: a mask must have its image's size, one value per "
+                    "pixel. Resize the mask with nearest-neighbour interpolation, or re-export it."
+                )
             if crop is not None:  # crop first: the objects are then those of the cropped mask, numbered 1..n
                 h, w = ia.shape[:2]
                 if h < crop[0] or w < crop[1]:
-                    raise FolderError(f"{name} is {h}x{w}, smaller than size={crop}: choose a size of at most "
-                                      f"{h}x{w} or remove it.")
+                    raise FolderError(
+                        f"{name} is {h}x{w}, smaller than size={crop}: choose a size of at most {h}x{w} or remove it."
+                    )
                 box = center_crop_box((h, w), crop)
                 ia, ma = (a[box.slices] for a in (ia, ma))  # the first two axes: (H, W) or (H, W, colour)
-            image = _image(ia, name, normalize)
-            m, inst = _mask(ma, mname, mask_type, threshold)
+            image = to_image(ia, name, normalize)
+            m, inst = to_mask(ma, mname, mask_type, threshold)
             images.append(image)
             masks.append(m)
             instances.append(inst)
@@ -524,12 +362,21 @@ def load_folder(path, *, mask_type: str = "auto", threshold=None, size=None, nor
         listed = ", ".join(f"{n} is {s[0]}x{s[1]}" for s, n in list(by.items())[:4])
         h = min(s[0] for s in shapes)
         w = min(s[1] for s in shapes)
-        raise FolderError(f"The images differ in size ({listed}). Stacked training data needs one size: pass "
-                          f"size=({h}, {w}) (or smaller) to centre-crop every pair to it, or resize the files.")
+        raise FolderError(
+            f"The images differ in size ({listed}). Stacked training data needs one size: pass "
+            f"size=({h}, {w}) (or smaller) to centre-crop every pair to it, or resize the files."
+        )
     opts = dict(mask_type=mask_type, threshold=threshold, size=crop, normalize=normalize)
-    return FolderDataset(images=np.stack(images).astype(np.float32), instances=np.stack(instances).astype(np.int32),
-                         masks=np.stack(masks).astype(np.uint8), seed=0, options=opts, names=names, path=str(root),
-                         layout=found)
+    return FolderDataset(
+        images=np.stack(images).astype(np.float32),
+        instances=np.stack(instances).astype(np.int32),
+        masks=np.stack(masks).astype(np.uint8),
+        seed=0,
+        options=opts,
+        names=names,
+        path=str(root),
+        layout=found,
+    )
 
 
 # ----------------------------------------------------------------------------------
@@ -538,8 +385,13 @@ def load_folder(path, *, mask_type: str = "auto", threshold=None, size=None, nor
 def _existing(root: Path, layout: str) -> list[Path]:
     """The image files in ``root`` that :func:`load_folder` would read together with newly saved ones."""
     folders = [root / "images", root / "masks", root / "labels"] if layout == "subfolders" else [root]
-    return sorted(p for d in folders if d.is_dir() for p in d.iterdir()
-                  if not p.name.startswith(".") and p.suffix.lower() in IMAGE_TYPES and (p.is_file() or p.is_symlink()))
+    return sorted(
+        p
+        for d in folders
+        if d.is_dir()
+        for p in d.iterdir()
+        if not p.name.startswith(".") and p.suffix.lower() in IMAGE_TYPES and (p.is_file() or p.is_symlink())
+    )
 
 
 def save_folder(dataset, path, layout: str = "subfolders", ext: str = ".png", *, overwrite: bool = False) -> Path:
@@ -560,14 +412,18 @@ def save_folder(dataset, path, layout: str = "subfolders", ext: str = ".png", *,
     if root.exists() and not root.is_dir():
         raise FolderError(f"{root} is a file, not a folder: give a folder to save the images and masks in.")
     if layout == "suffix" and (root / "images").is_dir():
-        raise FolderError(f"{root} has an images/ folder, which load_folder would read instead of the files saved "
-                          "beside it: save with layout='subfolders', or into another folder.")
+        raise FolderError(
+            f"{root} has an images/ folder, which load_folder would read instead of the files saved "
+            "beside it: save with layout='subfolders', or into another folder."
+        )
     old = _existing(root, layout)
     if old and not overwrite:
-        shown = ", ".join(_rel(p, root) for p in old[:4]) + (f" and {len(old) - 4} more" if len(old) > 4 else "")
-        raise FolderError(f"{root} already holds {len(old)} image/mask file(s) ({shown}): loading it after saving "
-                          f"{len(dataset.images)} sample(s) would mix the old ones in. Pass overwrite=True to replace "
-                          "them, or save into an empty folder.")
+        shown = ", ".join(relative(p, root) for p in old[:4]) + (f" and {len(old) - 4} more" if len(old) > 4 else "")
+        raise FolderError(
+            f"{root} already holds {len(old)} image/mask file(s) ({shown}): loading it after saving "
+            f"{len(dataset.images)} sample(s) would mix the old ones in. Pass overwrite=True to replace "
+            "them, or save into an empty folder."
+        )
     for p in old:
         p.unlink()
     labels = getattr(dataset, "instances", None)

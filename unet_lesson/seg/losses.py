@@ -17,13 +17,21 @@ which), not from the binary mask: a binary mask cannot tell two touching cells f
 
 The scores (Dice, IoU, object scores) are in :mod:`unet_lesson.seg.metrics`.
 """
+
 from __future__ import annotations
 
 import numpy as np
 from scipy import ndimage as ndi
 
-__all__ = ["class_weights", "border_weights", "weight_map", "weighted_cross_entropy", "two_touching_cells",
-           "W0", "SIGMA"]
+__all__ = [
+    "class_weights",
+    "border_weights",
+    "weight_map",
+    "weighted_cross_entropy",
+    "two_touching_cells",
+    "W0",
+    "SIGMA",
+]
 
 #: The paper's values: w0 = 10, sigma = 5 px.
 W0 = 10.0
@@ -64,8 +72,7 @@ def class_weights(mask) -> np.ndarray:
     return np.where(m, w_fg, w_bg).astype(np.float32)
 
 
-def border_weights(instances, w0: float = W0, sigma: float = SIGMA, *,
-                   background_only: bool = True) -> np.ndarray:
+def border_weights(instances, w0: float = W0, sigma: float = SIGMA, *, background_only: bool = True) -> np.ndarray:
     r"""The paper's border term :math:`w_0 \exp(-(d_1 + d_2)^2 / 2\sigma^2)` from an instance mask.
 
     ``d1``/``d2`` come from Euclidean distance transforms (``scipy.ndimage.distance_transform_edt``),
@@ -98,7 +105,7 @@ def border_weights(instances, w0: float = W0, sigma: float = SIGMA, *,
         closer = d < a
         b[:] = np.where(closer, a, np.minimum(b, d))
         a[:] = np.where(closer, d, a)
-    term = w0 * np.exp(-((d1 + d2) ** 2) / (2.0 * sigma ** 2))
+    term = w0 * np.exp(-((d1 + d2) ** 2) / (2.0 * sigma**2))
     term[~np.isfinite(d2)] = 0.0
     if background_only:
         term[inst > 0] = 0.0
@@ -121,9 +128,11 @@ def weighted_cross_entropy(logits, target, weights=None):
     import torch.nn.functional as F
 
     if logits.shape[-2:] != target.shape[-2:]:
-        raise ValueError(f"the scores are {tuple(logits.shape[-2:])} but the target is {tuple(target.shape[-2:])}: "
-                         "with valid padding the output is smaller than the input, so centre-crop the target "
-                         "and the weight map to the output size first (unet_lesson.seg.train.center_crop)")
+        raise ValueError(
+            f"the scores are {tuple(logits.shape[-2:])} but the target is {tuple(target.shape[-2:])}: "
+            "with valid padding the output is smaller than the input, so centre-crop the target "
+            "and the weight map to the output size first (unet_lesson.seg.train.center_crop)"
+        )
     ce = F.cross_entropy(logits, target.long(), reduction="none")
     if weights is None:
         return ce.mean()
@@ -139,6 +148,6 @@ def two_touching_cells(gap: int = 2, size: tuple[int, int] = (40, 64)) -> np.nda
     h, w = size
     inst = np.zeros((h, w), np.int32)
     c = 31
-    inst[h // 2 - 10:h // 2 + 10, c - 18:c] = 1
-    inst[h // 2 - 10:h // 2 + 10, c + gap:c + gap + 18] = 2
+    inst[h // 2 - 10 : h // 2 + 10, c - 18 : c] = 1
+    inst[h // 2 - 10 : h // 2 + 10, c + gap : c + gap + 18] = 2
     return inst

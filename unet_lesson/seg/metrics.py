@@ -27,6 +27,7 @@ two or more predicted objects).
 >>> round(dice(blob, truth), 3), object_scores(blob, truth).f1
 (0.941, 0.0)
 """
+
 from __future__ import annotations
 
 from dataclasses import dataclass
@@ -52,6 +53,7 @@ def _numpy(a) -> np.ndarray:
     """A numpy array from a numpy array, a list or a torch tensor (moved to the CPU)."""
     try:
         import torch
+
         if isinstance(a, torch.Tensor):
             a = a.detach().cpu().numpy()
     except ImportError:  # pragma: no cover
@@ -62,8 +64,10 @@ def _numpy(a) -> np.ndarray:
 def _counts(pred, target):
     p, t = _numpy(pred) > 0, _numpy(target) > 0
     if p.shape != t.shape:
-        raise ValueError(f"prediction {p.shape} and target {t.shape} must have the same shape "
-                         "(crop the target to the output size for a valid-padding net)")
+        raise ValueError(
+            f"prediction {p.shape} and target {t.shape} must have the same shape "
+            "(crop the target to the output size for a valid-padding net)"
+        )
     inter = int(np.logical_and(p, t).sum())
     return inter, int(p.sum()), int(t.sum())
 
@@ -100,16 +104,20 @@ def label_array(a, name: str = "labels") -> np.ndarray:
     (bool or integer dtype; numpy or torch). Returns it as a numpy array; a ``ValueError`` says what is wrong."""
     arr = _numpy(a)
     if arr.dtype == object or not (arr.dtype == bool or np.issubdtype(arr.dtype, np.number)):
-        raise ValueError(f"{name} must be an array of whole numbers (0 = background, 1, 2, ... = objects), "
-                         f"got an array of {arr.dtype}.")
+        raise ValueError(
+            f"{name} must be an array of whole numbers (0 = background, 1, 2, ... = objects), "
+            f"got an array of {arr.dtype}."
+        )
     if arr.ndim not in (2, 3):
         raise ValueError(f"{name} must be one image (H, W) or a stack (N, H, W), got shape {arr.shape}.")
     if np.issubdtype(arr.dtype, np.floating) or np.issubdtype(arr.dtype, np.complexfloating):
         bad = "NaN" if np.isnan(arr).any() else ("infinite values" if np.isinf(arr).any() else None)
         what = f"holds {bad}" if bad else f"holds {arr.dtype} numbers"
-        raise ValueError(f"{name} {what}: it must be a label image or a binary mask of integers or bools "
-                         "(0 = background). Threshold probabilities first (e.g. prob > 0.5), or convert labels "
-                         "with .astype(int).")
+        raise ValueError(
+            f"{name} {what}: it must be a label image or a binary mask of integers or bools "
+            "(0 = background). Threshold probabilities first (e.g. prob > 0.5), or convert labels "
+            "with .astype(int)."
+        )
     if arr.dtype != bool and arr.size and arr.min() < 0:
         raise ValueError(f"{name} has negative values (min {arr.min()}): 0 is background and 1, 2, ... are objects.")
     return arr
@@ -165,10 +173,12 @@ class ObjectScores:
 
     def summary(self) -> str:
         imgs = f" in {self.n_images} images" if self.n_images != 1 else ""
-        return (f"{self.n_true} true objects, {self.n_pred} predicted{imgs}; {self.matched} matched at IoU > "
-                f"{self.iou:g} (precision {self.precision:.3f}, recall {self.recall:.3f}, F1 {self.f1:.3f}); "
-                f"{self.missed} missed, {self.extra} extra; {self.merged} true objects merged with a neighbour, "
-                f"{self.split} split")
+        return (
+            f"{self.n_true} true objects, {self.n_pred} predicted{imgs}; {self.matched} matched at IoU > "
+            f"{self.iou:g} (precision {self.precision:.3f}, recall {self.recall:.3f}, F1 {self.f1:.3f}); "
+            f"{self.missed} missed, {self.extra} extra; {self.merged} true objects merged with a neighbour, "
+            f"{self.split} split"
+        )
 
 
 def _one_image(p: np.ndarray, t: np.ndarray, threshold: float) -> tuple[int, int, int, int, int]:
@@ -185,7 +195,7 @@ def _one_image(p: np.ndarray, t: np.ndarray, threshold: float) -> tuple[int, int
     # the overlapping pairs (sparse: only pairs that share a pixel), with their shared pixels
     both = (ti > 0) & (pi > 0)
     keys, inter = np.unique(ti[both].astype(np.int64) * (n_p + 1) + pi[both], return_counts=True)
-    a, b = keys // (n_p + 1) - 1, keys % (n_p + 1) - 1          # 0-based true / predicted object
+    a, b = keys // (n_p + 1) - 1, keys % (n_p + 1) - 1  # 0-based true / predicted object
     pair_iou = inter / (area_t[a] + area_p[b] - inter)
     # one-to-one matching: best pairs first (IoU > 0.5 leaves each object at most one candidate)
     matched, used_t, used_p = 0, set(), set()
@@ -234,12 +244,16 @@ def object_scores(pred, truth, iou: float = 0.5) -> ObjectScores:
     """
     threshold = real(iou, "iou", minimum=0.0, maximum=1.0, hint="the IoU above which two objects match, e.g. 0.5")
     if threshold >= 1.0:
-        raise ValueError("iou must be below 1: two objects match when their IoU is *above* it, and an IoU "
-                         "never exceeds 1 (use e.g. 0.5, or 0.9 for a strict match).")
+        raise ValueError(
+            "iou must be below 1: two objects match when their IoU is *above* it, and an IoU "
+            "never exceeds 1 (use e.g. 0.5, or 0.9 for a strict match)."
+        )
     p, t = label_array(pred, "pred"), label_array(truth, "truth")
     if p.shape != t.shape:
-        raise ValueError(f"pred {p.shape} and truth {t.shape} must have the same shape (for a valid-padding net, "
-                         "crop the truth to the output size first).")
+        raise ValueError(
+            f"pred {p.shape} and truth {t.shape} must have the same shape (for a valid-padding net, "
+            "crop the truth to the output size first)."
+        )
     p, t = objects(p, "pred"), objects(t, "truth")
     if p.ndim == 2:
         p, t = p[None], t[None]

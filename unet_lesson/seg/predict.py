@@ -15,6 +15,7 @@ cropped back.
 
 Overlap-tile (:mod:`unet_lesson.seg.tiling`) reproduces :func:`predict_scores` tile by tile.
 """
+
 from __future__ import annotations
 
 import numpy as np
@@ -68,8 +69,10 @@ def as_stack(images, in_channels: int) -> tuple[np.ndarray, bool]:
         return a[:, None], False
     if a.ndim == 4 and a.shape[1] == in_channels:
         return a, False
-    raise ValueError(f"Images for this network are (H, W){', (N, H, W)' if in_channels == 1 else ''} or "
-                     f"(N, {in_channels}, H, W); got shape {a.shape}.")
+    raise ValueError(
+        f"Images for this network are (H, W){', (N, H, W)' if in_channels == 1 else ''} or "
+        f"(N, {in_channels}, H, W); got shape {a.shape}."
+    )
 
 
 @torch.no_grad()
@@ -88,7 +91,7 @@ def _scores(model, stack: np.ndarray, batch_size: int, num_threads: int | None) 
     try:
         with cpu_threads(num_threads if device.type == "cpu" else None):
             for k in range(0, len(padded), max(1, int(batch_size))):
-                x = torch.from_numpy(np.ascontiguousarray(padded[k:k + batch_size])).to(device, dtype)
+                x = torch.from_numpy(np.ascontiguousarray(padded[k : k + batch_size])).to(device, dtype)
                 outs.append(model(x)[..., :h, :w].float().cpu().numpy())
     finally:
         model.train(was_training)
@@ -119,8 +122,9 @@ def foreground(scores) -> np.ndarray:
     return p[..., min(1, p.shape[-3] - 1), :, :]
 
 
-def predict(model, images, device=None, batch_size: int = 8, probabilities: bool = False,
-            num_threads: int | None = 1) -> np.ndarray:
+def predict(
+    model, images, device=None, batch_size: int = 8, probabilities: bool = False, num_threads: int | None = 1
+) -> np.ndarray:
     """Segment whole images: (H, W), (N, H, W) or (N, C, H, W) -> binary masks (uint8, foreground
     probability > 0.5) of shape (H, W) or (N, H, W); the probabilities themselves with ``probabilities=True``.
 

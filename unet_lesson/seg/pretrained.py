@@ -18,6 +18,7 @@ UNet options, the training recipe and data seeds, and the held-out Dice/IoU it r
 when it is there and readable, otherwise a network with random weights drawn from a fixed seed,
 and a note saying which (so a missing or damaged file never breaks a page).
 """
+
 from __future__ import annotations
 
 import time
@@ -41,8 +42,17 @@ from .train import (
     train,
 )
 
-__all__ = ["CHECKPOINT_DIR", "FILES", "RECIPES", "COMMAND", "checkpoint_path", "load_pretrained",
-           "pretrained_info", "trained_or_random", "make_checkpoint"]
+__all__ = [
+    "CHECKPOINT_DIR",
+    "FILES",
+    "RECIPES",
+    "COMMAND",
+    "checkpoint_path",
+    "load_pretrained",
+    "pretrained_info",
+    "trained_or_random",
+    "make_checkpoint",
+]
 
 CHECKPOINT_DIR = Path(__file__).resolve().parent / "checkpoints"
 FILES = {"same": "unet_same.pt", "valid": "unet_valid.pt"}
@@ -50,10 +60,22 @@ COMMAND = "python scripts/make_checkpoints.py"
 
 #: How each shipped checkpoint is made (fixed seeds; CPU, one thread, so it is reproducible).
 RECIPES = {
-    "same": dict(options=dict(LESSON_OPTIONS), init_seed=0, train_seed=0, steps=400,
-                 **{k: v for k, v in LESSON_TRAIN.items() if k != "eval_every"}, eval_every=20),
-    "valid": dict(options=dict(VALID_OPTIONS), init_seed=0, train_seed=0, steps=600,
-                  **{k: v for k, v in LESSON_TRAIN.items() if k != "eval_every"}, eval_every=25),
+    "same": dict(
+        options=dict(LESSON_OPTIONS),
+        init_seed=0,
+        train_seed=0,
+        steps=400,
+        **{k: v for k, v in LESSON_TRAIN.items() if k != "eval_every"},
+        eval_every=20,
+    ),
+    "valid": dict(
+        options=dict(VALID_OPTIONS),
+        init_seed=0,
+        train_seed=0,
+        steps=600,
+        **{k: v for k, v in LESSON_TRAIN.items() if k != "eval_every"},
+        eval_every=25,
+    ),
 }
 
 
@@ -82,8 +104,12 @@ def pretrained_info(padding: str = "same", directory=None) -> dict | None:
     if not path.exists():
         return None
     ck = load_checkpoint(path)
-    return {"options": options_of(ck["options"]).as_dict(), **ck.get("meta", {}), "file": str(path),
-            "size_kb": round(path.stat().st_size / 1024, 1)}
+    return {
+        "options": options_of(ck["options"]).as_dict(),
+        **ck.get("meta", {}),
+        "file": str(path),
+        "size_kb": round(path.stat().st_size / 1024, 1),
+    }
 
 
 @lru_cache(maxsize=4)
@@ -98,8 +124,9 @@ def _shipped(padding: str):
     return model, ""
 
 
-def trained_or_random(padding: str = "same", *, seed: int = 0, device=None, must_match: dict | None = None,
-                      **fallback) -> tuple[UNet, str, str]:
+def trained_or_random(
+    padding: str = "same", *, seed: int = 0, device=None, must_match: dict | None = None, **fallback
+) -> tuple[UNet, str, str]:
     """The network a lesson looks at: ``(model, weights, note)``, in eval mode.
 
     The shipped trained model of this padding when its file is there and readable, and its options
@@ -115,8 +142,11 @@ def trained_or_random(padding: str = "same", *, seed: int = 0, device=None, must
         if not differ:
             note = f"trained weights (the course's shipped {padding}-padding model, {m.describe()})"
             return model.to(device or "cpu").eval(), "trained", note
-        why = ("the shipped trained model has " + ", ".join(f"{k} {v}" for k, v in differ.items())
-               + "; choose that to see trained features")
+        why = (
+            "the shipped trained model has "
+            + ", ".join(f"{k} {v}" for k, v in differ.items())
+            + "; choose that to see trained features"
+        )
     with seeded(seed):
         net = UNet(padding=padding, **fallback)
     return net.to(device or "cpu").eval(), "random", f"random weights (seed {seed}): {why}"
@@ -132,18 +162,37 @@ def make_checkpoint(padding: str = "same", directory=None, steps: int | None = N
     d = LESSON_DATA
     tr = make_dataset(d["n_train"], d["size"], seed=d["train_seed"])
     va = make_dataset(d["n_val"], d["size"], seed=d["val_seed"])
-    model = lesson_model(padding, seed=recipe["init_seed"], **{k: v for k, v in recipe["options"].items()
-                                                               if k != "padding"})
+    model = lesson_model(
+        padding, seed=recipe["init_seed"], **{k: v for k, v in recipe["options"].items() if k != "padding"}
+    )
     t0 = time.perf_counter()
-    res = train(model, tr, va, steps=recipe["steps"], batch_size=recipe["batch_size"], tile=recipe["tile"],
-                lr=recipe["lr"], seed=recipe["train_seed"], eval_every=recipe["eval_every"], device="cpu",
-                num_threads=1, progress=progress)
+    res = train(
+        model,
+        tr,
+        va,
+        steps=recipe["steps"],
+        batch_size=recipe["batch_size"],
+        tile=recipe["tile"],
+        lr=recipe["lr"],
+        seed=recipe["train_seed"],
+        eval_every=recipe["eval_every"],
+        device="cpu",
+        num_threads=1,
+        progress=progress,
+    )
     wall = time.perf_counter() - t0
     m = evaluate(res.model, va)
-    meta = {"recipe": {k: v for k, v in recipe.items() if k != "options"}, "data": dict(d),
-            "held_out_dice": round(m["dice"], 4), "held_out_iou": round(m["iou"], 4),
-            "otsu_dice": round(otsu_baseline(va)["dice"], 4), "best_step": res.best_step,
-            "train_seconds": round(res.seconds, 1), "wall_seconds": round(wall, 1),
-            "torch": torch.__version__.split("+")[0], "command": COMMAND}
+    meta = {
+        "recipe": {k: v for k, v in recipe.items() if k != "options"},
+        "data": dict(d),
+        "held_out_dice": round(m["dice"], 4),
+        "held_out_iou": round(m["iou"], 4),
+        "otsu_dice": round(otsu_baseline(va)["dice"], 4),
+        "best_step": res.best_step,
+        "train_seconds": round(res.seconds, 1),
+        "wall_seconds": round(wall, 1),
+        "torch": torch.__version__.split("+")[0],
+        "command": COMMAND,
+    }
     save_checkpoint(checkpoint_path(padding, directory), res.model, meta=meta)
     return {"options": res.model.options.as_dict(), **meta}

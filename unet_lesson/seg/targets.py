@@ -18,6 +18,7 @@ separation does not depend on which cell got the smaller number or which lies on
 array([[1, 0, 0, 1],
        [1, 0, 0, 1]], dtype=uint8)
 """
+
 from __future__ import annotations
 
 import numpy as np
@@ -96,7 +97,7 @@ def _separate(inst: np.ndarray, w: int) -> np.ndarray:
     region = label_regions(lab, background=0, connectivity=1)
     size = np.bincount(pieces.ravel(), minlength=n + 1)
     owner = np.zeros(n + 1, np.int64)
-    owner[pieces.ravel()] = region.ravel()          # each piece lies inside one region
+    owner[pieces.ravel()] = region.ravel()  # each piece lies inside one region
     by_owner = np.lexsort((-size[1:], owner[1:])) + 1  # pieces by region, largest first
     largest_of_region = np.ones(n, bool)
     largest_of_region[1:] = owner[by_owner[1:]] != owner[by_owner[:-1]]

@@ -37,6 +37,7 @@ padding invents a border that is not in the image, and the stitched map shows se
 >>> plan.margin, plan.output, plan.grid
 ((92, 92), (388, 388), (2, 2))
 """
+
 from __future__ import annotations
 
 from dataclasses import dataclass, field
@@ -50,8 +51,21 @@ from ..core.parse import size_pair, whole
 from ..core.shapes import InvalidInputSize, describe_nearest, is_valid_size, output_size
 from .predict import as_image
 
-__all__ = ["Box", "TooManyTiles", "Tile", "TilePlan", "NaiveTilePlan", "plan_tiles", "plan_naive_tiles", "margin_of",
-           "predict_tiled", "predict_naive_tiles", "seam_mask", "seam_report", "seam_profile"]
+__all__ = [
+    "Box",
+    "TooManyTiles",
+    "Tile",
+    "TilePlan",
+    "NaiveTilePlan",
+    "plan_tiles",
+    "plan_naive_tiles",
+    "margin_of",
+    "predict_tiled",
+    "predict_naive_tiles",
+    "seam_mask",
+    "seam_report",
+    "seam_profile",
+]
 
 
 class TooManyTiles(ValueError):
@@ -140,7 +154,12 @@ def _check_tile(th: int, tw: int, o: UNetOptions) -> tuple[int, int]:
             f"{which} {bad} cannot be used: a tile must be a valid input of the network "
             f"({o.padding} padding, depth {o.depth}), and at {e.layer} {reason}. "
             f"Nearest valid tile sizes: {describe_nearest(e.below, e.above, o)}.",
-            input_size=(th, tw), layer=e.layer, reason=e.reason, below=e.below, above=e.above) from None
+            input_size=(th, tw),
+            layer=e.layer,
+            reason=e.reason,
+            below=e.below,
+            above=e.above,
+        ) from None
 
 
 @dataclass
@@ -190,8 +209,10 @@ class TilePlan:
         out = f"{oh}" if sq else f"{oh}x{ow}"
         m = f"{mh}" if sq else f"{mh} (rows), {mw} (columns)"
         step = f"{sh}" if sq else f"{sh}x{sw}"
-        return (f"image {H}x{W}: input tiles {tile} -> output tiles {out}, margin {m} px mirrored at the border, "
-                f"step {step}, {r} x {c} = {self.n_tiles} tiles")
+        return (
+            f"image {H}x{W}: input tiles {tile} -> output tiles {out}, margin {m} px mirrored at the border, "
+            f"step {step}, {r} x {c} = {self.n_tiles} tiles"
+        )
 
 
 @dataclass
@@ -219,8 +240,15 @@ def _axis_starts(n: int, step: int) -> list[int]:
     return list(range(0, n, step))
 
 
-def plan_tiles(image_shape, tile=572, *, align: bool = True, max_tiles: int = 100_000,
-               options: UNetOptions | None = None, **unet_options) -> TilePlan:
+def plan_tiles(
+    image_shape,
+    tile=572,
+    *,
+    align: bool = True,
+    max_tiles: int = 100_000,
+    options: UNetOptions | None = None,
+    **unet_options,
+) -> TilePlan:
     """Plan overlap-tile for an image of ``image_shape`` (H, W) with input tiles of size ``tile``.
 
     Args:
@@ -241,30 +269,41 @@ def plan_tiles(image_shape, tile=572, *, align: bool = True, max_tiles: int = 10
     th, tw = size_pair(tile, "tile size")
     o = options_of(options, **unet_options)
     if o.padding != "valid":
-        raise ValueError("Overlap-tile is for the valid-padding network: with same padding the output is as large "
-                         "as the tile, the margin (input - output)/2 is 0 and there is nothing to overlap. Use "
-                         "plan_naive_tiles / predict_naive_tiles for the same-padding network, or padding='valid'.")
+        raise ValueError(
+            "Overlap-tile is for the valid-padding network: with same padding the output is as large "
+            "as the tile, the margin (input - output)/2 is 0 and there is nothing to overlap. Use "
+            "plan_naive_tiles / predict_naive_tiles for the same-padding network, or padding='valid'."
+        )
     oh, ow = _check_tile(th, tw, o)
     mh, mw = (th - oh) // 2, (tw - ow) // 2
-    g = 2 ** o.depth
+    g = 2**o.depth
     if align:
         sh, sw = oh - oh % g, ow - ow % g
         if sh == 0 or sw == 0:
             small = th if sh == 0 else tw
-            ok = next(t for t in range(small + 1, small + 64 * g) if not not is_valid_size(t, o)
-                      and output_size(t, o)[0] >= g)
+            ok = next(
+                t for t in range(small + 1, small + 64 * g) if not not is_valid_size(t, o) and output_size(t, o)[0] >= g
+            )
             raise InvalidInputSize(
                 f"Tile size {small} gives an output tile of {min(oh, ow)} px, smaller than the network's pooling grid "
                 f"of {g} px (2^{o.depth} after {o.depth} max pools): aligned tiles could not move at all. "
                 f"Use a tile of at least {ok} (output {output_size(ok, o)[0]}), or align=False.",
-                input_size=(th, tw), reason="output smaller than the pooling grid", below=None, above=ok)
+                input_size=(th, tw),
+                reason="output smaller than the pooling grid",
+                below=None,
+                above=ok,
+            )
     else:
         sh, sw = oh, ow
     if -(-H // sh) * -(-W // sw) > max_tiles:
         n_rows, n_cols = -(-H // sh), -(-W // sw)
-        raise TooManyTiles(f"This plan would need {n_rows} x {n_cols} = {n_rows * n_cols:,} tiles, more than "
-                           f"max_tiles={max_tiles:,}: choose a larger tile (a step of {sh}x{sw} is small for a "
-                           f"{H}x{W} image) or raise max_tiles.", grid=(n_rows, n_cols), max_tiles=max_tiles)
+        raise TooManyTiles(
+            f"This plan would need {n_rows} x {n_cols} = {n_rows * n_cols:,} tiles, more than "
+            f"max_tiles={max_tiles:,}: choose a larger tile (a step of {sh}x{sw} is small for a "
+            f"{H}x{W} image) or raise max_tiles.",
+            grid=(n_rows, n_cols),
+            max_tiles=max_tiles,
+        )
     rows, cols = _axis_starts(H, sh), _axis_starts(W, sw)
     tiles = []
     for i, y in enumerate(rows):
@@ -274,8 +313,9 @@ def plan_tiles(image_shape, tile=572, *, align: bool = True, max_tiles: int = 10
     # the padded image must hold every input tile: margin on top/left, as much as needed bottom/right
     bottom = rows[-1] + th - mh - H
     right = cols[-1] + tw - mw - W
-    return TilePlan((H, W), (th, tw), (oh, ow), (mh, mw), (sh, sw), (len(rows), len(cols)), tiles,
-                    (mh, bottom, mw, right), o, align)
+    return TilePlan(
+        (H, W), (th, tw), (oh, ow), (mh, mw), (sh, sw), (len(rows), len(cols)), tiles, (mh, bottom, mw, right), o, align
+    )
 
 
 def plan_naive_tiles(image_shape, tile=256, *, options: UNetOptions | None = None, **unet_options) -> NaiveTilePlan:
@@ -287,15 +327,23 @@ def plan_naive_tiles(image_shape, tile=256, *, options: UNetOptions | None = Non
     """
     H, W = _image_hw(image_shape)
     th, tw = size_pair(tile, "tile size")
-    o = options_of(options, **unet_options) if options is not None else options_of(**{"padding": "same", **unet_options})
+    o = (
+        options_of(options, **unet_options)
+        if options is not None
+        else options_of(**{"padding": "same", **unet_options})
+    )
     if o.padding != "same":
-        raise ValueError("Naive tiling is shown with the same-padding network (output size = tile size). "
-                         "A valid-padding network's output is smaller than its tile, so plain tiles would leave "
-                         "gaps: use plan_tiles / predict_tiled (overlap-tile) for it.")
+        raise ValueError(
+            "Naive tiling is shown with the same-padding network (output size = tile size). "
+            "A valid-padding network's output is smaller than its tile, so plain tiles would leave "
+            "gaps: use plan_tiles / predict_tiled (overlap-tile) for it."
+        )
     _check_tile(th, tw, o)
     if th > H or tw > W:
-        raise ValueError(f"The tile ({th}x{tw}) is larger than the image ({H}x{W}): run the network on the whole "
-                         f"image instead, or choose a tile of at most {H}x{W} that the network accepts.")
+        raise ValueError(
+            f"The tile ({th}x{tw}) is larger than the image ({H}x{W}): run the network on the whole "
+            f"image instead, or choose a tile of at most {H}x{W} that the network accepts."
+        )
 
     def starts(n, t):
         s = list(range(0, n - t + 1, t))
@@ -309,8 +357,11 @@ def plan_naive_tiles(image_shape, tile=256, *, options: UNetOptions | None = Non
         for j, x in enumerate(cols):
             ky = rows[i - 1] + th if i > 0 else 0  # keep only what the previous tile did not cover
             kx = cols[j - 1] + tw if j > 0 else 0
-            tiles.append(Tile(i, j, input=Box(y, x, th, tw), output=Box(y, x, th, tw),
-                              keep=Box(ky, kx, y + th - ky, x + tw - kx)))
+            tiles.append(
+                Tile(
+                    i, j, input=Box(y, x, th, tw), output=Box(y, x, th, tw), keep=Box(ky, kx, y + th - ky, x + tw - kx)
+                )
+            )
     return NaiveTilePlan((H, W), (th, tw), (len(rows), len(cols)), tiles, o)
 
 
@@ -358,12 +409,12 @@ def _run_tiles(model, padded: np.ndarray, tiles: list[Tile], out: np.ndarray, ba
     batch_size = whole(batch_size, "batch_size (tiles per forward pass)", minimum=1)
     with _Runner(model) as run:
         for start in range(0, len(tiles), batch_size):
-            chunk = tiles[start:start + batch_size]
+            chunk = tiles[start : start + batch_size]
             preds = run([padded[:, t.input.slices[0], t.input.slices[1]] for t in chunk])
             for t, p in zip(chunk, preds):
                 k = t.keep
                 dy, dx = k.top - t.output.top, k.left - t.output.left
-                out[:, k.slices[0], k.slices[1]] = p[:, dy:dy + k.height, dx:dx + k.width]
+                out[:, k.slices[0], k.slices[1]] = p[:, dy : dy + k.height, dx : dx + k.width]
 
 
 def _model_options(model) -> UNetOptions:
@@ -397,8 +448,10 @@ def predict_naive_tiles(model, image, tile_size=256, *, batch_size: int = 4) -> 
     """
     o = _model_options(model)
     if o.padding != "same":
-        raise ValueError("predict_naive_tiles is for the same-padding network (output size = tile size); "
-                         "for the valid network use predict_tiled (overlap-tile).")
+        raise ValueError(
+            "predict_naive_tiles is for the same-padding network (output size = tile size); "
+            "for the valid network use predict_tiled (overlap-tile)."
+        )
     x = as_image(image, o.in_channels)
     plan = plan_naive_tiles(x.shape[-2:], tile_size, options=o)
     out = np.zeros((o.num_classes, *plan.image_shape), np.float32)
@@ -416,9 +469,9 @@ def seam_mask(plan, width: int = 2) -> np.ndarray:
     for t in plan.tiles:
         k = t.keep
         if k.top > 0:
-            m[max(0, k.top - width):k.top + width, k.left:k.right] = True
+            m[max(0, k.top - width) : k.top + width, k.left : k.right] = True
         if k.left > 0:
-            m[k.top:k.bottom, max(0, k.left - width):k.left + width] = True
+            m[k.top : k.bottom, max(0, k.left - width) : k.left + width] = True
     return m
 
 
@@ -464,6 +517,7 @@ def seam_profile(prediction, reference, plan, edges=(0, 2, 4, 8, 16, 32)) -> lis
         sel = (dist >= lo) & (dist < hi)
         if sel.any():
             band = f"{lo}-{hi} px" if np.isfinite(hi) else f">= {lo} px"
-            rows.append({"band": band, "pixels": int(sel.sum()), "max": float(d[sel].max()),
-                         "mean": float(d[sel].mean())})
+            rows.append(
+                {"band": band, "pixels": int(sel.sum()), "max": float(d[sel].max()), "mean": float(d[sel].mean())}
+            )
     return rows

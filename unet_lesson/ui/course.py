@@ -10,6 +10,7 @@ The lesson contract (``tests/test_lessons.py`` checks it for every module in ``u
 The course map of lesson 00, the README's lesson table and the browser tests all read these, so a
 new lesson appears everywhere once its module has them.
 """
+
 from __future__ import annotations
 
 import html
@@ -51,8 +52,16 @@ class Lesson:
 
 def course_map_html(lessons: Iterable[Lesson]) -> str:
     """The course map of lesson 00: notebook (a link), title, minutes, what you do, the notes' topics."""
-    rows = [(Raw(f"<a href='{html.escape(lesson.notebook)}.ipynb'>{html.escape(lesson.notebook)}</a>"), Raw(f"<b>{html.escape(lesson.title)}</b>"),
-             f"{lesson.minutes} min", lesson.summary, ", ".join(map(str, lesson.topics)) or "-") for lesson in lessons]
+    rows = [
+        (
+            Raw(f"<a href='{html.escape(lesson.notebook)}.ipynb'>{html.escape(lesson.notebook)}</a>"),
+            Raw(f"<b>{html.escape(lesson.title)}</b>"),
+            f"{lesson.minutes} min",
+            lesson.summary,
+            ", ".join(map(str, lesson.topics)) or "-",
+        )
+        for lesson in lessons
+    ]
     return html_table(["notebook", "lesson", "time", "what you do", "notes topics"], rows, css="ul-course-map")
 
 

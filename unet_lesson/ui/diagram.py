@@ -15,6 +15,7 @@ A redraw is quick (the explorer redraws on every change): ``draw_unet`` puts a h
 a bare figure (one collection for the boxes, two for the arrows, no Axes), and every label, word of
 the title and legend is rasterised once, kept, and stamped onto each later picture (see ``_Stamps``).
 """
+
 from __future__ import annotations
 
 import math
@@ -38,14 +39,21 @@ ARROW_STYLES = {
     "copy": ("copy and crop", "#8c8c8c"),
     "head": ("conv 1x1", "#17a2a2"),
 }
-_FILL = {"contracting": "#dce9f7", "bottom": "#e9dcf5", "expanding": "#dce9f7", "head": "#fde8c8",
-         "input": "#ffffff", "crop": "#ffffff", "up": "#a9c8ee"}
+_FILL = {
+    "contracting": "#dce9f7",
+    "bottom": "#e9dcf5",
+    "expanding": "#dce9f7",
+    "head": "#fde8c8",
+    "input": "#ffffff",
+    "crop": "#ffffff",
+    "up": "#a9c8ee",
+}
 
-_GAP = 0.55          # room for a conv arrow between two boxes
-_LEVEL_GAP = 2.5     # vertical distance between two levels of the U
+_GAP = 0.55  # room for a conv arrow between two boxes
+_LEVEL_GAP = 2.5  # vertical distance between two levels of the U
 _H_MIN, _H_MAX = 0.3, 1.9
-_PITCH = 1.0         # least distance between the centres of two neighbouring boxes
-_LABEL = 0.3         # room under a box for its size label
+_PITCH = 1.0  # least distance between the centres of two neighbouring boxes
+_LABEL = 0.3  # room under a box for its size label
 
 
 @dataclass
@@ -53,12 +61,12 @@ class Box:
     """One feature map in the picture: which table row made it (0 = the input) and where it sits."""
 
     row: int
-    kind: str            # "input", "conv", "pool", "up", "crop", "head"
+    kind: str  # "input", "conv", "pool", "up", "crop", "head"
     path: str
     level: int
-    shape: tuple[int, int, int]   # (C, H, W), copied from the table
+    shape: tuple[int, int, int]  # (C, H, W), copied from the table
     x: float = 0.0
-    y: float = 0.0       # centre line of the level
+    y: float = 0.0  # centre line of the level
     w: float = 0.0
     h: float = 0.0
 
@@ -117,8 +125,8 @@ def layout(table: ShapeTable) -> tuple[list[Box], list[tuple[str, tuple[float, f
     arrows: list = []
     first = make(0, "input", "input", 1, table.input_shape)
     boxes.append(first)
-    last = first                       # the box the next operation starts from
-    skips: dict[int, Box] = {}         # level -> last contracting box (the "copy" of copy and crop)
+    last = first  # the box the next operation starts from
+    skips: dict[int, Box] = {}  # level -> last contracting box (the "copy" of copy and crop)
     pending_up: Box | None = None
     for r in rows:
         if r.kind in ("conv", "head"):
@@ -165,19 +173,20 @@ def layout(table: ShapeTable) -> tuple[list[Box], list[tuple[str, tuple[float, f
 # they are made: a figure returned earlier is never changed by a later call, and calls may run in
 # parallel (the cache is a dict filled under a lock; a thread that misses renders outside it).
 
+
 @dataclass(frozen=True)
 class _Bitmap:
-    rgba: Any            # (h, w, 4) uint8, bottom row first (as a renderer's draw_image takes it), shared
-    dx: float            # where the image's lower left corner sits, in pixels from the aligned box's
+    rgba: Any  # (h, w, 4) uint8, bottom row first (as a renderer's draw_image takes it), shared
+    dx: float  # where the image's lower left corner sits, in pixels from the aligned box's
     dy: float
-    width: float         # the box matplotlib aligns with ha/va: the text's width ...
-    height: float        # ... and its line height, descent included (the same for "1" and "572×572")
+    width: float  # the box matplotlib aligns with ha/va: the text's width ...
+    height: float  # ... and its line height, descent included (the same for "1" and "572×572")
     descent: float
 
 
-_BITMAPS: dict[tuple, Any] = {}   # (kind, text or names, size, dpi, style) -> _Bitmap (or line metrics)
+_BITMAPS: dict[tuple, Any] = {}  # (kind, text or names, size, dpi, style) -> _Bitmap (or line metrics)
 _BITMAPS_LOCK = threading.Lock()
-_BITMAPS_MAX = 4096      # labels of many settings at a few font sizes: a few MB at most
+_BITMAPS_MAX = 4096  # labels of many settings at a few font sizes: a few MB at most
 
 
 def _cached(key: tuple, make: Callable[[], Any]) -> Any:
@@ -204,9 +213,22 @@ def _frozen(rgba, dx: float, dy: float, width: float, height: float, descent: fl
     return _Bitmap(rgba, dx, dy, width, height, descent)
 
 
-_STYLE = ("font.family", "font.sans-serif", "font.style", "font.weight", "font.stretch", "text.color",
-          "text.antialiased", "text.hinting", "text.hinting_factor", "legend.labelcolor", "legend.handleheight",
-          "legend.labelspacing", "legend.handletextpad", "legend.borderpad")
+_STYLE = (
+    "font.family",
+    "font.sans-serif",
+    "font.style",
+    "font.weight",
+    "font.stretch",
+    "text.color",
+    "text.antialiased",
+    "text.hinting",
+    "text.hinting_factor",
+    "legend.labelcolor",
+    "legend.handleheight",
+    "legend.labelspacing",
+    "legend.handletextpad",
+    "legend.borderpad",
+)
 
 
 def _style() -> tuple:
@@ -285,8 +307,9 @@ def _legend_bitmap(names: tuple[str, ...], fontsize: float, dpi: float, style: t
 
         fig = Figure(figsize=(6, 3), dpi=dpi)
         fig.patch.set_alpha(0)
-        handles = [Line2D([], [], color=color, lw=2.5, label=name)
-                   for name, (_, color) in zip(names, ARROW_STYLES.values())]
+        handles = [
+            Line2D([], [], color=color, lw=2.5, label=name) for name, (_, color) in zip(names, ARROW_STYLES.values())
+        ]
         legend = fig.legend(handles=handles, loc="center", fontsize=fontsize, frameon=False, handlelength=1.6)
         canvas = FigureCanvasAgg(fig)
         canvas.draw()
@@ -294,7 +317,7 @@ def _legend_bitmap(names: tuple[str, ...], fontsize: float, dpi: float, style: t
         buf = np.asarray(canvas.buffer_rgba())
         pad, height = 1, buf.shape[0]
         x0, x1, y0, y1 = math.floor(box.x0), math.ceil(box.x1), math.floor(box.y0), math.ceil(box.y1)
-        crop = buf[height - y1 - pad:height - y0 + pad, x0 - pad:x1 + pad]
+        crop = buf[height - y1 - pad : height - y0 + pad, x0 - pad : x1 + pad]
         return _frozen(crop, x0 - pad - box.x0, y0 - pad - box.y0, box.width, box.height, 0.0)
 
     return _cached(("legend", names, fontsize, dpi, style), make)
@@ -315,8 +338,14 @@ class _Stamps(Artist):
 
     zorder = 3  # over the boxes and arrows, as Text artists are
 
-    def __init__(self, items: list[tuple], transform, *, legend: tuple[str, ...] | None = None,
-                 offset: tuple[float, float] = (0.0, 0.0)):
+    def __init__(
+        self,
+        items: list[tuple],
+        transform,
+        *,
+        legend: tuple[str, ...] | None = None,
+        offset: tuple[float, float] = (0.0, 0.0),
+    ):
         super().__init__()
         self.items = list(items)
         self.legend = legend
@@ -360,9 +389,12 @@ class _Stamps(Artist):
         boxes = self.boxes(renderer)
         if not boxes:
             return Bbox.null()
-        return Bbox.from_extents(min(lft for lft, _, _ in boxes), min(b for _, b, _ in boxes),
-                                 max(lft + bm.rgba.shape[1] for lft, _, bm in boxes),
-                                 max(b + bm.rgba.shape[0] for _, b, bm in boxes))
+        return Bbox.from_extents(
+            min(lft for lft, _, _ in boxes),
+            min(b for _, b, _ in boxes),
+            max(lft + bm.rgba.shape[1] for lft, _, bm in boxes),
+            max(b + bm.rgba.shape[0] for _, b, bm in boxes),
+        )
 
     def draw(self, renderer):
         if not self.get_visible():
@@ -374,8 +406,9 @@ class _Stamps(Artist):
         self.stale = False
 
 
-def draw_unet(table: ShapeTable, *, title: str | None = None, figsize: tuple[float, float] | None = None,
-              fontsize: float = 6.5):
+def draw_unet(
+    table: ShapeTable, *, title: str | None = None, figsize: tuple[float, float] | None = None, fontsize: float = 6.5
+):
     """Draw the U of ``table`` (a :class:`~unet_lesson.ShapeTable`) and return the matplotlib Figure.
 
     The figure carries ``fig.ul_labels``: one ``(row, channels_text, size_text)`` per box,
@@ -440,14 +473,22 @@ def draw_unet(table: ShapeTable, *, title: str | None = None, figsize: tuple[flo
         names["up"] = "bilinear x2 + conv 1x1"
     legend = tuple(names[k] for k in ARROW_STYLES)
     pad = 0.5 * (fontsize + 0.5)  # the legend sits in the lower right corner, matplotlib's borderaxespad in
-    fig.add_artist(_Stamps([(1.0, 0.0, None, fontsize + 0.5, "right", "bottom", "legend")], BboxTransformTo(area),
-                           legend=legend, offset=(-pad, pad)))
+    fig.add_artist(
+        _Stamps(
+            [(1.0, 0.0, None, fontsize + 0.5, "right", "bottom", "legend")],
+            BboxTransformTo(area),
+            legend=legend,
+            offset=(-pad, pad),
+        )
+    )
     if title is None:
         c, h, w = table.input_shape
         oc, oh, ow = table.output_shape
         o = table.options
-        title = (f"{h}×{w}×{c} → {oh}×{ow}×{oc}   ({o.padding} padding, depth {o.depth}, "
-                 f"{table.n_conv_layers} conv layers, {table.total_params:,} parameters)")
+        title = (
+            f"{h}×{w}×{c} → {oh}×{ow}×{oc}   ({o.padding} padding, depth {o.depth}, "
+            f"{table.n_conv_layers} conv layers, {table.total_params:,} parameters)"
+        )
     if title:  # where fig.suptitle(title, y=0.99) would put it
         fig.add_artist(_Stamps([(0.5, 0.99, title, fontsize + 2.5, "center", "top", "title")], fig.transFigure))
     fig.ul_labels = labels

@@ -26,6 +26,7 @@ strings are read the usual ways: ``"2,097,664"`` and ``"2 097 664"`` are 2097664
 ``"(1, 2)"``, ``"[1, 2]"`` and ``"1, 2"`` the pair (1, 2), ``"568x568x64"``,
 ``"568×568×64"`` and ``"568 x 568 x 64"`` the triple (568, 568, 64), ``"0.5"`` is 0.5.
 """
+
 from __future__ import annotations
 
 import html
@@ -38,8 +39,17 @@ from typing import Any, Callable, Iterable, Sequence
 
 import numpy as np
 
-__all__ = ["Feedback", "Solution", "Exercise", "CodeExercise", "NOT_ATTEMPTED", "same_answer", "readings",
-           "all_exercises", "duplicate_keys"]
+__all__ = [
+    "Feedback",
+    "Solution",
+    "Exercise",
+    "CodeExercise",
+    "NOT_ATTEMPTED",
+    "same_answer",
+    "readings",
+    "all_exercises",
+    "duplicate_keys",
+]
 
 NOT_ATTEMPTED = ...  # the placeholder students replace
 
@@ -56,7 +66,7 @@ def _describe(value: Any, limit: int = 80) -> str:
         text = repr(value)
     except Exception:  # a broken __repr__, or an int with more digits than Python prints
         text = f"<a {type(value).__name__}>"
-    return text if len(text) <= limit else text[:limit - 3] + "..."
+    return text if len(text) <= limit else text[: limit - 3] + "..."
 
 
 # ------------------------------------------------------------------------------------------
@@ -72,8 +82,8 @@ class _Unreadable:
 
 
 _UNREADABLE = _Unreadable()
-_MAX_ITEMS = 10_000          # more numbers than any answer of the course has
-_MAX_TEXT = 2_000            # longer text is compared as it is, not parsed
+_MAX_ITEMS = 10_000  # more numbers than any answer of the course has
+_MAX_TEXT = 2_000  # longer text is compared as it is, not parsed
 _THOUSANDS = re.compile(r"[+-]?\d{1,3}(?:([,\s'_\u00a0\u202f])\d{3})(?:\1\d{3})*")
 _TIMES = re.compile(r"\s*[x×*]\s*")
 
@@ -206,8 +216,7 @@ def _equal(a: Any, e: Any, tolerance: float | None, rel_tol: float) -> bool:
             return abs(a - e) <= tolerance
         return math.isclose(a, e, rel_tol=rel_tol, abs_tol=1e-9)
     if isinstance(e, tuple):
-        return (isinstance(a, tuple) and len(a) == len(e)
-                and all(_equal(x, y, tolerance, rel_tol) for x, y in zip(a, e)))
+        return isinstance(a, tuple) and len(a) == len(e) and all(_equal(x, y, tolerance, rel_tol) for x, y in zip(a, e))
     if isinstance(e, str):
         return isinstance(a, str) and a.strip().casefold() == e.strip().casefold()
     result = a == e
@@ -237,17 +246,28 @@ class Feedback:
     the ``diagnosis`` and the graded ``hints`` in a ``ul-hint`` block.
     """
 
-    def __init__(self, status: str, message: str, key: str = "", *, summary: str = "", diagnosis: str = "",
-                 hints: Sequence[str] = (), n_hints: int = 0, tries: int = 0, more: str = ""):
-        self.status = status          # "correct", "wrong" or "not attempted"
+    def __init__(
+        self,
+        status: str,
+        message: str,
+        key: str = "",
+        *,
+        summary: str = "",
+        diagnosis: str = "",
+        hints: Sequence[str] = (),
+        n_hints: int = 0,
+        tries: int = 0,
+        more: str = "",
+    ):
+        self.status = status  # "correct", "wrong" or "not attempted"
         self.message = message
         self.key = key
         self.summary = summary or message
-        self.diagnosis = diagnosis    # what the typical slip was, when one matched
-        self.hints = tuple(hints)     # the graded hints shown so far
-        self.n_hints = n_hints        # how many graded hints the exercise has
-        self.tries = tries            # the number of this try (0: not counted)
-        self.more = more              # e.g. "no more hints: .solution() shows the worked answer"
+        self.diagnosis = diagnosis  # what the typical slip was, when one matched
+        self.hints = tuple(hints)  # the graded hints shown so far
+        self.n_hints = n_hints  # how many graded hints the exercise has
+        self.tries = tries  # the number of this try (0: not counted)
+        self.more = more  # e.g. "no more hints: .solution() shows the worked answer"
 
     @property
     def correct(self) -> bool | None:
@@ -262,23 +282,30 @@ class Feedback:
     def _repr_html_(self) -> str:
         bg, fg, title = _STYLE[self.status]
         slug = self.status.replace(" ", "-")
-        where = ", ".join(p for p in (f"exercise {self.key}" if self.key else "",
-                                      f"try {self.tries}" if self.tries else "") if p)
+        where = ", ".join(
+            p for p in (f"exercise {self.key}" if self.key else "", f"try {self.tries}" if self.tries else "") if p
+        )
         try_span = f" <span class='ul-try'>({html.escape(where)})</span>" if where else ""
         hint = ""
         if self.diagnosis or self.hints or self.more:
             items = "".join(f"<li>{html.escape(h)}</li>" for h in self.hints)
-            hint = ("<div class='ul-hint' style='margin-top:4px'>"
-                    + (f"<div class='ul-hint-diagnosis'><b>Hint:</b> {html.escape(self.diagnosis)}</div>"
-                       if self.diagnosis else "")
-                    + (f"<ol class='ul-hint-graded' style='margin:2px 0 2px 18px;padding:0'>{items}</ol>"
-                       if items else "")
-                    + (f"<div class='ul-hint-more'><i>{html.escape(self.more)}</i></div>" if self.more else "")
-                    + "</div>")
-        return (f"<div class='ul-feedback ul-feedback-{slug}' data-ul-tries='{self.tries}' "
-                f"style='background:{bg};color:{fg};border-left:4px solid {fg};padding:6px 10px;margin:4px 0'>"
-                f"<b>{title}</b>{try_span}: "
-                f"{html.escape(self.summary)}{hint}</div>")
+            hint = (
+                "<div class='ul-hint' style='margin-top:4px'>"
+                + (
+                    f"<div class='ul-hint-diagnosis'><b>Hint:</b> {html.escape(self.diagnosis)}</div>"
+                    if self.diagnosis
+                    else ""
+                )
+                + (f"<ol class='ul-hint-graded' style='margin:2px 0 2px 18px;padding:0'>{items}</ol>" if items else "")
+                + (f"<div class='ul-hint-more'><i>{html.escape(self.more)}</i></div>" if self.more else "")
+                + "</div>"
+            )
+        return (
+            f"<div class='ul-feedback ul-feedback-{slug}' data-ul-tries='{self.tries}' "
+            f"style='background:{bg};color:{fg};border-left:4px solid {fg};padding:6px 10px;margin:4px 0'>"
+            f"<b>{title}</b>{try_span}: "
+            f"{html.escape(self.summary)}{hint}</div>"
+        )
 
 
 class Solution:
@@ -292,12 +319,18 @@ class Solution:
         return "\n\n".join(p for p in parts if p)
 
     def _repr_html_(self) -> str:
-        code = (f"<pre class='ul-solution-code' style='background:#f6f8fa;padding:6px'>"
-                f"<code>{html.escape(self.code)}</code></pre>" if self.code else "")
+        code = (
+            f"<pre class='ul-solution-code' style='background:#f6f8fa;padding:6px'>"
+            f"<code>{html.escape(self.code)}</code></pre>"
+            if self.code
+            else ""
+        )
         answer = f": {html.escape(self.answer)}" if self.answer else ""
-        return (f"<div class='ul-solution' style='border-left:4px solid #1a5fb4;padding:6px 10px;margin:4px 0'>"
-                f"<b>Solution {html.escape(self.key)}</b>{answer}"
-                f"{'<p>' + html.escape(self.explanation) + '</p>' if self.explanation else ''}{code}</div>")
+        return (
+            f"<div class='ul-solution' style='border-left:4px solid #1a5fb4;padding:6px 10px;margin:4px 0'>"
+            f"<b>Solution {html.escape(self.key)}</b>{answer}"
+            f"{'<p>' + html.escape(self.explanation) + '</p>' if self.explanation else ''}{code}</div>"
+        )
 
 
 # ------------------------------------------------------------------------------------------
@@ -313,17 +346,26 @@ class Exercise:
     replaces :func:`same_answer`; ``tolerance`` is the absolute tolerance for a float answer.
     """
 
-    def __init__(self, key: str, question: str, expected: Callable[[], Any] | Any = None,
-                 hint: str | Callable[[Any], str] = "", explanation: str = "", choices: dict | None = None,
-                 compare: Callable[[Any, Any], bool] | None = None, *, hints: Sequence[str] = (),
-                 tolerance: float | None = None):
+    def __init__(
+        self,
+        key: str,
+        question: str,
+        expected: Callable[[], Any] | Any = None,
+        hint: str | Callable[[Any], str] = "",
+        explanation: str = "",
+        choices: dict | None = None,
+        compare: Callable[[Any, Any], bool] | None = None,
+        *,
+        hints: Sequence[str] = (),
+        tolerance: float | None = None,
+    ):
         self.key, self.question, self.expected = key, question, expected
         self.hint, self.explanation = hint, explanation
         self.choices = dict(choices or {})
         self.compare = compare
         self.hints = tuple(hints)
         self.tolerance = tolerance
-        self.tries = 0        # attempted checks so far
+        self.tries = 0  # attempted checks so far
         self.wrong_tries = 0  # of which wrong: the number of graded hints shown
 
     def __repr__(self) -> str:
@@ -343,9 +385,12 @@ class Exercise:
         try:
             return self._check(answer)
         except Exception as exc:  # a bug in the exercise itself: say so, never a traceback
-            return Feedback("wrong", f"this exercise could not check the answer ({type(exc).__name__}: "
-                                     f"{_describe(str(exc), 200)}). Hint: please report it to the course.",
-                            self.key)
+            return Feedback(
+                "wrong",
+                f"this exercise could not check the answer ({type(exc).__name__}: "
+                f"{_describe(str(exc), 200)}). Hint: please report it to the course.",
+                self.key,
+            )
 
     def _check(self, answer: Any) -> Feedback:
         if answer is NOT_ATTEMPTED or answer is None:
@@ -354,8 +399,10 @@ class Exercise:
         if self.choices:
             letters = {str(c).strip().casefold() for c in self.choices}
             if not (isinstance(answer, str) and answer.strip().casefold() in letters):
-                return self._form_error(f"{_describe(answer)} is not one of the choices.",
-                                        f"answer with one of {', '.join(repr(c) for c in self.choices)}.")
+                return self._form_error(
+                    f"{_describe(answer)} is not one of the choices.",
+                    f"answer with one of {', '.join(repr(c) for c in self.choices)}.",
+                )
             ok = answer.strip().casefold() == str(right).strip().casefold()
         elif self.compare is not None:
             # True and False are never numbers, whatever float() says of them
@@ -383,8 +430,15 @@ class Exercise:
 
     def _form_error(self, summary: str, diagnosis: str) -> Feedback:
         """An answer in the wrong form (a word for a letter, a number for code): not counted as a try."""
-        return Feedback("wrong", f"{summary} Hint: {diagnosis}", self.key, summary=summary, diagnosis=diagnosis,
-                        n_hints=len(self.hints), tries=self.tries)
+        return Feedback(
+            "wrong",
+            f"{summary} Hint: {diagnosis}",
+            self.key,
+            summary=summary,
+            diagnosis=diagnosis,
+            n_hints=len(self.hints),
+            tries=self.tries,
+        )
 
     def _correct(self, message: str) -> Feedback:
         self.tries += 1
@@ -393,9 +447,12 @@ class Exercise:
     def _wrong(self, summary: str, diagnosis: str = "") -> Feedback:
         self.tries += 1
         self.wrong_tries += 1
-        shown = self.hints[:self.wrong_tries]
-        more = ("no more hints: .solution() shows the worked answer."
-                if self.hints and self.wrong_tries > len(self.hints) else "")
+        shown = self.hints[: self.wrong_tries]
+        more = (
+            "no more hints: .solution() shows the worked answer."
+            if self.hints and self.wrong_tries > len(self.hints)
+            else ""
+        )
         if not diagnosis and not shown:
             diagnosis = "read the question again; .solution() shows the worked answer."
         text = [summary]
@@ -404,8 +461,17 @@ class Exercise:
         text += [f"Hint {i} of {len(self.hints)}: {h}" for i, h in enumerate(shown, 1)]
         if more:
             text.append(f"({more})")
-        return Feedback("wrong", " ".join(text), self.key, summary=summary, diagnosis=diagnosis, hints=shown,
-                        n_hints=len(self.hints), tries=self.tries, more=more)
+        return Feedback(
+            "wrong",
+            " ".join(text),
+            self.key,
+            summary=summary,
+            diagnosis=diagnosis,
+            hints=shown,
+            n_hints=len(self.hints),
+            tries=self.tries,
+            more=more,
+        )
 
     # ---- the worked answer ----------------------------------------------------------------
     def solution(self) -> Solution:
@@ -420,10 +486,11 @@ class Exercise:
         return Solution(self.key, text, self.explanation)
 
     def _repr_html_(self) -> str:
-        opts = "".join(f"<li><b>{html.escape(str(k))}</b>: {html.escape(str(v))}</li>"
-                       for k, v in self.choices.items())
-        return (f"<div class='ul-exercise'><b>Exercise {html.escape(self.key)}.</b> {html.escape(self.question)}"
-                f"{'<ul>' + opts + '</ul>' if opts else ''}</div>")
+        opts = "".join(f"<li><b>{html.escape(str(k))}</b>: {html.escape(str(v))}</li>" for k, v in self.choices.items())
+        return (
+            f"<div class='ul-exercise'><b>Exercise {html.escape(self.key)}.</b> {html.escape(self.question)}"
+            f"{'<ul>' + opts + '</ul>' if opts else ''}</div>"
+        )
 
 
 class CodeExercise(Exercise):
@@ -436,8 +503,17 @@ class CodeExercise(Exercise):
     (``checker.reference``, ``checker.solution_source``), else to the reference's source.
     """
 
-    def __init__(self, key: str, question: str, checker: Callable[[Any], Any], reference: Any = None, *,
-                 hints: Sequence[str] = (), explanation: str = "", solution_source: str | None = None):
+    def __init__(
+        self,
+        key: str,
+        question: str,
+        checker: Callable[[Any], Any],
+        reference: Any = None,
+        *,
+        hints: Sequence[str] = (),
+        explanation: str = "",
+        solution_source: str | None = None,
+    ):
         super().__init__(key, question, expected=None, explanation=explanation, hints=hints)
         self.checker = checker
         # a checker of unet_lesson.ui.checkers carries its reference and the source students see
@@ -463,14 +539,15 @@ class CodeExercise(Exercise):
         if student is NOT_ATTEMPTED or student is None:
             return self._not_attempted("write your code in the cell above, run it, then run this check.")
         if not callable(student):
-            return self._form_error(f"{_describe(student)} is not code.",
-                                    "pass your function or class itself, e.g. EX.check(my_function), without "
-                                    "calling it (no parentheses after its name).")
+            return self._form_error(
+                f"{_describe(student)} is not code.",
+                "pass your function or class itself, e.g. EX.check(my_function), without "
+                "calling it (no parentheses after its name).",
+            )
         try:
             result = self.checker(student)
         except Exception as exc:  # the checkers catch the student's errors; this is the last guard
-            return self._wrong(f"the check could not run your code ({type(exc).__name__}: "
-                               f"{_describe(str(exc), 200)}).")
+            return self._wrong(f"the check could not run your code ({type(exc).__name__}: {_describe(str(exc), 200)}).")
         status = getattr(result, "status", "wrong")
         if status == "not attempted":
             return self._not_attempted(result.message)

@@ -20,6 +20,7 @@ ships, random weights otherwise (said on screen). A setting that cannot work rai
 the nearest sizes that work and the size rule); the widget shows it in ``.ul-error`` with ``layer``,
 ``below`` and ``above`` in its data. Never a traceback, and the controls keep what the student typed.
 """
+
 from __future__ import annotations
 
 import html
@@ -32,8 +33,21 @@ from ..core.shapes import InvalidInputSize, fmt_shape, nearest_valid_sizes, shap
 from .tables import key_value_table, shape_table_html
 from .widgets import View
 
-__all__ = ["CONTROLS", "DEFAULTS", "PANES", "shapes_view", "diagram_view", "feature_maps_view", "feature_network",
-           "controls", "widget", "build", "show", "FEATURE_BASE", "MAX_FEATURE_SIZE"]
+__all__ = [
+    "CONTROLS",
+    "DEFAULTS",
+    "PANES",
+    "shapes_view",
+    "diagram_view",
+    "feature_maps_view",
+    "feature_network",
+    "controls",
+    "widget",
+    "build",
+    "show",
+    "FEATURE_BASE",
+    "MAX_FEATURE_SIZE",
+]
 
 #: the explorer's controls and their defaults (the paper's network)
 DEFAULTS = dict(input_size=572, padding="valid", depth=4, base_channels=64, num_classes=2, up_mode="upconv")
@@ -48,8 +62,9 @@ MAX_DEPTH = 5
 
 
 def _options(padding, depth, base_channels, num_classes, up_mode) -> UNetOptions:
-    return UNetOptions(padding=padding, depth=depth, base_channels=base_channels, num_classes=num_classes,
-                       up_mode=up_mode)
+    return UNetOptions(
+        padding=padding, depth=depth, base_channels=base_channels, num_classes=num_classes, up_mode=up_mode
+    )
 
 
 def _table(input_size, o: UNetOptions):
@@ -63,8 +78,7 @@ def _table(input_size, o: UNetOptions):
 # ----------------------------------------------------------------------------------
 # pane 1: shapes and formulas (arithmetic only: instant)
 # ----------------------------------------------------------------------------------
-def shapes_view(input_size=572, padding="valid", depth=4, base_channels=64, num_classes=2,
-                up_mode="upconv") -> View:
+def shapes_view(input_size=572, padding="valid", depth=4, base_channels=64, num_classes=2, up_mode="upconv") -> View:
     """Shape table (H×W×C, as the notes write it), size rule, formulas and parameter count."""
     o = _options(padding, depth, base_channels, num_classes, up_mode)  # a bad option raises with its message
     table = _table(input_size, o)
@@ -72,10 +86,14 @@ def shapes_view(input_size=572, padding="valid", depth=4, base_channels=64, num_
     c, h, w = table.input_shape
     oc, oh, ow = table.output_shape
     first, bottom = table.where(kind="conv")[0], table.where(path="bottom")[-1]
-    out_formula = (f"{oh} = {h}" if rule.offset == 0 else
-                   f"{oh} = {h} {'-' if rule.offset < 0 else '+'} {abs(rule.offset)}")
-    bn_note = ("Conv-BN-ReLU: each 3x3 conv has no bias, batch norm adds γ and β per channel"
-               if o.batch_norm else "Conv-ReLU, no batch normalization (as in the paper)")
+    out_formula = (
+        f"{oh} = {h}" if rule.offset == 0 else f"{oh} = {h} {'-' if rule.offset < 0 else '+'} {abs(rule.offset)}"
+    )
+    bn_note = (
+        "Conv-BN-ReLU: each 3x3 conv has no bias, batch norm adds γ and β per channel"
+        if o.batch_norm
+        else "Conv-ReLU, no batch normalization (as in the paper)"
+    )
     lines = [
         ("output size", f"{out_formula}  ({rule.text})"),
         ("sizes along the U", table.size_walk()),
@@ -84,24 +102,35 @@ def shapes_view(input_size=572, padding="valid", depth=4, base_channels=64, num_
         ("1x1 conv head", table.param_formula(table.rows[-1])),
         ("all parameters", f"sum of the params column = {table.total_params:,}  ({bn_note})"),
     ]
-    head = (f"<div style='font-size:15px;margin:4px 0'><b>{h}×{w}×{c} → {oh}×{ow}×{oc}</b> &nbsp; "
-            f"<span class='ul-explorer-params'>{table.total_params:,} parameters</span>, "
-            f"<span class='ul-explorer-nconv'>{table.n_conv_layers} conv layers</span> "
-            f"<span style='color:#666;font-size:12px'>({html.escape(o.describe())})</span></div>")
-    body = (head + key_value_table(lines, css="ul-explorer-formulas")
-            + f"<div style='max-height:330px;overflow:auto;margin-top:6px'>{shape_table_html(table, 'notes')}</div>")
-    data = dict(input_size=h if h == w else f"{h}x{w}", output_size=oh if oh == ow else f"{oh}x{ow}",
-                output_shape=fmt_shape(table.output_shape, "notes"), params=table.total_params,
-                n_conv_layers=table.n_conv_layers, error="", valid_first=rule.first, valid_step=rule.step,
-                offset=rule.offset if rule.offset is not None else "")
+    head = (
+        f"<div style='font-size:15px;margin:4px 0'><b>{h}×{w}×{c} → {oh}×{ow}×{oc}</b> &nbsp; "
+        f"<span class='ul-explorer-params'>{table.total_params:,} parameters</span>, "
+        f"<span class='ul-explorer-nconv'>{table.n_conv_layers} conv layers</span> "
+        f"<span style='color:#666;font-size:12px'>({html.escape(o.describe())})</span></div>"
+    )
+    body = (
+        head
+        + key_value_table(lines, css="ul-explorer-formulas")
+        + f"<div style='max-height:330px;overflow:auto;margin-top:6px'>{shape_table_html(table, 'notes')}</div>"
+    )
+    data = dict(
+        input_size=h if h == w else f"{h}x{w}",
+        output_size=oh if oh == ow else f"{oh}x{ow}",
+        output_shape=fmt_shape(table.output_shape, "notes"),
+        params=table.total_params,
+        n_conv_layers=table.n_conv_layers,
+        error="",
+        valid_first=rule.first,
+        valid_step=rule.step,
+        offset=rule.offset if rule.offset is not None else "",
+    )
     return View(html=body, data=data)
 
 
 # ----------------------------------------------------------------------------------
 # pane 2: the U diagram
 # ----------------------------------------------------------------------------------
-def diagram_view(input_size=572, padding="valid", depth=4, base_channels=64, num_classes=2,
-                 up_mode="upconv") -> View:
+def diagram_view(input_size=572, padding="valid", depth=4, base_channels=64, num_classes=2, up_mode="upconv") -> View:
     """The U-shaped diagram (the paper's Fig. 1) of this setting, drawn from its shape table."""
     from .diagram import draw_unet
 
@@ -118,9 +147,15 @@ def _feature_network(padding: str, depth: int, base: int, num_classes: int, up_m
     from ..core.env import get_device
     from ..seg.pretrained import trained_or_random
 
-    return trained_or_random(padding, must_match=dict(depth=depth, num_classes=num_classes, up_mode=up_mode),
-                             device=get_device(), depth=depth, base_channels=base, num_classes=num_classes,
-                             up_mode=up_mode)
+    return trained_or_random(
+        padding,
+        must_match=dict(depth=depth, num_classes=num_classes, up_mode=up_mode),
+        device=get_device(),
+        depth=depth,
+        base_channels=base,
+        num_classes=num_classes,
+        up_mode=up_mode,
+    )
 
 
 def feature_network(padding="same", depth=4, base_channels=64, num_classes=2, up_mode="upconv"):
@@ -133,8 +168,10 @@ def feature_network(padding="same", depth=4, base_channels=64, num_classes=2, up
     """
     o = _options(padding, depth, base_channels, num_classes, up_mode)
     if o.depth > MAX_DEPTH:
-        raise ValueError(f"The explorer draws feature maps for depths up to {MAX_DEPTH}; depth {o.depth} is fine "
-                         "for the shapes and the diagram.")
+        raise ValueError(
+            f"The explorer draws feature maps for depths up to {MAX_DEPTH}; depth {o.depth} is fine "
+            "for the shapes and the diagram."
+        )
     return _feature_network(o.padding, o.depth, min(o.base_channels, FEATURE_BASE), o.num_classes, o.up_mode)
 
 
@@ -147,8 +184,15 @@ def _panels(depth: int) -> list[tuple[str, str]]:
     return panels
 
 
-def feature_maps_view(input_size=256, padding="same", depth=4, base_channels=64, num_classes=2,
-                      up_mode="upconv", feature_maps: bool = True) -> View:
+def feature_maps_view(
+    input_size=256,
+    padding="same",
+    depth=4,
+    base_channels=64,
+    num_classes=2,
+    up_mode="upconv",
+    feature_maps: bool = True,
+) -> View:
     """What every level of the U makes of a sample image, at this input size (nothing when
     ``feature_maps`` is off: the checkbox of the widget).
 
@@ -168,8 +212,10 @@ def feature_maps_view(input_size=256, padding="same", depth=4, base_channels=64,
     h, w = table.input_size
     if max(h, w) > MAX_FEATURE_SIZE:
         largest = nearest_valid_sizes(MAX_FEATURE_SIZE + 1, o)[0]
-        raise ValueError(f"Feature maps are drawn for inputs up to {MAX_FEATURE_SIZE} pixels, to stay quick; "
-                         f"{max(h, w)} is fine for the shapes above. The largest size that works here is {largest}.")
+        raise ValueError(
+            f"Feature maps are drawn for inputs up to {MAX_FEATURE_SIZE} pixels, to stay quick; "
+            f"{max(h, w)} is fine for the shapes above. The largest size that works here is {largest}."
+        )
     if h != w:
         raise ValueError(f"Feature maps are drawn for square inputs; {h}x{w} is fine for the shapes above.")
     model, weights, note = feature_network(padding, depth, base_channels, num_classes, up_mode)
@@ -190,14 +236,24 @@ def feature_maps_view(input_size=256, padding="same", depth=4, base_channels=64,
         else:
             k = int(t.flatten(1).std(1).argmax())
             tiles[pos] = (t[k].numpy(), label, f"{mh}×{mw}×{c} (ch {k})", "viridis")
-    fig = _mosaic_figure(tiles, rows=2, cols=o.depth + 2,
-                         title=f"{weights} weights: top row the contracting path →, bottom row ← the expanding path")
-    text = (f"<div class='ul-explorer-weights' style='font-size:12px;color:#555'>Feature maps of a small "
-            f"network with this layout on sample_image(size={h}, seed=0): <b>{html.escape(weights)} weights</b> "
-            f"({html.escape(note)}). Sizes are the table's; channel counts are the small network's. "
-            f"Each panel shows one level's most active channel, drawn at the same size.</div>")
-    return View(html=text, figure=fig, data=dict(weights=weights, panels=len(panels), feature_shapes=shapes,
-                                                  input_size=h), tight=False)
+    fig = _mosaic_figure(
+        tiles,
+        rows=2,
+        cols=o.depth + 2,
+        title=f"{weights} weights: top row the contracting path →, bottom row ← the expanding path",
+    )
+    text = (
+        f"<div class='ul-explorer-weights' style='font-size:12px;color:#555'>Feature maps of a small "
+        f"network with this layout on sample_image(size={h}, seed=0): <b>{html.escape(weights)} weights</b> "
+        f"({html.escape(note)}). Sizes are the table's; channel counts are the small network's. "
+        f"Each panel shows one level's most active channel, drawn at the same size.</div>"
+    )
+    return View(
+        html=text,
+        figure=fig,
+        data=dict(weights=weights, panels=len(panels), feature_shapes=shapes, input_size=h),
+        tight=False,
+    )
 
 
 def _mosaic_figure(tiles: dict, rows: int, cols: int, title: str, tile: int = 112):
@@ -207,8 +263,16 @@ def _mosaic_figure(tiles: dict, rows: int, cols: int, title: str, tile: int = 11
     from .plotting import mosaic
 
     band, top = 26, 18
-    canvas, corners = mosaic({pos: (arr, cmap) for pos, (arr, _, _, cmap) in tiles.items()}, rows, cols,
-                             tile=tile, gap=10, band=band, top=top, robust=True)
+    canvas, corners = mosaic(
+        {pos: (arr, cmap) for pos, (arr, _, _, cmap) in tiles.items()},
+        rows,
+        cols,
+        tile=tile,
+        gap=10,
+        band=band,
+        top=top,
+        robust=True,
+    )
     H, W = canvas.shape[:2]
     fig = Figure(figsize=(W / 80, H / 80), dpi=80)
     ax = fig.add_axes((0, 0, 1, 1))
@@ -240,17 +304,28 @@ def controls(feature_maps: bool = False, **defaults) -> dict:
     d = {**DEFAULTS, **defaults}
     style = {"description_width": "initial"}
     return dict(
-        input_size=W.IntText(value=d["input_size"], description="input size", style=style,
-                             layout=W.Layout(width="150px")),
-        padding=W.ToggleButtons(options=["valid", "same"], value=d["padding"], description="padding",
-                                style={**style, "button_width": "60px"}),
+        input_size=W.IntText(
+            value=d["input_size"], description="input size", style=style, layout=W.Layout(width="150px")
+        ),
+        padding=W.ToggleButtons(
+            options=["valid", "same"],
+            value=d["padding"],
+            description="padding",
+            style={**style, "button_width": "60px"},
+        ),
         depth=W.IntText(value=d["depth"], description="depth (pools)", style=style, layout=W.Layout(width="150px")),
-        base_channels=W.IntText(value=d["base_channels"], description="base channels", style=style,
-                                layout=W.Layout(width="160px")),
-        num_classes=W.IntText(value=d["num_classes"], description="classes", style=style,
-                              layout=W.Layout(width="120px")),
-        up_mode=W.ToggleButtons(options=["upconv", "bilinear"], value=d["up_mode"], description="upsampling",
-                                style={**style, "button_width": "70px"}),
+        base_channels=W.IntText(
+            value=d["base_channels"], description="base channels", style=style, layout=W.Layout(width="160px")
+        ),
+        num_classes=W.IntText(
+            value=d["num_classes"], description="classes", style=style, layout=W.Layout(width="120px")
+        ),
+        up_mode=W.ToggleButtons(
+            options=["upconv", "bilinear"],
+            value=d["up_mode"],
+            description="upsampling",
+            style={**style, "button_width": "70px"},
+        ),
         feature_maps=W.Checkbox(value=feature_maps, description="show feature maps", indent=False),
     )
 
@@ -265,8 +340,12 @@ def widget(feature_maps: bool = False, **defaults):
     unknown = set(defaults) - set(DEFAULTS)
     if unknown:
         raise TypeError(f"unknown explorer control(s) {sorted(unknown)}; known: {list(DEFAULTS)}")
-    return Widget(PANES, partial(controls, feature_maps, **defaults), css="ul-explorer",
-                  title="The explorer: every knob of the U-Net")
+    return Widget(
+        PANES,
+        partial(controls, feature_maps, **defaults),
+        css="ul-explorer",
+        title="The explorer: every knob of the U-Net",
+    )
 
 
 def build(feature_maps: bool = False, **defaults):

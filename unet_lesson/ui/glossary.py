@@ -1,4 +1,5 @@
 """The notes' terms and the course's: one source of truth for notebook 00 and every lesson."""
+
 from __future__ import annotations
 
 import html
@@ -44,6 +45,8 @@ def term(notes_word: str) -> str:
 
 
 def glossary_html() -> str:
-    rows = [(Raw(f"<span style='font-size:15px'>{html.escape(zh)}</span>"), Raw(f"<i>{html.escape(py)}</i>"), en, lesson)
-            for zh, py, en, lesson in GLOSSARY]
+    rows = [
+        (Raw(f"<span style='font-size:15px'>{html.escape(zh)}</span>"), Raw(f"<i>{html.escape(py)}</i>"), en, lesson)
+        for zh, py, en, lesson in GLOSSARY
+    ]
     return html_table(["the notes", "pinyin", "the course", "lesson"], rows, css="ul-glossary")

@@ -1,4 +1,5 @@
 """Small plotting helpers shared by the lessons (matplotlib, no state kept between calls)."""
+
 from __future__ import annotations
 
 import math
@@ -36,8 +37,17 @@ def _scaled(a: np.ndarray, robust: bool) -> np.ndarray:
     return np.clip((a - lo) / (hi - lo), 0, 1) if hi > lo else np.zeros_like(a)
 
 
-def mosaic(panels: dict, rows: int, cols: int, *, tile: int | None = None, gap: int = 1, band: int = 0,
-           top: int = 0, robust: bool = False) -> tuple[np.ndarray, dict]:
+def mosaic(
+    panels: dict,
+    rows: int,
+    cols: int,
+    *,
+    tile: int | None = None,
+    gap: int = 1,
+    band: int = 0,
+    top: int = 0,
+    robust: bool = False,
+) -> tuple[np.ndarray, dict]:
     """Many 2-D maps in one RGBA image, so a figure draws them with one ``imshow`` (fast).
 
     ``panels`` maps a grid position ``(row, col)`` to ``(array, cmap)``. Every map is scaled to [0, 1]
@@ -59,13 +69,20 @@ def mosaic(panels: dict, rows: int, cols: int, *, tile: int | None = None, gap: 
         a = resize(a, tile) if tile else a
         y0 = top + r * (band + th + (gap if not band else 0)) + band
         x0 = (gap if band else 0) + c * (tw + gap)
-        canvas[y0:y0 + th, x0:x0 + tw] = colormaps[cmap](_scaled(a, robust))
+        canvas[y0 : y0 + th, x0 : x0 + tw] = colormaps[cmap](_scaled(a, robust))
         corners[(r, c)] = (y0, x0)
     return canvas, corners
 
 
-def feature_map_grid(maps, n: int = 8, title: str = "", cmap: str = "viridis", ncols: int | None = None,
-                     size: float = 1.6, labels: list[str] | None = None):
+def feature_map_grid(
+    maps,
+    n: int = 8,
+    title: str = "",
+    cmap: str = "viridis",
+    ncols: int | None = None,
+    size: float = 1.6,
+    labels: list[str] | None = None,
+):
     """Plot the first ``n`` channels of a (C, H, W) or (1, C, H, W) feature map as a grid.
 
     Each panel is scaled on its own (so weak channels stay visible). Up to 16 panels get their own axes
@@ -95,8 +112,7 @@ def feature_map_grid(maps, n: int = 8, title: str = "", cmap: str = "viridis", n
             ax.set_title(head, fontsize=9)
         fig.subplots_adjust(left=0.02, right=0.98, bottom=0.06, top=0.92 if head else 0.98)
         return fig
-    fig, axes = plt.subplots(nrows, ncols, figsize=(size * ncols, size * nrows + (0.4 if title else 0)),
-                             squeeze=False)
+    fig, axes = plt.subplots(nrows, ncols, figsize=(size * ncols, size * nrows + (0.4 if title else 0)), squeeze=False)
     for i, ax in enumerate(axes.flat):
         ax.axis("off")
         if i < k:
@@ -104,6 +120,12 @@ def feature_map_grid(maps, n: int = 8, title: str = "", cmap: str = "viridis", n
             ax.set_title(labels[i] if labels else f"ch {i}", fontsize=7)
     if head:
         fig.suptitle(head, fontsize=9)
-    fig.subplots_adjust(left=0.02, right=0.98, bottom=0.02, top=0.80 if head and nrows == 1 else 0.88 if head else 0.92,
-                        wspace=0.08, hspace=0.3)
+    fig.subplots_adjust(
+        left=0.02,
+        right=0.98,
+        bottom=0.02,
+        top=0.80 if head and nrows == 1 else 0.88 if head else 0.92,
+        wspace=0.08,
+        hspace=0.3,
+    )
     return fig

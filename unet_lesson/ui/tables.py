@@ -4,6 +4,7 @@
 Cells are escaped here, so a caller passes plain text; a cell that is already HTML is wrapped in
 :class:`Raw`. Styles live in one place (:data:`STYLE`), so all tables of the course look alike.
 """
+
 from __future__ import annotations
 
 import html
@@ -34,9 +35,16 @@ def _cell(value) -> str:
     return value.html if isinstance(value, Raw) else html.escape(str(value))
 
 
-def html_table(header: Sequence | None, rows: Iterable[Sequence], *, css: str = "", mono: Iterable[int] = (),
-               row_styles: Sequence[str] | None = None, row_attrs: Sequence[str] | None = None,
-               caption: str = "") -> str:
+def html_table(
+    header: Sequence | None,
+    rows: Iterable[Sequence],
+    *,
+    css: str = "",
+    mono: Iterable[int] = (),
+    row_styles: Sequence[str] | None = None,
+    row_attrs: Sequence[str] | None = None,
+    caption: str = "",
+) -> str:
     """An HTML table: ``header`` (or None), ``rows`` of cells, ``mono`` the columns in monospace.
 
     ``css`` is the table's class (tests and browsers find tables by it); ``row_styles`` an extra
@@ -50,8 +58,10 @@ def html_table(header: Sequence | None, rows: Iterable[Sequence], *, css: str = 
     for i, row in enumerate(rows):
         style = f" style='{row_styles[i]}'" if row_styles and row_styles[i] else ""
         attrs = f" {row_attrs[i]}" if row_attrs and row_attrs[i] else ""
-        tds = "".join(f"<td style='{STYLE['td']}{';' + STYLE['mono'] if j in mono else ''}'>{_cell(c)}</td>"
-                      for j, c in enumerate(row))
+        tds = "".join(
+            f"<td style='{STYLE['td']}{';' + STYLE['mono'] if j in mono else ''}'>{_cell(c)}</td>"
+            for j, c in enumerate(row)
+        )
         body.append(f"<tr{style}{attrs}>{tds}</tr>")
     cls = f" class='{html.escape(css)}'" if css else ""
     cap = f"<caption style='text-align:left'>{_cell(caption)}</caption>" if caption else ""
@@ -69,6 +79,7 @@ def shape_table_html(table, style: str = "chw", highlight: int | None = None) ->
     rows = [table.cells(r, style) for r in table.rows]
     colours = [HIGHLIGHT if highlight == r.index else PATH_COLOURS.get(r.path, "white") for r in table.rows]
     attrs = [f"data-module='{html.escape(r.module)}'" for r in table.rows]
-    body = html_table(table.header(style), rows, mono=(4, 5, 6, 7),
-                      row_styles=[f"background:{c}" for c in colours], row_attrs=attrs)
+    body = html_table(
+        table.header(style), rows, mono=(4, 5, 6, 7), row_styles=[f"background:{c}" for c in colours], row_attrs=attrs
+    )
     return f"<div class='ul-shape-table'><p><b>{html.escape(table.summary())}</b></p>{body}</div>"

@@ -15,6 +15,7 @@ CSS classes for tests and browsers: the widget box has ``css`` (e.g. ``ul-conv``
 control ``{css}-{name}``, the text output ``ul-view`` and an error ``ul-error``; the
 view's numbers also appear as ``data-ul-<name>`` attributes of the output.
 """
+
 from __future__ import annotations
 
 import base64
@@ -27,8 +28,19 @@ from dataclasses import dataclass, field
 from functools import wraps
 from typing import Any, Callable, Mapping
 
-__all__ = ["View", "Widget", "error_view", "error_data", "safe_view", "live", "show", "static_view", "figure_png",
-           "defaults_of", "one_at_a_time"]
+__all__ = [
+    "View",
+    "Widget",
+    "error_view",
+    "error_data",
+    "safe_view",
+    "live",
+    "show",
+    "static_view",
+    "figure_png",
+    "defaults_of",
+    "one_at_a_time",
+]
 
 
 @dataclass
@@ -51,12 +63,17 @@ class View:
         return self.error is None
 
     def body_html(self) -> str:
-        attrs = " ".join(f"data-ul-{html.escape(str(k))}='{html.escape(str(v))}'" for k, v in self.data.items()
-                         if isinstance(v, (int, float, str, tuple)))
+        attrs = " ".join(
+            f"data-ul-{html.escape(str(k))}='{html.escape(str(v))}'"
+            for k, v in self.data.items()
+            if isinstance(v, (int, float, str, tuple))
+        )
         if self.error is not None:
-            inner = (f"<div class='ul-error' style='background:#fff4e5;color:#8a4b00;border-left:4px solid #e08a00;"
-                     f"padding:6px 10px;white-space:pre-wrap'><b>This setting cannot work.</b> "
-                     f"{html.escape(self.error)}</div>")
+            inner = (
+                f"<div class='ul-error' style='background:#fff4e5;color:#8a4b00;border-left:4px solid #e08a00;"
+                f"padding:6px 10px;white-space:pre-wrap'><b>This setting cannot work.</b> "
+                f"{html.escape(self.error)}</div>"
+            )
             inner += self.html
         else:
             inner = self.html
@@ -84,8 +101,7 @@ def figure_png(fig, dpi: int = 80, tight: bool = True, close: bool = True) -> by
     import matplotlib.pyplot as plt
 
     buf = io.BytesIO()
-    fig.savefig(buf, format="png", dpi=dpi, bbox_inches="tight" if tight else None,
-                pil_kwargs={"compress_level": 1})
+    fig.savefig(buf, format="png", dpi=dpi, bbox_inches="tight" if tight else None, pil_kwargs={"compress_level": 1})
     if close:
         plt.close(fig)
     return buf.getvalue()
@@ -98,8 +114,9 @@ def error_data(e: Exception) -> dict:
 
     data = {"error": str(e)}
     if isinstance(e, InvalidInputSize):
-        data.update(layer=e.layer or "", below="" if e.below is None else e.below,
-                    above="" if e.above is None else e.above)
+        data.update(
+            layer=e.layer or "", below="" if e.below is None else e.below, above="" if e.above is None else e.above
+        )
     return data
 
 
@@ -117,8 +134,10 @@ def safe_view(view_fn: Callable[..., View], **values) -> View:
         return error_view("This setting needs more memory than the machine has. Try a smaller size.")
     except Exception as e:  # noqa: BLE001 - a widget never shows a traceback
         last = traceback.extract_tb(e.__traceback__)[-1]
-        return error_view(f"Unexpected problem ({type(e).__name__}: {e}) in {last.name}. "
-                          "Try another setting; if it persists, tell your instructor.")
+        return error_view(
+            f"Unexpected problem ({type(e).__name__}: {e}) in {last.name}. "
+            "Try another setting; if it persists, tell your instructor."
+        )
     if not isinstance(result, View):
         result = View(html=str(result))
     return result
@@ -140,6 +159,7 @@ def one_at_a_time():
         def wrapper(*args, **kwargs):
             with lock:
                 return fn(*args, **kwargs)
+
         return wrapper
 
     return serial
@@ -243,8 +263,12 @@ def show(views, controls: Mapping[str, Any], css: str, *, title: str = "", stati
     from IPython.display import HTML, display
 
     if static:
-        display(HTML("<div class='ul-static' style='color:#666;font-size:11px'>Static view at the default "
-                     "setting (the live widget below starts here):</div>" + static_view(views, controls)))
+        display(
+            HTML(
+                "<div class='ul-static' style='color:#666;font-size:11px'>Static view at the default "
+                "setting (the live widget below starts here):</div>" + static_view(views, controls)
+            )
+        )
     widget = live(views, controls, css, title=title, dpi=dpi)
     display(widget)
     return widget

@@ -25,21 +25,44 @@ checker                     lesson  the student writes
 ``check_same_unet``         07      ``class SameUNet(nn.Module)``: output size = input size
 ==========================  ======  ==========================================================
 """
+
 from . import solutions
 from ._engine import CaseResult, stub_reason
 from .arrays import check_center_crop, check_conv_transpose, check_crop_and_concat, check_head, check_max_pool
 from .modules import check_double_conv, check_my_unet, check_same_block, check_same_unet
 from .sizes import check_conv_out, check_conv_out_dilated, check_pool_size
 
-__all__ = ["CaseResult", "stub_reason", "solutions", "CHECKERS",
-           "check_conv_out", "check_conv_out_dilated", "check_max_pool", "check_pool_size", "check_conv_transpose",
-           "check_center_crop", "check_crop_and_concat", "check_head", "check_double_conv", "check_my_unet",
-           "check_same_block", "check_same_unet"]
+__all__ = [
+    "CaseResult",
+    "stub_reason",
+    "solutions",
+    "CHECKERS",
+    "check_conv_out",
+    "check_conv_out_dilated",
+    "check_max_pool",
+    "check_pool_size",
+    "check_conv_transpose",
+    "check_center_crop",
+    "check_crop_and_concat",
+    "check_head",
+    "check_double_conv",
+    "check_my_unet",
+    "check_same_block",
+    "check_same_unet",
+]
 
 # every checker, by the name of what the student writes
 CHECKERS = {
-    "conv_out": check_conv_out, "conv_out_dilated": check_conv_out_dilated, "max_pool": check_max_pool,
-    "pool_size": check_pool_size, "conv_transpose": check_conv_transpose, "center_crop": check_center_crop,
-    "crop_and_concat": check_crop_and_concat, "head": check_head, "DoubleConv": check_double_conv,
-    "MyUNet": check_my_unet, "SameBlock": check_same_block, "SameUNet": check_same_unet,
+    "conv_out": check_conv_out,
+    "conv_out_dilated": check_conv_out_dilated,
+    "max_pool": check_max_pool,
+    "pool_size": check_pool_size,
+    "conv_transpose": check_conv_transpose,
+    "center_crop": check_center_crop,
+    "crop_and_concat": check_crop_and_concat,
+    "head": check_head,
+    "DoubleConv": check_double_conv,
+    "MyUNet": check_my_unet,
+    "SameBlock": check_same_block,
+    "SameUNet": check_same_unet,
 }

@@ -11,6 +11,7 @@ turns it into ``check(student) -> CaseResult`` that never raises:
   and message (its first line), never a traceback;
 * the first failing case ends the check (``Failed``), so slow code is not run on many cases.
 """
+
 from __future__ import annotations
 
 import functools
@@ -26,9 +27,24 @@ import numpy as np
 import torch
 from torch import nn
 
-__all__ = ["CaseResult", "Failed", "Run", "checker", "stub_reason", "as_whole", "as_array", "describe",
-           "shape_words", "compare_arrays", "matching_slip", "layers_in_call_order", "line_up", "copy_weights",
-           "n_params", "source_of"]
+__all__ = [
+    "CaseResult",
+    "Failed",
+    "Run",
+    "checker",
+    "stub_reason",
+    "as_whole",
+    "as_array",
+    "describe",
+    "shape_words",
+    "compare_arrays",
+    "matching_slip",
+    "layers_in_call_order",
+    "line_up",
+    "copy_weights",
+    "n_params",
+    "source_of",
+]
 
 
 @dataclass(frozen=True)
@@ -37,9 +53,9 @@ class CaseResult:
 
     status: str
     message: str
-    case: str = ""        # the failing case, in words
-    diagnosis: str = ""   # a nudge when a known slip matches
-    cases: int = 0        # how many cases agreed before the end
+    case: str = ""  # the failing case, in words
+    diagnosis: str = ""  # a nudge when a known slip matches
+    cases: int = 0  # how many cases agreed before the end
 
     @property
     def passed(self) -> bool | None:
@@ -65,13 +81,13 @@ def describe(value: Any, limit: int = 120) -> str:
         text = repr(value)
     except Exception:
         text = f"<a {type(value).__name__}>"
-    return text if len(text) <= limit else text[:limit - 3] + "..."
+    return text if len(text) <= limit else text[: limit - 3] + "..."
 
 
 def _first_line(exc: BaseException, limit: int = 240) -> str:
     text = str(exc).strip().splitlines()
     line = text[0] if text else ""
-    return line if len(line) <= limit else line[:limit - 3] + "..."
+    return line if len(line) <= limit else line[: limit - 3] + "..."
 
 
 # ------------------------------------------------------------------------------------------
@@ -79,8 +95,11 @@ def _first_line(exc: BaseException, limit: int = 240) -> str:
 # ------------------------------------------------------------------------------------------
 def _stub_bodies() -> set[bytes]:
     """The bytecode of ``pass``, ``...`` and docstring-only bodies, in this Python version."""
-    def a(): pass                        # noqa: E704
-    def b(*args, **kwargs): ...          # noqa: E704
+
+    def a():
+        pass  # noqa: E704
+
+    def b(*args, **kwargs): ...  # noqa: E704
 
     def c(self, x):
         """doc"""
@@ -92,6 +111,7 @@ def _stub_bodies() -> set[bytes]:
     def e(self, x):
         """doc"""
         pass
+
     return {f.__code__.co_code for f in (a, b, c, d, e)}
 
 
@@ -124,7 +144,8 @@ def stub_reason(obj: Any) -> str | None:
             return f"the methods of {name} are still stubs: write them, run the cell, then run this check."
         return None
     if isinstance(obj, (types.FunctionType, types.MethodType, functools.partial)) and _is_stub_function(
-            obj.func if isinstance(obj, functools.partial) else obj):
+        obj.func if isinstance(obj, functools.partial) else obj
+    ):
         name = getattr(obj, "__name__", "your function")
         return f"the body of {name} is still a stub: write it, run the cell, then run this check."
     return None
@@ -136,8 +157,7 @@ def stub_reason(obj: Any) -> str | None:
 class Run:
     """Calls the student's code case by case and keeps count; ``real`` names the reference layer."""
 
-    def __init__(self, real: str, budget_s: float = 10.0,
-                 error_hint: Callable[[BaseException], str] | None = None):
+    def __init__(self, real: str, budget_s: float = 10.0, error_hint: Callable[[BaseException], str] | None = None):
         self.real, self.budget_s, self.error_hint = real, budget_s, error_hint
         self.passed = 0
         self.started = time.perf_counter()
@@ -154,13 +174,19 @@ class Run:
             value = fn(*args, **kwargs)
         except NotImplementedError as exc:
             if self.passed == 0:
-                raise Failed(self.result("not attempted", "your code still raises NotImplementedError: write "
-                                                          "it, run the cell, then run this check.")) from None
-            raise self.fail(f"for {case} {what} raised NotImplementedError {_first_line(exc)}".rstrip() + ".",
-                            case) from None
+                raise Failed(
+                    self.result(
+                        "not attempted",
+                        "your code still raises NotImplementedError: write it, run the cell, then run this check.",
+                    )
+                ) from None
+            raise self.fail(
+                f"for {case} {what} raised NotImplementedError {_first_line(exc)}".rstrip() + ".", case
+            ) from None
         except KeyboardInterrupt:
-            raise self.fail(f"the check was interrupted while running {case}: is there an endless loop?",
-                            case) from None
+            raise self.fail(
+                f"the check was interrupted while running {case}: is there an endless loop?", case
+            ) from None
         except (Exception, SystemExit) as exc:  # SystemExit: a sys.exit() in the student's code
             hint = ""
             if self.error_hint is not None:
@@ -170,8 +196,11 @@ class Run:
                     hint = ""
             raise self.fail(f"for {case} {what} raised {type(exc).__name__}: {_first_line(exc)}", case, hint) from None
         if value is ... and self.passed == 0:
-            raise Failed(self.result("not attempted", "your code still returns ...: write it, run the cell, "
-                                                      "then run this check."))
+            raise Failed(
+                self.result(
+                    "not attempted", "your code still returns ...: write it, run the cell, then run this check."
+                )
+            )
         return value
 
     def ok(self, remaining: bool = True) -> None:
@@ -179,17 +208,25 @@ class Run:
         self.passed += 1
         spent = time.perf_counter() - self.started
         if remaining and spent > self.budget_s:
-            raise self.fail(f"your code took {spent:.0f} s for the first {self.passed} cases (the real layer "
-                            "takes milliseconds), so the check stopped there. Keep loops to the output's pixels.")
+            raise self.fail(
+                f"your code took {spent:.0f} s for the first {self.passed} cases (the real layer "
+                "takes milliseconds), so the check stopped there. Keep loops to the output's pixels."
+            )
 
 
-def checker(real: str, reference: Any, needs: Sequence[Any] = (), budget_s: float = 10.0,
-            error_hint: Callable[[BaseException], str] | None = None):
+def checker(
+    real: str,
+    reference: Any,
+    needs: Sequence[Any] = (),
+    budget_s: float = 10.0,
+    error_hint: Callable[[BaseException], str] | None = None,
+):
     """Make ``body(run, student) -> success message`` a checker ``check(student) -> CaseResult``.
 
     The checker carries its ``reference`` (the correct implementation) and the
     ``solution_source`` a student sees (the sources of ``needs`` first, then the reference's).
     """
+
     def wrap(body: Callable[[Run, Any], str]) -> Callable[[Any], CaseResult]:
         @functools.wraps(body)
         def check(student: Any) -> CaseResult:
@@ -204,13 +241,16 @@ def checker(real: str, reference: Any, needs: Sequence[Any] = (), budget_s: floa
             except Failed as failed:
                 return failed.result
             except Exception as exc:  # the student's code gave something the check could not handle
-                return run.result("wrong", f"the check could not use what your code gave "
-                                           f"({type(exc).__name__}: {_first_line(exc)}).")
+                return run.result(
+                    "wrong", f"the check could not use what your code gave ({type(exc).__name__}: {_first_line(exc)})."
+                )
             return run.result("correct", message or f"all {run.passed} cases agree with {real}.")
+
         check.reference = reference
         check.solution_source = "\n\n".join(source_of(obj) for obj in (*needs, reference))
         check.real = real
         return check
+
     return wrap
 
 
@@ -256,8 +296,7 @@ def shape_words(shape: Iterable[int]) -> str:
     return "×".join(str(int(s)) for s in shape)
 
 
-def matching_slip(yours: Any, slips: Sequence[tuple[Callable[[], Any], str]],
-                  same: Callable[[Any, Any], bool]) -> str:
+def matching_slip(yours: Any, slips: Sequence[tuple[Callable[[], Any], str]], same: Callable[[Any, Any], bool]) -> str:
     """The nudge of the first known slip whose result equals the student's (``same``), or ""."""
     for compute, nudge in slips:
         try:
@@ -273,9 +312,17 @@ def _close(a: np.ndarray, b: Any, atol: float = 1e-5) -> bool:
     return b is not None and a.shape == b.shape and bool(np.allclose(a, b, rtol=1e-5, atol=atol))
 
 
-def compare_arrays(run: Run, case: str, yours: Any, real: np.ndarray, *,
-                   slips: Sequence[tuple[Callable[[], Any], str]] = (), shape_hint: Callable[[tuple], str] | None = None,
-                   hint: str = "", atol: float = 1e-5) -> None:
+def compare_arrays(
+    run: Run,
+    case: str,
+    yours: Any,
+    real: np.ndarray,
+    *,
+    slips: Sequence[tuple[Callable[[], Any], str]] = (),
+    shape_hint: Callable[[tuple], str] | None = None,
+    hint: str = "",
+    atol: float = 1e-5,
+) -> None:
     """Fail unless ``yours`` has ``real``'s shape and values; name the first difference.
 
     The diagnosis is the first of ``slips`` whose result equals yours, else ``hint`` (and, for a
@@ -283,20 +330,30 @@ def compare_arrays(run: Run, case: str, yours: Any, real: np.ndarray, *,
     arr = as_array(yours)
     if arr is None:
         what = "None (is the return missing?)" if yours is None else describe(yours)
-        raise run.fail(f"for {case} yours gives {what}, not an array of numbers; {run.real} gives an array of "
-                       f"shape {tuple(real.shape)}.", case)
+        raise run.fail(
+            f"for {case} yours gives {what}, not an array of numbers; {run.real} gives an array of "
+            f"shape {tuple(real.shape)}.",
+            case,
+        )
     diagnosis = matching_slip(arr, slips, lambda a, b: _close(a, b, atol)) or hint
     if arr.shape != real.shape:
         if not diagnosis and shape_hint is not None:
             diagnosis = shape_hint(arr.shape)
-        raise run.fail(f"for {case} yours has shape {tuple(arr.shape)}, {run.real} gives shape "
-                       f"{tuple(real.shape)}.", case, diagnosis)
+        raise run.fail(
+            f"for {case} yours has shape {tuple(arr.shape)}, {run.real} gives shape {tuple(real.shape)}.",
+            case,
+            diagnosis,
+        )
     if not np.allclose(arr, real, rtol=1e-5, atol=atol):
         bad = np.argwhere(~np.isclose(arr, real, rtol=1e-5, atol=atol))
         where = tuple(int(i) for i in bad[0]) if len(bad) else ()
         index = "[" + ", ".join(map(str, where)) + "]"
-        raise run.fail(f"for {case} yours gives {arr[where]:g} at {index}, {run.real} gives {real[where]:g} "
-                       f"({len(bad)} of {real.size} values differ).", case, diagnosis)
+        raise run.fail(
+            f"for {case} yours gives {arr[where]:g} at {index}, {run.real} gives {real[where]:g} "
+            f"({len(bad)} of {real.size} values differ).",
+            case,
+            diagnosis,
+        )
 
 
 # ------------------------------------------------------------------------------------------
@@ -310,8 +367,9 @@ def _own_tensors(module: nn.Module) -> dict[str, torch.Tensor]:
     return {**dict(module.named_parameters(recurse=False)), **dict(module.named_buffers(recurse=False))}
 
 
-def layers_in_call_order(run: Run, case: str, model: nn.Module, *inputs: torch.Tensor,
-                         what: str = "yours") -> tuple[list[tuple[str, nn.Module]], Any]:
+def layers_in_call_order(
+    run: Run, case: str, model: nn.Module, *inputs: torch.Tensor, what: str = "yours"
+) -> tuple[list[tuple[str, nn.Module]], Any]:
     """The modules that hold weights, in the order ``model(*inputs)`` first calls them (those never
     called follow, in registration order), and the output. Exceptions fail ``run`` naming ``case``."""
     order: list[tuple[str, nn.Module]] = []
@@ -323,6 +381,7 @@ def layers_in_call_order(run: Run, case: str, model: nn.Module, *inputs: torch.T
         if id(module) not in seen:
             seen.add(id(module))
             order.append((names[id(module)], module))
+
     handles = [m.register_forward_pre_hook(note) for _, m in holders]
     try:
         out = run.call(case, model, *inputs, what=what)
@@ -339,20 +398,28 @@ def _layer_words(name: str, module: nn.Module) -> str:
 
 
 def line_up(yours: list[tuple[str, nn.Module]], real: list[tuple[str, nn.Module]], real_name: str) -> str:
-    """"" when the layers with weights match one to one (same tensors, same shapes, in call order);
+    """ "" when the layers with weights match one to one (same tensors, same shapes, in call order);
     otherwise the first difference in words."""
     for i, ((yn, ym), (rn, rm)) in enumerate(zip(yours, real), 1):
         mine, theirs = _own_tensors(ym), _own_tensors(rm)
         if {k: tuple(t.shape) for k, t in mine.items()} != {k: tuple(t.shape) for k, t in theirs.items()}:
-            return (f"your layer {i} with weights (in the order the forward pass uses them), {_layer_words(yn, ym)}, "
-                    f"differs from {real_name}'s {_layer_words(rn, rm)}.")
+            return (
+                f"your layer {i} with weights (in the order the forward pass uses them), {_layer_words(yn, ym)}, "
+                f"differs from {real_name}'s {_layer_words(rn, rm)}."
+            )
     if len(yours) != len(real):
         return f"yours has {len(yours)} layers with weights, {real_name} has {len(real)}."
     return ""
 
 
-def copy_weights(run: Run, case: str, yours: list[tuple[str, nn.Module]], real: list[tuple[str, nn.Module]],
-                 real_name: str, model: nn.Module | None = None) -> None:
+def copy_weights(
+    run: Run,
+    case: str,
+    yours: list[tuple[str, nn.Module]],
+    real: list[tuple[str, nn.Module]],
+    real_name: str,
+    model: nn.Module | None = None,
+) -> None:
     """Copy ``real``'s weights (and batch-norm statistics) into ``yours``, layer by layer in call order,
     after checking that they line up (else fail, saying where they part). When the call order does not
     line up but ``model``'s registration order does (a layer's weights used through torch.nn.functional),

@@ -6,10 +6,12 @@ r"""Checkers of the array operations students write by hand (lessons 02-05), aga
   (:func:`unet_lesson.core.sizes.center_crop_box` gives the offsets);
 * :func:`check_crop_and_concat`: ``crop_and_concat(skip, up)`` on (N, C, H, W) tensors vs
   :class:`unet_lesson.CropAndConcat` (the copied map's channels first);
-* :func:`check_head`: ``head(features, weight, bias)``, the 1x1 conv as a matrix product, vs ``nn.Conv2d(C_in, C_out, 1)``.
+* :func:`check_head`: ``head(features, weight, bias)``, the 1x1 conv as a matrix product, vs
+  ``nn.Conv2d(C_in, C_out, 1)``.
 
 The inputs are small (at most 64×64) and made by a local, seeded numpy generator.
 """
+
 from __future__ import annotations
 
 from typing import Any
@@ -23,8 +25,18 @@ from ...core.sizes import center_crop_box
 from . import solutions
 from ._engine import Run, as_array, checker, compare_arrays, shape_words
 
-__all__ = ["check_max_pool", "check_conv_transpose", "check_center_crop", "check_crop_and_concat", "check_head",
-           "MAX_POOL_CASES", "CONV_TRANSPOSE_CASES", "CROP_CASES", "CONCAT_CASES", "HEAD_CASES"]
+__all__ = [
+    "check_max_pool",
+    "check_conv_transpose",
+    "check_center_crop",
+    "check_crop_and_concat",
+    "check_head",
+    "MAX_POOL_CASES",
+    "CONV_TRANSPOSE_CASES",
+    "CROP_CASES",
+    "CONCAT_CASES",
+    "HEAD_CASES",
+]
 
 
 def _ints(shape, seed: int, low: int = -9, high: int = 9) -> np.ndarray:
@@ -36,9 +48,20 @@ def _ints(shape, seed: int, low: int = -9, high: int = 9) -> np.ndarray:
 # (H, W, k, s): square and rectangular, odd sizes (the last row/column dropped), k=3 s=2 (overlap),
 # one window, and an all-negative map
 # (H, W, k, s, all values negative)
-MAX_POOL_CASES = ((4, 4, 2, 2, False), (6, 6, 2, 2, False), (5, 5, 2, 2, False), (4, 6, 2, 2, False),
-                  (7, 5, 2, 2, False), (6, 6, 3, 2, False), (7, 7, 3, 2, False), (5, 8, 3, 2, False),
-                  (3, 3, 3, 3, False), (5, 5, 2, 1, False), (2, 2, 2, 2, False), (4, 4, 2, 2, True))
+MAX_POOL_CASES = (
+    (4, 4, 2, 2, False),
+    (6, 6, 2, 2, False),
+    (5, 5, 2, 2, False),
+    (4, 6, 2, 2, False),
+    (7, 5, 2, 2, False),
+    (6, 6, 3, 2, False),
+    (7, 7, 3, 2, False),
+    (5, 8, 3, 2, False),
+    (3, 3, 3, 3, False),
+    (5, 5, 2, 1, False),
+    (2, 2, 2, 2, False),
+    (4, 4, 2, 2, True),
+)
 
 
 def _real_max_pool(x: np.ndarray, k: int, s: int, ceil_mode: bool = False) -> np.ndarray:
@@ -54,7 +77,7 @@ def _pool_by(x: np.ndarray, k: int, s: int, reduce, ceil: bool = False, start=No
     out = np.empty((n_h, n_w))
     for i in range(n_h):
         for j in range(n_w):
-            win = x[i * s:i * s + k, j * s:j * s + k]
+            win = x[i * s : i * s + k, j * s : j * s + k]
             out[i, j] = reduce(win) if start is None else max(start, reduce(win))
     return out
 
@@ -74,38 +97,60 @@ def check_max_pool(run: Run, max_pool) -> str:
     """Check ``max_pool(x, k, s)`` on 2-D arrays against ``nn.MaxPool2d(k, s)``."""
     for n, (h, w, k, s, negative) in enumerate(MAX_POOL_CASES):
         x = -_ints((h, w), n, 1, 9) if negative else _ints((h, w), n)
-        case = (f"a {h}×{w} input{' of negative numbers' if negative else ''}, k={k}, s={s}")
+        case = f"a {h}×{w} input{' of negative numbers' if negative else ''}, k={k}, s={s}"
         real = _real_max_pool(x, k, s)
         yours = run.call(case, max_pool, x.copy(), k, s)
         slips = [
-            (lambda: _pool_by(x, k, s, np.max, start=0.0),
-             "yours starts the maximum at 0: with negative numbers the maximum is below 0; start from the "
-             "window's first value (or use window.max())."),
+            (
+                lambda: _pool_by(x, k, s, np.max, start=0.0),
+                "yours starts the maximum at 0: with negative numbers the maximum is below 0; start from the "
+                "window's first value (or use window.max()).",
+            ),
             (lambda: _pool_by(x, k, s, np.mean), "that is average pooling: a max pool keeps the largest value."),
             (lambda: _real_max_pool(x, k, 1), "the stride: the windows start s pixels apart, not 1."),
-            (lambda: _real_max_pool(x, k, s, ceil_mode=True),
-             "a window that hangs over the edge is dropped (floor, PyTorch's default): the last row of an odd map "
-             "is not pooled."),
-            (lambda: _real_max_pool(x.T.copy(), k, s).T,
-             "rows and columns are swapped: the first index is the row (height), the second the column."),
+            (
+                lambda: _real_max_pool(x, k, s, ceil_mode=True),
+                "a window that hangs over the edge is dropped (floor, PyTorch's default): the last row of an odd map "
+                "is not pooled.",
+            ),
+            (
+                lambda: _real_max_pool(x.T.copy(), k, s).T,
+                "rows and columns are swapped: the first index is the row (height), the second the column.",
+            ),
         ]
-        compare_arrays(run, case, yours, real, slips=slips, shape_hint=lambda shape: _pool_shape_hint(shape, real.shape))
+        compare_arrays(
+            run, case, yours, real, slips=slips, shape_hint=lambda shape: _pool_shape_hint(shape, real.shape)
+        )
         run.ok(remaining=n < len(MAX_POOL_CASES) - 1)
-    return (f"all {len(MAX_POOL_CASES)} cases agree with nn.MaxPool2d: odd sizes, rectangles, k=3 with s=2, "
-            "stride 1, negative numbers.")
+    return (
+        f"all {len(MAX_POOL_CASES)} cases agree with nn.MaxPool2d: odd sizes, rectangles, k=3 with s=2, "
+        "stride 1, negative numbers."
+    )
 
 
 # ---- lesson 03: conv_transpose(x, w, stride) --------------------------------------------------
 # (H, W, k, stride): U-Net's 2x2/2 (no overlap), rectangles, 3x3/2 (uneven overlap), 3x3/1, a 1x1
 # input (the kernel itself), a 1x1 kernel (gaps between the copies)
-CONV_TRANSPOSE_CASES = ((2, 2, 2, 2), (3, 3, 2, 2), (2, 3, 2, 2), (2, 2, 3, 2), (3, 2, 3, 2), (3, 3, 3, 1),
-                        (2, 4, 3, 1), (1, 1, 3, 2), (3, 3, 1, 2), (2, 2, 4, 2), (3, 3, 2, 1))
+CONV_TRANSPOSE_CASES = (
+    (2, 2, 2, 2),
+    (3, 3, 2, 2),
+    (2, 3, 2, 2),
+    (2, 2, 3, 2),
+    (3, 2, 3, 2),
+    (3, 3, 3, 1),
+    (2, 4, 3, 1),
+    (1, 1, 3, 2),
+    (3, 3, 1, 2),
+    (2, 2, 4, 2),
+    (3, 3, 2, 1),
+)
 
 
 def _real_conv_transpose(x: np.ndarray, w: np.ndarray, stride: int) -> np.ndarray:
     with torch.no_grad():
-        return F.conv_transpose2d(torch.from_numpy(x)[None, None], torch.from_numpy(w)[None, None],
-                                  stride=stride)[0, 0].numpy()
+        return F.conv_transpose2d(torch.from_numpy(x)[None, None], torch.from_numpy(w)[None, None], stride=stride)[
+            0, 0
+        ].numpy()
 
 
 def _scatter(x: np.ndarray, w: np.ndarray, step: int, add: bool = True, size=None) -> np.ndarray:
@@ -114,9 +159,9 @@ def _scatter(x: np.ndarray, w: np.ndarray, step: int, add: bool = True, size=Non
     canvas = np.zeros(((h - 1) * step + kh, (wd - 1) * step + kw))
     for i in range(h):
         for j in range(wd):
-            block = canvas[i * step:i * step + kh, j * step:j * step + kw]
+            block = canvas[i * step : i * step + kh, j * step : j * step + kw]
             block[...] = block + x[i, j] * w if add else x[i, j] * w
-    return canvas if size is None else canvas[:size[0], :size[1]]
+    return canvas if size is None else canvas[: size[0], : size[1]]
 
 
 @checker("nn.ConvTranspose2d", solutions.conv_transpose)
@@ -130,25 +175,41 @@ def check_conv_transpose(run: Run, conv_transpose) -> str:
         real = _real_conv_transpose(x, kernel, s)
         yours = run.call(case, conv_transpose, x.copy(), kernel.copy(), s)
         slips = [
-            (lambda: _real_conv_transpose(x, kernel[::-1, ::-1].copy(), s),
-             "yours flips the kernel: a transposed convolution paints each copy of the kernel as it is."),
-            (lambda: _scatter(x, kernel, s, add=False),
-             "where copies of the kernel overlap, add them (+=); yours overwrites the earlier copy."),
-            (lambda: _scatter(x, kernel, s, size=(h * s, w_ * s)),
-             "the last copy hangs over: the output is (H - 1)·s + k wide, not H·s."),
+            (
+                lambda: _real_conv_transpose(x, kernel[::-1, ::-1].copy(), s),
+                "yours flips the kernel: a transposed convolution paints each copy of the kernel as it is.",
+            ),
+            (
+                lambda: _scatter(x, kernel, s, add=False),
+                "where copies of the kernel overlap, add them (+=); yours overwrites the earlier copy.",
+            ),
+            (
+                lambda: _scatter(x, kernel, s, size=(h * s, w_ * s)),
+                "the last copy hangs over: the output is (H - 1)·s + k wide, not H·s.",
+            ),
             (lambda: _real_conv_transpose(x, kernel, 1), "the stride: the copies are s pixels apart."),
             (lambda: _scatter(x, kernel, k), "the copies are s (the stride) pixels apart, not k."),
         ]
         compare_arrays(run, case, yours, real, slips=slips)
         run.ok(remaining=n < len(CONV_TRANSPOSE_CASES) - 1)
-    return (f"all {len(CONV_TRANSPOSE_CASES)} cases agree with nn.ConvTranspose2d: 2×2 and 3×3 kernels with "
-            "strides 1 and 2, rectangles, a 1×1 input and a 1×1 kernel.")
+    return (
+        f"all {len(CONV_TRANSPOSE_CASES)} cases agree with nn.ConvTranspose2d: 2×2 and 3×3 kernels with "
+        "strides 1 and 2, rectangles, a 1×1 input and a 1×1 kernel."
+    )
 
 
 # ---- lesson 04: center_crop(skip, target_hw) and crop_and_concat(skip, up) --------------------
 # ((C, H, W), (h, w)): even and odd differences, the paper's 64 -> 56, rectangles, equal sizes
-CROP_CASES = (((1, 8, 8), (4, 4)), ((2, 64, 64), (56, 56)), ((1, 7, 7), (4, 4)), ((1, 9, 8), (4, 5)),
-              ((3, 5, 5), (5, 5)), ((1, 6, 9), (6, 5)), ((2, 10, 7), (3, 6)), ((1, 3, 3), (1, 1)))
+CROP_CASES = (
+    ((1, 8, 8), (4, 4)),
+    ((2, 64, 64), (56, 56)),
+    ((1, 7, 7), (4, 4)),
+    ((1, 9, 8), (4, 5)),
+    ((3, 5, 5), (5, 5)),
+    ((1, 6, 9), (6, 5)),
+    ((2, 10, 7), (3, 6)),
+    ((1, 3, 3), (1, 1)),
+)
 
 
 def _package_crop(skip: torch.Tensor, target) -> torch.Tensor:
@@ -177,14 +238,16 @@ def _crop_hint(skip: torch.Tensor, target, yours: Any) -> str:
         return ""
     first = int(arr.reshape(-1)[0])
     top, left = divmod(first % (h * w), w)
-    if not torch.equal(torch.from_numpy(arr).float(), skip[..., top:top + th, left:left + tw]):
+    if not torch.equal(torch.from_numpy(arr).float(), skip[..., top : top + th, left : left + tw]):
         return ""
     where = f"yours starts at row {top}, column {left}; the centre crop at row {box.top}, column {box.left}: "
     if (top, left) == (0, 0):
         return where + "yours crops from the top-left corner; cut the same from both sides."
     if (top, left) == ((h - th + 1) // 2, (w - tw + 1) // 2):
-        return where + ("yours rounds the offset up (as torchvision's center_crop does); the package rounds "
-                        "down, (H - h) // 2, so an odd extra row is cut at the bottom.")
+        return where + (
+            "yours rounds the offset up (as torchvision's center_crop does); the package rounds "
+            "down, (H - h) // 2, so an odd extra row is cut at the bottom."
+        )
     if (top, left) == (h - th, w - tw):
         return where + "that is the whole cut; half of it goes on top (and on the left)."
     if (top, left) == ((w - tw) // 2, (h - th) // 2):
@@ -204,14 +267,21 @@ def check_center_crop(run: Run, center_crop) -> str:
         hint = _crop_hint(skip, target, yours)
         compare_arrays(run, case, yours, real, hint=hint)
         run.ok(remaining=n < len(CROP_CASES) - 1)
-    return (f"all {len(CROP_CASES)} cases agree with unet_lesson's centre crop: even and odd differences (the "
-            "extra row goes to the bottom), rectangles, equal sizes.")
+    return (
+        f"all {len(CROP_CASES)} cases agree with unet_lesson's centre crop: even and odd differences (the "
+        "extra row goes to the bottom), rectangles, equal sizes."
+    )
 
 
 # ((N, C_copied, H, W), (C_up, h, w)): equal and different channel counts, odd differences,
 # a batch of 2, rectangles, equal sizes
-CONCAT_CASES = (((1, 2, 6, 6), (2, 4, 4)), ((1, 3, 7, 7), (2, 4, 4)), ((2, 2, 9, 8), (1, 4, 5)),
-                ((1, 2, 5, 5), (3, 5, 5)), ((2, 4, 64, 64), (4, 56, 56)))
+CONCAT_CASES = (
+    ((1, 2, 6, 6), (2, 4, 4)),
+    ((1, 3, 7, 7), (2, 4, 4)),
+    ((2, 2, 9, 8), (1, 4, 5)),
+    ((1, 2, 5, 5), (3, 5, 5)),
+    ((2, 4, 64, 64), (4, 56, 56)),
+)
 
 
 def _concat_error_hint(exc: BaseException) -> str:
@@ -223,8 +293,12 @@ def _concat_error_hint(exc: BaseException) -> str:
     return ""
 
 
-@checker("unet_lesson.CropAndConcat", solutions.crop_and_concat, needs=(solutions.center_crop,),
-         error_hint=_concat_error_hint)
+@checker(
+    "unet_lesson.CropAndConcat",
+    solutions.crop_and_concat,
+    needs=(solutions.center_crop,),
+    error_hint=_concat_error_hint,
+)
 def check_crop_and_concat(run: Run, crop_and_concat) -> str:
     """Check ``crop_and_concat(skip, up)`` on (N, C, H, W) tensors against ``unet_lesson.CropAndConcat``."""
     module = CropAndConcat()
@@ -237,18 +311,24 @@ def check_crop_and_concat(run: Run, crop_and_concat) -> str:
         yours = run.call(case, crop_and_concat, skip.clone(), up.clone())
         cropped = _package_crop(skip, (h, w))
         slips = [
-            (lambda: torch.cat([up, cropped], dim=1),
-             "the copied map comes first: torch.cat([copied, up], dim=1), as unet_lesson.CropAndConcat does."),
+            (
+                lambda: torch.cat([up, cropped], dim=1),
+                "the copied map comes first: torch.cat([copied, up], dim=1), as unet_lesson.CropAndConcat does.",
+            ),
             (lambda: torch.cat([cropped, up], dim=0), "that stacks along dim 0, the batch; the channels are dim=1."),
-            (lambda: torch.cat([up, cropped], dim=0), "that stacks along dim 0, the batch; the channels are dim=1 "
-                                                      "(and the copied map comes first)."),
+            (
+                lambda: torch.cat([up, cropped], dim=0),
+                "that stacks along dim 0, the batch; the channels are dim=1 (and the copied map comes first).",
+            ),
             (lambda: torch.cat([cropped, up], dim=2), "that stacks along the height (dim 2); the channels are dim=1."),
             (lambda: torch.cat([cropped, up], dim=3), "that stacks along the width (dim 3); the channels are dim=1."),
         ]
         compare_arrays(run, case, yours, real, slips=slips)
         run.ok(remaining=n < len(CONCAT_CASES) - 1)
-    return (f"all {len(CONCAT_CASES)} cases agree with unet_lesson.CropAndConcat: the copied map cropped and put "
-            "first, batches of 1 and 2, different channel counts, odd differences, equal sizes.")
+    return (
+        f"all {len(CONCAT_CASES)} cases agree with unet_lesson.CropAndConcat: the copied map cropped and put "
+        "first, batches of 1 and 2, different channel counts, odd differences, equal sizes."
+    )
 
 
 # ---- lesson 05: head(features, weight, bias) --------------------------------------------------
@@ -260,14 +340,17 @@ HEAD_CASES = ((2, 2, 3, 2), (3, 2, 4, 4), (3, 4, 2, 4), (1, 3, 2, 5), (4, 1, 1, 
 
 def _real_head(features: np.ndarray, weight: np.ndarray, bias: np.ndarray) -> np.ndarray:
     with torch.no_grad():
-        return F.conv2d(torch.from_numpy(features)[None], torch.from_numpy(weight)[:, :, None, None],
-                        torch.from_numpy(bias))[0].numpy()
+        return F.conv2d(
+            torch.from_numpy(features)[None], torch.from_numpy(weight)[:, :, None, None], torch.from_numpy(bias)
+        )[0].numpy()
 
 
 def _head_error_hint(exc: BaseException) -> str:
     if "broadcast" in str(exc) or "operand" in str(exc) or "mismatch" in str(exc) or "shape" in str(exc):
-        return ("check the shapes: features (C_in, H, W), weight (C_out, C_in), bias (C_out,); numpy lines shapes "
-                "up from the last axis, so the bias needs the shape (C_out, 1, 1) to be added per channel.")
+        return (
+            "check the shapes: features (C_in, H, W), weight (C_out, C_in), bias (C_out,); numpy lines shapes "
+            "up from the last axis, so the bias needs the shape (C_out, 1, 1) to be added per channel."
+        )
     return ""
 
 
@@ -278,25 +361,45 @@ def check_head(run: Run, head) -> str:
         features = _ints((c_in, h, w), 300 + n)
         weight = _ints((c_out, c_in), 400 + n, -3, 3)
         bias = _ints((c_out,), 500 + n, 1, 5)  # never 0: a missing bias shows
-        case = (f"features of shape {shape_words((c_in, h, w))} (C_in={c_in}), weight {shape_words((c_out, c_in))}, "
-                f"bias ({c_out},)")
+        case = (
+            f"features of shape {shape_words((c_in, h, w))} (C_in={c_in}), weight {shape_words((c_out, c_in))}, "
+            f"bias ({c_out},)"
+        )
         real = _real_head(features, weight, bias)
         yours = run.call(case, head, features.copy(), weight.copy(), bias.copy())
         slips = [
-            (lambda: real - bias[:, None, None],
-             "yours differs from nn.Conv2d by exactly the bias: add bias[o] to every pixel of output channel o."),
-            (lambda: _real_head(features, weight.T.copy(), bias) if c_in == c_out else None,
-             "yours uses the transposed weight: output channel o is sum over i of weight[o, i] · features[i]."),
-            (lambda: real - bias[:, None, None] + bias,
-             "the bias was added along the width (numpy broadcasts from the last axis): reshape it to "
-             "(C_out, 1, 1), bias[:, None, None]."),
-            (lambda: (weight[:, :, None, None] * features[None]).sum(axis=0) + bias[:, None, None],
-             "that sums over the output channels; sum over the input channels (axis 1 of weight[:, :, None, None] "
-             "* features[None]), one sum per output channel."),
+            (
+                lambda: real - bias[:, None, None],
+                "yours differs from nn.Conv2d by exactly the bias: add bias[o] to every pixel of output channel o.",
+            ),
+            (
+                lambda: _real_head(features, weight.T.copy(), bias) if c_in == c_out else None,
+                "yours uses the transposed weight: output channel o is sum over i of weight[o, i] · features[i].",
+            ),
+            (
+                lambda: real - bias[:, None, None] + bias,
+                "the bias was added along the width (numpy broadcasts from the last axis): reshape it to "
+                "(C_out, 1, 1), bias[:, None, None].",
+            ),
+            (
+                lambda: (weight[:, :, None, None] * features[None]).sum(axis=0) + bias[:, None, None],
+                "that sums over the output channels; sum over the input channels (axis 1 of weight[:, :, None, None] "
+                "* features[None]), one sum per output channel.",
+            ),
         ]
-        compare_arrays(run, case, yours, real, slips=slips, shape_hint=lambda shape: (
-            "sum over the input channels (axis 0 of features): the output has one map per output channel, "
-            "(C_out, H, W)."))
+        compare_arrays(
+            run,
+            case,
+            yours,
+            real,
+            slips=slips,
+            shape_hint=lambda shape: (
+                "sum over the input channels (axis 0 of features): the output has one map per output channel, "
+                "(C_out, H, W)."
+            ),
+        )
         run.ok(remaining=n < len(HEAD_CASES) - 1)
-    return (f"all {len(HEAD_CASES)} cases agree with a 1×1 nn.Conv2d: fewer, as many and more output channels, "
-            "rectangles, one pixel, the paper's 64 -> 2.")
+    return (
+        f"all {len(HEAD_CASES)} cases agree with a 1×1 nn.Conv2d: fewer, as many and more output channels, "
+        "rectangles, one pixel, the paper's 64 -> 2."
+    )

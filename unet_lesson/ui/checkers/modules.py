@@ -14,6 +14,7 @@ r"""Checkers of the ``nn.Module`` classes students write (lessons 06 and 07), ag
 Weights are copied layer by layer in the order the forward pass uses them (so the student may
 name and register the layers as they like), after checking the shapes line up.
 """
+
 from __future__ import annotations
 
 import copy
@@ -29,19 +30,30 @@ from ...core.shapes import count_parameters
 from . import solutions
 from ._engine import Run, checker, compare_arrays, copy_weights, describe, layers_in_call_order, line_up, n_params
 
-__all__ = ["check_double_conv", "check_my_unet", "check_same_block", "check_same_unet", "BLOCK_CASES",
-           "VALID_CONFIGS", "SAME_CONFIGS"]
+__all__ = [
+    "check_double_conv",
+    "check_my_unet",
+    "check_same_block",
+    "check_same_unet",
+    "BLOCK_CASES",
+    "VALID_CONFIGS",
+    "SAME_CONFIGS",
+]
 
 # (in_channels, out_channels, input shape (N, C, H, W)): even, odd and rectangular sizes, a batch of 2,
 # the smallest size, as many channels in as out
 BLOCK_CASES = ((1, 8, (1, 1, 12, 12)), (3, 4, (2, 3, 11, 13)), (2, 2, (1, 2, 5, 5)), (4, 6, (1, 4, 6, 9)))
 # small configurations of the whole network, with a valid input shape for each
-VALID_CONFIGS = ((dict(in_channels=1, num_classes=2, base_channels=4, depth=2), (2, 1, 44, 60)),
-                 (dict(in_channels=3, num_classes=3, base_channels=2, depth=3), (1, 3, 92, 92)),
-                 (dict(in_channels=1, num_classes=2, base_channels=4, depth=1), (1, 1, 22, 18)))
-SAME_CONFIGS = ((dict(in_channels=1, num_classes=2, base_channels=4, depth=2), (2, 1, 16, 20)),
-                (dict(in_channels=3, num_classes=3, base_channels=2, depth=3), (2, 3, 24, 32)),
-                (dict(in_channels=1, num_classes=2, base_channels=4, depth=1), (2, 1, 6, 10)))
+VALID_CONFIGS = (
+    (dict(in_channels=1, num_classes=2, base_channels=4, depth=2), (2, 1, 44, 60)),
+    (dict(in_channels=3, num_classes=3, base_channels=2, depth=3), (1, 3, 92, 92)),
+    (dict(in_channels=1, num_classes=2, base_channels=4, depth=1), (1, 1, 22, 18)),
+)
+SAME_CONFIGS = (
+    (dict(in_channels=1, num_classes=2, base_channels=4, depth=2), (2, 1, 16, 20)),
+    (dict(in_channels=3, num_classes=3, base_channels=2, depth=3), (2, 3, 24, 32)),
+    (dict(in_channels=1, num_classes=2, base_channels=4, depth=1), (2, 1, 6, 10)),
+)
 _KEYWORDS = ("in_channels", "num_classes", "base_channels", "depth")
 
 
@@ -63,8 +75,11 @@ def _randomise_batch_norm(module: nn.Module, seed: int) -> None:
 
 def _module(run: Run, case: str, obj: Any) -> nn.Module:
     if not isinstance(obj, nn.Module):
-        raise run.fail(f"{case} gives {describe(obj)}, not an nn.Module: write a class that subclasses nn.Module "
-                       "(and calls super().__init__() first).", case)
+        raise run.fail(
+            f"{case} gives {describe(obj)}, not an nn.Module: write a class that subclasses nn.Module "
+            "(and calls super().__init__() first).",
+            case,
+        )
     return obj
 
 
@@ -78,12 +93,16 @@ def _tensor(run: Run, case: str, out: Any, real: torch.Tensor) -> torch.Tensor:
 def _error_hint(exc: BaseException) -> str:
     text = str(exc)
     if "Sizes of tensors must match except in dimension 1" in text:
-        return ("the two maps to concatenate differ in size: with valid convs the copied map is larger than the "
-                "up-conv's output, so centre-crop it to the up-conv's size before torch.cat (copy *and crop*).")
+        return (
+            "the two maps to concatenate differ in size: with valid convs the copied map is larger than the "
+            "up-conv's output, so centre-crop it to the up-conv's size before torch.cat (copy *and crop*)."
+        )
     if "channels, but got" in text or "channels instead" in text:
-        return ("a layer got a different number of channels than it was built for. A conv makes as many channels "
-                "as it has kernels; in the expanding path the up-conv halves them (ConvTranspose2d(2c, c, 2, "
-                "stride=2)) and the concatenation doubles them back (c + c).")
+        return (
+            "a layer got a different number of channels than it was built for. A conv makes as many channels "
+            "as it has kernels; in the expanding path the up-conv halves them (ConvTranspose2d(2c, c, 2, "
+            "stride=2)) and the concatenation doubles them back (c + c)."
+        )
     return ""
 
 
@@ -91,11 +110,15 @@ def _size_hint(x_hw: int, out_hw: int, real_hw: int, same: bool) -> str:
     if same and out_hw < x_hw:
         return "yours shrinks the map: same padding is padding=1 on every 3×3 conv."
     if not same and out_hw == x_hw:
-        return ("yours keeps the size: padding=1? The paper's 3×3 convs are valid (padding=0): each takes one "
-                "pixel off every border.")
+        return (
+            "yours keeps the size: padding=1? The paper's 3×3 convs are valid (padding=0): each takes one "
+            "pixel off every border."
+        )
     if not same and out_hw > real_hw:
-        return ("yours is larger than the paper's: do the convs pad (padding=1)? The paper's 3×3 convs are valid "
-                "(padding=0): each takes one pixel off every border.")
+        return (
+            "yours is larger than the paper's: do the convs pad (padding=1)? The paper's 3×3 convs are valid "
+            "(padding=0): each takes one pixel off every border."
+        )
     return ""
 
 
@@ -127,8 +150,13 @@ def _check_block(run: Run, student: Any, name: str, same: bool) -> None:
     for n, (c_in, c_out, shape) in enumerate(BLOCK_CASES):
         made = f"{name}({c_in}, {c_out})"
         block, real, case, x, order, out, real_order, real_out = _build_and_run(
-            run, made, lambda: run.call(made, student, c_in, c_out),
-            lambda: DoubleConvolution(c_in, c_out, padding=1 if same else 0, batch_norm=same), shape, n)
+            run,
+            made,
+            lambda: run.call(made, student, c_in, c_out),
+            lambda: DoubleConvolution(c_in, c_out, padding=1 if same else 0, batch_norm=same),
+            shape,
+            n,
+        )
         with torch.no_grad():
             if tuple(out.shape) != tuple(real_out.shape):
                 hint = ""
@@ -138,12 +166,18 @@ def _check_block(run: Run, student: Any, name: str, same: bool) -> None:
                     hint = hint or _size_hint(shape[-1], out.shape[-1], real_out.shape[-1], same)
                     if not hint and out.shape[1] != c_out:
                         hint = "the first conv makes out_channels channels, the second keeps them."
-                raise run.fail(f"for {case} yours gives shape {tuple(out.shape)}, {run.real} gives "
-                               f"{tuple(real_out.shape)}.", case, hint)
+                raise run.fail(
+                    f"for {case} yours gives shape {tuple(out.shape)}, {run.real} gives {tuple(real_out.shape)}.",
+                    case,
+                    hint,
+                )
             yours, theirs = n_params(block), n_params(real)
             if yours != theirs:
-                raise run.fail(f"{made} has {yours:,} parameters, {run.real} {theirs:,}.", made,
-                               _count_hint(block, yours, c_in, c_out, same))
+                raise run.fail(
+                    f"{made} has {yours:,} parameters, {run.real} {theirs:,}.",
+                    made,
+                    _count_hint(block, yours, c_in, c_out, same),
+                )
             copy_weights(run, case, order, real_order, run.real, block)
             out = _tensor(run, case, run.call(case, block, x.clone()), real_out)
             compare_arrays(run, case, out, real_out.double().numpy(), slips=_block_slips(real, x, same), atol=1e-4)
@@ -156,8 +190,11 @@ def _check_block(run: Run, student: Any, name: str, same: bool) -> None:
             real = DoubleConvolution(c_in, c_out, padding=1 if same else 0, batch_norm=same)
         yours, theirs = n_params(block), n_params(real)
         if yours != theirs:
-            raise run.fail(f"{made} has {yours:,} parameters, {run.real} {theirs:,}.", made,
-                           _count_hint(block, yours, c_in, c_out, same))
+            raise run.fail(
+                f"{made} has {yours:,} parameters, {run.real} {theirs:,}.",
+                made,
+                _count_hint(block, yours, c_in, c_out, same),
+            )
         run.ok()
 
 
@@ -181,32 +218,41 @@ def _block_slips(real: nn.Module, x: torch.Tensor, same: bool):
     relu = torch.relu
     if not same:
         c1, c2 = real.conv1, real.conv2
-        return [(lambda: c2(c1(x)), "yours has no ReLU: each conv is followed by one (torch.relu or nn.ReLU)."),
-                (lambda: relu(c2(c1(x))), "a ReLU after the first conv too: Conv → ReLU → Conv → ReLU."),
-                (lambda: c2(relu(c1(x))), "a ReLU after the second conv too: Conv → ReLU → Conv → ReLU.")]
+        return [
+            (lambda: c2(c1(x)), "yours has no ReLU: each conv is followed by one (torch.relu or nn.ReLU)."),
+            (lambda: relu(c2(c1(x))), "a ReLU after the first conv too: Conv → ReLU → Conv → ReLU."),
+            (lambda: c2(relu(c1(x))), "a ReLU after the second conv too: Conv → ReLU → Conv → ReLU."),
+        ]
     c1, b1, c2, b2 = real.conv1, real.bn1, real.conv2, real.bn2
-    return [(lambda: b2(relu(c2(b1(relu(c1(x)))))), "the order is Conv → BN → ReLU: batch norm before the ReLU."),
-            (lambda: copy.deepcopy(real).train()(x.clone()),
-             "in eval mode batch norm uses its running statistics: use nn.BatchNorm2d (it follows .eval()), not "
-             "the batch's own mean and variance."),
-            (lambda: c2(b1(relu(c1(x)))), "each conv is followed by BN and a ReLU, the second one too.")]
+    return [
+        (lambda: b2(relu(c2(b1(relu(c1(x)))))), "the order is Conv → BN → ReLU: batch norm before the ReLU."),
+        (
+            lambda: copy.deepcopy(real).train()(x.clone()),
+            "in eval mode batch norm uses its running statistics: use nn.BatchNorm2d (it follows .eval()), not "
+            "the batch's own mean and variance.",
+        ),
+        (lambda: c2(b1(relu(c1(x)))), "each conv is followed by BN and a ReLU, the second one too."),
+    ]
 
 
 @checker("unet_lesson.DoubleConvolution", solutions.DoubleConv, error_hint=_error_hint)
 def check_double_conv(run: Run, DoubleConv) -> str:
     """Check ``DoubleConv(in_channels, out_channels)`` against ``unet_lesson.DoubleConvolution``."""
     _check_block(run, DoubleConv, "DoubleConv", same=False)
-    return ("DoubleConv agrees with unet_lesson.DoubleConvolution: shapes (H -> H - 4) on even, odd and rectangular "
-            "inputs, parameter counts, and the same outputs with the same weights.")
+    return (
+        "DoubleConv agrees with unet_lesson.DoubleConvolution: shapes (H -> H - 4) on even, odd and rectangular "
+        "inputs, parameter counts, and the same outputs with the same weights."
+    )
 
 
-@checker("unet_lesson.DoubleConvolution(..., padding=1, batch_norm=True)", solutions.SameBlock,
-         error_hint=_error_hint)
+@checker("unet_lesson.DoubleConvolution(..., padding=1, batch_norm=True)", solutions.SameBlock, error_hint=_error_hint)
 def check_same_block(run: Run, SameBlock) -> str:
     """Check ``SameBlock(in_channels, out_channels)`` against ``DoubleConvolution(.., padding=1, batch_norm=True)``."""
     _check_block(run, SameBlock, "SameBlock", same=True)
-    return ("SameBlock agrees with unet_lesson's Conv-BN-ReLU block: the size is kept on even, odd and "
-            "rectangular inputs, the parameter counts match, and in eval mode the outputs are the same.")
+    return (
+        "SameBlock agrees with unet_lesson's Conv-BN-ReLU block: the size is kept on even, odd and "
+        "rectangular inputs, the parameter counts match, and in eval mode the outputs are the same."
+    )
 
 
 # ---- whole networks -------------------------------------------------------------------------
@@ -215,8 +261,7 @@ def _takes_keywords(cls: Any) -> bool:
         params = inspect.signature(cls).parameters
     except (TypeError, ValueError):
         return False
-    return (all(k in params for k in _KEYWORDS)
-            or any(p.kind is inspect.Parameter.VAR_KEYWORD for p in params.values()))
+    return all(k in params for k in _KEYWORDS) or any(p.kind is inspect.Parameter.VAR_KEYWORD for p in params.values())
 
 
 def _check_net(run: Run, student: Any, name: str, padding: str, sizes, configs, fallback) -> str:
@@ -236,14 +281,18 @@ def _check_net(run: Run, student: Any, name: str, padding: str, sizes, configs, 
                 o = tuple(out.shape)
                 got = f"{o[2]}×{o[3]}×{o[1]}" if len(o) == 4 else str(o)
                 rh, rw, rc = real_out.shape[2], real_out.shape[3], real_out.shape[1]
-                hint = ((_size_hint(w, o[3], real_out.shape[3], same) if len(o) == 4 else "")
-                        or line_up(order, real_order, paper))
+                hint = (_size_hint(w, o[3], real_out.shape[3], same) if len(o) == 4 else "") or line_up(
+                    order, real_order, paper
+                )
                 raise run.fail(f"for {case} yours gives {got}, {paper} gives {rh}×{rw}×{rc}.", case, hint)
             run.ok()
         yours, theirs = n_params(net), count_parameters(padding=padding)
         if yours != theirs:
-            raise run.fail(f"{name}() has {yours:,} parameters, {paper} has {theirs:,}.", f"{name}()",
-                           line_up(order, real_order, paper))
+            raise run.fail(
+                f"{name}() has {yours:,} parameters, {paper} has {theirs:,}.",
+                f"{name}()",
+                line_up(order, real_order, paper),
+            )
         run.ok()
     # 2. the same numbers as unet_lesson.UNet with the same weights
     if _takes_keywords(student):
@@ -251,19 +300,29 @@ def _check_net(run: Run, student: Any, name: str, padding: str, sizes, configs, 
         note = f"on {len(tried)} small configurations (depth 1 to 3)"
     else:
         tried = [({}, fallback)]
-        note = (f"on a {fallback[-2]}×{fallback[-1]} input with the default sizes (give {name} the keywords "
-                f"{', '.join(_KEYWORDS)} to have it checked on small networks too)")
+        note = (
+            f"on a {fallback[-2]}×{fallback[-1]} input with the default sizes (give {name} the keywords "
+            f"{', '.join(_KEYWORDS)} to have it checked on small networks too)"
+        )
     for n, (cfg, shape) in enumerate(tried):
         made = f"{name}({', '.join(f'{k}={v}' for k, v in cfg.items())})"
         net, real, case, x, order, out, real_order, real_out = _build_and_run(
-            run, made, lambda: run.call(made, student, **cfg), lambda: UNet(padding=padding, **cfg), shape, n)
+            run, made, lambda: run.call(made, student, **cfg), lambda: UNet(padding=padding, **cfg), shape, n
+        )
         with torch.no_grad():
             if tuple(out.shape) != tuple(real_out.shape):
-                raise run.fail(f"for {case} yours gives shape {tuple(out.shape)}, {paper} gives "
-                               f"{tuple(real_out.shape)}.", case, line_up(order, real_order, paper))
+                raise run.fail(
+                    f"for {case} yours gives shape {tuple(out.shape)}, {paper} gives {tuple(real_out.shape)}.",
+                    case,
+                    line_up(order, real_order, paper),
+                )
             if n_params(net) != n_params(real):
-                raise run.fail(f"{made} has {n_params(net):,} parameters, unet_lesson.UNet with the same settings "
-                               f"{n_params(real):,}.", made, line_up(order, real_order, paper))
+                raise run.fail(
+                    f"{made} has {n_params(net):,} parameters, unet_lesson.UNet with the same settings "
+                    f"{n_params(real):,}.",
+                    made,
+                    line_up(order, real_order, paper),
+                )
             copy_weights(run, case, order, real_order, paper, net)
             out = _tensor(run, case, run.call(case, net, x.clone()), real_out)
             compare_arrays(run, case, out, real_out.double().numpy(), atol=1e-4)
@@ -271,22 +330,38 @@ def _check_net(run: Run, student: Any, name: str, padding: str, sizes, configs, 
     return note
 
 
-@checker("unet_lesson.UNet", solutions.MyUNet, needs=(solutions.center_crop, solutions.DoubleConv),
-         budget_s=60.0, error_hint=_error_hint)
+@checker(
+    "unet_lesson.UNet",
+    solutions.MyUNet,
+    needs=(solutions.center_crop, solutions.DoubleConv),
+    budget_s=60.0,
+    error_hint=_error_hint,
+)
 def check_my_unet(run: Run, MyUNet) -> str:
     """Check a valid ``MyUNet`` (the paper's defaults) against ``unet_lesson.UNet``."""
-    note = _check_net(run, MyUNet, "MyUNet", "valid", sizes=((572, 572),), configs=VALID_CONFIGS,
-                      fallback=(1, 1, 188, 188))
-    return (f"MyUNet() gives 388×388×2 for 572×572×1 and has {count_parameters():,} parameters, as the paper's "
-            f"network; {note} it computes the same numbers as unet_lesson.UNet with the same weights.")
+    note = _check_net(
+        run, MyUNet, "MyUNet", "valid", sizes=((572, 572),), configs=VALID_CONFIGS, fallback=(1, 1, 188, 188)
+    )
+    return (
+        f"MyUNet() gives 388×388×2 for 572×572×1 and has {count_parameters():,} parameters, as the paper's "
+        f"network; {note} it computes the same numbers as unet_lesson.UNet with the same weights."
+    )
 
 
-@checker("unet_lesson.UNet(padding='same')", solutions.SameUNet, needs=(solutions.SameBlock,), budget_s=60.0,
-         error_hint=_error_hint)
+@checker(
+    "unet_lesson.UNet(padding='same')",
+    solutions.SameUNet,
+    needs=(solutions.SameBlock,),
+    budget_s=60.0,
+    error_hint=_error_hint,
+)
 def check_same_unet(run: Run, SameUNet) -> str:
     """Check a same-padding ``SameUNet`` against ``unet_lesson.UNet(padding="same")``."""
-    note = _check_net(run, SameUNet, "SameUNet", "same", sizes=((512, 512), (64, 96)), configs=SAME_CONFIGS,
-                      fallback=(2, 1, 32, 32))
-    return (f"SameUNet() keeps the size (512×512 and 64×96 inputs give maps of the same size) and has "
-            f"{count_parameters(padding='same'):,} parameters; {note} it computes the same numbers as "
-            "unet_lesson.UNet(padding='same') in eval mode with the same weights.")
+    note = _check_net(
+        run, SameUNet, "SameUNet", "same", sizes=((512, 512), (64, 96)), configs=SAME_CONFIGS, fallback=(2, 1, 32, 32)
+    )
+    return (
+        f"SameUNet() keeps the size (512×512 and 64×96 inputs give maps of the same size) and has "
+        f"{count_parameters(padding='same'):,} parameters; {note} it computes the same numbers as "
+        "unet_lesson.UNet(padding='same') in eval mode with the same weights."
+    )

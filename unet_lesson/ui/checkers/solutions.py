@@ -4,27 +4,40 @@ Each is what ``EX.solution()`` shows, and the checkers' tests prove that each on
 the real PyTorch layer (or with ``unet_lesson``'s own implementation) on every case. They use
 only numpy and torch, never the package: they are the student's side of the comparison.
 """
+
 from __future__ import annotations
 
 import numpy as np
 import torch
 from torch import nn
 
-__all__ = ["conv_out", "conv_out_dilated", "max_pool", "pool_size", "conv_transpose", "center_crop",
-           "crop_and_concat", "head", "DoubleConv", "MyUNet", "SameBlock", "SameUNet"]
+__all__ = [
+    "conv_out",
+    "conv_out_dilated",
+    "max_pool",
+    "pool_size",
+    "conv_transpose",
+    "center_crop",
+    "crop_and_concat",
+    "head",
+    "DoubleConv",
+    "MyUNet",
+    "SameBlock",
+    "SameUNet",
+]
 
 
 # ---- lesson 01 ---------------------------------------------------------------------------
 def conv_out(h, k, s, p):
     """Height after a k×k convolution with stride s and padding p: floor((h + 2p - k) / s) + 1."""
-    padded = h + 2 * p             # p zeros on each side
-    steps = (padded - k) // s      # whole strides the kernel can still take (rounded down)
-    return steps + 1               # + 1: the kernel's first position
+    padded = h + 2 * p  # p zeros on each side
+    steps = (padded - k) // s  # whole strides the kernel can still take (rounded down)
+    return steps + 1  # + 1: the kernel's first position
 
 
 def conv_out_dilated(h, k, s, p, d):
     """As conv_out, for a kernel with dilation d: its k taps are d pixels apart."""
-    span = d * (k - 1) + 1         # the pixels one dilated kernel covers (k taps, d - 1 gaps between)
+    span = d * (k - 1) + 1  # the pixels one dilated kernel covers (k taps, d - 1 gaps between)
     return (h + 2 * p - span) // s + 1
 
 
@@ -32,19 +45,19 @@ def conv_out_dilated(h, k, s, p, d):
 def max_pool(x, k=2, s=2):
     """Max pooling of a 2-D array: the largest value of each k×k window, windows s pixels apart."""
     h, w = x.shape
-    out_h, out_w = (h - k) // s + 1, (w - k) // s + 1   # only windows that fit (PyTorch's default)
+    out_h, out_w = (h - k) // s + 1, (w - k) // s + 1  # only windows that fit (PyTorch's default)
     out = np.empty((out_h, out_w), dtype=x.dtype)
     for i in range(out_h):
         for j in range(out_w):
-            window = x[i * s:i * s + k, j * s:j * s + k]   # window (i, j) starts at row i*s, column j*s
+            window = x[i * s : i * s + k, j * s : j * s + k]  # window (i, j) starts at row i*s, column j*s
             out[i, j] = window.max()
     return out
 
 
 def pool_size(h, k, s, ceil_mode=False):
     """Height after a k×k max pool with stride s (k >= s): floor, or ceil with ceil_mode, of (h - k)/s, + 1."""
-    steps, rest = divmod(h - k, s)   # whole strides, and the pixels left over
-    if ceil_mode and rest:           # ceil_mode keeps one more, partial window for the leftover pixels
+    steps, rest = divmod(h - k, s)  # whole strides, and the pixels left over
+    if ceil_mode and rest:  # ceil_mode keeps one more, partial window for the leftover pixels
         steps += 1
     return steps + 1
 
@@ -54,12 +67,12 @@ def conv_transpose(x, w, stride):
     """Transposed convolution (scatter and sum) of a 2-D map x with a kernel w, no padding."""
     h, wd = x.shape
     kh, kw = w.shape
-    out = np.zeros(((h - 1) * stride + kh, (wd - 1) * stride + kw))   # (H - 1)·s + k
+    out = np.zeros(((h - 1) * stride + kh, (wd - 1) * stride + kw))  # (H - 1)·s + k
     for i in range(h):
         for j in range(wd):
             # input pixel (i, j) paints a copy of the kernel, scaled by its value, at (i·s, j·s);
             # where copies overlap, they add up
-            out[i * stride:i * stride + kh, j * stride:j * stride + kw] += x[i, j] * w
+            out[i * stride : i * stride + kh, j * stride : j * stride + kw] += x[i, j] * w
     return out
 
 
@@ -68,22 +81,22 @@ def center_crop(skip, target_hw):
     """The centre (target_h × target_w) of a (..., H, W) map; an odd extra row/column is cut at the bottom/right."""
     h, w = skip.shape[-2:]
     th, tw = target_hw
-    top, left = (h - th) // 2, (w - tw) // 2   # rounded down: the extra row goes to the bottom
-    return skip[..., top:top + th, left:left + tw]
+    top, left = (h - th) // 2, (w - tw) // 2  # rounded down: the extra row goes to the bottom
+    return skip[..., top : top + th, left : left + tw]
 
 
 def crop_and_concat(skip, up):
     """Copy and crop: crop the copied (N, C1, H, W) map to the up-conv's (N, C2, h, w) size, then stack
     the channels, copied map first: (N, C1 + C2, h, w)."""
     cropped = center_crop(skip, up.shape[-2:])
-    return torch.cat([cropped, up], dim=1)   # dim 1: the channels (dim 0 is the batch)
+    return torch.cat([cropped, up], dim=1)  # dim 1: the channels (dim 0 is the batch)
 
 
 # ---- lesson 05 ---------------------------------------------------------------------------
 def head(features, weight, bias):
     """The 1x1 conv as a matrix product over the channels: (C_in, H, W) -> (C_out, H, W)."""
     c_in, h, w = features.shape
-    pixels = features.reshape(c_in, h * w)    # one column of C_in numbers per pixel
+    pixels = features.reshape(c_in, h * w)  # one column of C_in numbers per pixel
     scores = weight @ pixels + bias[:, None]  # (C_out, C_in) @ (C_in, H·W): one linear classifier, every pixel
     return scores.reshape(-1, h, w)
 
@@ -94,7 +107,7 @@ class DoubleConv(nn.Module):
 
     def __init__(self, in_channels, out_channels):
         super().__init__()
-        self.conv1 = nn.Conv2d(in_channels, out_channels, kernel_size=3)   # padding 0: valid
+        self.conv1 = nn.Conv2d(in_channels, out_channels, kernel_size=3)  # padding 0: valid
         self.conv2 = nn.Conv2d(out_channels, out_channels, kernel_size=3)  # keeps the channels
 
     def forward(self, x):
@@ -107,30 +120,30 @@ class MyUNet(nn.Module):
 
     def __init__(self, in_channels=1, num_classes=2, base_channels=64, depth=4):
         super().__init__()
-        chans = [base_channels * 2 ** level for level in range(depth + 1)]   # 64, 128, 256, 512, 1024
+        chans = [base_channels * 2**level for level in range(depth + 1)]  # 64, 128, 256, 512, 1024
         self.down = nn.ModuleList()
         c = in_channels
-        for c_out in chans[:-1]:                                             # contracting path
+        for c_out in chans[:-1]:  # contracting path
             self.down.append(DoubleConv(c, c_out))
             c = c_out
-        self.bottom = DoubleConv(chans[-2], chans[-1])                       # the bottom of the U
+        self.bottom = DoubleConv(chans[-2], chans[-1])  # the bottom of the U
         self.up = nn.ModuleList()
         self.up_convs = nn.ModuleList()
-        for c_out in reversed(chans[:-1]):                                   # expanding path
+        for c_out in reversed(chans[:-1]):  # expanding path
             self.up.append(nn.ConvTranspose2d(2 * c_out, c_out, kernel_size=2, stride=2))  # size x2, channels / 2
-            self.up_convs.append(DoubleConv(2 * c_out, c_out))               # copied + up-conv channels in
+            self.up_convs.append(DoubleConv(2 * c_out, c_out))  # copied + up-conv channels in
         self.head = nn.Conv2d(chans[0], num_classes, kernel_size=1)
 
     def forward(self, x):
         copied = []
         for block in self.down:
             x = block(x)
-            copied.append(x)                      # the copy of copy and crop
+            copied.append(x)  # the copy of copy and crop
             x = nn.functional.max_pool2d(x, kernel_size=2, stride=2)
         x = self.bottom(x)
         for up, block in zip(self.up, self.up_convs):
             x = up(x)
-            skip = center_crop(copied.pop(), x.shape[-2:])   # the crop
+            skip = center_crop(copied.pop(), x.shape[-2:])  # the crop
             x = block(torch.cat([skip, x], dim=1))
         return self.head(x)
 
@@ -161,7 +174,7 @@ class SameUNet(nn.Module):
 
     def __init__(self, in_channels=1, num_classes=2, base_channels=64, depth=4):
         super().__init__()
-        chans = [base_channels * 2 ** level for level in range(depth + 1)]
+        chans = [base_channels * 2**level for level in range(depth + 1)]
         self.down = nn.ModuleList()
         c = in_channels
         for c_out in chans[:-1]:
@@ -180,6 +193,6 @@ class SameUNet(nn.Module):
             x = nn.functional.max_pool2d(x, kernel_size=2, stride=2)
         x = self.bottom(x)
         for up, block in zip(self.up, self.up_convs):
-            x = up(x)                                      # the copied map has this size already: no crop
+            x = up(x)  # the copied map has this size already: no crop
             x = block(torch.cat([copied.pop(), x], dim=1))
         return self.head(x)

@@ -3,6 +3,7 @@
 Each function takes the segmentation layer's objects (:mod:`unet_lesson.seg`) and returns a matplotlib
 Figure; nothing here computes what it shows (the numbers come from ``unet_lesson.seg``).
 """
+
 from __future__ import annotations
 
 import numpy as np
@@ -30,8 +31,9 @@ def plot_samples(dataset: Dataset, n: int = 4):
         colours = np.zeros(s.instances.shape + (3,))
         fg = s.instances > 0
         colours[fg] = cmap((s.instances[fg] * 7) % 20)[:, :3]
-        for row, (im, title) in enumerate(((s.image, "image"), (colours, f"{s.n_cells} cells (instances)"),
-                                           (s.mask, "binary mask"))):
+        for row, (im, title) in enumerate(
+            ((s.image, "image"), (colours, f"{s.n_cells} cells (instances)"), (s.mask, "binary mask"))
+        ):
             ax = axes[row, k]
             ax.imshow(im, cmap="gray", vmin=0, vmax=1, interpolation="nearest")
             ax.set_title(title, fontsize=9)
@@ -50,7 +52,8 @@ def plot_weight_map(instances, image=None, w0: float = W0, sigma: float = SIGMA)
     panels = ([(image, "image", "gray", (0, 1))] if image is not None else []) + [
         (inst > 0, "mask", "gray", (0, 1)),
         (wc, "class balance $w_c$", "magma", (0, max(1e-6, w.max()))),
-        (w, f"weight map $w$ ($w_0$={w0:g}, $\\sigma$={sigma:g})", "magma", (0, max(1e-6, w.max())))]
+        (w, f"weight map $w$ ($w_0$={w0:g}, $\\sigma$={sigma:g})", "magma", (0, max(1e-6, w.max()))),
+    ]
     fig, axes = plt.subplots(1, len(panels), figsize=(2.6 * len(panels) + 0.6, 2.9))
     for ax, (a, title, cmap, (lo, hi)) in zip(axes, panels):
         im = ax.imshow(a, cmap=cmap, vmin=lo, vmax=hi, interpolation="nearest")
@@ -91,8 +94,17 @@ def plot_augmentations(image, mask, n: int = 3, seed: int = 0, grid: int = 3, st
             yy, xx = np.meshgrid(ys, xs, indexing="ij")
             iy, ix = np.round(yy).astype(int), np.round(xx).astype(int)
             # the image at p shows what was at p + d: draw d at the grid points
-            axes[1, k].quiver(xx, yy, field[1][iy, ix], field[0][iy, ix], color="C3", angles="xy",
-                              scale_units="xy", scale=1, width=0.012)
+            axes[1, k].quiver(
+                xx,
+                yy,
+                field[1][iy, ix],
+                field[0][iy, ix],
+                color="C3",
+                angles="xy",
+                scale_units="xy",
+                scale=1,
+                width=0.012,
+            )
         axes[1, k].set_title("a grid, deformed alike" if k else "grid every 8 px", fontsize=8)
         for ax in axes[:, k]:
             ax.set_xlim(-0.5, w - 0.5)
@@ -141,8 +153,9 @@ def plot_predictions(model: UNet, dataset: Dataset, n: int = 3, device=None):
         err[~t & p] = (0.1, 0.3, 0.9)
         err[t & p] = (0.85, 0.85, 0.85)
         d = dice(p, t)
-        for ax, im, title in zip(axes[r], (dataset.images[r], t, p, err),
-                                 ("image", "true mask", f"prediction (Dice {d:.3f})", "errors")):
+        for ax, im, title in zip(
+            axes[r], (dataset.images[r], t, p, err), ("image", "true mask", f"prediction (Dice {d:.3f})", "errors")
+        ):
             ax.imshow(im, cmap="gray", vmin=0, vmax=1, interpolation="nearest")
             ax.set_title(title, fontsize=9)
             ax.axis("off")

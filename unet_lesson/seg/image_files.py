@@ -252,8 +252,8 @@ def to_mask(a: np.ndarray, name: str, mask_type: str, threshold) -> tuple[np.nda
     if mask_type == "binary" and labels.size > 1:
         raise FolderError(
             f"Mask {name} is not binary: its values are {shown_values(values)}. A binary mask has 0 for background "
-            "and one other value (1 or 255) for foreground. If it was saved as JPEG or resized with interpolation, pass "
-            f"threshold=... (e.g. threshold={int(values.max()) // 2} keeps values above it); if the values are "
+            "and one other value (1 or 255) for foreground. If it was saved as JPEG or resized with interpolation, "
+            f"pass threshold=... (e.g. threshold={int(values.max()) // 2} keeps values above it); if the values are "
             "labels (one per cell), pass mask_type='auto'."
         )
     if mask_type != "labels" and labels.size <= 1:  # binary: the connected regions are the objects

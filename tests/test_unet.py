@@ -110,6 +110,8 @@ def small_configs():
         ("valid", "same"), (1, 2, 3, 4), ("upconv", "bilinear"), (None, True, False)
     ):
         yield dict(padding=padding, depth=depth, up_mode=up_mode, batch_norm=bn, base_channels=2)
+    for padding, depth in itertools.product(("valid", "same"), (1, 3)):  # the experiment without skip connections
+        yield dict(padding=padding, depth=depth, up_mode="upconv", batch_norm=None, base_channels=2, skips=False)
 
 
 @pytest.mark.parametrize("opts", list(small_configs()), ids=lambda o: "-".join(map(str, o.values())))
@@ -317,3 +319,14 @@ def test_forward_checks_each_input_shape_once(monkeypatch):
 def test_forward_explains_an_input_of_the_wrong_form(shape, words):
     with pytest.raises(ValueError, match=words):
         UNet(padding="same", depth=2, base_channels=2)(torch.zeros(shape))
+
+
+def test_without_skips_the_expanding_path_sees_only_what_comes_from_below():
+    with_skips, without = shape_table(188), shape_table(188, skips=False)
+    assert not without.where(kind="crop") and not without.where(kind="concat")
+    assert without.output_shape == with_skips.output_shape  # the same sizes: the crop never changed them
+    first = without.where(path="expanding", kind="conv")[0]
+    assert first.in_shape[0] == first.out_shape[0] == 512  # 512 channels in, not 512 + 512
+    assert count_parameters(skips=False) < count_parameters()
+    net = UNet(padding="same", depth=2, base_channels=2, skips=False)
+    assert not hasattr(net.concats, "0") and len(net.concats) == 0

@@ -148,6 +148,8 @@ class UNet(nn.Module):
             (same padding only).
         dropout: probability of the paper's dropout at the end of the contracting path (0: none).
         init: ``"pytorch"`` (default) or ``"he"``: the paper's Gaussian, std :math:`\sqrt{2/N}`.
+        skips: ``False`` removes copy and crop (the expanding path sees only what comes from below), for
+            the experiment that shows what the skip connections bring back.
 
     ``forward`` checks each new input shape once (then remembers it), so a bad size gives a clear
     message rather than a bare concatenation failure deep inside the network.
@@ -165,6 +167,7 @@ class UNet(nn.Module):
         mismatch: Literal["error", "crop", "pad"] = "error",
         dropout: float = 0.0,
         init: Literal["pytorch", "he"] = "pytorch",
+        skips: bool = True,
     ):
         super().__init__()
         o = UNetOptions(
@@ -178,6 +181,7 @@ class UNet(nn.Module):
             mismatch=mismatch,
             dropout=dropout,
             init=init,
+            skips=skips,
         )
         self.options = o
         self._checked: dict[tuple[int, int], tuple[int, int]] = {}
@@ -203,8 +207,9 @@ class UNet(nn.Module):
         self.up_convs = nn.ModuleList()
         for c in reversed(chans[:-1]):
             self.up_samples.append(UpSample(2 * c, c, o.up_mode))
-            self.concats.append(CropAndConcat("pad" if o.mismatch == "pad" else "crop"))
-            self.up_convs.append(DoubleConvolution(2 * c, c, pad, bn))
+            if o.skips:  # skips=False: the experiment without copy and crop
+                self.concats.append(CropAndConcat("pad" if o.mismatch == "pad" else "crop"))
+            self.up_convs.append(DoubleConvolution(2 * c if o.skips else c, c, pad, bn))
 
         # 1x1 conv head: a per-pixel linear classifier, channels -> num_classes
         self.head = nn.Conv2d(chans[0], o.num_classes, kernel_size=1)
@@ -251,9 +256,11 @@ class UNet(nn.Module):
             copied.append(x)  # the "copy" of copy and crop
             x = pool(x)
         x = self.dropout(self.bottom(x))
-        for up, concat, conv in zip(self.up_samples, self.concats, self.up_convs):
+        for i, (up, conv) in enumerate(zip(self.up_samples, self.up_convs)):
             x = up(x)
-            x = concat(x, copied.pop())
+            skip = copied.pop()
+            if self.options.skips:  # the copy and crop, concatenated onto the up-conv's map
+                x = self.concats[i](x, skip)
             x = conv(x)
         return self.head(x)
 

@@ -12,6 +12,9 @@ as keywords (``shape_table(572, padding="same")``), checked here once::
     >>> o.replace(depth=3).describe()
     'same padding, depth 3, base 64 channels, batch norm'
 
+``skips=False`` removes the skip connections (no copy and crop: the expanding path is fed only from
+below), for the experiment that shows what they are for; every other setting keeps the paper's wiring.
+
 Two settings change how the network is built but not its shapes or its parameter count:
 ``dropout`` (the paper's "drop-out layers at the end of the contracting path"; 0 = none, the
 course's default) and ``init`` (``"pytorch"``: PyTorch's default initialisation, the course's
@@ -69,6 +72,7 @@ class UNetOptions:
     mismatch: str = "error"
     dropout: float = 0.0
     init: str = "pytorch"
+    skips: bool = True
 
     def __post_init__(self):
         def put(name, value):
@@ -104,6 +108,7 @@ class UNetOptions:
             ),
         )
         put("init", choice(self.init, "init", INITS, error=OptionError))
+        put("skips", flag(self.skips, "skips", error=OptionError))
 
     # ---- derived facts ---------------------------------------------------------------
     @property
@@ -145,6 +150,8 @@ class UNetOptions:
             parts.append(f"dropout {self.dropout:g}")
         if self.init == "he":
             parts.append("He init")
+        if not self.skips:
+            parts.append("no skip connections")
         return ", ".join(parts)
 
     def __str__(self) -> str:

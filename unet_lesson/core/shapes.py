@@ -145,10 +145,11 @@ def _specs(o: UNetOptions) -> tuple[_Spec, ...]:
             specs.append(
                 _Spec("expanding", level, "up", "bilinear x2 + 1x1 conv", f"up_samples.{i}", 2 * c, c, 2 * c * c + c)
             )
-        crop_name = "copy and crop" if o.padding == "valid" else "copy"
-        specs.append(_Spec("expanding", level, "crop", crop_name, f"concats.{i}.crop", c, c, 0))
-        specs.append(_Spec("expanding", level, "concat", "concatenate", f"concats.{i}", c, 2 * c, 0))
-        double("expanding", level, f"up_convs.{i}", 2 * c, c)
+        if o.skips:
+            crop_name = "copy and crop" if o.padding == "valid" else "copy"
+            specs.append(_Spec("expanding", level, "crop", crop_name, f"concats.{i}.crop", c, c, 0))
+            specs.append(_Spec("expanding", level, "concat", "concatenate", f"concats.{i}", c, 2 * c, 0))
+        double("expanding", level, f"up_convs.{i}", 2 * c if o.skips else c, c)
     # the 1x1 conv head: one output channel per class
     specs.append(
         _Spec("head", 1, "head", "1x1 conv", "head", chans[0], o.num_classes, chans[0] * o.num_classes + o.num_classes)

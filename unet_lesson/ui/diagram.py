@@ -147,7 +147,10 @@ def layout(table: ShapeTable) -> tuple[list[Box], list[tuple[str, tuple[float, f
             b = make(r.index, "up", r.path, r.level, r.out_shape)
             b.x = last.cx - b.w / 2
             arrows.append(("up", (last.cx, last.top + _LABEL), (b.cx, b.bottom - _LABEL)))
-            pending_up = b
+            if table.options.skips:
+                pending_up = b  # drawn with the copied half that follows
+            else:
+                boxes.append(b)  # no copy and crop: the up-conv's map stands alone
             last = b
         elif r.kind == "crop":
             b = make(r.index, "crop", r.path, r.level, r.out_shape)

@@ -240,6 +240,11 @@ def overlap_levels(kernel: int, stride: int) -> tuple[int, ...]:
     return (k // s,) if k % s == 0 else (k // s, k // s + 1)
 
 
+# checkerboard_facts looks at O(kernel + stride) positions, so those two are bounded; the size may be huge
+_FACTS_SIZE, _FACTS_KERNEL = 10**12, 10**5
+_FACTS_HINT = "Away from the borders the counts repeat with period stride, so larger values show nothing new."
+
+
 def checkerboard_facts(
     size: int = 6, kernel: int = 3, stride: int = 2, padding: int = 0, output_padding: int = 0
 ) -> dict:
@@ -248,11 +253,12 @@ def checkerboard_facts(
     count). Exact for any size: computed along one axis (the 2-D count of a square map is the row's count
     times the column's) at the few positions where it can change."""
     size, kernel, stride = (
-        whole(size, "size", minimum=1),
-        whole(kernel, "kernel", minimum=1),
-        whole(stride, "stride", minimum=1),
+        whole(size, "size", minimum=1, maximum=_FACTS_SIZE, hint=_FACTS_HINT),
+        whole(kernel, "kernel", minimum=1, maximum=_FACTS_KERNEL, hint=_FACTS_HINT),
+        whole(stride, "stride", minimum=1, maximum=_FACTS_KERNEL, hint=_FACTS_HINT),
     )
-    padding, output_padding = whole(padding, "padding", minimum=0), whole(output_padding, "output_padding", minimum=0)
+    padding = whole(padding, "padding", minimum=0, maximum=_FACTS_SIZE, hint=_FACTS_HINT)
+    output_padding = whole(output_padding, "output_padding", minimum=0, maximum=_FACTS_KERNEL, hint=_FACTS_HINT)
     out = up_conv_out(size, kernel, stride, padding, output_padding)
     end = (size - 1) * stride + kernel
     lo, hi = _count_range(padding, padding + out, size, kernel, stride)

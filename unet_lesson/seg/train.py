@@ -18,34 +18,41 @@ window to the output size (:func:`unet_lesson.core.ops.center_crop`, the same of
 
 Checkpoints (:mod:`unet_lesson.seg.checkpoints`) are written atomically and read safely;
 whole images are segmented by :mod:`unet_lesson.seg.predict`.
+
+A student's work is never lost and a wrong result never silent: every argument is checked before
+anything runs (:mod:`unet_lesson.seg.train_checks`), a folder holding an earlier run is not replaced
+without ``overwrite=True``, Ctrl-C at any moment stops cleanly with the best weights in the model, and
+a run whose loss or weights become NaN stops, saying so, without saving them.
 """
 from __future__ import annotations
 
 import math
+import signal
+import threading
 import time
+from contextlib import contextmanager
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 
 import numpy as np
 import torch
 
-from ..core.env import cpu_threads, get_device, seeded
+from ..core.env import cpu_threads, seeded
 from ..core.model import UNet
 from ..core.ops import center_crop, mirror_pad
-from ..core.options import options_of
-from ..core.search import input_size_for
-from ..core.shapes import output_size
 from .augment import Augment
-from .checkpoints import _cpu_state, load_checkpoint, save_checkpoint
+from .checkpoints import _cpu_state, save_checkpoint
 from .data import Dataset
 from .losses import SIGMA, W0, weight_map, weighted_cross_entropy
 from .metrics import dice, iou
 from .predict import predict
 from .targets import separate_touching
+from .train_checks import (RunFolderError, TrainError, check_arguments, check_dataset, check_finite, check_weight_map,
+                           clear_run_folder, finite_state, open_run_folder, window_plan)
 
 __all__ = ["LESSON_OPTIONS", "VALID_OPTIONS", "LESSON_DATA", "LESSON_TRAIN", "LESSON_STEPS", "lesson_model",
            "TrainingSet", "prepare", "split", "sample_batch", "evaluate", "otsu_baseline", "History", "TrainResult",
-           "train"]
+           "train", "TrainError", "RunFolderError"]
 
 #: The lesson's default network: small, same padding (output = input), trains in seconds on a CPU.
 LESSON_OPTIONS = dict(padding="same", base_channels=8, depth=3)
@@ -89,9 +96,19 @@ class TrainingSet:
 def prepare(dataset: Dataset | TrainingSet, w0: float = W0, sigma: float = SIGMA) -> TrainingSet:
     """The training targets, once before training: the foreground mask with touching objects separated by
     background (:func:`~unet_lesson.seg.targets.separate_touching`, so label images train like the generated
-    cells) and every image's weight map from its instances on that mask."""
+    cells) and every image's weight map from its instances on that mask.
+
+    Refuses (``ValueError``) an empty set and NaN or infinite pixels, naming the images and how many pixels:
+    one such pixel makes the loss NaN, and after one step every weight."""
+    w0, sigma = check_weight_map(w0, sigma)
     if isinstance(dataset, TrainingSet):
+        check_dataset(dataset, "the training set", "training")
+        check_finite(dataset.weights, "weight map")
+        if not np.isin(dataset.masks, (0, 1)).all():
+            raise TrainError("a TrainingSet's masks must be binary (0 = background, 1 = cell); got values "
+                             f"{np.unique(dataset.masks)[:8].tolist()}.")
         return dataset
+    check_dataset(dataset, "the training set", "training")
     masks = separate_touching(dataset.instances)
     instances = np.where(masks > 0, dataset.instances, 0)
     weights = np.stack([weight_map(inst, w0, sigma) for inst in instances])
@@ -111,20 +128,13 @@ def split(dataset: Dataset, n_val: int) -> tuple[Dataset, Dataset]:
     return part(slice(n_val, None)), part(slice(0, n_val))
 
 
-def _window_plan(tile: int, options) -> tuple[int, int, int]:
-    """(input size, output size, margin) for tiles of ``tile`` output pixels."""
-    s = input_size_for(tile, options)
-    out = output_size(s, options)[0]
-    return s, out, (s - out) // 2
-
-
 def sample_batch(tset: TrainingSet, batch_size: int, tile: int, options, rng: np.random.Generator,
                  augment: Augment | None = None):
     """One batch: input windows ``(B, 1, S, S)``, targets and weights ``(B, T, T)`` (T = output size).
 
     For valid padding S > T: the input window comes from the mirror-padded image and the target
     and weight map are its centre crop to T (the pixels the output actually covers)."""
-    s, t, margin = _window_plan(tile, options)
+    s, t, margin = window_plan(tile, options)
     n, h, w = tset.images.shape
     if t > h or t > w:
         raise ValueError(f"tiles of {t} px do not fit into {h}x{w} images; use a smaller tile")
@@ -164,9 +174,6 @@ def otsu_baseline(dataset: Dataset) -> dict:
 
 
 # ----------------------------------------------------------------------------------
-# checkpoints
-# ----------------------------------------------------------------------------------
-# ----------------------------------------------------------------------------------
 # the loop
 # ----------------------------------------------------------------------------------
 @dataclass
@@ -189,6 +196,8 @@ class History:
 
 @dataclass
 class TrainResult:
+    """What :func:`train` did; ``model`` holds the best weights (by held-out Dice), in eval mode."""
+
     model: UNet
     history: History
     steps: int                 # optimizer steps done in total (including resumed ones)
@@ -198,11 +207,172 @@ class TrainResult:
     time_to_target: float | None  # training seconds when held-out Dice first reached target_dice
     interrupted: bool
     device: str
+    diverged: bool = False     # stopped because the loss or the weights became NaN or infinite
+    message: str = ""          # one line when the run stopped early or had nothing to do (also printed)
 
     def __repr__(self) -> str:
         best = "n/a" if self.best_dice is None else f"{self.best_dice:.4f} at step {self.best_step}"
-        return (f"TrainResult(steps={self.steps}, {self.seconds:.1f} s on {self.device}, best held-out Dice {best}"
-                f"{', interrupted' if self.interrupted else ''})")
+        flags = "".join(f", {w}" for w, on in (("interrupted", self.interrupted), ("diverged", self.diverged)) if on)
+        return f"TrainResult(steps={self.steps}, {self.seconds:.1f} s on {self.device}, best held-out Dice {best}{flags})"
+
+
+def _shielded(run: "_Run", fn):
+    """Call ``fn``; a Ctrl-C while it runs is noted and ``fn`` run again (it must be repeatable)."""
+    for _ in range(5):
+        try:
+            return fn()
+        except KeyboardInterrupt:
+            run.interrupted = True
+    return fn()
+
+
+class _Run:
+    """The state of one call of :func:`train`: what it has done, the best weights, what is saved."""
+
+    def __init__(self, model: UNet):
+        self.model, self.s, self.opt = model, None, None
+        self.history, self.step, self.start, self.seconds, self.hit = History(), 0, 0, 0.0, None
+        self.best_dice = self.best_step = self.best_metrics = self.best_state = None
+        self.last_good, self.last_good_step = None, None
+        self.saved_last_step = self.saved_best_step = None
+        self.started = self.interrupted = self.mid_step = self.stopping = self.pending = False
+        self.critical = 0
+        self.diverged, self.why = False, ""
+        self.bar = self.threads = None
+        self.notes: list[str] = []
+
+    # ---- checkpoints: every save goes through save_checkpoint ------------------------------------------
+    @property
+    def folder(self) -> Path | None:
+        return self.s.checkpoint_dir if self.s is not None else None
+
+    def save_best(self):
+        if self.folder is not None and self.best_state is not None:
+            save_checkpoint(self.folder / "best.pt", self.model, state_dict=self.best_state, step=self.best_step,
+                            dice=self.best_metrics["dice"], iou=self.best_metrics["iou"])
+            self.saved_best_step = self.best_step
+
+    def save_last(self, state=None):
+        s = self.s
+        if self.folder is not None:
+            save_checkpoint(self.folder / "last.pt", self.model, state_dict=state, optimizer=self.opt.state_dict(),
+                            step=self.step, seconds=self.seconds, history=self.history.as_dict(),
+                            best_dice=self.best_dice, best_step=self.best_step, time_to_target=self.hit, lr=s.lr,
+                            batch_size=s.batch_size, tile=s.tile, seed=s.seed)
+            self.saved_last_step = self.step
+
+    def restore(self, last: dict, best: dict | None):
+        """Continue from ``last.pt`` (and keep ``best.pt``'s weights as the best so far)."""
+        self.start = self.step = self.saved_last_step = int(last["step"])
+        self.model.load_state_dict(last["state_dict"])
+        self.opt.load_state_dict(last["optimizer"])
+        self.seconds = float(last["seconds"])
+        self.history = History.from_dict(last["history"])
+        self.best_dice, self.best_step = last.get("best_dice"), last.get("best_step")
+        self.hit = last.get("time_to_target")
+        if best is not None:
+            self.best_state, self.saved_best_step = best["state_dict"], self.best_step
+            self.best_metrics = {"dice": best.get("dice", self.best_dice), "iou": best.get("iou")}
+
+    @contextmanager
+    def uncut(self):
+        """A block a Ctrl-C must not cut in half (an optimizer step, building the optimizer, which imports
+        parts of torch on first use): a Ctrl-C inside is raised as KeyboardInterrupt right after it."""
+        self.critical += 1
+        try:
+            yield
+        finally:
+            self.critical -= 1
+        if self.pending and not self.critical and not self.stopping:
+            self.pending, self.stopping = False, True
+            raise KeyboardInterrupt
+
+    def finite(self) -> bool:
+        return finite_state(self.model.state_dict())
+
+    def diverge(self, why: str):
+        self.diverged, self.why = True, f"Training diverged: {why}"
+
+    # ---- the end: the best weights in the model, eval mode, what is not saved yet, one line ------------
+    def finish(self) -> TrainResult:
+        self.stopping = True  # from here on a Ctrl-C is only noted (see _ctrl_c_once)
+        _shielded(self, self._close)
+        model, last_state = self.model, None
+        if self.mid_step:  # the weights may be half-updated: they are neither saved nor kept
+            if self.folder is not None and self.saved_last_step is not None:
+                self.notes.append(f"Ctrl-C came during an optimizer step, so last.pt stays at step "
+                                  f"{self.saved_last_step}")
+        elif (self.started and not self.diverged and self.folder is not None and self.step > self.start
+              and self.step != self.saved_last_step):
+            last_state = _shielded(self, lambda: _cpu_state(model))
+        keep = self.best_state
+        if keep is None and (self.diverged or self.mid_step):
+            keep = self.last_good
+
+        def put_back():
+            if keep is not None:
+                model.load_state_dict(keep)
+            model.eval()
+
+        _shielded(self, put_back)
+        if self.started and self.folder is not None:
+            if self.saved_best_step != self.best_step:
+                self._try_save(self.save_best, f"best.pt (held-out Dice {self.best_dice or 0:.3f} at step "
+                                               f"{self.best_step}) was not saved")
+            if last_state is not None:
+                self._try_save(lambda: self.save_last(last_state), f"last.pt was not updated to step {self.step}")
+        message = self._message()
+        if message:
+            print(message)
+        s = self.s
+        return TrainResult(model, self.history, self.step, self.seconds, self.best_dice, self.best_step, self.hit,
+                           self.interrupted, str(s.device) if s else "n/a", self.diverged, message)
+
+    def _close(self):
+        if self.bar is not None:
+            self.bar.close()
+            self.bar = None
+        if self.threads is not None:
+            threads, self.threads = self.threads, None
+            threads.__exit__(None, None, None)
+
+    def _try_save(self, save, what: str):
+        try:
+            save()
+        except KeyboardInterrupt:
+            self.interrupted = True
+            self.notes.append(f"{what} (Ctrl-C again while saving; the file there is the earlier one, intact)")
+
+    def _holds(self) -> str:
+        if self.best_state is not None:
+            return f"the best weights (held-out Dice {self.best_dice:.3f} at step {self.best_step})"
+        if self.diverged or self.mid_step:
+            return (f"the weights of step {self.last_good_step}" if self.last_good_step
+                    else "the weights it had before this run")
+        return f"its weights after step {self.step}" if self.step else "its initial weights, unchanged"
+
+    def _message(self) -> str:
+        s = self.s
+        if not self.started:
+            return ("Training stopped by Ctrl-C before the first step: the model is unchanged (eval mode)."
+                    if self.interrupted else "")
+        saved = self.folder is not None and self.saved_last_step is not None
+        where = f"; continue with resume=True (checkpoints in {self.folder})" if saved else ""
+        if self.diverged:
+            lesson_lr = LESSON_TRAIN["lr"]
+            smaller = f"lr={s.lr / 10:g}" if s.lr <= 10 * lesson_lr else f"the lesson's lr={lesson_lr:g}"
+            text = (f"{self.why}. The learning rate lr={s.lr:g} is probably too large for this network: try a "
+                    f"smaller one, e.g. {smaller}. The model holds "
+                    f"{self._holds()}, in eval mode; nothing NaN was saved.")
+        elif self.interrupted:
+            text = (f"Stopped by Ctrl-C at step {self.step} of {s.steps}: the model holds {self._holds()}, in eval "
+                    f"mode{where}.")
+        elif self.start >= s.steps:
+            text = (f"Nothing to train: the run in {self.folder} is already at step {self.start} and steps={s.steps} "
+                    "is the total. Give a larger steps to train further.")
+        else:
+            text = ""
+        return " ".join([text] + [f"Note: {n}." for n in self.notes]).strip()
 
 
 def train(model: UNet, train_set, val_set: Dataset | None = None, *, steps: int = LESSON_STEPS,
@@ -210,14 +380,18 @@ def train(model: UNet, train_set, val_set: Dataset | None = None, *, steps: int 
           lr: float = LESSON_TRAIN["lr"], seed: int = 0, augment: Augment | None = Augment(),
           w0: float = W0, sigma: float = SIGMA, eval_every: int = LESSON_TRAIN["eval_every"],
           time_limit: float | None = None, target_dice: float | None = None, stop_at_target: bool = False,
-          checkpoint_dir=None, resume: bool = False, device=None, progress: bool = True,
+          checkpoint_dir=None, resume: bool = False, overwrite: bool = False, device=None, progress: bool = True,
           num_threads: int | None = 1, schedule: str | None = "cosine") -> TrainResult:
     """Train ``model`` on ``train_set`` (a :class:`~unet_lesson.seg.data.Dataset` or :class:`TrainingSet`).
 
     * every ``eval_every`` steps: Dice/IoU on ``val_set``; the best weights are kept (and saved
       to ``checkpoint_dir/best.pt``), the full state to ``checkpoint_dir/last.pt``;
+    * a folder that already holds a run (``best.pt`` or ``last.pt``) is never silently replaced: the call
+      is refused, saying what is there; ``resume=True`` continues that run, ``overwrite=True`` deletes its
+      ``best.pt`` and ``last.pt`` and starts again (or give a new ``checkpoint_dir``);
     * ``resume=True`` continues from ``checkpoint_dir/last.pt`` (weights, optimizer, step, history);
-      batches depend only on ``(seed, step)``, so a resumed run sees the same batches;
+      batches depend only on ``(seed, step)``, so a resumed run sees the same batches. ``steps`` is the
+      total. A folder without ``last.pt`` (a typo) or a checkpoint of another network is refused;
     * stops after ``steps`` steps, or ``time_limit`` training seconds, or (``stop_at_target``)
       when the held-out Dice reaches ``target_dice``;
     * ``schedule="cosine"``: the learning rate falls from ``lr`` to ``lr/20`` along a half cosine over
@@ -225,100 +399,144 @@ def train(model: UNet, train_set, val_set: Dataset | None = None, *, steps: int 
     * ``num_threads``: CPU threads torch uses while training (restored afterwards). 1 by default:
       the lesson's small convolutions gain little from a second thread, and on a busy machine
       two threads spin-wait for each other and run several times *slower*. ``None`` keeps torch's setting;
-    * Ctrl-C (KeyboardInterrupt) stops cleanly: the best weights so far are loaded into the model
-      and saved; the function returns normally with ``interrupted=True``.
+    * Ctrl-C (KeyboardInterrupt), at any moment, even a second one while saving, stops cleanly: the model
+      holds the best weights so far, in eval mode; what is not saved yet is saved; the function returns
+      normally with ``interrupted=True`` and prints one line saying where it stopped;
+    * a diverging run (the loss or the weights become NaN or infinite, e.g. ``lr`` far too large) stops
+      with ``diverged=True`` and a line naming the step and a smaller ``lr``; the model keeps the best
+      (or last finite) weights and nothing NaN is saved.
+
+    Every argument is checked first (:mod:`unet_lesson.seg.train_checks`): a value that cannot work
+    (``batch_size=0``, ``eval_every=0``, ``lr=0``, a tile larger than the images, an empty set, NaN pixels,
+    ``target_dice=1.5``, ...) raises a ``ValueError`` saying what would, before anything is computed.
 
     Returns a :class:`TrainResult`; ``result.model`` holds the best weights (by held-out Dice).
     """
+    run = _Run(model)
+    with _ctrl_c_once(run):
+        try:
+            run.s = s = check_arguments(
+                model, train_set, val_set, steps=steps, batch_size=batch_size, tile=tile, lr=lr, seed=seed,
+                augment=augment, w0=w0, sigma=sigma, eval_every=eval_every, time_limit=time_limit,
+                target_dice=target_dice, stop_at_target=stop_at_target, checkpoint_dir=checkpoint_dir,
+                resume=resume, overwrite=overwrite, device=device, progress=progress, num_threads=num_threads,
+                schedule=schedule)
+            last, best = open_run_folder(s, model.options)
+            tset = prepare(train_set, s.w0, s.sigma)
+            model.to(s.device)
+            with run.uncut():
+                run.opt = torch.optim.Adam(model.parameters(), lr=s.lr)
+            run.started = True
+            if last is not None:
+                with run.uncut():
+                    run.restore(last, best)
+            elif s.overwrite:
+                clear_run_folder(s.checkpoint_dir)
+            _loop(run, tset, val_set, augment)
+        except KeyboardInterrupt:
+            run.stopping = run.interrupted = True
+        except BaseException:
+            run.stopping = True
+            if run.started:  # an unexpected error mid-run: still leave the best weights in the model
+                _shielded(run, run._close)
+                if run.best_state is not None:
+                    model.load_state_dict(run.best_state)
+                model.eval()
+            raise
+        return run.finish()
+
+
+@contextmanager
+def _ctrl_c_once(run: _Run):
+    """While ``train`` runs, the first Ctrl-C raises KeyboardInterrupt (the loop stops where it is); every
+    later one is only noted, so the finish (best weights back, eval mode, the last saves) always completes.
+    Only where Ctrl-C means KeyboardInterrupt (Python's default handler, as in Jupyter), in the main thread."""
+    installed = False
+    if threading.current_thread() is threading.main_thread():
+        old = signal.getsignal(signal.SIGINT)
+        if old is signal.default_int_handler:
+
+            def on_ctrl_c(signum, frame):
+                run.interrupted = True
+                if run.critical:  # inside a step that must not be cut in half: raise right after it
+                    run.pending = True
+                elif not run.stopping:
+                    run.stopping = True
+                    raise KeyboardInterrupt
+
+            signal.signal(signal.SIGINT, on_ctrl_c)
+            installed = True
+    try:
+        yield
+    finally:
+        if installed:
+            signal.signal(signal.SIGINT, old)
+
+
+def _loop(run: _Run, tset: TrainingSet, val_set, augment) -> None:
     from tqdm.auto import tqdm
 
-    device = torch.device(device) if device is not None else get_device()
-    tset = prepare(train_set, w0, sigma)
-    model.to(device)
-    opt = torch.optim.Adam(model.parameters(), lr=lr)
-    history, start, seconds, best_dice, best_step, best_state, hit = History(), 0, 0.0, None, None, None, None
-    ckdir = Path(checkpoint_dir) if checkpoint_dir is not None else None
-    if resume:
-        if ckdir is None:
-            raise ValueError("resume=True needs checkpoint_dir (where last.pt was saved)")
-        if (ckdir / "last.pt").exists():
-            ck = load_checkpoint(ckdir / "last.pt", map_location=device)
-            if options_of(ck["options"]) != model.options:
-                raise ValueError(f"the checkpoint is for UNet({options_of(ck['options']).describe()}), not "
-                                 f"UNet({model.options.describe()})")
-            model.load_state_dict(ck["state_dict"])
-            opt.load_state_dict(ck["optimizer"])
-            start, seconds = int(ck["step"]), float(ck["seconds"])
-            history = History.from_dict(ck["history"])
-            best_dice, best_step = ck.get("best_dice"), ck.get("best_step")
-            hit = ck.get("time_to_target")
-            if (ckdir / "best.pt").exists():
-                best_state = load_checkpoint(ckdir / "best.pt")["state_dict"]
-
-    def save_last(step):
-        if ckdir is not None:
-            save_checkpoint(ckdir / "last.pt", model, optimizer=opt.state_dict(), step=step, seconds=seconds,
-                            history=history.as_dict(), best_dice=best_dice, best_step=best_step,
-                            time_to_target=hit, lr=lr, batch_size=batch_size, tile=tile, seed=seed)
-
-    if schedule not in (None, "cosine"):
-        raise ValueError(f"schedule must be 'cosine' or None, got {schedule!r}")
+    s, model, opt = run.s, run.model, run.opt
+    device, steps = s.device, s.steps
 
     def lr_at(k):
-        if schedule is None:
-            return lr
-        return lr * (0.05 + 0.95 * 0.5 * (1 + math.cos(math.pi * min(k, steps) / steps)))
+        if s.schedule is None:
+            return s.lr
+        return s.lr * (0.05 + 0.95 * 0.5 * (1 + math.cos(math.pi * min(k, steps) / steps)))
 
-    step, interrupted = start, False
-    threads = cpu_threads(num_threads if device.type == "cpu" else None)
-    threads.__enter__()
-    bar = tqdm(total=steps, initial=start, desc=f"training on {device.type}", disable=not progress,
-               unit="step", leave=True)
-    try:
-        while step < steps:
-            t0 = time.perf_counter()
-            rng = np.random.default_rng([seed, step])
-            x, y, wts = sample_batch(tset, batch_size, tile, model.options, rng, augment)
-            x, y, wts = x.to(device), y.to(device), wts.to(device)
-            for g in opt.param_groups:
-                g["lr"] = lr_at(step)
-            model.train()
-            loss = weighted_cross_entropy(model(x), y, wts)
-            opt.zero_grad(set_to_none=True)
-            loss.backward()
+    run.last_good, run.last_good_step = _cpu_state(model), run.step
+    run.threads = cpu_threads(s.num_threads if device.type == "cpu" else None)
+    run.threads.__enter__()
+    run.bar = bar = tqdm(total=steps, initial=run.start, desc=f"training on {device.type}",
+                         disable=not s.progress, unit="step", leave=True)
+    while run.step < steps:
+        t0 = time.perf_counter()
+        rng = np.random.default_rng([s.seed, run.step])
+        x, y, wts = sample_batch(tset, s.batch_size, s.tile, model.options, rng, augment)
+        x, y, wts = x.to(device), y.to(device), wts.to(device)
+        for g in opt.param_groups:
+            g["lr"] = lr_at(run.step)
+        model.train()
+        loss = weighted_cross_entropy(model(x), y, wts)
+        value = loss.item()
+        if not math.isfinite(value):  # before the step: these weights stay as they are
+            return run.diverge(f"at step {run.step + 1} the loss became {value}")
+        opt.zero_grad(set_to_none=True)
+        loss.backward()
+        with run.uncut():  # the step and its bookkeeping: all or nothing, so last.pt stays consistent
+            run.mid_step = True  # should a KeyboardInterrupt come from inside opt.step() all the same
             opt.step()
-            step += 1
             if device.type == "cuda":
                 torch.cuda.synchronize()
-            seconds += time.perf_counter() - t0
-            history.loss.append(loss.item())
-            bar.update(1)
-            if val_set is not None and (step % eval_every == 0 or step == steps):
-                m = evaluate(model, val_set, device)
-                history.eval_step.append(step)
-                history.dice.append(m["dice"])
-                history.iou.append(m["iou"])
-                history.seconds.append(seconds)
-                if best_dice is None or m["dice"] > best_dice:
-                    best_dice, best_step = m["dice"], step
-                    best_state = _cpu_state(model)
-                    if ckdir is not None:
-                        save_checkpoint(ckdir / "best.pt", model, step=step, dice=m["dice"], iou=m["iou"])
-                if target_dice is not None and hit is None and m["dice"] >= target_dice:
-                    hit = seconds
-                save_last(step)
-                bar.set_postfix(loss=f"{history.loss[-1]:.3f}", dice=f"{m['dice']:.3f}")
-                if stop_at_target and hit is not None:
-                    break
-            if time_limit is not None and seconds >= time_limit:
+            run.step += 1
+            run.seconds += time.perf_counter() - t0
+            run.history.loss.append(value)
+            run.mid_step = False
+        step = run.step
+        bar.update(1)
+        checkpoint_now = step % s.eval_every == 0 or step == steps
+        if checkpoint_now and not run.finite():
+            return run.diverge(f"at step {step} the weights were NaN or infinite (checked every eval_every steps)")
+        if val_set is not None and checkpoint_now:
+            m = evaluate(model, val_set, device)
+            h = run.history
+            with run.uncut():  # the history's lists stay the same length, the best is recorded and saved whole
+                h.eval_step.append(step)
+                h.dice.append(m["dice"])
+                h.iou.append(m["iou"])
+                h.seconds.append(run.seconds)
+                if run.best_dice is None or m["dice"] > run.best_dice:
+                    run.best_dice, run.best_step, run.best_metrics, run.best_state = (m["dice"], step, m,
+                                                                                      _cpu_state(model))
+                    run.save_best()
+                if s.target_dice is not None and run.hit is None and m["dice"] >= s.target_dice:
+                    run.hit = run.seconds
+            run.save_last()
+            bar.set_postfix(loss=f"{h.loss[-1]:.3f}", dice=f"{m['dice']:.3f}")
+            if s.stop_at_target and run.hit is not None:
                 break
-    except KeyboardInterrupt:
-        interrupted = True
-    finally:
-        bar.close()
-        threads.__exit__(None, None, None)
-    save_last(step)
-    if best_state is not None:
-        model.load_state_dict(best_state)  # the best held-out weights, also after Ctrl-C
-    model.eval()
-    return TrainResult(model, history, step, seconds, best_dice, best_step, hit, interrupted, str(device))
+        elif checkpoint_now:  # no held-out set: keep the last finite weights, save the state
+            run.last_good, run.last_good_step = _cpu_state(model), step
+            run.save_last()
+        if s.time_limit is not None and run.seconds >= s.time_limit:
+            break

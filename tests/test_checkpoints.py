@@ -1,4 +1,5 @@
 """Checkpoints: written atomically, stale temporaries removed, every unusable file one clear CheckpointError."""
+
 import os
 import pickle
 import subprocess
@@ -10,8 +11,14 @@ import torch
 
 from unet_lesson import UNet
 from unet_lesson.seg import checkpoints as CK
-from unet_lesson.seg.checkpoints import (CheckpointError, load_checkpoint, model_from_checkpoint,
-                                         remove_stale_temporaries, save_atomic, save_checkpoint)
+from unet_lesson.seg.checkpoints import (
+    CheckpointError,
+    load_checkpoint,
+    model_from_checkpoint,
+    remove_stale_temporaries,
+    save_atomic,
+    save_checkpoint,
+)
 
 TINY = dict(padding="same", base_channels=4, depth=2)
 
@@ -63,20 +70,22 @@ def test_save_is_atomic(tmp_path, monkeypatch):
     with pytest.raises(OSError):
         save_atomic({**full, "v": torch.tensor([2.0])}, p)
     monkeypatch.undo()
-    assert load_checkpoint(p)["v"].item() == 1.0   # the old file is intact
-    assert os.listdir(tmp_path) == ["ck.pt"]         # and no temporary file is left behind
+    assert load_checkpoint(p)["v"].item() == 1.0  # the old file is intact
+    assert os.listdir(tmp_path) == ["ck.pt"]  # and no temporary file is left behind
 
 
 def test_a_killed_save_leaves_nothing_behind_after_the_next_save(tmp_path):
     """A save killed mid-write (kernel restart, kill -9) leaves .last.pt.PID.tmp; the next save removes it."""
     target = tmp_path / "last.pt"
-    code = ("import os, sys, torch\n"
-            "from unet_lesson.seg import checkpoints as CK\n"
-            "def stuck(obj, f):\n"
-            "    open(f, 'wb').write(b'x' * 100000)\n"
-            "    os._exit(9)\n"  # killed in the middle of writing
-            "CK.torch.save = stuck\n"
-            f"CK.save_atomic({{'a': 1}}, {str(target)!r})\n")
+    code = (
+        "import os, sys, torch\n"
+        "from unet_lesson.seg import checkpoints as CK\n"
+        "def stuck(obj, f):\n"
+        "    open(f, 'wb').write(b'x' * 100000)\n"
+        "    os._exit(9)\n"  # killed in the middle of writing
+        "CK.torch.save = stuck\n"
+        f"CK.save_atomic({{'a': 1}}, {str(target)!r})\n"
+    )
     env = {**os.environ, "PYTHONPATH": os.pathsep.join(sys.path)}
     assert subprocess.run([sys.executable, "-c", code], env=env).returncode == 9
     left = list(tmp_path.glob(".last.pt.*.tmp"))
@@ -121,11 +130,18 @@ def _unusable(tmp_path):
         pickle.dump({"format": CK.FORMAT, "thing": Gadget()}, f, protocol=2)
     torch.save({"format": CK.FORMAT, "thing": Gadget()}, tmp_path / "class_torch.pt")
     (tmp_path / "folder.pt").mkdir()
-    return [("empty.pt", "empty"), ("random.pt", "damaged, truncated"), ("truncated.pt", "damaged, truncated"),
-            ("no_options.pt", "has no 'options'"), ("other.pt", "not a unet_lesson checkpoint"),
-            ("bare_state.pt", "bare state_dict"), ("class.pt", "Gadget.*never does"),
-            ("class_torch.pt", "Gadget.*never does"), ("folder.pt", "is a folder"),
-            ("missing.pt", "There is no checkpoint")]
+    return [
+        ("empty.pt", "empty"),
+        ("random.pt", "damaged, truncated"),
+        ("truncated.pt", "damaged, truncated"),
+        ("no_options.pt", "has no 'options'"),
+        ("other.pt", "not a unet_lesson checkpoint"),
+        ("bare_state.pt", "bare state_dict"),
+        ("class.pt", "Gadget.*never does"),
+        ("class_torch.pt", "Gadget.*never does"),
+        ("folder.pt", "is a folder"),
+        ("missing.pt", "There is no checkpoint"),
+    ]
 
 
 def test_every_unusable_file_is_one_clear_checkpoint_error(tmp_path):
@@ -142,8 +158,11 @@ def test_every_unusable_file_is_one_clear_checkpoint_error(tmp_path):
 
 
 def test_model_from_checkpoint_with_weights_of_another_network(tmp_path):
-    ck = {"format": CK.FORMAT, "options": UNet(**{**TINY, "depth": 3}).options.as_dict(),
-          "state_dict": _tiny().state_dict()}
+    ck = {
+        "format": CK.FORMAT,
+        "options": UNet(**{**TINY, "depth": 3}).options.as_dict(),
+        "state_dict": _tiny().state_dict(),
+    }
     torch.save(ck, tmp_path / "mixed.pt")
     with pytest.raises(CheckpointError, match=r"mixed\.pt does not hold the weights.*train again"):
         model_from_checkpoint(tmp_path / "mixed.pt")

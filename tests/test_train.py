@@ -1,4 +1,5 @@
 """The training loop: batches (same and valid padding), loss goes down, checkpoints, resume, Ctrl-C."""
+
 import os
 
 import numpy as np
@@ -13,6 +14,7 @@ from unet_lesson.seg.checkpoints import load_checkpoint
 from unet_lesson.seg.data import make_dataset
 from unet_lesson.seg.predict import predict
 from unet_lesson.seg.train import TrainingSet, evaluate, lesson_model, prepare, sample_batch, train
+from unet_lesson.seg.train_checks import finite_state
 
 TINY = dict(padding="same", base_channels=4, depth=2)
 TINY_VALID = dict(padding="valid", base_channels=4, depth=2, batch_norm=True)
@@ -95,8 +97,9 @@ def test_predict_covers_any_image(opts, size):
 def test_short_run_decreases_loss(data, opts):
     tr, va = data
     torch.manual_seed(0)
-    r = train(UNet(**opts), tr, va, steps=40, batch_size=4, tile=32, lr=1e-2, eval_every=20, progress=False,
-              device="cpu")
+    r = train(
+        UNet(**opts), tr, va, steps=40, batch_size=4, tile=32, lr=1e-2, eval_every=20, progress=False, device="cpu"
+    )
     loss = np.array(r.history.loss)
     assert loss[-8:].mean() < 0.8 * loss[:4].mean()
     assert r.steps == 40 and r.history.eval_step == [20, 40] and not r.interrupted
@@ -124,8 +127,7 @@ def test_resume_continues_exactly(data, tmp_path):
 
 def test_resume_with_other_options_is_refused(data, tmp_path):
     tr, va = data
-    train(UNet(**TINY), tr, va, steps=2, batch_size=2, tile=24, eval_every=2, progress=False,
-          checkpoint_dir=tmp_path)
+    train(UNet(**TINY), tr, va, steps=2, batch_size=2, tile=24, eval_every=2, progress=False, checkpoint_dir=tmp_path)
     with pytest.raises(ValueError, match="checkpoint is for"):
         train(UNet(**TINY_VALID), tr, va, steps=4, tile=24, progress=False, checkpoint_dir=tmp_path, resume=True)
     with pytest.raises(ValueError, match="checkpoint_dir"):
@@ -145,8 +147,9 @@ def test_ctrl_c_keeps_the_best_model(data, tmp_path, monkeypatch):
 
     monkeypatch.setattr(T, "weighted_cross_entropy", interrupt_at_13)
     torch.manual_seed(0)
-    r = train(UNet(**TINY), tr, va, steps=50, batch_size=2, tile=24, eval_every=4, progress=False,
-              checkpoint_dir=tmp_path)
+    r = train(
+        UNet(**TINY), tr, va, steps=50, batch_size=2, tile=24, eval_every=4, progress=False, checkpoint_dir=tmp_path
+    )
     assert r.interrupted and r.steps == 12
     best = load_checkpoint(tmp_path / "best.pt")
     assert best["step"] == r.best_step and best["dice"] == r.best_dice == max(r.history.dice)
@@ -247,9 +250,19 @@ def test_a_new_run_never_replaces_an_earlier_one(data, tmp_path):
     with pytest.raises(T.RunFolderError, match="last.pt: step 2"):
         train(UNet(**TINY), tr, steps=2, checkpoint_dir=tmp_path / "noval", **FAST)
     # overwrite=True starts again: the old files are replaced, not mixed with the new run's
-    r = train(UNet(**TINY), tr, va, steps=3, eval_every=10, checkpoint_dir=folder, overwrite=True,
-              **{k: v for k, v in FAST.items() if k != "eval_every"})
-    assert load_checkpoint(folder / "last.pt")["step"] == 3 == load_checkpoint(folder / "best.pt")["step"] == r.best_step
+    r = train(
+        UNet(**TINY),
+        tr,
+        va,
+        steps=3,
+        eval_every=10,
+        checkpoint_dir=folder,
+        overwrite=True,
+        **{k: v for k, v in FAST.items() if k != "eval_every"},
+    )
+    assert (
+        load_checkpoint(folder / "last.pt")["step"] == 3 == load_checkpoint(folder / "best.pt")["step"] == r.best_step
+    )
     with pytest.raises(ValueError, match="choose one"):
         train(UNet(**TINY), tr, va, steps=3, checkpoint_dir=folder, overwrite=True, resume=True, **FAST)
 
@@ -292,9 +305,19 @@ def _check_clean_stop(r, capsys, best_path=None):
         assert _same(_weights(r.model), load_checkpoint(best_path)["state_dict"])
 
 
-@pytest.mark.parametrize("where, at", [("prepare", 1), ("sample_batch", 1), ("sample_batch", 7), ("evaluate", 1),
-                                       ("evaluate", 2), ("save_checkpoint", 1), ("save_checkpoint", 3),
-                                       ("weighted_cross_entropy", 6)])
+@pytest.mark.parametrize(
+    "where, at",
+    [
+        ("prepare", 1),
+        ("sample_batch", 1),
+        ("sample_batch", 7),
+        ("evaluate", 1),
+        ("evaluate", 2),
+        ("save_checkpoint", 1),
+        ("save_checkpoint", 3),
+        ("weighted_cross_entropy", 6),
+    ],
+)
 def test_ctrl_c_at_any_moment_stops_cleanly(data, tmp_path, monkeypatch, capsys, where, at):
     tr, va = data
     model = UNet(**TINY)
@@ -377,14 +400,22 @@ def test_nan_pixels_are_refused_by_name(data):
     images[2, 5, 5] = np.nan
     images[3, :2, 0] = np.inf
     bad = T.Dataset(images, tr.instances, tr.masks)
-    for call in (lambda: prepare(bad), lambda: train(UNet(**TINY), bad, va, **FAST),
-                 lambda: train(UNet(**TINY), tr, bad, **FAST)):
+    for call in (
+        lambda: prepare(bad),
+        lambda: train(UNet(**TINY), bad, va, **FAST),
+        lambda: train(UNet(**TINY), tr, bad, **FAST),
+    ):
         with pytest.raises(ValueError, match=r"image 2 \(1 pixel\), .*image 3 \(2 pixels\)"):
             call()
     ts = prepare(tr)
     with pytest.raises(ValueError, match=r"weight map 0 \(1 pixel\)"):
-        prepare(TrainingSet(ts.images, ts.masks, np.where(np.arange(ts.weights.size).reshape(ts.weights.shape) == 0,
-                                                          np.nan, ts.weights)))
+        prepare(
+            TrainingSet(
+                ts.images,
+                ts.masks,
+                np.where(np.arange(ts.weights.size).reshape(ts.weights.shape) == 0, np.nan, ts.weights),
+            )
+        )
 
 
 @pytest.mark.parametrize("lr", [1e6, 1e9])
@@ -392,12 +423,12 @@ def test_a_diverging_run_stops_and_saves_nothing_nan(data, tmp_path, capsys, lr)
     tr, va = data
     r = train(UNet(**TINY), tr, va, steps=30, lr=lr, checkpoint_dir=tmp_path, **FAST)
     assert r.diverged and not r.model.training and r.steps < 30
-    assert T.finite_state(r.model.state_dict())
+    assert finite_state(r.model.state_dict())
     out = capsys.readouterr().out
     assert "diverged: at step" in out and "lr=" in out and "smaller" in out and r.message in out
     for name in ("best.pt", "last.pt"):
         if (tmp_path / name).exists():
-            assert T.finite_state(load_checkpoint(tmp_path / name)["state_dict"])
+            assert finite_state(load_checkpoint(tmp_path / name)["state_dict"])
     assert r.best_dice is None or all(np.isfinite(r.history.dice))
 
 
@@ -450,7 +481,9 @@ BAD_ARGUMENTS = [
 ]
 
 
-@pytest.mark.parametrize("bad, match", BAD_ARGUMENTS, ids=[f"{k}={v!r}" for b, _ in BAD_ARGUMENTS for k, v in b.items()])
+@pytest.mark.parametrize(
+    "bad, match", BAD_ARGUMENTS, ids=[f"{k}={v!r}" for b, _ in BAD_ARGUMENTS for k, v in b.items()]
+)
 def test_every_argument_is_checked_before_anything_runs(data, monkeypatch, bad, match):
     tr, va = data
 
@@ -499,7 +532,9 @@ tr, va = make_dataset(4, 48, seed=0), make_dataset(2, 48, seed=1)
 out = []
 for trial, delays in enumerate(json.loads(sys.argv[1])):
     folder = os.path.join(sys.argv[2], str(trial))
+    go = threading.Event()
     def fire():
+        go.wait()
         for d in delays:
             time.sleep(d)
             os.kill(os.getpid(), signal.SIGINT)
@@ -507,6 +542,7 @@ for trial, delays in enumerate(json.loads(sys.argv[1])):
     t = threading.Thread(target=fire)
     t.start()
     try:
+        go.set()  # the first signal comes a few milliseconds after train() is entered, or later
         r = train(model, tr, va, steps=100000, batch_size=2, tile=24, eval_every=3, progress=False, device="cpu",
                   checkpoint_dir=folder)
         row = {"escaped": False, "interrupted": r.interrupted, "training": model.training, "message": r.message}
@@ -533,10 +569,15 @@ def test_real_ctrl_c_signals_at_any_moment(tmp_path):
     import subprocess
     import sys
 
-    delays = [[0.0], [0.02], [0.3], [0.9, 0.0], [1.2, 0.01]]
+    delays = [[0.005], [0.03], [0.3], [0.8, 0.0], [1.2, 0.002]]
     env = {**os.environ, "PYTHONPATH": os.pathsep.join(sys.path)}
-    p = subprocess.run([sys.executable, "-c", REAL_CTRL_C, json.dumps(delays), str(tmp_path)], env=env,
-                       capture_output=True, text=True, timeout=300)
+    p = subprocess.run(
+        [sys.executable, "-c", REAL_CTRL_C, json.dumps(delays), str(tmp_path)],
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=300,
+    )
     assert p.returncode == 0, p.stderr[-3000:]
     rows = json.loads(p.stdout.strip().splitlines()[-1])
     assert len(rows) == len(delays)

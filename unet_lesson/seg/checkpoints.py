@@ -8,6 +8,7 @@
   checkpoint, or a checkpoint without the network's options raises one :class:`CheckpointError`
   naming the file and what to do (never advising to load it unsafely).
 """
+
 from __future__ import annotations
 
 import os
@@ -22,8 +23,15 @@ from ..core.env import seeded
 from ..core.model import UNet
 from ..core.options import options_of
 
-__all__ = ["FORMAT", "CheckpointError", "save_atomic", "save_checkpoint", "load_checkpoint",
-           "model_from_checkpoint", "remove_stale_temporaries"]
+__all__ = [
+    "FORMAT",
+    "CheckpointError",
+    "save_atomic",
+    "save_checkpoint",
+    "load_checkpoint",
+    "model_from_checkpoint",
+    "remove_stale_temporaries",
+]
 
 FORMAT = "unet_lesson.train/1"
 #: a temporary file older than this (seconds) is stale even if its process id is in use again
@@ -43,7 +51,7 @@ def remove_stale_temporaries(path) -> list[Path]:
         return removed
     prefix = f".{path.name}."
     for tmp in path.parent.iterdir():
-        pid_text = tmp.name[len(prefix):-len(".tmp")]
+        pid_text = tmp.name[len(prefix) : -len(".tmp")]
         if not (tmp.name.startswith(prefix) and tmp.name.endswith(".tmp") and pid_text.isdigit()):
             continue  # not a temporary file of save_atomic for this path
         pid = int(pid_text)
@@ -105,17 +113,23 @@ def load_checkpoint(path, map_location="cpu") -> dict:
     """Read a checkpoint with ``torch.load(..., weights_only=True)`` (loading it never runs code from the
     file); a file that cannot be used raises :class:`CheckpointError` saying which and what to do."""
     path = Path(path)
-    remake = ("Delete it and train again (or, for a shipped checkpoint, rebuild it with "
-              "`python scripts/make_checkpoints.py`).")
+    remake = (
+        "Delete it and train again (or, for a shipped checkpoint, rebuild it with "
+        "`python scripts/make_checkpoints.py`)."
+    )
     if not path.exists():
-        raise CheckpointError(f"There is no checkpoint {path}: check the path (train() writes best.pt and "
-                              "last.pt into its checkpoint_dir).")
+        raise CheckpointError(
+            f"There is no checkpoint {path}: check the path (train() writes best.pt and "
+            "last.pt into its checkpoint_dir)."
+        )
     if path.is_dir():
-        raise CheckpointError(f"{path} is a folder, not a checkpoint file: give the .pt file inside it "
-                              "(e.g. best.pt or last.pt).")
+        raise CheckpointError(
+            f"{path} is a folder, not a checkpoint file: give the .pt file inside it (e.g. best.pt or last.pt)."
+        )
     if path.stat().st_size == 0:
-        raise CheckpointError(f"The checkpoint {path} is empty (0 bytes): a save was interrupted or the file "
-                              f"was truncated. {remake}")
+        raise CheckpointError(
+            f"The checkpoint {path} is empty (0 bytes): a save was interrupted or the file was truncated. {remake}"
+        )
     try:
         with warnings.catch_warnings():  # torch's notes on pickle protocols are not the student's business
             warnings.simplefilter("ignore")
@@ -127,16 +141,24 @@ def load_checkpoint(path, map_location="cpu") -> dict:
             raise CheckpointError(
                 f"{path} holds Python objects ({found.group(1)}), not only tensors and numbers: reading it would "
                 "run code from the file, which this course never does. A unet_lesson checkpoint holds tensors and "
-                "numbers only: save one with save_checkpoint(path, model) or train(..., checkpoint_dir=...).") from None
-        raise CheckpointError(f"{path} cannot be read as a unet_lesson checkpoint ({type(e).__name__}): it is "
-                              f"damaged, truncated, or not a checkpoint of this course. {remake}") from None
+                "numbers only: save one with save_checkpoint(path, model) or train(..., checkpoint_dir=...)."
+            ) from None
+        raise CheckpointError(
+            f"{path} cannot be read as a unet_lesson checkpoint ({type(e).__name__}): it is "
+            f"damaged, truncated, or not a checkpoint of this course. {remake}"
+        ) from None
     if not isinstance(ck, dict) or ck.get("format") != FORMAT:
         bare = isinstance(ck, dict) and ck and all(torch.is_tensor(v) for v in ck.values())
-        hint = (" It looks like a bare state_dict (torch.save(model.state_dict(), ...)): build the same UNet and "
-                "call model.load_state_dict(torch.load(path, weights_only=True)), then save_checkpoint(path, model)."
-                if bare else "")
-        raise CheckpointError(f"{path} is not a unet_lesson checkpoint (format {FORMAT!r}): it was written by "
-                              "something else. Use a file saved by unet_lesson (train(), save_checkpoint)." + hint)
+        hint = (
+            " It looks like a bare state_dict (torch.save(model.state_dict(), ...)): build the same UNet and "
+            "call model.load_state_dict(torch.load(path, weights_only=True)), then save_checkpoint(path, model)."
+            if bare
+            else ""
+        )
+        raise CheckpointError(
+            f"{path} is not a unet_lesson checkpoint (format {FORMAT!r}): it was written by "
+            "something else. Use a file saved by unet_lesson (train(), save_checkpoint)." + hint
+        )
     for key in ("options", "state_dict"):
         if not isinstance(ck.get(key), dict):
             raise CheckpointError(f"{path} has no {key!r}: it is an incomplete unet_lesson checkpoint. {remake}")
@@ -155,8 +177,10 @@ def model_from_checkpoint(ck, device=None) -> UNet:
         with seeded(0):  # the initial weights are replaced at once; they must not come from the student's RNG
             model = UNet(**options_of(ck["options"]).as_dict())
     except (ValueError, KeyError, TypeError) as e:
-        raise CheckpointError(f"{where} does not hold the weights of a U-Net: its options do not describe one "
-                              f"({type(e).__name__}: {_one_line(e)}). Delete it and train again.") from None
+        raise CheckpointError(
+            f"{where} does not hold the weights of a U-Net: its options do not describe one "
+            f"({type(e).__name__}: {_one_line(e)}). Delete it and train again."
+        ) from None
     state = ck.get("state_dict")
     differs = _state_differences(model.state_dict(), state) if isinstance(state, dict) else "no state_dict"
     if not differs:
@@ -165,15 +189,17 @@ def model_from_checkpoint(ck, device=None) -> UNet:
         except (RuntimeError, TypeError, ValueError) as e:
             differs = _one_line(e)
     if differs:
-        raise CheckpointError(f"{where} does not hold the weights of the network its options describe, "
-                              f"UNet({model.options.describe()}): {differs}. It was saved from another network or "
-                              "edited by hand. Delete it and train again.") from None
+        raise CheckpointError(
+            f"{where} does not hold the weights of the network its options describe, "
+            f"UNet({model.options.describe()}): {differs}. It was saved from another network or "
+            "edited by hand. Delete it and train again."
+        ) from None
     return model.to(device or "cpu").eval()
 
 
 def _one_line(e: BaseException, limit: int = 200) -> str:
     text = " ".join(str(e).split())
-    return text if len(text) <= limit else text[:limit - 3] + "..."
+    return text if len(text) <= limit else text[: limit - 3] + "..."
 
 
 def _state_differences(expected: dict, state: dict) -> str:
@@ -188,6 +214,7 @@ def _state_differences(expected: dict, state: dict) -> str:
         parts.append(f"{len(extra)} unexpected (e.g. {extra[0]})")
     if shaped:
         k = shaped[0]
-        parts.append(f"{len(shaped)} of another shape (e.g. {k}: {tuple(state[k].shape)} instead of "
-                     f"{tuple(expected[k].shape)})")
+        parts.append(
+            f"{len(shaped)} of another shape (e.g. {k}: {tuple(state[k].shape)} instead of {tuple(expected[k].shape)})"
+        )
     return ", ".join(parts)

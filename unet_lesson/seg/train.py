@@ -24,15 +24,12 @@ anything runs (:mod:`unet_lesson.seg.train_checks`), a folder holding an earlier
 without ``overwrite=True``, Ctrl-C at any moment stops cleanly with the best weights in the model, and
 a run whose loss or weights become NaN stops, saying so, without saving them.
 """
+
 from __future__ import annotations
 
 import math
-import signal
-import threading
 import time
-from contextlib import contextmanager
-from dataclasses import asdict, dataclass, field
-from pathlib import Path
+from dataclasses import dataclass
 
 import numpy as np
 import torch
@@ -47,12 +44,38 @@ from .losses import SIGMA, W0, weight_map, weighted_cross_entropy
 from .metrics import dice, iou
 from .predict import predict
 from .targets import separate_touching
-from .train_checks import (RunFolderError, TrainError, check_arguments, check_dataset, check_finite, check_weight_map,
-                           clear_run_folder, finite_state, open_run_folder, window_plan)
+from .train_checks import (
+    RunFolderError,
+    TrainError,
+    check_arguments,
+    check_dataset,
+    check_finite,
+    check_weight_map,
+    clear_run_folder,
+    open_run_folder,
+    window_plan,
+)
+from .train_run import History, TrainingRun, TrainResult, ctrl_c_once, shielded
 
-__all__ = ["LESSON_OPTIONS", "VALID_OPTIONS", "LESSON_DATA", "LESSON_TRAIN", "LESSON_STEPS", "lesson_model",
-           "TrainingSet", "prepare", "split", "sample_batch", "evaluate", "otsu_baseline", "History", "TrainResult",
-           "train", "TrainError", "RunFolderError"]
+__all__ = [
+    "LESSON_OPTIONS",
+    "VALID_OPTIONS",
+    "LESSON_DATA",
+    "LESSON_TRAIN",
+    "LESSON_STEPS",
+    "lesson_model",
+    "TrainingSet",
+    "prepare",
+    "split",
+    "sample_batch",
+    "evaluate",
+    "otsu_baseline",
+    "History",
+    "TrainResult",
+    "train",
+    "TrainError",
+    "RunFolderError",
+]
 
 #: The lesson's default network: small, same padding (output = input), trains in seconds on a CPU.
 LESSON_OPTIONS = dict(padding="same", base_channels=8, depth=3)
@@ -66,6 +89,7 @@ LESSON_DATA = dict(n_train=12, n_val=8, size=128, train_seed=0, val_seed=1)
 LESSON_TRAIN = dict(batch_size=8, tile=64, lr=5e-3, eval_every=10)
 #: Steps of the lesson's live run (about 10 s on a 2-core laptop CPU).
 LESSON_STEPS = 120
+
 
 def lesson_model(padding: str = "same", seed: int = 0, **overrides) -> UNet:
     """The lesson's small U-Net (``LESSON_OPTIONS`` or ``VALID_OPTIONS``), its weights drawn from ``seed``
@@ -83,8 +107,8 @@ def lesson_model(padding: str = "same", seed: int = 0, **overrides) -> UNet:
 class TrainingSet:
     """Images, binary masks and the paper's weight maps, ready to be cut into tiles."""
 
-    images: np.ndarray   # (N, H, W) float32
-    masks: np.ndarray    # (N, H, W) uint8
+    images: np.ndarray  # (N, H, W) float32
+    masks: np.ndarray  # (N, H, W) uint8
     weights: np.ndarray  # (N, H, W) float32
     w0: float = W0
     sigma: float = SIGMA
@@ -105,8 +129,10 @@ def prepare(dataset: Dataset | TrainingSet, w0: float = W0, sigma: float = SIGMA
         check_dataset(dataset, "the training set", "training")
         check_finite(dataset.weights, "weight map")
         if not np.isin(dataset.masks, (0, 1)).all():
-            raise TrainError("a TrainingSet's masks must be binary (0 = background, 1 = cell); got values "
-                             f"{np.unique(dataset.masks)[:8].tolist()}.")
+            raise TrainError(
+                "a TrainingSet's masks must be binary (0 = background, 1 = cell); got values "
+                f"{np.unique(dataset.masks)[:8].tolist()}."
+            )
         return dataset
     check_dataset(dataset, "the training set", "training")
     masks = separate_touching(dataset.instances)
@@ -128,8 +154,9 @@ def split(dataset: Dataset, n_val: int) -> tuple[Dataset, Dataset]:
     return part(slice(n_val, None)), part(slice(0, n_val))
 
 
-def sample_batch(tset: TrainingSet, batch_size: int, tile: int, options, rng: np.random.Generator,
-                 augment: Augment | None = None):
+def sample_batch(
+    tset: TrainingSet, batch_size: int, tile: int, options, rng: np.random.Generator, augment: Augment | None = None
+):
     """One batch: input windows ``(B, 1, S, S)``, targets and weights ``(B, T, T)`` (T = output size).
 
     For valid padding S > T: the input window comes from the mirror-padded image and the target
@@ -176,212 +203,31 @@ def otsu_baseline(dataset: Dataset) -> dict:
 # ----------------------------------------------------------------------------------
 # the loop
 # ----------------------------------------------------------------------------------
-@dataclass
-class History:
-    """Loss per step; Dice/IoU on the held-out set at each evaluation, with training seconds."""
-
-    loss: list = field(default_factory=list)
-    eval_step: list = field(default_factory=list)
-    dice: list = field(default_factory=list)
-    iou: list = field(default_factory=list)
-    seconds: list = field(default_factory=list)
-
-    def as_dict(self) -> dict:
-        return asdict(self)
-
-    @classmethod
-    def from_dict(cls, d: dict) -> "History":
-        return cls(**{k: list(v) for k, v in d.items()})
-
-
-@dataclass
-class TrainResult:
-    """What :func:`train` did; ``model`` holds the best weights (by held-out Dice), in eval mode."""
-
-    model: UNet
-    history: History
-    steps: int                 # optimizer steps done in total (including resumed ones)
-    seconds: float             # training time (without evaluation), including resumed runs
-    best_dice: float | None
-    best_step: int | None
-    time_to_target: float | None  # training seconds when held-out Dice first reached target_dice
-    interrupted: bool
-    device: str
-    diverged: bool = False     # stopped because the loss or the weights became NaN or infinite
-    message: str = ""          # one line when the run stopped early or had nothing to do (also printed)
-
-    def __repr__(self) -> str:
-        best = "n/a" if self.best_dice is None else f"{self.best_dice:.4f} at step {self.best_step}"
-        flags = "".join(f", {w}" for w, on in (("interrupted", self.interrupted), ("diverged", self.diverged)) if on)
-        return f"TrainResult(steps={self.steps}, {self.seconds:.1f} s on {self.device}, best held-out Dice {best}{flags})"
-
-
-def _shielded(run: "_Run", fn):
-    """Call ``fn``; a Ctrl-C while it runs is noted and ``fn`` run again (it must be repeatable)."""
-    for _ in range(5):
-        try:
-            return fn()
-        except KeyboardInterrupt:
-            run.interrupted = True
-    return fn()
-
-
-class _Run:
-    """The state of one call of :func:`train`: what it has done, the best weights, what is saved."""
-
-    def __init__(self, model: UNet):
-        self.model, self.s, self.opt = model, None, None
-        self.history, self.step, self.start, self.seconds, self.hit = History(), 0, 0, 0.0, None
-        self.best_dice = self.best_step = self.best_metrics = self.best_state = None
-        self.last_good, self.last_good_step = None, None
-        self.saved_last_step = self.saved_best_step = None
-        self.started = self.interrupted = self.mid_step = self.stopping = self.pending = False
-        self.critical = 0
-        self.diverged, self.why = False, ""
-        self.bar = self.threads = None
-        self.notes: list[str] = []
-
-    # ---- checkpoints: every save goes through save_checkpoint ------------------------------------------
-    @property
-    def folder(self) -> Path | None:
-        return self.s.checkpoint_dir if self.s is not None else None
-
-    def save_best(self):
-        if self.folder is not None and self.best_state is not None:
-            save_checkpoint(self.folder / "best.pt", self.model, state_dict=self.best_state, step=self.best_step,
-                            dice=self.best_metrics["dice"], iou=self.best_metrics["iou"])
-            self.saved_best_step = self.best_step
-
-    def save_last(self, state=None):
-        s = self.s
-        if self.folder is not None:
-            save_checkpoint(self.folder / "last.pt", self.model, state_dict=state, optimizer=self.opt.state_dict(),
-                            step=self.step, seconds=self.seconds, history=self.history.as_dict(),
-                            best_dice=self.best_dice, best_step=self.best_step, time_to_target=self.hit, lr=s.lr,
-                            batch_size=s.batch_size, tile=s.tile, seed=s.seed)
-            self.saved_last_step = self.step
-
-    def restore(self, last: dict, best: dict | None):
-        """Continue from ``last.pt`` (and keep ``best.pt``'s weights as the best so far)."""
-        self.start = self.step = self.saved_last_step = int(last["step"])
-        self.model.load_state_dict(last["state_dict"])
-        self.opt.load_state_dict(last["optimizer"])
-        self.seconds = float(last["seconds"])
-        self.history = History.from_dict(last["history"])
-        self.best_dice, self.best_step = last.get("best_dice"), last.get("best_step")
-        self.hit = last.get("time_to_target")
-        if best is not None:
-            self.best_state, self.saved_best_step = best["state_dict"], self.best_step
-            self.best_metrics = {"dice": best.get("dice", self.best_dice), "iou": best.get("iou")}
-
-    @contextmanager
-    def uncut(self):
-        """A block a Ctrl-C must not cut in half (an optimizer step, building the optimizer, which imports
-        parts of torch on first use): a Ctrl-C inside is raised as KeyboardInterrupt right after it."""
-        self.critical += 1
-        try:
-            yield
-        finally:
-            self.critical -= 1
-        if self.pending and not self.critical and not self.stopping:
-            self.pending, self.stopping = False, True
-            raise KeyboardInterrupt
-
-    def finite(self) -> bool:
-        return finite_state(self.model.state_dict())
-
-    def diverge(self, why: str):
-        self.diverged, self.why = True, f"Training diverged: {why}"
-
-    # ---- the end: the best weights in the model, eval mode, what is not saved yet, one line ------------
-    def finish(self) -> TrainResult:
-        self.stopping = True  # from here on a Ctrl-C is only noted (see _ctrl_c_once)
-        _shielded(self, self._close)
-        model, last_state = self.model, None
-        if self.mid_step:  # the weights may be half-updated: they are neither saved nor kept
-            if self.folder is not None and self.saved_last_step is not None:
-                self.notes.append(f"Ctrl-C came during an optimizer step, so last.pt stays at step "
-                                  f"{self.saved_last_step}")
-        elif (self.started and not self.diverged and self.folder is not None and self.step > self.start
-              and self.step != self.saved_last_step):
-            last_state = _shielded(self, lambda: _cpu_state(model))
-        keep = self.best_state
-        if keep is None and (self.diverged or self.mid_step):
-            keep = self.last_good
-
-        def put_back():
-            if keep is not None:
-                model.load_state_dict(keep)
-            model.eval()
-
-        _shielded(self, put_back)
-        if self.started and self.folder is not None:
-            if self.saved_best_step != self.best_step:
-                self._try_save(self.save_best, f"best.pt (held-out Dice {self.best_dice or 0:.3f} at step "
-                                               f"{self.best_step}) was not saved")
-            if last_state is not None:
-                self._try_save(lambda: self.save_last(last_state), f"last.pt was not updated to step {self.step}")
-        message = self._message()
-        if message:
-            print(message)
-        s = self.s
-        return TrainResult(model, self.history, self.step, self.seconds, self.best_dice, self.best_step, self.hit,
-                           self.interrupted, str(s.device) if s else "n/a", self.diverged, message)
-
-    def _close(self):
-        if self.bar is not None:
-            self.bar.close()
-            self.bar = None
-        if self.threads is not None:
-            threads, self.threads = self.threads, None
-            threads.__exit__(None, None, None)
-
-    def _try_save(self, save, what: str):
-        try:
-            save()
-        except KeyboardInterrupt:
-            self.interrupted = True
-            self.notes.append(f"{what} (Ctrl-C again while saving; the file there is the earlier one, intact)")
-
-    def _holds(self) -> str:
-        if self.best_state is not None:
-            return f"the best weights (held-out Dice {self.best_dice:.3f} at step {self.best_step})"
-        if self.diverged or self.mid_step:
-            return (f"the weights of step {self.last_good_step}" if self.last_good_step
-                    else "the weights it had before this run")
-        return f"its weights after step {self.step}" if self.step else "its initial weights, unchanged"
-
-    def _message(self) -> str:
-        s = self.s
-        if not self.started:
-            return ("Training stopped by Ctrl-C before the first step: the model is unchanged (eval mode)."
-                    if self.interrupted else "")
-        saved = self.folder is not None and self.saved_last_step is not None
-        where = f"; continue with resume=True (checkpoints in {self.folder})" if saved else ""
-        if self.diverged:
-            lesson_lr = LESSON_TRAIN["lr"]
-            smaller = f"lr={s.lr / 10:g}" if s.lr <= 10 * lesson_lr else f"the lesson's lr={lesson_lr:g}"
-            text = (f"{self.why}. The learning rate lr={s.lr:g} is probably too large for this network: try a "
-                    f"smaller one, e.g. {smaller}. The model holds "
-                    f"{self._holds()}, in eval mode; nothing NaN was saved.")
-        elif self.interrupted:
-            text = (f"Stopped by Ctrl-C at step {self.step} of {s.steps}: the model holds {self._holds()}, in eval "
-                    f"mode{where}.")
-        elif self.start >= s.steps:
-            text = (f"Nothing to train: the run in {self.folder} is already at step {self.start} and steps={s.steps} "
-                    "is the total. Give a larger steps to train further.")
-        else:
-            text = ""
-        return " ".join([text] + [f"Note: {n}." for n in self.notes]).strip()
-
-
-def train(model: UNet, train_set, val_set: Dataset | None = None, *, steps: int = LESSON_STEPS,
-          batch_size: int = LESSON_TRAIN["batch_size"], tile: int = LESSON_TRAIN["tile"],
-          lr: float = LESSON_TRAIN["lr"], seed: int = 0, augment: Augment | None = Augment(),
-          w0: float = W0, sigma: float = SIGMA, eval_every: int = LESSON_TRAIN["eval_every"],
-          time_limit: float | None = None, target_dice: float | None = None, stop_at_target: bool = False,
-          checkpoint_dir=None, resume: bool = False, overwrite: bool = False, device=None, progress: bool = True,
-          num_threads: int | None = 1, schedule: str | None = "cosine") -> TrainResult:
+def train(
+    model: UNet,
+    train_set,
+    val_set: Dataset | None = None,
+    *,
+    steps: int = LESSON_STEPS,
+    batch_size: int = LESSON_TRAIN["batch_size"],
+    tile: int = LESSON_TRAIN["tile"],
+    lr: float = LESSON_TRAIN["lr"],
+    seed: int = 0,
+    augment: Augment | None = Augment(),
+    w0: float = W0,
+    sigma: float = SIGMA,
+    eval_every: int = LESSON_TRAIN["eval_every"],
+    time_limit: float | None = None,
+    target_dice: float | None = None,
+    stop_at_target: bool = False,
+    checkpoint_dir=None,
+    resume: bool = False,
+    overwrite: bool = False,
+    device=None,
+    progress: bool = True,
+    num_threads: int | None = 1,
+    schedule: str | None = "cosine",
+) -> TrainResult:
     """Train ``model`` on ``train_set`` (a :class:`~unet_lesson.seg.data.Dataset` or :class:`TrainingSet`).
 
     * every ``eval_every`` steps: Dice/IoU on ``val_set``; the best weights are kept (and saved
@@ -412,15 +258,33 @@ def train(model: UNet, train_set, val_set: Dataset | None = None, *, steps: int 
 
     Returns a :class:`TrainResult`; ``result.model`` holds the best weights (by held-out Dice).
     """
-    run = _Run(model)
-    with _ctrl_c_once(run):
+    run = TrainingRun(model, save=save_checkpoint, lesson_lr=LESSON_TRAIN["lr"])
+    with ctrl_c_once(run):
         try:
             run.s = s = check_arguments(
-                model, train_set, val_set, steps=steps, batch_size=batch_size, tile=tile, lr=lr, seed=seed,
-                augment=augment, w0=w0, sigma=sigma, eval_every=eval_every, time_limit=time_limit,
-                target_dice=target_dice, stop_at_target=stop_at_target, checkpoint_dir=checkpoint_dir,
-                resume=resume, overwrite=overwrite, device=device, progress=progress, num_threads=num_threads,
-                schedule=schedule)
+                model,
+                train_set,
+                val_set,
+                steps=steps,
+                batch_size=batch_size,
+                tile=tile,
+                lr=lr,
+                seed=seed,
+                augment=augment,
+                w0=w0,
+                sigma=sigma,
+                eval_every=eval_every,
+                time_limit=time_limit,
+                target_dice=target_dice,
+                stop_at_target=stop_at_target,
+                checkpoint_dir=checkpoint_dir,
+                resume=resume,
+                overwrite=overwrite,
+                device=device,
+                progress=progress,
+                num_threads=num_threads,
+                schedule=schedule,
+            )
             last, best = open_run_folder(s, model.options)
             tset = prepare(train_set, s.w0, s.sigma)
             model.to(s.device)
@@ -438,7 +302,7 @@ def train(model: UNet, train_set, val_set: Dataset | None = None, *, steps: int 
         except BaseException:
             run.stopping = True
             if run.started:  # an unexpected error mid-run: still leave the best weights in the model
-                _shielded(run, run._close)
+                shielded(run, run._close)
                 if run.best_state is not None:
                     model.load_state_dict(run.best_state)
                 model.eval()
@@ -446,34 +310,7 @@ def train(model: UNet, train_set, val_set: Dataset | None = None, *, steps: int 
         return run.finish()
 
 
-@contextmanager
-def _ctrl_c_once(run: _Run):
-    """While ``train`` runs, the first Ctrl-C raises KeyboardInterrupt (the loop stops where it is); every
-    later one is only noted, so the finish (best weights back, eval mode, the last saves) always completes.
-    Only where Ctrl-C means KeyboardInterrupt (Python's default handler, as in Jupyter), in the main thread."""
-    installed = False
-    if threading.current_thread() is threading.main_thread():
-        old = signal.getsignal(signal.SIGINT)
-        if old is signal.default_int_handler:
-
-            def on_ctrl_c(signum, frame):
-                run.interrupted = True
-                if run.critical:  # inside a step that must not be cut in half: raise right after it
-                    run.pending = True
-                elif not run.stopping:
-                    run.stopping = True
-                    raise KeyboardInterrupt
-
-            signal.signal(signal.SIGINT, on_ctrl_c)
-            installed = True
-    try:
-        yield
-    finally:
-        if installed:
-            signal.signal(signal.SIGINT, old)
-
-
-def _loop(run: _Run, tset: TrainingSet, val_set, augment) -> None:
+def _loop(run: TrainingRun, tset: TrainingSet, val_set, augment) -> None:
     from tqdm.auto import tqdm
 
     s, model, opt = run.s, run.model, run.opt
@@ -487,8 +324,14 @@ def _loop(run: _Run, tset: TrainingSet, val_set, augment) -> None:
     run.last_good, run.last_good_step = _cpu_state(model), run.step
     run.threads = cpu_threads(s.num_threads if device.type == "cpu" else None)
     run.threads.__enter__()
-    run.bar = bar = tqdm(total=steps, initial=run.start, desc=f"training on {device.type}",
-                         disable=not s.progress, unit="step", leave=True)
+    run.bar = bar = tqdm(
+        total=steps,
+        initial=run.start,
+        desc=f"training on {device.type}",
+        disable=not s.progress,
+        unit="step",
+        leave=True,
+    )
     while run.step < steps:
         t0 = time.perf_counter()
         rng = np.random.default_rng([s.seed, run.step])
@@ -526,8 +369,12 @@ def _loop(run: _Run, tset: TrainingSet, val_set, augment) -> None:
                 h.iou.append(m["iou"])
                 h.seconds.append(run.seconds)
                 if run.best_dice is None or m["dice"] > run.best_dice:
-                    run.best_dice, run.best_step, run.best_metrics, run.best_state = (m["dice"], step, m,
-                                                                                      _cpu_state(model))
+                    run.best_dice, run.best_step, run.best_metrics, run.best_state = (
+                        m["dice"],
+                        step,
+                        m,
+                        _cpu_state(model),
+                    )
                     run.save_best()
                 if s.target_dice is not None and run.hit is None and m["dice"] >= s.target_dice:
                     run.hit = run.seconds

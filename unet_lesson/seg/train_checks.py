@@ -11,6 +11,7 @@ All of it happens up front, in milliseconds, before any weight map is computed o
   folder is refused, naming it and what it holds); a new run never replaces an earlier one unless
   ``overwrite=True`` (:class:`RunFolderError` says how to resume or start fresh).
 """
+
 from __future__ import annotations
 
 import os
@@ -26,8 +27,20 @@ from ..core.search import input_size_for
 from ..core.shapes import output_size
 from .checkpoints import CheckpointError, load_checkpoint
 
-__all__ = ["TrainError", "RunFolderError", "Settings", "SCHEDULES", "check_arguments", "check_weight_map",
-           "check_finite", "check_dataset", "window_plan", "open_run_folder", "clear_run_folder", "finite_state"]
+__all__ = [
+    "TrainError",
+    "RunFolderError",
+    "Settings",
+    "SCHEDULES",
+    "check_arguments",
+    "check_weight_map",
+    "check_finite",
+    "check_dataset",
+    "window_plan",
+    "open_run_folder",
+    "clear_run_folder",
+    "finite_state",
+]
 
 #: the learning-rate schedules (``None``: a constant learning rate)
 SCHEDULES = {"cosine": "from lr down to lr/20 along a half cosine over the steps"}
@@ -75,8 +88,14 @@ def _optional(value, check):
 def check_weight_map(w0, sigma) -> tuple[float, float]:
     """The weight map's ``w0`` (>= 0; 0 = class balance only) and ``sigma`` (> 0 px)."""
     w0 = real(w0, "w0", minimum=0.0, error=TrainError, hint="the weight of the gaps between cells; the paper uses 10")
-    sigma = real(sigma, "sigma", minimum=0.0, strict_minimum=True, error=TrainError,
-                 hint="the width of the gap term in pixels; the paper uses about 5")
+    sigma = real(
+        sigma,
+        "sigma",
+        minimum=0.0,
+        strict_minimum=True,
+        error=TrainError,
+        hint="the width of the gap term in pixels; the paper uses about 5",
+    )
     return w0, sigma
 
 
@@ -93,26 +112,33 @@ def check_finite(images, what: str = "image") -> None:
     listed = ", ".join(f"{what} {i} ({per[i]} pixel{'s' if per[i] != 1 else ''})" for i in which[:5])
     more = f" and {len(which) - 5} more" if len(which) > 5 else ""
     nans, infs = int(np.isnan(a).sum()), int(np.isinf(a).sum())
-    raise TrainError(f"NaN or infinite values ({nans} NaN, {infs} infinite) in {listed}{more}: one such pixel makes "
-                     "the loss NaN and then every weight. Repair or drop those images first (e.g. "
-                     "np.nan_to_num(images, nan=0.0) if the pixels are missing values).")
+    raise TrainError(
+        f"NaN or infinite values ({nans} NaN, {infs} infinite) in {listed}{more}: one such pixel makes "
+        "the loss NaN and then every weight. Repair or drop those images first (e.g. "
+        "np.nan_to_num(images, nan=0.0) if the pixels are missing values)."
+    )
 
 
 def check_dataset(data, name: str, role: str) -> None:
     """A dataset ``train`` can use: ``images`` (N, H, W) with N >= 1 and ``masks`` of the same shape, finite."""
     images, masks = getattr(data, "images", None), getattr(data, "masks", None)
     if images is None or masks is None:
-        raise TrainError(f"{name} must be a Dataset (e.g. make_dataset(...), load_folder(...)) or a TrainingSet, "
-                         f"got {type(data).__name__}.")
+        raise TrainError(
+            f"{name} must be a Dataset (e.g. make_dataset(...), load_folder(...)) or a TrainingSet, "
+            f"got {type(data).__name__}."
+        )
     images, masks = np.asarray(images), np.asarray(masks)
     if images.ndim != 3 or len(images) == 0:
         if images.ndim >= 1 and len(images) == 0:
-            raise TrainError(f"{name} has no images: {role} needs at least one (split(dataset, n_val=...) keeps "
-                             "n_val images aside and trains on the rest).")
+            raise TrainError(
+                f"{name} has no images: {role} needs at least one (split(dataset, n_val=...) keeps "
+                "n_val images aside and trains on the rest)."
+            )
         raise TrainError(f"{name}.images must be a stack (N, H, W) of grey images, got shape {images.shape}.")
     if masks.shape != images.shape:
-        raise TrainError(f"{name}.masks has shape {masks.shape} but its images {images.shape}: one mask per image, "
-                         "of the same size.")
+        raise TrainError(
+            f"{name}.masks has shape {masks.shape} but its images {images.shape}: one mask per image, of the same size."
+        )
     check_finite(images, f"{name} image")
     check_finite(masks, f"{name} mask")
 
@@ -125,48 +151,101 @@ def window_plan(tile: int, options) -> tuple[int, int, int]:
 
 
 def _check_tile(tile, options, h: int, w: int) -> int:
-    tile = whole(tile, "tile", minimum=1, error=TrainError, unit="pixels",
-                 hint="It is the side of the square tiles the loss is computed on (the lesson uses 64).")
+    tile = whole(
+        tile,
+        "tile",
+        minimum=1,
+        error=TrainError,
+        unit="pixels",
+        hint="It is the side of the square tiles the loss is computed on (the lesson uses 64).",
+    )
     out = window_plan(tile, options)[1] if tile <= max(h, w) else tile
     if out <= min(h, w):
         return tile
-    best = next((k for k in range(min(h, w), max(0, min(h, w) - 512), -1) if window_plan(k, options)[1] <= min(h, w)),
-                None)
+    best = next(
+        (k for k in range(min(h, w), max(0, min(h, w) - 512), -1) if window_plan(k, options)[1] <= min(h, w)), None
+    )
     made = f" (this network makes {out}-pixel output tiles for it)" if out != tile else ""
     use = f"use tile={best} or smaller" if best else "use larger images"
     raise TrainError(f"tile={tile}{made} does not fit into the {h}x{w} training images: {use}.")
 
 
-def check_arguments(model, train_set, val_set, *, steps, batch_size, tile, lr, seed, augment, w0, sigma,
-                    eval_every, time_limit, target_dice, stop_at_target, checkpoint_dir, resume, overwrite,
-                    device, progress, num_threads, schedule) -> Settings:
+def check_arguments(
+    model,
+    train_set,
+    val_set,
+    *,
+    steps,
+    batch_size,
+    tile,
+    lr,
+    seed,
+    augment,
+    w0,
+    sigma,
+    eval_every,
+    time_limit,
+    target_dice,
+    stop_at_target,
+    checkpoint_dir,
+    resume,
+    overwrite,
+    device,
+    progress,
+    num_threads,
+    schedule,
+) -> Settings:
     """Every argument of ``train`` (see its docstring), or a :class:`TrainError` saying what works."""
     E = TrainError
     if not isinstance(getattr(model, "options", None), UNetOptions):
-        raise E(f"model must be a UNet (e.g. lesson_model('same') or UNet(padding='same', depth=3)), got "
-                f"{type(model).__name__}.")
+        raise E(
+            f"model must be a UNet (e.g. lesson_model('same') or UNet(padding='same', depth=3)), got "
+            f"{type(model).__name__}."
+        )
     o = model.options
     if o.in_channels != 1 or o.num_classes < 2:
-        raise E(f"train() feeds grey images (one channel) and two classes (background, cell); this UNet has "
-                f"in_channels={o.in_channels}, num_classes={o.num_classes}: build it with in_channels=1, num_classes=2.")
-    steps = whole(steps, "steps", minimum=1, error=E, hint="It is the total number of optimizer steps (the lesson uses 120).")
-    batch_size = whole(batch_size, "batch_size", minimum=1, error=E, hint="It is the number of tiles per step (the lesson uses 8).")
+        raise E(
+            f"train() feeds grey images (one channel) and two classes (background, cell); this UNet has "
+            f"in_channels={o.in_channels}, num_classes={o.num_classes}: build it with in_channels=1, num_classes=2."
+        )
+    steps = whole(
+        steps, "steps", minimum=1, error=E, hint="It is the total number of optimizer steps (the lesson uses 120)."
+    )
+    batch_size = whole(
+        batch_size, "batch_size", minimum=1, error=E, hint="It is the number of tiles per step (the lesson uses 8)."
+    )
     lr = real(lr, "lr", minimum=0.0, strict_minimum=True, error=E, hint="the learning rate; the lesson uses 5e-3")
     seed = whole(seed, "seed", minimum=0, error=E, hint="Any whole number from 0 up, e.g. 0.")
     if augment is not None and not callable(augment):
         raise E(f"augment must be an Augment(...) or None (no augmentation), got {type(augment).__name__}.")
     w0, sigma = check_weight_map(w0, sigma)
-    eval_every = whole(eval_every, "eval_every", minimum=1, error=E,
-                       hint="It is the number of steps between two held-out evaluations (the lesson uses 10).")
-    time_limit = _optional(time_limit, lambda v: real(v, "time_limit", minimum=0.0, strict_minimum=True, error=E,
-                                                      hint="training seconds, or None for no limit"))
-    target_dice = _optional(target_dice, lambda v: real(v, "target_dice", minimum=0.0, maximum=1.0, error=E,
-                                                        hint="a Dice score such as 0.95, or None"))
+    eval_every = whole(
+        eval_every,
+        "eval_every",
+        minimum=1,
+        error=E,
+        hint="It is the number of steps between two held-out evaluations (the lesson uses 10).",
+    )
+    time_limit = _optional(
+        time_limit,
+        lambda v: real(
+            v, "time_limit", minimum=0.0, strict_minimum=True, error=E, hint="training seconds, or None for no limit"
+        ),
+    )
+    target_dice = _optional(
+        target_dice,
+        lambda v: real(v, "target_dice", minimum=0.0, maximum=1.0, error=E, hint="a Dice score such as 0.95, or None"),
+    )
     stop_at_target = flag(stop_at_target, "stop_at_target", error=E)
-    resume, overwrite, progress = (flag(v, n, error=E) for v, n in
-                                   ((resume, "resume"), (overwrite, "overwrite"), (progress, "progress")))
-    num_threads = _optional(num_threads, lambda v: whole(v, "num_threads", minimum=1, error=E,
-                                                         hint="It is the number of CPU threads (or None: torch's setting)."))
+    resume, overwrite, progress = (
+        flag(v, n, error=E) for v, n in ((resume, "resume"), (overwrite, "overwrite"), (progress, "progress"))
+    )
+    num_threads = _optional(
+        num_threads,
+        lambda v: whole(
+            v, "num_threads", minimum=1, error=E, hint="It is the number of CPU threads (or None: torch's setting)."
+        ),
+    )
     if schedule is not None:
         schedule = choice(schedule, "schedule (or None: a constant learning rate)", SCHEDULES, error=E)
     if stop_at_target and target_dice is None:
@@ -188,8 +267,26 @@ def check_arguments(model, train_set, val_set, *, steps, batch_size, tile, lr, s
         check_dataset(val_set, "val_set", "the held-out evaluation (or val_set=None: no Dice, no best.pt)")
     h, w = np.asarray(train_set.images).shape[1:]
     tile = _check_tile(tile, o, h, w)
-    return Settings(steps, batch_size, tile, lr, seed, w0, sigma, eval_every, time_limit, target_dice,
-                    stop_at_target, checkpoint_dir, resume, overwrite, device, progress, num_threads, schedule)
+    return Settings(
+        steps,
+        batch_size,
+        tile,
+        lr,
+        seed,
+        w0,
+        sigma,
+        eval_every,
+        time_limit,
+        target_dice,
+        stop_at_target,
+        checkpoint_dir,
+        resume,
+        overwrite,
+        device,
+        progress,
+        num_threads,
+        schedule,
+    )
 
 
 def _device(device) -> torch.device:
@@ -266,8 +363,9 @@ def open_run_folder(s: Settings, options: UNetOptions) -> tuple[dict | None, dic
     if folder is None:
         return None, None
     if folder.exists() and not folder.is_dir():
-        raise RunFolderError(f"checkpoint_dir {folder} is a file, not a folder: give a folder name, e.g. "
-                             f"'{folder.with_suffix('')}_run'.")
+        raise RunFolderError(
+            f"checkpoint_dir {folder} is a file, not a folder: give a folder name, e.g. '{folder.with_suffix('')}_run'."
+        )
     last_path, best_path = folder / "last.pt", folder / "best.pt"
     if not s.resume:
         if s.overwrite or not any((folder / n).exists() for n in RUN_FILES):
@@ -276,30 +374,41 @@ def open_run_folder(s: Settings, options: UNetOptions) -> tuple[dict | None, dic
             f"{folder} already holds a training run ({_summary(folder)}); a new run would replace it. "
             f"To continue that run: resume=True (steps is the total, so give more than it has done). "
             f"To start again: overwrite=True (replaces best.pt and last.pt there), or a new folder, e.g. "
-            f"checkpoint_dir='{_free_name(folder).as_posix()}'.")
+            f"checkpoint_dir='{_free_name(folder).as_posix()}'."
+        )
     if not last_path.is_file():
         nearby = [p for p in _runs_nearby(folder) if Path(p) != folder]
         also = f" Folders beside it with a last.pt: {', '.join(nearby)}." if nearby else ""
-        raise RunFolderError(f"resume=True continues from {last_path}, but {_contents(folder)}: check the folder "
-                             f"name, or start a new run without resume=True.{also}")
+        raise RunFolderError(
+            f"resume=True continues from {last_path}, but {_contents(folder)}: check the folder "
+            f"name, or start a new run without resume=True.{also}"
+        )
     last = load_checkpoint(last_path, map_location=s.device)
     try:
         theirs = options_of(last["options"])
     except ValueError as e:
-        raise RunFolderError(f"{last_path} stores options that describe no U-Net ({e}): it cannot be continued. "
-                             "Start again with overwrite=True, or in a new checkpoint_dir.") from None
+        raise RunFolderError(
+            f"{last_path} stores options that describe no U-Net ({e}): it cannot be continued. "
+            "Start again with overwrite=True, or in a new checkpoint_dir."
+        ) from None
     if theirs != options:
-        raise RunFolderError(f"the checkpoint is for UNet({theirs.describe()}), not UNet({options.describe()}): "
-                             f"{last_path} cannot continue with this model. Build the model it was trained with "
-                             f"(UNet(**load_checkpoint('{last_path.as_posix()}')['options'])), or train this one "
-                             "in a new checkpoint_dir.")
+        raise RunFolderError(
+            f"the checkpoint is for UNet({theirs.describe()}), not UNet({options.describe()}): "
+            f"{last_path} cannot continue with this model. Build the model it was trained with "
+            f"(UNet(**load_checkpoint('{last_path.as_posix()}')['options'])), or train this one "
+            "in a new checkpoint_dir."
+        )
     if not finite_state(last["state_dict"]):
-        raise RunFolderError(f"{last_path} holds NaN or infinite weights (a run that diverged): it cannot be "
-                             "continued. Start again with overwrite=True and a smaller lr.")
+        raise RunFolderError(
+            f"{last_path} holds NaN or infinite weights (a run that diverged): it cannot be "
+            "continued. Start again with overwrite=True and a smaller lr."
+        )
     best = load_checkpoint(best_path) if best_path.exists() else None
     if best is not None and options_of(best["options"]) != options:
-        raise RunFolderError(f"{best_path} is for UNet({options_of(best['options']).describe()}), not "
-                             f"UNet({options.describe()}): it does not belong to this run. Move it away and resume.")
+        raise RunFolderError(
+            f"{best_path} is for UNet({options_of(best['options']).describe()}), not "
+            f"UNet({options.describe()}): it does not belong to this run. Move it away and resume."
+        )
     return last, best
 
 

@@ -668,6 +668,8 @@ def test_plan_view_deepest_network_and_a_huge_valid_tile_answer():
     huge = 188 + 16 * 10**20  # valid: one tile covers the image, the padding is enormous, nothing is allocated
     v = _quick(safe_view, view_fn=L.plan_view, tile=huge)
     assert v.ok and v.data["tiles"] == 1 and v.data["margin"] == 92
+    assert v.figure is None and "Not drawn" in v.html  # the image would be a dot: the numbers only
+    assert L.plan_view(tile=572, height=37, width=53).figure is not None  # a small image is still drawn
 
 
 def test_too_many_tiles_are_refused_with_the_numbers():

@@ -44,6 +44,7 @@ __all__ = [
     "PAPER_TILE",
     "ISBI_IMAGE",
     "MAX_DRAWN_TILES",
+    "MAX_DRAWN_ZOOM",
 ]
 
 LESSON = Lesson(
@@ -63,6 +64,8 @@ ISBI_IMAGE = (512, 512)
 
 #: how many tiles the widget still draws (a plan of more is refused with its numbers)
 MAX_DRAWN_TILES = 400
+#: the widget draws the plan while the mirror-padded canvas is at most this many times the image's side
+MAX_DRAWN_ZOOM = 50
 
 
 def tile_message(tile=PAPER_TILE, **unet_options) -> str:
@@ -126,9 +129,16 @@ def plan_view(
     ]
     message = tile_message(th if th == tw else (th, tw), depth=depth)
     body = f"<p class='ul-tile-message'>{html.escape(message)}</p>" + key_value_table(lines, css="ul-tile-plan")
+    zoom = max(plan.padded_shape[0] / H, plan.padded_shape[1] / W)
+    if zoom > MAX_DRAWN_ZOOM:
+        body += (
+            f"<p class='ul-tile-note'>Not drawn: the padded canvas is {zoom:.3g} times the image's side, so the "
+            f"image would be a dot (the widget draws up to {MAX_DRAWN_ZOOM} times). The numbers above are the plan."
+            "</p>"
+        )
     return View(
         html=body,
-        figure=plot_plan(plan),
+        figure=plot_plan(plan) if zoom <= MAX_DRAWN_ZOOM else None,
         data=dict(
             tile=th,
             output=oh,

@@ -69,9 +69,10 @@ PINNED = {
     "8.4": 0.905,  # D / (2 - D) = 0.95 / 1.05
     # 09: overlap-tile
     "9.1": 92,  # (572 - 388) / 2
-    "9.2": 6,  # step 384: ceil(1000/384) = 3 rows, ceil(700/384) = 2 columns
-    "9.3": 604,  # 188 + 16k above 600
-    "9.4": "b",
+    "9.3": 604,  # 188 + 16k above 600: 188 + 16*26
+    "9.4": 16,  # 2**4: four 2x2 max pools
+    "9.5": "b",
+    "9.6": 8,  # step 384 (388 rounded down to a multiple of 16): ceil(1160/384) = 4 rows, ceil(700/384) = 2 columns
 }
 
 EXERCISES = {e.key: e for m in course.modules() for e in m.EXERCISES}

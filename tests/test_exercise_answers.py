@@ -41,11 +41,11 @@ PINNED = {
     "3.8": "c",  # 2x2 kernel, stride 2
     # 04: copy and crop
     "4.1": 16,  # (136 - 104) / 2
-    "4.2": "56x56x1024",  # 512 + 512 channels
-    "4.3": 5,  # 65 - 56 = 9: 4 on top, 5 at the bottom
-    "4.4": 588,  # 188 + 16k: 572, then 588
-    "4.5": 0,  # same padding: 576 meets 576, nothing to cut
-    "4.6": "b",
+    "4.3": "56x56x1024",  # 512 + 512 channels
+    "4.5": 5,  # 65 - 56 = 9: 4 on top, 5 at the bottom
+    "4.6": 281,  # 574 -> 572 -> 570 | pool 285 -> 283 -> 281: odd at the second pool
+    "4.7": 0,  # same padding: 576 meets 576, nothing to cut
+    "4.8": "b",
     # 05: the 1x1 head
     "5.1": "388x388x2",
     "5.2": 130,  # 64*2 + 2

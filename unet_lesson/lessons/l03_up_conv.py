@@ -22,8 +22,9 @@ from functools import lru_cache
 
 import numpy as np
 
-from ..core.env import seeded
-from ..core.parse import BadValue, whole
+from ..core.crops import LARGEST, not_giant
+from ..core.env import cpu_threads, seeded
+from ..core.parse import whole
 from ..core.sizes import conv_out, up_conv_out
 from ..core.transposed import (
     DEMO_CHANNELS,
@@ -92,7 +93,7 @@ UNET_KERNEL = np.array([[1.0, 2.0], [3.0, 4.0]])
 
 #: What is run for real, and up to where (beyond, the arithmetic answers and the view says what it did not run).
 LIMITS = {
-    "largest value": 10**100,  # any setting: beyond it, a message (no map has a googol pixels)
+    "largest value": LARGEST,  # any setting: beyond 10**100, a message (no map has a googol pixels)
     "elements": 2**21,  # channels x pixels of the input and the output, and weights, of a layer run on the CPU
     "pixels": 2**18,  # pixels (H x W) of a map, and of the copies' canvas, run for real (512 x 512)
     "work": 2 * 10**9,  # multiply-adds of the full layer's forward pass (about half a second)
@@ -121,15 +122,8 @@ _WHAT = {
 
 def _whole(name: str, value, minimum: int) -> int:
     """The one parser (unet_lesson.core.parse.whole), with this lesson's words for what each setting means,
-    and the course's largest value (so that every number it prints can be printed)."""
-    n = whole(value, name, minimum=minimum, hint=_WHAT.get(name, ""))
-    if n > LIMITS["largest value"]:
-        digits = int(n.bit_length() * 0.30103) + 1
-        raise BadValue(
-            f"{name} has about {digits:,} digits: more than 10**100, the largest value this lesson computes with "
-            f"(no feature map comes near it). {_WHAT.get(name, '')}".rstrip()
-        )
-    return n
+    after the course's largest value (so that every number it prints can be printed)."""
+    return whole(not_giant(value, name, _WHAT.get(name, "")), name, minimum=minimum, hint=_WHAT.get(name, ""))
 
 
 def _settings(size, kernel, stride, padding, output_padding, in_channels, out_channels) -> tuple[int, ...]:
@@ -240,7 +234,7 @@ def layer_facts(
             (out_channels,),
             weights + out_channels,
         )
-    with torch.no_grad():
+    with torch.no_grad(), cpu_threads(1):  # one thread: on a busy machine a second one only spin-waits
         if full:
             layer = real_layer(in_channels, out_channels, kernel, stride, padding, output_padding, device="cpu")
             c, h, w = layer(torch.zeros(1, in_channels, size, size)).shape[1:]

@@ -33,18 +33,19 @@ PINNED = {
     "2.6": 3,  # 64->128, 128->256, 256->512: the first conv of levels 2-4
     # 03: the up-conv
     "3.1": "56x56x512",  # (28 - 1)*2 + 2 = 56, 512 kernels
-    "3.2": 2_097_664,  # 1024*512*2*2 + 512
-    "3.3": 10,  # (5 - 1)*2 - 2*1 + 3 + 1
-    "3.4": "c",  # 2x2 kernel, stride 2
+    "3.2": 10,  # 1*1 + 2*1 + 3*1 + 4*1: each copy's corner on the centre
+    "3.4": 14,  # (7 - 1)*2 - 2*1 + 3 + 1
     "3.5": 32,  # (16 - 1)*2 + 2
-    "3.6": 10,  # 1*1 + 2*1 + 3*1 + 4*1: each copy's corner
+    "3.6": 2_097_664,  # 1024*512*2*2 + 512
+    "3.7": (4, 16),  # 2x2 output pixels (rows) by 4x4 input pixels (columns)
+    "3.8": "c",  # 2x2 kernel, stride 2
     # 04: copy and crop
     "4.1": 16,  # (136 - 104) / 2
-    "4.2": "56x56x1024",  # 512 + 512 channels
-    "4.3": 5,  # 65 - 56 = 9: 4 on top, 5 at the bottom
-    "4.4": 588,  # 188 + 16k: 572, then 588
-    "4.5": 0,  # same padding: 576 meets 576, nothing to cut
-    "4.6": "b",
+    "4.3": "56x56x1024",  # 512 + 512 channels
+    "4.5": 5,  # 65 - 56 = 9: 4 on top, 5 at the bottom
+    "4.6": 281,  # 574 -> 572 -> 570 | pool 285 -> 283 -> 281: odd at the second pool
+    "4.7": 0,  # same padding: 576 meets 576, nothing to cut
+    "4.8": "b",
     # 05: the 1x1 head
     "5.1": "388x388x2",
     "5.2": 130,  # 64*2 + 2
@@ -87,7 +88,7 @@ def test_the_worked_examples_in_the_comments_hold():
     assert round(10 * math.exp(-9 / 50), 2) == PINNED["8.1"]
     assert round(0.95 / 1.05, 3) == PINNED["8.4"]
     assert 2 * (64 + 128 + 256 + 512 + 1024 + 512 + 256 + 128 + 64) == PINNED["7.3"]
-    assert 1024 * 512 * 2 * 2 + 512 == PINNED["3.2"]
+    assert 1024 * 512 * 2 * 2 + 512 == PINNED["3.6"]
 
 
 @pytest.mark.parametrize("key", sorted(PINNED, key=lambda k: tuple(map(int, k.split(".")))))

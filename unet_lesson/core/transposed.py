@@ -256,8 +256,9 @@ def overlap_levels(kernel: int, stride: int) -> tuple[int, ...]:
     return (k // s,) if k % s == 0 else (k // s, k // s + 1)
 
 
-# checkerboard_facts looks at O(kernel + stride) positions, so those two are bounded; the size may be huge
-_FACTS_SIZE, _FACTS_KERNEL = 10**12, 10**5
+# checkerboard_facts evaluates a few positions per regime (_count_range), so every value may be huge;
+# the bounds only keep the numbers in the range a student can read
+_FACTS_SIZE, _FACTS_KERNEL = 10**12, 10**12
 _FACTS_HINT = "Away from the borders the counts repeat with period stride, so larger values show nothing new."
 
 

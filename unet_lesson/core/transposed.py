@@ -256,26 +256,20 @@ def overlap_levels(kernel: int, stride: int) -> tuple[int, ...]:
     return (k // s,) if k % s == 0 else (k // s, k // s + 1)
 
 
-# checkerboard_facts evaluates a few positions per regime (_count_range), so every value may be huge;
-# the bounds only keep the numbers in the range a student can read
-_FACTS_SIZE, _FACTS_KERNEL = 10**12, 10**12
-_FACTS_HINT = "Away from the borders the counts repeat with period stride, so larger values show nothing new."
-
-
 def checkerboard_facts(
     size: int = 6, kernel: int = 3, stride: int = 2, padding: int = 0, output_padding: int = 0
 ) -> dict:
     """How many copies paint an output pixel: min and max over the output, and in the interior (at least
     ``kernel - 1`` pixels from the border of the untrimmed canvas, where the borders' fewer copies do not
     count). Exact for any size: computed along one axis (the 2-D count of a square map is the row's count
-    times the column's) at the few positions where it can change."""
+    times the column's) at the few positions where it can change, so any value, however huge, answers at once."""
     size, kernel, stride = (
-        whole(size, "size", minimum=1, maximum=_FACTS_SIZE, hint=_FACTS_HINT),
-        whole(kernel, "kernel", minimum=1, maximum=_FACTS_KERNEL, hint=_FACTS_HINT),
-        whole(stride, "stride", minimum=1, maximum=_FACTS_KERNEL, hint=_FACTS_HINT),
+        whole(size, "size", minimum=1),
+        whole(kernel, "kernel", minimum=1),
+        whole(stride, "stride", minimum=1),
     )
-    padding = whole(padding, "padding", minimum=0, maximum=_FACTS_SIZE, hint=_FACTS_HINT)
-    output_padding = whole(output_padding, "output_padding", minimum=0, maximum=_FACTS_KERNEL, hint=_FACTS_HINT)
+    padding = whole(padding, "padding", minimum=0)
+    output_padding = whole(output_padding, "output_padding", minimum=0)
     out = up_conv_out(size, kernel, stride, padding, output_padding)
     end = (size - 1) * stride + kernel
     lo, hi = _count_range(padding, padding + out, size, kernel, stride)

@@ -46,11 +46,12 @@ PINNED = {
     "4.5": 0,  # same padding: 576 meets 576, nothing to cut
     "4.6": "b",
     # 05: the 1x1 head
-    "5.1": "388x388x2",
+    "5.1": "388x388x3",  # a 1x1 conv keeps 388; 3 kernels give 3 channels
     "5.2": 130,  # 64*2 + 2
     "5.3": 325,  # 64*5 + 5
     "5.4": 1.0,  # softmax sums to one
     "5.5": "b",
+    "5.7": "b",  # measured: a head fitted on random features finds most cells; the trained network more
     # 06: the original U-Net
     "6.1": 640,  # 3*3*1*64 + 64
     "6.2": 196,  # 200 -> 198 -> 196

@@ -55,8 +55,10 @@ PINNED = {
     # 06: the original U-Net
     "6.1": 640,  # 3*3*1*64 + 64
     "6.2": 196,  # 200 -> 198 -> 196
-    "6.3": 588,  # 572 + 16
+    "6.3": 988,  # 188 + 16k <= 1000: k = 50 (1000 itself is odd at the third pool)
     "6.4": 516,  # 700 - 184
+    "6.7": 0.059,  # sqrt(2 / (9 * 64)) = sqrt(2/576) = 0.0589
+    "6.8": 8,  # three 2x2 pools: a grid of 2**3 pixels
     # 07: the same-padding U-Net
     "7.1": 32,  # the bottom keeps 32 with same padding
     "7.2": "64x64x512",  # 32 * 2, 1024 / 2
@@ -88,6 +90,8 @@ def test_the_worked_examples_in_the_comments_hold():
     assert round(0.95 / 1.05, 3) == PINNED["8.4"]
     assert 2 * (64 + 128 + 256 + 512 + 1024 + 512 + 256 + 128 + 64) == PINNED["7.3"]
     assert 1024 * 512 * 2 * 2 + 512 == PINNED["3.2"]
+    assert round(math.sqrt(2 / (9 * 64)), 3) == PINNED["6.7"]
+    assert (PINNED["6.3"] - 188) % 16 == 0 and PINNED["6.3"] + 16 > 1000
 
 
 @pytest.mark.parametrize("key", sorted(PINNED, key=lambda k: tuple(map(int, k.split(".")))))

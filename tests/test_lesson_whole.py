@@ -168,11 +168,89 @@ def test_receptive_field_bad_position():
         RF.receptive_field(188, (10, 0))
 
 
+# ---- lesson 06: what UNet() matches in the paper; translation equivariance -------------------------------
+def test_init_report_measures_the_papers_std_on_every_layer():
+    rows = W.init_report()
+    assert len(rows) == shape_table(572).n_conv_layers == 23
+    by_name = {r.module: r for r in rows}
+    # the paper's example: a 3x3 conv over 64 channels, N = 9 * 64 = 576
+    assert by_name["down_convs.0.conv2"].n == 576 and by_name["down_convs.0.conv2"].paper_std == pytest.approx(
+        (2 / 576) ** 0.5
+    )
+    assert by_name["down_convs.0.conv1"].n == 9 and by_name["head"].n == 64
+    assert by_name["up_samples.0.up"].kind == "2x2 up-conv" and by_name["up_samples.0.up"].n == 1024
+    for r in rows:
+        # a std measured on few weights wobbles: the first conv has 576, the head 128, the others 36,864 or more
+        tol = {"down_convs.0.conv1": 0.1, "head": 0.25}.get(r.module, 0.03)
+        assert r.he_std == pytest.approx(r.paper_std, rel=tol), r
+        assert r.pytorch_std == pytest.approx(r.pytorch_formula, rel=tol), r
+        assert r.pytorch_std < r.paper_std  # PyTorch's default is smaller
+    conv = by_name["down_convs.1.conv2"]
+    assert conv.pytorch_formula == pytest.approx(1 / (3 * conv.n) ** 0.5)  # fan_in = N for a conv
+    assert "ul-init" in W.init_html(rows) and W.init_html(rows).count("<tr") == 24
+
+
+def test_init_report_leaves_the_students_rng_alone():
+    torch.manual_seed(123)
+    before = torch.rand(3)
+    torch.manual_seed(123)
+    W.init_report(base_channels=4, depth=2)
+    assert torch.equal(torch.rand(3), before)
+
+
+def test_dropout_and_init_change_no_parameter_count():
+    counts = W.parameter_counts()
+    assert set(counts.values()) == {31_030_658}
+    m = UNet(dropout=0.5, base_channels=2, depth=2)
+    assert isinstance(m.dropout, torch.nn.Dropout) and m.dropout.p == 0.5
+    assert isinstance(UNet(base_channels=2, depth=2).dropout, torch.nn.Identity)
+
+
+@pytest.mark.parametrize("depth", [1, 2, 3])
+def test_translation_equivariance_for_multiples_of_the_grid(depth):
+    grid = 2**depth
+    results = W.shift_experiment(shifts=tuple(range(1, 2 * grid + 1)), depth=depth, size=160)
+    for r in results:
+        assert r.moves_along == (r.shift % grid == 0), r
+        if r.moves_along:
+            assert r.max_diff <= 1e-6 * max(r.scale, 1)
+        else:
+            assert r.max_diff > 1e-3 * r.scale  # clearly different with the paper's init
+    assert "✓" in W.shift_html(results) and "✗" in W.shift_html(results)
+
+
+def test_with_pytorchs_init_the_bottom_barely_contributes():
+    """The paper's warning: without a good init "other parts never contribute"; an untrained net with PyTorch's
+    default barely depends on its deepest level (a shift breaking only that grid changes almost nothing)."""
+    (pytorch,) = W.shift_experiment(shifts=(4,), depth=3, init="pytorch")
+    (he,) = W.shift_experiment(shifts=(4,), depth=3)
+    assert not he.moves_along and he.max_diff > 1e4 * pytorch.max_diff
+
+
+def test_shift_experiment_rejects_bad_shifts():
+    for bad in (0, -3, 2.5, "x", 10**6, 60):  # 60: more than the 52-pixel output
+        with pytest.raises(ValueError):
+            W.shift_experiment(shifts=(bad,))
+
+
+def test_the_code_exercises_are_the_checkers():
+    from unet_lesson.ui.checkers import check_double_conv, check_my_unet, solutions
+
+    assert W.EX_DOUBLE_CONV.checker is check_double_conv and W.EX_MY_UNET.checker is check_my_unet
+    assert W.EX_DOUBLE_CONV.check(solutions.DoubleConv).correct
+    assert "class MyUNet" in W.EX_MY_UNET.solution().code and "def center_crop" in W.EX_MY_UNET.solution().code
+    for ex in (W.EX_DOUBLE_CONV, W.EX_MY_UNET):
+        assert ex.check().status == "not attempted" and len(ex.hints) == 3
+        ex.reset()
+
+
 EXERCISES = [
     W.EX_FIRST_CONV,
     W.EX_SLIP_196,
     W.EX_NEXT_SIZE,
     W.EX_OUTPUT_FOR,
+    W.EX_INIT_STD,
+    W.EX_SHIFT,
     S.EX_BOTTOM,
     S.EX_UPCONV,
     S.EX_BN,
@@ -191,7 +269,8 @@ def test_exercises_give_instant_feedback(ex):
 def test_exercise_answers_are_the_packages():
     assert W.EX_FIRST_CONV.answer == 3 * 3 * 1 * 64 + 64 == shape_table(572)[0].params
     assert W.EX_SLIP_196.answer == 196
-    assert W.EX_NEXT_SIZE.answer == 588 and W.EX_OUTPUT_FOR.answer == 516
+    assert W.EX_NEXT_SIZE.answer == 988 and W.EX_OUTPUT_FOR.answer == 516
+    assert W.EX_INIT_STD.answer == 0.059 and W.EX_SHIFT.answer == 8
     assert S.EX_BOTTOM.answer == 32 and same_answer("64x64x512", S.EX_UPCONV.answer)
     assert same_answer((64, 64, 512), S.EX_UPCONV.answer)
     assert S.EX_BN.answer == 5888 and S.EX_NEXT_SAME.answer == 112

@@ -61,10 +61,13 @@ PINNED = {
     "6.8": 8,  # three 2x2 pools: a grid of 2**3 pixels
     # 07: the same-padding U-Net
     "7.1": 32,  # the bottom keeps 32 with same padding
-    "7.2": "64x64x512",  # 32 * 2, 1024 / 2
-    "7.3": 5_888,  # +1 per channel of every 3x3 conv: 2*(64+128+256+512+1024+512+256+128+64)
-    "7.4": 112,  # the next multiple of 2**4 after 100
-    "7.5": 188,  # the smallest valid input: what one output pixel sees
+    "7.2": "48x48x512",  # 384 / 16 = 24 at the bottom; the up-conv: 48, 1024 / 2
+    "7.3": 3,  # the notes' recipe at 572: up-convs 64, 128, 256, 512 meet copies 64, 136, 280, 568
+    "7.4": 60,  # 32 * 2**4 = 512 = 572 - 60
+    "7.5": 5_888,  # +1 per channel of every 3x3 conv: 2*(64+128+256+512+1024+512+256+128+64)
+    "7.6": 112,  # the next multiple of 2**4 after 100
+    "7.7": 188,  # the smallest valid input: what one output pixel sees
+    "7.10": "b",  # train(): the batch's statistics; eval(): the running averages
     # 08: training
     "8.1": 8.35,  # 10 * exp(-(1 + 2)**2 / (2 * 5**2)) = 10 * exp(-0.18)
     "8.2": "a",
@@ -88,7 +91,7 @@ def test_every_answer_exercise_has_a_pinned_answer():
 def test_the_worked_examples_in_the_comments_hold():
     assert round(10 * math.exp(-9 / 50), 2) == PINNED["8.1"]
     assert round(0.95 / 1.05, 3) == PINNED["8.4"]
-    assert 2 * (64 + 128 + 256 + 512 + 1024 + 512 + 256 + 128 + 64) == PINNED["7.3"]
+    assert 2 * (64 + 128 + 256 + 512 + 1024 + 512 + 256 + 128 + 64) == PINNED["7.5"]
     assert 1024 * 512 * 2 * 2 + 512 == PINNED["3.2"]
     assert round(math.sqrt(2 / (9 * 64)), 3) == PINNED["6.7"]
     assert (PINNED["6.3"] - 188) % 16 == 0 and PINNED["6.3"] + 16 > 1000

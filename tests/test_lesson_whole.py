@@ -244,6 +244,108 @@ def test_the_code_exercises_are_the_checkers():
         ex.reset()
 
 
+# ---- lesson 07: the notes' recipe (padding per path), batch norm in train and eval ----------------------
+from unet_lesson.core.path_padding import RECIPE, padding_trace  # noqa: E402
+
+
+@pytest.mark.parametrize("size,depth", [(188, 4), (572, 4), (700, 4), (92, 3), (60, 2), (22, 1)])
+def test_padding_trace_without_padding_is_the_papers_network(size, depth):
+    t = padding_trace(size, 0, 0, 0, depth=depth)
+    table = shape_table(size, depth=depth)
+    assert t.crops == table.crops and t.output == table.output_shape[1]
+    assert t.cutting == depth
+
+
+@pytest.mark.parametrize("size,depth", [(512, 4), (64, 4), (96, 3), (20, 2)])
+def test_padding_trace_with_padding_everywhere_is_the_same_padding_network(size, depth):
+    t = padding_trace(size, 1, 1, 1, depth=depth)
+    table = shape_table(size, padding="same", depth=depth)
+    assert t.crops == table.crops and t.output == table.output_shape[1] == size and t.cutting == 0
+
+
+def test_the_notes_recipe_at_572_removes_only_the_deepest_crop():
+    t = padding_trace(572, **RECIPE)
+    assert RECIPE == {"contracting": 0, "bottom": 1, "expanding": 1}
+    assert t.crops == [(568, 512), (280, 256), (136, 128), (64, 64)]  # worked by hand: 32 -> 64 -> 128 -> 256 -> 512
+    assert t.cutting == 3 and t.output == 512 and t.bottom == (32, 32)
+    assert "ul-recipe" in S.recipe_html(t) and S.recipe_html(t).count("none") == 1
+
+
+def _crop_inputs(model, x):
+    """(copied, up-conv) heights at every copy and crop of a real forward pass, deepest first."""
+    seen = []
+    hooks = [
+        c.register_forward_hook(lambda m, inp, out: seen.append((inp[1].shape[-1], inp[0].shape[-1])))
+        for c in model.concats
+    ]
+    with torch.no_grad():
+        y = model(x)
+    for h in hooks:
+        h.remove()
+    return seen, y
+
+
+def test_the_recipe_trace_is_a_real_forward_pass():
+    with torch.device("meta"):  # the paper's size and channels, no memory
+        model = S.recipe_unet()
+        seen, y = _crop_inputs(model, torch.empty(1, 1, 572, 572))
+    t = padding_trace(572, **RECIPE)
+    assert seen == [(lv.copied, lv.up) for lv in t.levels] and y.shape[-1] == t.output
+    # and on the CPU, with numbers, for other paddings and depths
+    for pads, size, depth in [((0, 1, 1), 92, 2), ((1, 1, 1), 100, 3), ((0, 0, 1), 140, 3), ((0, 1, 0), 188, 4)]:
+        model = S.recipe_unet(*pads, depth=depth, base_channels=1)
+        seen, y = _crop_inputs(model, torch.rand(1, 1, size, size))
+        t = padding_trace(size, *pads, depth=depth)
+        assert seen == [(lv.copied, lv.up) for lv in t.levels] and y.shape[-1] == t.output, (pads, size)
+
+
+@pytest.mark.parametrize(
+    "bad",
+    [
+        dict(input_size=0),
+        dict(input_size=2.5),
+        dict(input_size="x"),
+        dict(contracting=2),
+        dict(depth=9),
+        dict(input_size=20),
+        dict(input_size=10, contracting=1, bottom=0, expanding=0),
+    ],
+    ids=str,
+)
+def test_padding_trace_bad_settings_say_why(bad):
+    with pytest.raises(ValueError):
+        padding_trace(**{"input_size": 572, **RECIPE, **bad})
+
+
+def test_bn_train_and_eval():
+    from unet_lesson.seg.pretrained import load_pretrained
+
+    shipped = load_pretrained("same")
+    before = [b.clone() for n, b in shipped.named_buffers() if "running" in n] if shipped is not None else []
+    r = S.bn_modes()
+    assert r["eval: alone vs in a batch"] < 1e-5  # eval: each picture on its own
+    assert r["train: alone vs in a batch"] > 1e-2  # train: the batch's statistics
+    assert r["train vs eval, alone"] > 1e-2 and r["running mean moved by (two train-mode passes)"] > 0
+    assert r["momentum"] == 0.1 and S.EX_BN_MODES.answer == "b"
+    if shipped is not None:  # the shared trained model was not changed (a copy ran in train mode)
+        after = [b for n, b in shipped.named_buffers() if "running" in n]
+        assert all(torch.equal(x, y) for x, y in zip(before, after)) and not shipped.training
+    assert "ul-bn-modes" in S.bn_modes_html(r)
+
+
+def test_the_seven_code_exercises_are_the_checkers():
+    from unet_lesson.ui.checkers import check_same_block, check_same_unet, solutions
+
+    assert S.EX_SAME_BLOCK.checker is check_same_block and S.EX_SAME_UNET.checker is check_same_unet
+    assert S.EX_SAME_BLOCK.check(solutions.SameBlock).correct
+    assert "class SameUNet" in S.EX_SAME_UNET.solution().code
+    S.EX_SAME_BLOCK.reset()
+
+
+def test_the_rf_hint_is_computed():
+    assert RF.receptive_field_arithmetic(22, depth=1).size == (18, 18) and "18×18" in S.EX_RF.hints[2]
+
+
 EXERCISES = [
     W.EX_FIRST_CONV,
     W.EX_SLIP_196,
@@ -253,9 +355,12 @@ EXERCISES = [
     W.EX_SHIFT,
     S.EX_BOTTOM,
     S.EX_UPCONV,
+    S.EX_RECIPE_CROPS,
+    S.EX_RECIPE_SHORT,
     S.EX_BN,
     S.EX_NEXT_SAME,
     S.EX_RF,
+    S.EX_BN_MODES,
 ]
 
 
@@ -271,7 +376,8 @@ def test_exercise_answers_are_the_packages():
     assert W.EX_SLIP_196.answer == 196
     assert W.EX_NEXT_SIZE.answer == 988 and W.EX_OUTPUT_FOR.answer == 516
     assert W.EX_INIT_STD.answer == 0.059 and W.EX_SHIFT.answer == 8
-    assert S.EX_BOTTOM.answer == 32 and same_answer("64x64x512", S.EX_UPCONV.answer)
-    assert same_answer((64, 64, 512), S.EX_UPCONV.answer)
+    assert S.EX_BOTTOM.answer == 32 and same_answer("48x48x512", S.EX_UPCONV.answer)
+    assert same_answer((48, 48, 512), S.EX_UPCONV.answer)
+    assert S.EX_RECIPE_CROPS.answer == 3 and S.EX_RECIPE_SHORT.answer == 60
     assert S.EX_BN.answer == 5888 and S.EX_NEXT_SAME.answer == 112
     assert "weights" in W.EX_FIRST_CONV.check(576).message  # forgot the biases: a targeted hint

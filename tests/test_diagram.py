@@ -119,6 +119,67 @@ def test_legend_names_the_papers_operations():
     assert list(_legend_artist(same).legend) == same.ul_legend
 
 
+@pytest.mark.parametrize(
+    "setting, bn",
+    [
+        (dict(input_size=572), False),
+        (dict(input_size=256, padding="same"), True),  # the notes' Conv-BN-ReLU
+        (dict(input_size=256, padding="same", batch_norm=False), False),
+        (dict(input_size=572, batch_norm=True), True),
+    ],
+    ids=str,
+)
+def test_legend_says_batch_norm_when_the_network_has_it(setting, bn):
+    table = shape_table(**setting)
+    fig = draw_unet(table)
+    assert table.options.batch_norm == bn
+    assert fig.ul_legend[0] == ("conv 3x3, BN, ReLU" if bn else "conv 3x3, ReLU")
+    assert list(_legend_artist(fig).legend) == fig.ul_legend
+    # the table's rows say the same
+    assert all(("BN" in r.operation) == bn for r in table.where(kind="conv"))
+
+
+def test_legend_without_skip_connections():
+    fig = draw_unet(shape_table(572, skips=False))
+    assert fig.ul_legend[3] == "no copy and crop (skips off)" and fig.ul_crops == []
+
+
+def test_dashed_crop_boxes_of_the_papers_network():
+    """Fig. 1: a dashed box on each copied map, 568 -> 392, 280 -> 200, 136 -> 104, 64 -> 56 (top level first)."""
+    fig = draw_unet(shape_table(572))
+    assert [(m.level, m.copied[0], m.kept[0]) for m in fig.ul_crops] == [
+        (1, 568, 392),
+        (2, 280, 200),
+        (3, 136, 104),
+        (4, 64, 56),
+    ]
+
+
+@pytest.mark.parametrize("setting", SETTINGS, ids=str)
+def test_dashed_crop_boxes_come_from_the_table(setting):
+    table = shape_table(**setting)
+    fig = draw_unet(table)
+    cutting = [r for r in table.where(kind="crop") if r.in_shape != r.out_shape]
+    assert [(m.crop_row, m.copied, m.kept) for m in fig.ul_crops] == [
+        (r.index, tuple(r.in_shape[1:]), tuple(r.out_shape[1:])) for r in sorted(cutting, key=lambda r: r.level)
+    ]
+    assert len(fig.ul_crops) == sum(a != b for a, b in table.crops)  # none with same padding
+    boxes = {b.row: b for b in layout(table)[0]}
+    for m in fig.ul_crops:
+        src = boxes[m.source_row]  # the copied map: the last contracting conv of the crop's level
+        assert src.kind == "conv" and src.path == "contracting" and src.level == m.level
+        assert tuple(table[m.source_row - 1].out_shape[1:]) == m.copied
+        x0, y0, x1, y1 = m.rect
+        assert src.left < x0 < x1 < src.right and src.bottom <= y0 < y1 <= src.top
+        assert (y1 - y0) / src.h == pytest.approx(m.kept[0] / m.copied[0])  # the fraction of rows kept
+        assert (y0 + y1) / 2 == pytest.approx(src.y)  # a centre crop
+    # one dashed outline drawn per mark
+    from matplotlib.collections import LineCollection
+
+    dashed = [a for a in fig.artists if isinstance(a, LineCollection) and a.get_linestyle()[0][1] is not None]
+    assert sum(len(a.get_segments()) for a in dashed) == len(fig.ul_crops)
+
+
 def test_title_numbers_come_from_the_table():
     table = shape_table(572)
     fig = draw_unet(table)

@@ -47,22 +47,28 @@ PINNED = {
     "4.7": 0,  # same padding: 576 meets 576, nothing to cut
     "4.8": "b",
     # 05: the 1x1 head
-    "5.1": "388x388x2",
+    "5.1": "388x388x3",  # a 1x1 conv keeps 388; 3 kernels give 3 channels
     "5.2": 130,  # 64*2 + 2
     "5.3": 325,  # 64*5 + 5
     "5.4": 1.0,  # softmax sums to one
     "5.5": "b",
+    "5.7": "b",  # measured: a head fitted on random features finds most cells; the trained network more
     # 06: the original U-Net
     "6.1": 640,  # 3*3*1*64 + 64
     "6.2": 196,  # 200 -> 198 -> 196
-    "6.3": 588,  # 572 + 16
+    "6.3": 988,  # 188 + 16k <= 1000: k = 50 (1000 itself is odd at the third pool)
     "6.4": 516,  # 700 - 184
+    "6.7": 0.059,  # sqrt(2 / (9 * 64)) = sqrt(2/576) = 0.0589
+    "6.8": 8,  # three 2x2 pools: a grid of 2**3 pixels
     # 07: the same-padding U-Net
     "7.1": 32,  # the bottom keeps 32 with same padding
-    "7.2": "64x64x512",  # 32 * 2, 1024 / 2
-    "7.3": 5_888,  # +1 per channel of every 3x3 conv: 2*(64+128+256+512+1024+512+256+128+64)
-    "7.4": 112,  # the next multiple of 2**4 after 100
-    "7.5": 188,  # the smallest valid input: what one output pixel sees
+    "7.2": "48x48x512",  # 384 / 16 = 24 at the bottom; the up-conv: 48, 1024 / 2
+    "7.3": 3,  # the notes' recipe at 572: up-convs 64, 128, 256, 512 meet copies 64, 136, 280, 568
+    "7.4": 60,  # 32 * 2**4 = 512 = 572 - 60
+    "7.5": 5_888,  # +1 per channel of every 3x3 conv: 2*(64+128+256+512+1024+512+256+128+64)
+    "7.6": 112,  # the next multiple of 2**4 after 100
+    "7.7": 188,  # the smallest valid input: what one output pixel sees
+    "7.10": "b",  # train(): the batch's statistics; eval(): the running averages
     # 08: training
     "8.1": 8.35,  # 10 * exp(-(1 + 2)**2 / (2 * 5**2)) = 10 * exp(-0.18)
     "8.2": "a",
@@ -87,8 +93,10 @@ def test_every_answer_exercise_has_a_pinned_answer():
 def test_the_worked_examples_in_the_comments_hold():
     assert round(10 * math.exp(-9 / 50), 2) == PINNED["8.1"]
     assert round(0.95 / 1.05, 3) == PINNED["8.4"]
-    assert 2 * (64 + 128 + 256 + 512 + 1024 + 512 + 256 + 128 + 64) == PINNED["7.3"]
+    assert 2 * (64 + 128 + 256 + 512 + 1024 + 512 + 256 + 128 + 64) == PINNED["7.5"]
     assert 1024 * 512 * 2 * 2 + 512 == PINNED["3.6"]
+    assert round(math.sqrt(2 / (9 * 64)), 3) == PINNED["6.7"]
+    assert (PINNED["6.3"] - 188) % 16 == 0 and PINNED["6.3"] + 16 > 1000
 
 
 @pytest.mark.parametrize("key", sorted(PINNED, key=lambda k: tuple(map(int, k.split(".")))))

@@ -207,12 +207,100 @@ def test_feature_maps_have_the_tables_sizes(setting):
 
 
 def test_feature_maps_invalid_and_too_large():
-    assert not safe_view(E.feature_maps_view, **_controls(input_size=100, padding="same")).ok
+    assert not safe_view(E.feature_maps_view, **_controls(input_size=100, padding="same")).ok  # cannot work
     v = safe_view(E.feature_maps_view, **_controls(input_size=2060, padding="valid"))
-    assert not v.ok and str(E.MAX_FEATURE_SIZE) in v.error
-    largest = int(v.error.rstrip(".").split()[-1])
+    assert v.ok and v.data["drawn"] == "no" and v.figure is None  # works, but is not drawn: a note says why
+    assert str(E.MAX_FEATURE_SIZE) in v.html and "not drawn" in v.html
+    largest = int(v.html.split("the largest size that works here is ")[1].split(".")[0].split(";")[0])
     assert largest <= E.MAX_FEATURE_SIZE and largest in valid_input_sizes(E.MAX_FEATURE_SIZE)
     assert largest + 16 > E.MAX_FEATURE_SIZE
+    # the paper's 572 and the same-padding sizes up to the limit are drawn
+    assert E.feature_maps_view(**_controls(input_size=572)).data["drawn"] == "yes"
+
+
+def _timed(view, **controls):
+    import time
+
+    t = time.perf_counter()
+    v = safe_view(view, **controls)
+    if v.ok and v.figure is not None:
+        figure_png(v.figure, tight=v.tight)
+    return v, time.perf_counter() - t
+
+
+@pytest.mark.parametrize(
+    "setting, reason",
+    [
+        (dict(num_classes=5000), "5,000 maps"),  # 2.9 GB and a minute before
+        (dict(num_classes=10**9), "classes"),
+        (dict(num_classes=E.MAX_FEATURE_CLASSES + 1), "classes"),
+        (dict(depth=6, input_size=768), "depths up to 5"),  # deeper than the maps are drawn: a note
+        (dict(depth=8, input_size=4096), "depths up to 5"),
+        (dict(input_size=10**12), "pixels"),
+        (dict(input_size=608), "pixels"),  # the first same-padding size above the limit
+    ],
+    ids=str,
+)
+def test_feature_maps_beyond_their_limits_say_what_was_not_run(setting, reason):
+    c = _controls(**{"input_size": 256, "padding": "same", **setting})
+    v, seconds = _timed(E.feature_maps_view, **c)
+    assert v.ok and v.data["drawn"] == "no" and v.figure is None, v.error
+    assert "not drawn" in v.html and reason in v.html
+    assert seconds < 10  # a generous bound: it runs nothing (it took a minute and 2.9 GB for 5000 classes)
+    # the shapes and the diagram still answer the same setting
+    for view in (E.shapes_view, E.diagram_view):
+        other, seconds = _timed(view, **c)
+        assert other.ok and seconds < 10, other.error
+    assert (
+        E.shapes_view(**c).data["output_size"]
+        == output_size(
+            c["input_size"], **{k: c[k] for k in ("padding", "depth", "base_channels", "num_classes", "up_mode")}
+        )[0]
+    )
+
+
+@pytest.mark.parametrize("classes", [1, 2, 3, E.MAX_FEATURE_CLASSES])
+def test_feature_maps_up_to_the_class_limit_are_drawn(classes):
+    v = E.feature_maps_view(input_size=64, padding="same", depth=2, num_classes=classes)
+    assert v.data["drawn"] == "yes" and v.data["feature_shapes"]["head"][0] == classes
+
+
+# every kind of value an IntText or a caller can hand the explorer: each view answers quickly, with a view or a
+# message (ValueError), never a traceback
+HOSTILE = {
+    "input_size": [
+        10**12,
+        -(10**12),
+        2**63,
+        10**100,
+        4.0,
+        4.5,
+        float("nan"),
+        float("inf"),
+        "572",
+        "abc",
+        None,
+        True,
+        0,
+    ],
+    "depth": [0, 6, 8, 9, 10**9, -1, 3.5, float("nan"), "4", True],
+    "base_channels": [1, 10**6, 10**100, -1, 0, 2.5, float("nan"), "64"],
+    "num_classes": [1, 5000, 10**12, 0, -5, 1.5, "2"],
+    "padding": ["full", 3, None],
+    "up_mode": ["nearest", 1],
+}
+
+
+@pytest.mark.parametrize("name, value", [(n, v) for n, vs in HOSTILE.items() for v in vs], ids=lambda x: repr(x)[:20])
+def test_any_value_is_answered_quickly_without_a_traceback(name, value):
+    for view in (E.shapes_view, E.diagram_view, E.feature_maps_view):
+        base = _controls() if view is not E.feature_maps_view else _controls(input_size=64, padding="same", depth=2)
+        v, seconds = _timed(view, **{**base, name: value})
+        assert seconds < 10, (view.__name__, name, value)
+        assert v.ok or (v.error and "Unexpected" not in v.error), (view.__name__, v.error)
+        assert "Traceback" not in v.body_html()
+        if view is E.feature_maps_view and v.ok:
+            assert v.data["drawn"] in ("yes", "no")
 
 
 @pytest.mark.parametrize("size", [30, 256, 300, 572])

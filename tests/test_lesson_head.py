@@ -59,10 +59,18 @@ def test_zero_and_negative_say_why_and_what_works():
         assert "at least 1" in msg and "2" in msg
 
 
-def test_too_many_for_the_widget_still_gives_the_formula():
-    n = head.MAX_CLASSES + 1
-    msg = safe_view(head.head_view, num_classes=n).error
-    assert f"{64 * n + n:,}" in msg
+@pytest.mark.parametrize("n", [head.MAX_CLASSES + 1, 5000, 10**12])
+def test_too_many_for_the_widget_still_gives_the_formula(n):
+    """Beyond the drawing limit: the formula with the numbers, no layer run, no figure, said in words; quick."""
+    import time
+
+    t = time.perf_counter()
+    view = head.head_view(n)
+    assert time.perf_counter() - t < 10  # a generous bound: nothing is built
+    c_in = head.feature_source()["features"].shape[1]
+    assert view.ok and view.figure is None and view.data["drawn"] == "no"
+    assert view.data["params_formula"] == c_in * n + n and f"{c_in * n + n:,}" in view.html
+    assert view.data["output"].endswith(f"x{n}") and "Not run" in view.html
 
 
 @pytest.mark.parametrize("classes,size", [(1, 5), (2, 8), (3, 7), (10, 4)])
@@ -150,17 +158,69 @@ def test_head_view_default_is_the_papers_two_classes():
 
 
 def test_exercises():
-    assert len(head.EXERCISES) >= 2
-    expected = {"5.1": "388x388x2", "5.2": 130, "5.3": 325, "5.4": 1, "5.5": "b"}
+    from unet_lesson.ui.exercises import CodeExercise
+
+    expected = {"5.1": "388x388x3", "5.2": 130, "5.3": 325, "5.4": 1, "5.5": "b", "5.7": "b"}
     for ex in head.EXERCISES:
         assert isinstance(ex, Exercise)
+        assert len(ex.hints) == 3, ex.key  # graded: a nudge, the formula, a worked case
+        ex.reset()
         assert ex.check().status == "not attempted"
+        if isinstance(ex, CodeExercise):
+            continue
         assert ex.check(expected[ex.key]).correct
         wrong = ex.check("z" if ex.choices else 999)
         assert wrong.status == "wrong" and "Hint" in wrong.message
+        ex.reset()
     assert "bias" in head.EX_PARAMS.check(128).message
     assert "1x1" in head.EX_PARAMS5.check(64 * 5 * 9 + 5).message
-    assert "388" in head.EX_SHAPE.check("386x386x2").message
+    assert "388" in head.EX_SHAPE.check("386x386x3").message
+    assert "kernels" in head.EX_SHAPE.check("388x388x64").message
+    for ex in head.EXERCISES:
+        ex.reset()
+
+
+def test_the_code_exercise_is_the_head_checker():
+    from unet_lesson.ui.checkers import check_head, solutions
+
+    ex = head.EX_HEAD_CODE
+    assert ex.checker is check_head and ex.reference is solutions.head
+    assert ex.check(solutions.head).correct
+    assert not ex.check(lambda f, w, b: w @ f.reshape(f.shape[0], -1)).correct  # no bias, wrong shape
+    assert "def head(" in ex.solution().code
+    ex.reset()
+
+
+def test_head_experiment_random_fitted_trained():
+    """Only the head learns on random features: well above a random head, below the trained network, on a
+    picture none of them was fitted or trained on."""
+    r = head.head_experiment()
+    runs = {run.name: run for run in r["runs"]}
+    rand, fitted = runs["random network, random head"], runs["random network, fitted head"]
+    assert rand.learned == 0 and rand.fit_accuracy is None
+    src = head.feature_source("random")
+    assert fitted.learned == sum(p.numel() for p in src["head"].parameters()) == 64 * 2 + 2
+    assert fitted.fit_accuracy == src["fit"]["accuracy_after"] > src["fit"]["accuracy_before"]
+    assert fitted.accuracy > rand.accuracy + 0.2 and fitted.accuracy > 0.7
+    # scored on a new picture, not the one the head was fitted to
+    assert not np.array_equal(r["image"], src["image"]) and r["mask"].shape == src["mask"].shape
+    for run in r["runs"]:
+        assert run.segmentation.shape == r["mask"].shape
+        assert run.accuracy == round(float((run.segmentation == r["mask"]).mean()), 3)
+    if r["trained"]:
+        trained = runs["trained network, its own head"]
+        assert trained.accuracy > fitted.accuracy and trained.learned > 100 * fitted.learned
+        assert head.EX_EXPERIMENT.answer == "b"
+    from unet_lesson.ui.figures.head import head_experiment_figure, head_experiment_table
+
+    assert head_experiment_table(r).count("<tr") == len(r["runs"]) + 1
+    assert len(head_experiment_figure(r).axes) == 2 + len(r["runs"])
+
+
+def test_the_fitted_head_is_the_one_segment_uses():
+    r = head.segment(2, weights="random")
+    assert r["head_fitted"] and r["weights"] == "random weights" and r["layer"] is head.feature_source("random")["head"]
+    assert r["mask_agreement"] == pytest.approx(head.feature_source("random")["fit"]["accuracy_after"], abs=1e-3)
 
 
 def test_unet_head_is_the_same_layer_kind():

@@ -538,9 +538,14 @@ def _explorer_error_texts(message, input_size, **o):
     return [message] + [number(n) for n in below_above if n]
 
 
-def _explorer_maps(input_size, depth, **_):
-    """The feature-map panel (when shown): its input size and one panel per level of the U plus the output."""
-    return {"input_size": input_size, "panels": 2 * depth + 2}
+def _explorer_maps(input_size, depth, num_classes, **_):
+    """The feature-map panel (when shown): its input size and one panel per level of the U plus the output;
+    beyond the maps' stated limits, a note (drawn "no") while the shapes still answer."""
+    from unet_lesson.ui.explorer import MAX_DEPTH, MAX_FEATURE_CLASSES, MAX_FEATURE_SIZE
+
+    if input_size > MAX_FEATURE_SIZE or depth > MAX_DEPTH or num_classes > MAX_FEATURE_CLASSES:
+        return {"drawn": "no"}
+    return {"drawn": "yes", "input_size": input_size, "panels": 2 * depth + 2}
 
 
 def explorer_drive(steps, feature_maps: bool) -> WidgetDrive:
@@ -586,6 +591,7 @@ EXPLORER_07 = explorer_drive(
     [
         Press("depth", "ArrowDown", 1),
         Type("base_channels", 16),
+        Type("num_classes", 5000),  # the shapes answer; the maps say they are not drawn (no 2.9 GB)
         Type("num_classes", 3),
         Select("up_mode", "bilinear"),
         Type("input_size", 250, invalid=True),

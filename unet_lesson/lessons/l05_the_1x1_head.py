@@ -7,7 +7,12 @@ fewer". This module shows, with real tensors and layers:
 * :func:`head_shapes` - the notes' shapes through a real ``nn.Conv2d(64, 2, 1)``;
 * :func:`conv1x1_as_linear` - a 1x1 conv *is* an ``nn.Linear(64, C)`` applied to every pixel;
 * :func:`segment` - scores -> softmax -> argmax: a segmentation map (分割图) of a real image;
+* :func:`head_experiment` - the lesson's experiment: a head fitted on *random* features (only its
+  parameters learn) beside a random head and the trained network, scored on a picture none of them saw;
 * :func:`head_view` - the widget: the number of classes -> output shape, parameters, argmax map.
+
+The paper (Sect. 2): "At the final layer a 1x1 convolution is used to map each 64-component feature
+vector to the desired number of classes."
 """
 
 from __future__ import annotations
@@ -27,8 +32,10 @@ from ..core.search import smallest_valid_size
 from ..core.shapes import shape_table
 from ..core.sizes import conv_out
 from ..seg.data import lesson_sample
+from ..seg.probe import fit_head
+from ..ui.checkers import check_head
 from ..ui.course import Lesson
-from ..ui.exercises import Exercise
+from ..ui.exercises import CodeExercise, Exercise
 from ..ui.widgets import View, Widget
 
 __all__ = [
@@ -42,6 +49,8 @@ __all__ = [
     "fit_head",
     "feature_source",
     "segment",
+    "HeadRun",
+    "head_experiment",
     "head_view",
     "controls",
     "MAX_CLASSES",
@@ -59,7 +68,7 @@ LESSON = Lesson(
     summary="channels -> classes: a per-pixel linear classifier, softmax and argmax",
 )
 
-#: the widget draws one colour per class and stops here (the formula holds for any count)
+#: the widget runs the head and draws one colour per class up to here (beyond, the formula alone)
 MAX_CLASSES = 64
 IN_CHANNELS = 64  # the paper's last feature map: 388x388x64
 
@@ -67,22 +76,15 @@ IN_CHANNELS = 64  # the paper's last feature map: 388x388x64
 # ----------------------------------------------------------------------------------
 # the layer
 # ----------------------------------------------------------------------------------
-def check_num_classes(num_classes, maximum: int | None = None) -> int:
+def check_num_classes(num_classes) -> int:
     """A class count is a whole number >= 1 (one output channel, one kernel, per class)."""
-    n = whole(
+    return whole(
         num_classes,
         "The number of classes",
         minimum=1,
         hint="Each class is one output channel, produced by one 1x1 kernel; the paper uses 2 (foreground "
         "前景 and background 背景). Try 2, or 3 for background, cell and border.",
     )
-    if maximum is not None and n > maximum:
-        raise ValueError(
-            f"This widget draws one colour per class and stops at {maximum} classes (you typed {n}). "
-            f"The formula holds for any count: {IN_CHANNELS}*{n} + {n} = "
-            f"{IN_CHANNELS * n + n:,} parameters, output H×W×{n}."
-        )
-    return n
 
 
 def head_layer(num_classes: int = 2, in_channels: int = IN_CHANNELS, seed: int = 0) -> nn.Conv2d:
@@ -192,51 +194,32 @@ def pixel_scores(features: torch.Tensor, layer: nn.Conv2d, row: int, col: int) -
 _IMAGE_SIZE = 96
 
 
-def fit_head(features: torch.Tensor, mask, steps: int = 10, seed: int = 0) -> tuple[nn.Conv2d, dict]:
-    """Train *only* a 2-class 1x1 head on frozen ``features`` (1, C_in, H, W) to a mask (H, W):
-    logistic regression, one pixel = one example. Returns the head (an ordinary ``nn.Conv2d``)
-    and ``{"accuracy_before", "accuracy_after", "loss_before", "loss_after"}``.
+@lru_cache(maxsize=2)
+def _network(weights: str):
+    """(model, "trained" or "random", note): the network whose last features enter the head."""
+    from ..seg.pretrained import trained_or_random
 
-    The features are standardised per channel for the optimiser, and the scaling is folded back
-    into the conv's weights and bias afterwards, so the head works on the raw features.
-    """
-    head = head_layer(2, features.shape[1], seed)
-    x = features[0].flatten(1).T  # (pixels, C_in): one row per pixel
-    y = torch.as_tensor(np.asarray(mask)).long().flatten()
-    mean, std = x.mean(0), x.std(0) + 1e-8
-    xs = (x - mean) / std
-    with seeded(seed):  # its initial weights are overwritten below; they must not come from the student's RNG
-        lin = nn.Linear(x.shape[1], 2)
-    with torch.no_grad():  # start from the head's own random weights
-        lin.weight.copy_(head.weight[:, :, 0, 0] * std)
-        lin.bias.copy_(head.bias + head.weight[:, :, 0, 0] @ mean)
+    if weights == "trained":
+        return trained_or_random("same", depth=2, base_channels=IN_CHANNELS)
+    with seeded(0):
+        model = UNet(padding="same", depth=2, base_channels=IN_CHANNELS).eval()
+    return model, "random", "random weights (seed 0) asked for: only the 1x1 head is fitted"
 
-    def stats():
-        with torch.no_grad():
-            out = lin(xs)
-            return float(nn.functional.cross_entropy(out, y)), float((out.argmax(1) == y).float().mean())
 
-    loss0, acc0 = stats()
-    opt = torch.optim.LBFGS(lin.parameters(), lr=1, max_iter=steps, line_search_fn="strong_wolfe")
+def _last_features(model, image) -> torch.Tensor:
+    """The map that enters the head: the output of the last double conv, (1, C_in, H, W)."""
+    from ..core.inspect import feature_maps
 
-    def closure():
-        opt.zero_grad()
-        loss = nn.functional.cross_entropy(lin(xs), y)
-        loss.backward()
-        return loss
+    size = image.shape[-1]
+    last = shape_table(size, model.options).where(kind="conv")[-1].module  # the last 3x3 conv
+    name = last.rsplit(".", 1)[0]  # its DoubleConvolution: what the head sees
+    return feature_maps(model, image, modules=[name])[name]
 
-    opt.step(closure)
-    loss1, acc1 = stats()
-    with torch.no_grad():  # fold the standardisation back: w' = w / std, b' = b - w' . mean
-        w = lin.weight / std
-        head.weight.copy_(w[:, :, None, None])
-        head.bias.copy_(lin.bias - w @ mean)
-    return head, {
-        "loss_before": round(loss0, 3),
-        "loss_after": round(loss1, 3),
-        "accuracy_before": round(acc0, 3),
-        "accuracy_after": round(acc1, 3),
-    }
+
+def _weights_choice(weights) -> str:
+    return choice(
+        weights, "weights", {"trained": "the shipped trained model", "random": "random features, a fitted head"}
+    )
 
 
 @lru_cache(maxsize=2)
@@ -250,25 +233,12 @@ def feature_source(weights: str = "trained") -> dict:
     Returns ``{"image", "mask", "features" (1, C_in, H, W), "head", "weights", "why", "fit"}``;
     ``weights`` is ``"trained"`` or ``"random weights"``.
     """
-    from ..core.inspect import feature_maps
-    from ..seg.pretrained import trained_or_random
-
-    weights = choice(
-        weights, "weights", {"trained": "the shipped trained model", "random": "random features, a fitted head"}
-    )
-    if weights == "trained":
-        model, kind, note = trained_or_random("same", depth=2, base_channels=IN_CHANNELS)
-    else:
-        with seeded(0):
-            model = UNet(padding="same", depth=2, base_channels=IN_CHANNELS).eval()
-        kind, note = "random", "random weights (seed 0) asked for: only the 1x1 head is fitted"
+    model, kind, note = _network(_weights_choice(weights))
     trained = kind == "trained"
     size = smallest_valid_size(_IMAGE_SIZE, model.options)
     sample = lesson_sample(size)
     image, mask = sample.image, sample.mask
-    last = shape_table(size, model.options).where(kind="conv")[-1].module  # the last 3x3 conv
-    name = last.rsplit(".", 1)[0]  # its DoubleConvolution: what the head sees
-    feats = feature_maps(model, image, modules=[name])[name]
+    feats = _last_features(model, image)
     if trained:
         head, fit = model.head, {}
     else:
@@ -320,59 +290,116 @@ def segment(num_classes: int = 2, seed: int = 0, weights: str = "trained") -> di
     }
 
 
+# ----------------------------------------------------------------------------------
+# the experiment: what does the head alone learn?
+# ----------------------------------------------------------------------------------
+#: the held-out picture the experiment scores on (the head is fitted on lesson_sample(..., seed=0))
+HELD_OUT_SEED = 1
+
+
+@dataclass(frozen=True)
+class HeadRun:
+    """One head of :func:`head_experiment`, scored on the held-out picture."""
+
+    name: str
+    learned: int  # parameters that learned (0: none)
+    what_learned: str
+    fit_accuracy: float | None  # on the picture the head was fitted to (None: nothing fitted here)
+    accuracy: float  # pixels agreeing with the held-out picture's mask
+    segmentation: np.ndarray  # argmax on the held-out picture (1 = foreground)
+
+
+@lru_cache(maxsize=1)
+@torch.no_grad()
+def head_experiment() -> dict:
+    """Three heads on the same 2-class task, scored on a picture none of them was fitted or trained on.
+
+    1. a network with random weights and its random 1x1 head: nothing learned;
+    2. the same random network, only its 1x1 head fitted to ``lesson_sample(96, seed=0)``'s cell mask by
+       :func:`fit_head` (logistic regression, one pixel = one example): the body's features stay random;
+    3. the course's trained network (every layer learned, on other pictures), with its own head.
+
+    Each is scored on ``lesson_sample(96, seed=HELD_OUT_SEED)``: the fraction of pixels whose argmax
+    class agrees with the mask. Returns ``{"image", "mask", "runs": [HeadRun, ...], "trained": bool,
+    "note"}``; without the shipped checkpoint the third run is left out and ``note`` says why.
+    """
+    random_src = feature_source("random")
+    model, _, _ = _network("random")
+    held = lesson_sample(random_src["image"].shape[-1], HELD_OUT_SEED)
+
+    def score(layer, feats, mask=held.mask):
+        seg = layer(feats)[0].argmax(0).numpy()
+        return seg, round(float((seg == mask).mean()), 3)
+
+    feats = _last_features(model, held.image)
+    start = head_layer(2, feats.shape[1], seed=0)  # fit_head's starting point: the same seeded weights
+    runs = []
+    seg, acc = score(start, feats)
+    runs.append(HeadRun("random network, random head", 0, "nothing", None, acc, seg))
+    fitted = random_src["head"]
+    seg, acc = score(fitted, feats)
+    runs.append(
+        HeadRun(
+            "random network, fitted head",
+            sum(p.numel() for p in fitted.parameters()),
+            "the 1x1 head only",
+            random_src["fit"]["accuracy_after"],
+            acc,
+            seg,
+        )
+    )
+    trained_model, kind, note = _network("trained")
+    trained = kind == "trained"
+    if trained:
+        size = smallest_valid_size(held.image.shape[-1], trained_model.options)  # 96 fits every depth up to 5
+        picture = lesson_sample(size, HELD_OUT_SEED)
+        seg, acc = score(trained_model.head, _last_features(trained_model, picture.image), picture.mask)
+        runs.append(
+            HeadRun(
+                "trained network, its own head",
+                sum(p.numel() for p in trained_model.parameters()),
+                "every layer (on other pictures)",
+                None,
+                acc,
+                seg,
+            )
+        )
+    return {
+        "image": held.image,
+        "mask": held.mask,
+        "runs": runs,
+        "trained": trained,
+        "note": "" if trained else note,
+    }
+
+
 def head_view(num_classes=2) -> View:
     """The widget's view: for ``num_classes`` C, the real head's output shape, its parameter count
-    (from the layer, = in*C + C) and the segmentation map of the lesson image."""
-    import matplotlib.pyplot as plt
-    from matplotlib.colors import ListedColormap
+    (from the layer, = in*C + C) and the segmentation map of the lesson image. Beyond :data:`MAX_CLASSES`
+    classes it gives the formula and says that nothing was run or drawn (``data["drawn"] == "no"``)."""
+    from ..ui.figures.head import head_figure
 
-    n = check_num_classes(num_classes, maximum=MAX_CLASSES)
+    n = check_num_classes(num_classes)
+    feats = feature_source()["features"]
+    c_in, (h, w) = feats.shape[1], feats.shape[-2:]
+    plural = "es" if n != 1 else ""
+    shape = (
+        f"<p><b>{n:,} class{plural}:</b> nn.Conv2d({c_in}, {n}, kernel_size=1) on {h}×{w}×{c_in} → "
+        f"<b>{h}×{w}×{n}</b> (size unchanged: <code>{html.escape(conv_out.explain(h, kernel=1).text)}</code>).<br>"
+        f"Parameters: {n:,} kernel{'s' if n != 1 else ''} of 1×1×{c_in} + {n:,} bias{plural} = "
+        f"{c_in}*{n} + {n} = <b>{c_in * n + n:,}</b>.<br>"
+    )
+    data = {"num_classes": n, "output": f"{h}x{w}x{n}", "out_channels": n, "in_channels": c_in}
+    data["params_formula"] = c_in * n + n
+    if n > MAX_CLASSES:
+        note = (
+            f"Not run: this widget draws one colour per class and stops at {MAX_CLASSES} classes. The formula "
+            "above holds for any count (the tests check it against nn.Conv2d)."
+        )
+        return View(html=shape + f"<span class='ul-note'>{note}</span></p>", data={**data, "drawn": "no"})
     r = segment(n)
     layer = r["layer"]
-    c_in = layer.in_channels
-    params = sum(p.numel() for p in layer.parameters())
-    _, h, w = r["scores"].shape
-    seg = r["segmentation"]
-    present = int(len(np.unique(seg)))
-
-    panels = 4 if n == 2 else 3
-    fig, axes = plt.subplots(1, panels, figsize=(2.75 * panels, 2.9))
-    axes[0].imshow(r["image"], cmap="gray", vmin=0, vmax=1)
-    axes[0].set_title(f"input image {r['image'].shape[0]}×{r['image'].shape[1]}", fontsize=8)
-    if n == 1:
-        axes[1].imshow(torch.sigmoid(r["scores"][0]).numpy(), cmap="magma", vmin=0, vmax=1)
-        axes[1].set_title("sigmoid(score): one channel", fontsize=8)
-    else:
-        axes[1].imshow(r["probs"].max(dim=0).values.numpy(), cmap="magma", vmin=0, vmax=1)
-        axes[1].set_title("softmax: probability of the winner", fontsize=8)
-    k = max(n, 2)
-    base = plt.get_cmap("tab10" if k <= 10 else "tab20" if k <= 20 else "turbo")
-    colours = base(np.linspace(0, 1, k)) if k > 20 else base(np.arange(k))
-    axes[2].imshow(seg, cmap=ListedColormap(colours), vmin=-0.5, vmax=k - 0.5, interpolation="nearest")
-    axes[2].set_title(
-        f"argmax → segmentation map\n({present} of {n} classes win somewhere)" if n > 1 else "sigmoid > 0.5 → mask",
-        fontsize=8,
-    )
-    if k <= 10:
-        from matplotlib.patches import Patch
-
-        names = ["background", "foreground"] if n == 2 else [f"class {i}" for i in range(k)]
-        axes[2].legend(
-            handles=[Patch(color=colours[i], label=names[i]) for i in range(k)],
-            fontsize=6,
-            loc="upper center",
-            bbox_to_anchor=(0.5, -0.01),
-            ncol=min(k, 5),
-            frameon=False,
-        )
-    if n == 2:
-        axes[3].imshow(r["mask"], cmap=ListedColormap(colours[:2]), vmin=-0.5, vmax=1.5, interpolation="nearest")
-        axes[3].set_title("the image's cell mask (for comparison)", fontsize=8)
-    for ax in axes:
-        ax.set_xticks([])
-        ax.set_yticks([])
-    fig.tight_layout()
-
+    params = sum(p.numel() for p in layer.parameters())  # counted on the real layer
     if r["weights"] == "trained":
         meaning = "Weights: trained. Class 1 is foreground (前景, cells), class 0 background (背景)."
     elif r["head_fitted"]:
@@ -387,32 +414,20 @@ def head_view(num_classes=2) -> View:
         )
     if r["mask_agreement"] is not None:
         meaning += f" Pixels agreeing with the cell mask: {r['mask_agreement']:.0%}."
-    one = (
-        "<br><b>One class:</b> softmax over a single channel is 1 at every pixel and argmax always says "
-        "class 0, so a 1-channel head is read with a sigmoid and a threshold instead."
-        if n == 1
-        else ""
+    if n == 1:
+        meaning += (
+            " One class: softmax over a single channel is 1 at every pixel and argmax always says class 0, so a "
+            "1-channel head is read with a sigmoid and a threshold instead."
+        )
+    data.update(
+        out_channels=layer.out_channels,
+        params=params,
+        classes_present=int(len(np.unique(r["segmentation"]))),
+        weights=r["weights"],
+        head_fitted=str(r["head_fitted"]),
+        drawn="yes",
     )
-    text = (
-        f"<p><b>{n} class{'es' if n != 1 else ''}:</b> nn.Conv2d({c_in}, {n}, kernel_size=1) on "
-        f"{h}×{w}×{c_in} → <b>{h}×{w}×{n}</b> (size unchanged: "
-        f"<code>{html.escape(conv_out.explain(h, kernel=1).text)}</code>).<br>"
-        f"Parameters: {n} kernel{'s' if n != 1 else ''} of 1×1×{c_in} + {n} bias{'es' if n != 1 else ''} = "
-        f"{c_in}*{n} + {n} = <b>{params:,}</b>.<br>"
-        f"{html.escape(meaning)}{one}</p>"
-    )
-    data = {
-        "num_classes": n,
-        "output": f"{h}x{w}x{n}",
-        "out_channels": layer.out_channels,
-        "params": params,
-        "params_formula": c_in * n + n,
-        "in_channels": c_in,
-        "classes_present": present,
-        "weights": r["weights"],
-        "head_fitted": str(r["head_fitted"]),
-    }
-    return View(html=text, figure=fig, data=data)
+    return View(html=shape + html.escape(meaning) + "</p>", figure=head_figure(r, n), data=data)
 
 
 def controls(num_classes: int = 2) -> dict:
@@ -442,15 +457,22 @@ def _param_hint(classes: int):
 
 EX_SHAPE = Exercise(
     "5.1",
-    "The last feature map is 388×388×64 and the head is a 1x1 conv with num_classes = 2 kernels (k=1, s=1, p=0). "
-    "What is its output, written H×W×C as the notes do?",
-    expected=lambda: head_shapes(388, IN_CHANNELS, 2)["output"],
+    "The paper's last feature map is 388×388×64. Give it a head for 3 classes (background, cell, border): a 1x1 "
+    "conv with 3 kernels, k=1, s=1, p=0. What is its output, written H×W×C as the notes do?",
+    expected=lambda: head_shapes(388, IN_CHANNELS, 3)["output"],
     hint=lambda a: (
         "a 1x1 conv does not shrink the map: (388 + 2*0 - 1)/1 + 1 = 388."
         if "386" in str(a) or "387" in str(a)
-        else "the size stays (k=1, p=0, s=1); the channels become the number of kernels."
+        else "the channels out are the number of kernels, 3 here, whatever comes in."
+        if "64" in str(a)
+        else ""
     ),
-    explanation="388×388×2: one score map per class, at every pixel of the 388×388 output.",
+    hints=[
+        "A 1x1 kernel covers one pixel: does the map lose a border?",
+        "H_out = (H + 2p − k)/s + 1 with k = 1, p = 0, s = 1; the output channels = the number of kernels.",
+        "The notes' head for 2 classes: 388×388×64 → 388×388×2.",
+    ],
+    explanation="388×388×3: one score map per class at every pixel; the size is kept, the channels become 3.",
 )
 
 EX_PARAMS = Exercise(
@@ -458,6 +480,11 @@ EX_PARAMS = Exercise(
     "How many learned parameters does the paper's head, nn.Conv2d(64, 2, kernel_size=1), have?",
     expected=lambda: head_params(2),
     hint=_param_hint(2),
+    hints=[
+        "Count what one kernel holds, then how many kernels there are.",
+        "C_in·C_out·k·k weights + C_out biases.",
+        "A head for 3 classes on 64 channels: 64·3 + 3 = 195.",
+    ],
     explanation="64*2 + 2 = 130: two kernels of 1×1×64 weights and two biases.",
 )
 
@@ -467,6 +494,11 @@ EX_PARAMS5 = Exercise(
     "parameters?",
     expected=lambda: head_params(5),
     hint=_param_hint(5),
+    hints=[
+        "Every class adds one kernel and one bias.",
+        "64·C weights + C biases for C classes.",
+        "For 4 classes: 64·4 + 4 = 260.",
+    ],
     explanation="64*5 + 5 = 325: the head grows by 65 parameters per class.",
 )
 
@@ -482,6 +514,11 @@ EX_SOFTMAX = Exercise(
     "After softmax over the class channels, what do the class probabilities at one pixel add up to?",
     expected=_softmax_sum,
     hint="softmax turns the C scores of a pixel into exp(s_c) / Σ exp(s_k); add those up over c.",
+    hints=[
+        "Write the probabilities of one pixel with two classes and scores s0, s1, then add them.",
+        "Σ_c exp(s_c) / Σ_k exp(s_k): the numerators summed are the denominator.",
+        "Scores (0, 0): exp(0)/(exp(0) + exp(0)) = 0.5 for each class.",
+    ],
     explanation="1: softmax makes a probability distribution over the classes at every pixel; argmax picks the "
     "largest.",
 )
@@ -495,9 +532,61 @@ EX_SLIP = Exercise(
         "b": "the channels become the number of kernels: fewer here (64 -> 2), but a 1x1 conv can also add channels",
         "c": "a 1x1 conv halves the size, like a 2x2 pool",
     },
-    hint="try the widget with 100 classes: how many output channels, and how many input channels?",
+    hint="try the widget below with 100 classes: how many output channels, and how many input channels?",
+    hints=[
+        "What sets the number of output channels of any convolution?",
+        "nn.Conv2d(C_in, C_out, 1) gives C_out channels: one per kernel, whatever C_in is.",
+        "nn.Conv2d(64, 100, 1) takes 64 channels to 100.",
+    ],
     explanation="The output has one channel per kernel; the head uses num_classes kernels. 64 -> 2 is fewer, but "
     "nn.Conv2d(64, 100, 1) gives 100.",
 )
 
-EXERCISES = [EX_SHAPE, EX_PARAMS, EX_PARAMS5, EX_SOFTMAX, EX_SLIP]
+EX_HEAD_CODE = CodeExercise(
+    "5.6",
+    "Write head(features, weight, bias): the 1x1 conv as a matrix product over the channels. features is "
+    "(C_in, H, W), weight (C_out, C_in), bias (C_out,); return the (C_out, H, W) scores. It is checked against "
+    "nn.Conv2d(C_in, C_out, 1) with the same weights, on fewer, as many and more channels out, rectangles and "
+    "one pixel.",
+    check_head,
+    hints=[
+        "Each pixel is classified on its own, by the same weights: pixel_scores above did it for one pixel.",
+        "Reshape the features to (C_in, H·W), one column per pixel; then weight @ pixels + bias[:, None], and "
+        "reshape back to (C_out, H, W).",
+        "64 channels to 2 classes on a 388×388 map: a (2, 64) @ (64, 150544) product, then (2, 388, 388).",
+    ],
+    explanation="One matrix product classifies every pixel at once: that is all a 1x1 conv computes.",
+)
+
+
+def _experiment_verdict() -> str:
+    runs = {r.name.split(",")[1].strip(): r for r in head_experiment()["runs"]}
+    random_acc, fitted_acc = runs["random head"].accuracy, runs["fitted head"].accuracy
+    if fitted_acc <= random_acc + 0.05:
+        return "a"
+    trained = runs.get("its own head")
+    return "c" if trained is not None and fitted_acc >= trained.accuracy else "b"
+
+
+EX_EXPERIMENT = Exercise(
+    "5.7",
+    "Predict before you run the experiment: a network with random weights gives random features; only its 1x1 "
+    "head is fitted to one picture's cell mask, then scored on a new picture. Which happens?",
+    expected=_experiment_verdict,
+    choices={
+        "a": "no better than a random head: a linear classifier needs trained features",
+        "b": "it gets most pixels right, and the trained network (every layer learned) gets even more",
+        "c": "it beats the trained network: the head is all that matters",
+    },
+    hints=[
+        "Look at the feature maps drawn above: do the cells stand out from the background in some channels?",
+        "A linear classifier separates two classes when some weighted sum of the channels is high on one and low "
+        "on the other; random 3x3 filters still respond to brightness and edges.",
+        "The fit changes only the head's weights; training changed every layer's. Which one can make the features "
+        "themselves fit the cells?",
+    ],
+    explanation="Random convolutions already carry brightness and edges, so a per-pixel linear classifier on them "
+    "finds the cells in most pixels; training every layer makes the features themselves fit the task.",
+)
+
+EXERCISES = [EX_SHAPE, EX_PARAMS, EX_PARAMS5, EX_SOFTMAX, EX_SLIP, EX_HEAD_CODE, EX_EXPERIMENT]

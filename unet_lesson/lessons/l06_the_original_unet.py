@@ -2,17 +2,33 @@ r"""Lesson 06: the paper's whole U-Net, 572x572x1 -> 388x388x2, layer by layer.
 
 Everything a lesson shows is computed here or in the core: the torchinfo summary of the
 paper's network (on PyTorch's ``meta`` device, so the 572x572 forward costs no memory and
-no time), the notes' numbered training walk mapped onto the shape table, and the message an
-invalid size gives. The explorer (:mod:`unet_lesson.ui.explorer`) is the lesson's widget.
+no time), the notes' numbered training walk mapped onto the shape table, the message an
+invalid size gives, what ``UNet()``'s defaults match in the paper and what they do not (the
+initialisation measured on the layers, :func:`init_report`; dropout), and translation
+equivariance shown by experiment (:func:`shift_experiment`). The explorer
+(:mod:`unet_lesson.ui.explorer`) is the lesson's widget.
 """
 
 from __future__ import annotations
 
+import math
+from dataclasses import dataclass
+
+from ..core.env import cpu_threads, seeded
 from ..core.options import options_of
-from ..core.shapes import InvalidInputSize, ShapeTable, fmt_shape, nearest_valid_sizes, output_size, shape_table
+from ..core.search import smallest_valid_size
+from ..core.shapes import (
+    InvalidInputSize,
+    ShapeTable,
+    fmt_shape,
+    nearest_valid_sizes,
+    output_size,
+    shape_table,
+)
 from ..ui import explorer
+from ..ui.checkers import check_double_conv, check_my_unet
 from ..ui.course import Lesson
-from ..ui.exercises import Exercise
+from ..ui.exercises import CodeExercise, Exercise
 from ..ui.tables import html_table
 
 __all__ = [
@@ -25,19 +41,31 @@ __all__ = [
     "notes_walk_rows",
     "notes_walk_html",
     "invalid_size_error",
+    "InitRow",
+    "init_report",
+    "init_html",
+    "parameter_counts",
+    "ShiftResult",
+    "shift_experiment",
+    "shift_html",
     "EX_FIRST_CONV",
     "EX_SLIP_196",
     "EX_NEXT_SIZE",
     "EX_OUTPUT_FOR",
+    "EX_DOUBLE_CONV",
+    "EX_MY_UNET",
+    "EX_INIT_STD",
+    "EX_SHIFT",
 ]
 
 LESSON = Lesson(
     6,
     "06_the_original_unet",
     "The original U-Net",
-    minutes=30,
+    minutes=40,
     topics=(2, 5, 6, 9, 12),
-    summary="572x572x1 -> 388x388x2 layer by layer, the U diagram, 31,030,658 parameters, valid input sizes",
+    summary="572x572x1 -> 388x388x2 layer by layer, the U diagram, 31,030,658 parameters, build it yourself, "
+    "what UNet() matches in the paper, valid input sizes, translation equivariance",
 )
 
 WIDGETS = {"explorer": explorer.widget(input_size=572)}
@@ -127,6 +155,180 @@ def invalid_size_error(input_size: int, **options) -> InvalidInputSize:
 
 
 # ----------------------------------------------------------------------------------
+# what UNet() matches in the paper, and what it does not: initialisation and dropout
+# ----------------------------------------------------------------------------------
+@dataclass(frozen=True)
+class InitRow:
+    """One layer with weights: its N, the paper's std and the std measured on both initialisations."""
+
+    module: str
+    kind: str  # "3x3 conv", "2x2 up-conv", "1x1 conv"
+    n: int  # the paper's N: inputs of one output unit (unet_lesson.core.model.incoming)
+    paper_std: float  # sqrt(2 / N)
+    he_std: float  # measured on UNet(init="he")
+    pytorch_std: float  # measured on UNet()
+    pytorch_formula: float  # 1 / sqrt(3 fan_in): PyTorch's kaiming_uniform_(a=sqrt(5)), fan_in as torch counts it
+
+
+def _weight_layers(model):
+    from torch import nn
+
+    return [(name, m) for name, m in model.named_modules() if isinstance(m, (nn.Conv2d, nn.ConvTranspose2d))]
+
+
+def _kind(m) -> str:
+    from torch import nn
+
+    if isinstance(m, nn.ConvTranspose2d):
+        return "2x2 up-conv"
+    return f"{m.kernel_size[0]}x{m.kernel_size[1]} conv"
+
+
+def init_report(seed: int = 0, **options) -> list[InitRow]:
+    r"""Build ``UNet(**options)`` (PyTorch's default initialisation) and ``UNet(init="he", **options)`` (the
+    paper's Gaussian with std :math:`\sqrt{2/N}`), both seeded, and measure the std of every layer's weights.
+
+    The paper (Sect. 3): "drawing the initial weights from a Gaussian distribution with a standard deviation of
+    :math:`\sqrt{2/N}`, where N denotes the number of incoming nodes of one neuron"; N = 9 * 64 = 576 for a 3x3
+    conv over 64 channels. PyTorch draws from a uniform distribution with std :math:`1/\sqrt{3\,\mathrm{fan\_in}}`
+    (for a conv fan_in = N; a transposed conv counts its *output* channels, C_out * 2 * 2). The networks are built
+    one after the other (the paper's is 124 MB of weights) and dropped.
+    """
+    from ..core.model import UNet, incoming
+
+    measured, layers = {}, {}
+    for init in ("pytorch", "he"):
+        with seeded(seed):  # he_init_ draws from torch's RNG: never the student's
+            model = UNet(init=init, **options)
+        measured[init] = {name: float(m.weight.detach().std()) for name, m in _weight_layers(model)}
+        # N, and fan_in as torch.nn.init counts it (weight.shape[1] * k * k)
+        layers = {
+            name: (_kind(m), incoming(m), m.weight.shape[1] * m.weight[0][0].numel())
+            for name, m in _weight_layers(model)
+        }
+        del model  # only the numbers are kept: one network in memory at a time
+    rows = []
+    for name, (kind, n, fan_in) in layers.items():
+        rows.append(
+            InitRow(
+                name,
+                kind,
+                n,
+                math.sqrt(2 / n),
+                measured["he"][name],
+                measured["pytorch"][name],
+                1 / math.sqrt(3 * fan_in),
+            )
+        )
+    return rows
+
+
+def init_html(rows: list[InitRow]) -> str:
+    """The report as a table: N, the paper's sqrt(2/N) beside the std measured with init="he", and PyTorch's."""
+    body = [
+        (
+            r.module,
+            r.kind,
+            f"{r.n:,}",
+            f"{r.paper_std:.4f}",
+            f"{r.he_std:.4f}",
+            f"{r.pytorch_std:.4f}",
+            f"{r.pytorch_formula:.4f}",
+        )
+        for r in rows
+    ]
+    return html_table(
+        ["layer", "kind", "N", "√(2/N), the paper", 'measured, UNet(init="he")', "measured, UNet()", "1/√(3·fan_in)"],
+        body,
+        css="ul-init",
+        mono=(0, 2, 3, 4, 5, 6),
+    )
+
+
+def parameter_counts() -> dict:
+    """Learned parameters of ``UNet()``, ``UNet(dropout=0.5)`` and ``UNet(init="he")``, counted on real modules
+    built on the meta device (no memory): dropout and the initialisation change no count."""
+    import torch
+
+    from ..core.model import UNet
+
+    out = {}
+    for label, kw in (("UNet()", {}), ("UNet(dropout=0.5)", dict(dropout=0.5)), ('UNet(init="he")', dict(init="he"))):
+        with torch.device("meta"):
+            out[label] = sum(p.numel() for p in UNet(**kw).parameters())
+    return out
+
+
+# ----------------------------------------------------------------------------------
+# translation equivariance: shift the input, the output shifts with it (by multiples of 2**depth)
+# ----------------------------------------------------------------------------------
+@dataclass(frozen=True)
+class ShiftResult:
+    """One shift of :func:`shift_experiment`."""
+
+    shift: int
+    max_diff: float  # largest |shifted output - output of the shifted input| over the overlap
+    scale: float  # largest |output|, to compare with
+    moves_along: bool  # max_diff is at float precision
+
+    def __str__(self) -> str:
+        verdict = "moves along exactly" if self.moves_along else "changes"
+        return f"shift {self.shift}: largest difference {self.max_diff:.1e} (outputs up to {self.scale:.2f}): {verdict}"
+
+
+def shift_experiment(
+    shifts=tuple(range(1, 9)), depth: int = 3, size: int = 140, seed: int = 0, init: str = "he"
+) -> list[ShiftResult]:
+    """Run a small valid U-Net (``depth`` pools, 4 base channels, ``init``, seeded) on a window of a sample
+    picture and on the window moved by ``s`` pixels right and down; compare the second output with the first
+    moved by ``s``, over the part both cover.
+
+    A fully convolutional network computes every output pixel from its own input window with the same weights,
+    so moving the input moves the output, except that the 2x2 pools group pixels in fixed 2x2 blocks: after
+    ``depth`` pools the network sees its input on a grid of ``2**depth`` pixels, and only a shift by a multiple
+    of it keeps every block (the course's analysis; the paper does not discuss it).
+
+    ``init="he"`` (the paper's initialisation) by default: with PyTorch's default the untrained network's
+    deepest levels contribute so little that breaking only their grid changes the output by about 1e-6.
+    """
+    import numpy as np
+    import torch
+
+    from ..core.model import UNet
+    from ..core.parse import whole
+    from ..seg.data import sample_image
+
+    shifts = [whole(s, "shift", minimum=1, maximum=64) for s in shifts]
+    n = smallest_valid_size(size, depth=depth)
+    m = output_size(n, depth=depth)[0]
+    if max(shifts) >= m:
+        raise ValueError(
+            f"A shift of {max(shifts)} leaves nothing to compare: the {n}-pixel window gives a {m}-pixel output. "
+            f"Use shifts below {m}, or a larger size."
+        )
+    with seeded(seed):
+        model = UNet(depth=depth, base_channels=4, init=init).eval()
+    big = np.asarray(sample_image(n + max(shifts), seed=0), dtype=np.float32)
+
+    windows = [big[s : s + n, s : s + n] for s in [0, *shifts]]  # the window, then each moved one
+    x = torch.from_numpy(np.stack(windows))[:, None]
+    with torch.no_grad(), cpu_threads(1):  # one batch, one thread: quick on a busy machine
+        y = model(x)[:, 0]
+    y0 = y[0]
+    scale = float(y0.abs().max())
+    out = []
+    for s, ys in zip(shifts, y[1:]):
+        diff = float((ys[: m - s, : m - s] - y0[s:, s:]).abs().max())
+        out.append(ShiftResult(s, diff, scale, diff <= 1e-6 * max(scale, 1.0)))  # float32 precision
+    return out
+
+
+def shift_html(results: list[ShiftResult]) -> str:
+    rows = [(r.shift, f"{r.max_diff:.1e}", "✓ moves along exactly" if r.moves_along else "✗ changes") for r in results]
+    return html_table(["shift (pixels)", "largest difference", "the output ..."], rows, css="ul-shift", mono=(0, 1))
+
+
+# ----------------------------------------------------------------------------------
 # exercises (expected answers computed by unet_lesson, never typed)
 # ----------------------------------------------------------------------------------
 def _first_conv_hint(answer) -> str:
@@ -137,7 +339,7 @@ def _first_conv_hint(answer) -> str:
         return "one whole number: weights + biases."
     if a == right - shape_table(572)[0].out_shape[0]:
         return "that is the weights; each of the 64 kernels also has a bias."
-    return "each of the 64 kernels is 3x3 and sees 1 input channel; add one bias per kernel."
+    return ""
 
 
 EX_FIRST_CONV = Exercise(
@@ -145,6 +347,11 @@ EX_FIRST_CONV = Exercise(
     "How many parameters does the first 3x3 conv (572×572×1 → 570×570×64) have?",
     expected=lambda: shape_table(572)[0].params,
     hint=_first_conv_hint,
+    hints=[
+        "Count one kernel's weights: how many rows, columns and input channels does it cover?",
+        "k·k·C_in weights per kernel, C_out kernels, plus one bias per kernel: k·k·C_in·C_out + C_out.",
+        "The second conv (570×570×64 → 568×568×64): 3·3·64·64 + 64 = 36,928.",
+    ],
     explanation="3·3·1·64 weights + 64 biases = 640; torchinfo says the same.",
 )
 
@@ -154,23 +361,118 @@ EX_SLIP_196 = Exercise(
     "valid 3x3 convs; what is the height after the second one?",
     expected=lambda: shape_table(572).where(path="expanding", level=2, kind="conv")[-1].out_shape[1],
     hint="each valid 3x3 conv takes 2 pixels off: 200 → 198 → ?",
+    hints=[
+        "Does the second conv have padding? Then it trims too.",
+        "A valid 3x3 conv: H → H − 3 + 1 = H − 2, each time.",
+        "One level further down the notes have it right: 104 → 102 → 100.",
+    ],
     explanation="200 → 198 → 196: the second conv gives 196×196×128, then the up-conv doubles it to 392.",
 )
 
 EX_NEXT_SIZE = Exercise(
     "6.3",
-    "572 works. What is the next larger input size the paper's network takes?",
-    expected=lambda: nearest_valid_sizes(572)[1],
-    hint="valid sizes are 188 + 16k: every 2x2 pool must see an even size, four pools make steps of 2**4.",
-    explanation="588 = 572 + 16, output 404 (= 588 - 184).",
+    "The paper's network takes 572 (Fig. 1). What is the largest input size of at most 1000 pixels that it takes?",
+    expected=lambda: nearest_valid_sizes(1001)[0],
+    hint=lambda a: "that one breaks at a pool: an odd size reaches it." if str(a).strip() == "1000" else "",
+    hints=[
+        "Every 2x2 max pool must see an even size. Follow 1000 down the contracting path: where does it break?",
+        "Four pools: valid sizes step by 2**4 = 16. From 572 go up in steps of 16; stop at the last one below 1000.",
+        "Lesson 04 found the next one after 572: 572 + 16 = 588.",
+    ],
+    explanation="988 = 572 + 26·16: valid sizes are 188 + 16k (k = 50 here), output 988 − 184 = 804.",
 )
 
 EX_OUTPUT_FOR = Exercise(
     "6.4",
     "What output size does the paper's network give for a 700×700 input?",
     expected=lambda: output_size(700)[0],
-    hint="700 = 188 + 16·32 is valid, and output = input - 184.",
+    hints=[
+        "Is 700 valid? Count what the network takes off: each valid 3x3 conv trims 2 pixels at its level's scale.",
+        "For the valid inputs the output is input − 184 (572 − 388 = 184).",
+        "700 = 188 + 16·32 is valid; 188 gives 4.",
+    ],
     explanation="700 - 184 = 516.",
 )
 
-EXERCISES = [EX_FIRST_CONV, EX_SLIP_196, EX_NEXT_SIZE, EX_OUTPUT_FOR]
+EX_DOUBLE_CONV = CodeExercise(
+    "6.5",
+    "Write class DoubleConv(nn.Module): DoubleConv(in_channels, out_channels) is two valid 3x3 convolutions, "
+    "each followed by a ReLU (H → H − 2 → H − 4). It is checked against unet_lesson's DoubleConvolution: shapes, "
+    "the parameter count and, with the same weights, the same numbers, on even, odd and rectangular inputs.",
+    check_double_conv,
+    hints=[
+        "Valid means no padding: nn.Conv2d's default padding=0.",
+        "Conv2d(in, out, 3) → ReLU → Conv2d(out, out, 3) → ReLU; the second conv keeps the channels.",
+        "572×572×1 → 570×570×64 → 568×568×64: DoubleConv(1, 64) on a (1, 1, 572, 572) tensor.",
+    ],
+    explanation="Every level of the U, contracting and expanding path and the bottom, is this block.",
+)
+
+EX_MY_UNET = CodeExercise(
+    "6.6",
+    "Write class MyUNet(nn.Module): the paper's whole network from your DoubleConv, with the keywords "
+    "in_channels=1, num_classes=2, base_channels=64, depth=4. MyUNet() must give 388×388×2 for 572×572×1 and "
+    "have 31,030,658 parameters (checked on the meta device: no memory, no time), and compute the same numbers "
+    "as unet_lesson.UNet given the same weights (checked on small networks).",
+    check_my_unet,
+    hints=[
+        "Copy each level's map before pooling; the expanding path takes them back in reverse order.",
+        "Up-conv ConvTranspose2d(2c, c, 2, stride=2), then centre-crop the copy to the up-conv's size and "
+        "concatenate copy first (dim=1), then DoubleConv(2c, c); the head is Conv2d(64, num_classes, 1).",
+        "Level 4: 28×28×1024 → up-conv → 56×56×512; the copy 64×64×512 → crop → 56×56×512; "
+        "concatenated 56×56×1024 → DoubleConv → 52×52×512.",
+    ],
+    explanation="That is U-Net: 23 conv layers, the table above, built by you.",
+)
+
+
+def _init_std() -> float:
+    from torch import nn
+
+    from ..core.model import incoming
+
+    with seeded(0):
+        layer = nn.Conv2d(64, 64, kernel_size=3)  # a 3x3 conv over 64 channels: the paper's example
+    return round(math.sqrt(2 / incoming(layer)), 3)
+
+
+EX_INIT_STD = Exercise(
+    "6.7",
+    "The paper draws each initial weight from a Gaussian with standard deviation √(2/N), N the number of inputs "
+    "of one output unit. For a 3x3 conv over 64 channels, what is that standard deviation (3 decimals)?",
+    expected=_init_std,
+    tolerance=6e-4,
+    hint=lambda a: "that is 2/N; take the square root." if str(a).strip().startswith("0.003") else "",
+    hints=[
+        "One output value of a 3x3 conv is a weighted sum: how many input values enter it?",
+        "N = k·k·C_in = 3·3·64; the std is √(2/N).",
+        "For the first conv (one input channel) N = 9: √(2/9) = 0.471.",
+    ],
+    explanation="N = 9·64 = 576 (the paper's example) and √(2/576) = 0.0589; PyTorch's default gives "
+    "1/√(3·576) = 0.0241, about 2.4 times smaller.",
+)
+
+EX_SHIFT = Exercise(
+    "6.8",
+    "A valid U-Net of depth 3 (three 2x2 pools). Move its input right and down by s pixels. What is the "
+    "smallest s > 0 for which the output moves by exactly s pixels, every value the same?",
+    expected=lambda: min(r.shift for r in shift_experiment(depth=3) if r.moves_along),
+    hints=[
+        "Every conv moves along with its input. What about a 2x2 pool with stride 2?",
+        "A pool groups pixels in fixed 2x2 blocks: a shift keeps the blocks only if it is even. After several pools?",
+        "Depth 1 (one pool): any even shift works, so the answer there is 2.",
+    ],
+    explanation="8 = 2**3: after three pools the network sees its input on an 8-pixel grid; the experiment "
+    "below shows shifts 1 to 7 change the output and 8 moves it along exactly.",
+)
+
+EXERCISES = [
+    EX_FIRST_CONV,
+    EX_SLIP_196,
+    EX_NEXT_SIZE,
+    EX_OUTPUT_FOR,
+    EX_DOUBLE_CONV,
+    EX_MY_UNET,
+    EX_INIT_STD,
+    EX_SHIFT,
+]

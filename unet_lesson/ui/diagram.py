@@ -2,9 +2,11 @@ r"""The U-shaped diagram of a U-Net, drawn from its :class:`~unet_lesson.ShapeTa
 
 Like the paper's Fig. 1: every box is a multi-channel feature map, labelled with its
 channel count (on top) and its height x width (under it); the arrows are the
-operations: 3x3 conv + ReLU (dark blue), 2x2 max pool (red), 2x2 up-conv (green),
-copy and crop (grey), 1x1 conv (teal). Nothing is typed by hand: every box, label and
-arrow comes from one row of the table, so the picture cannot disagree with the table::
+operations: 3x3 conv + ReLU (dark blue; "conv 3x3, BN, ReLU" in the legend when the network has
+batch norm), 2x2 max pool (red), 2x2 up-conv (green), copy and crop (grey), 1x1 conv (teal). As in
+Fig. 1, a dashed box on each copied map marks the part that the crop keeps (none when the crop keeps
+everything). Nothing is typed by hand: every box, label, arrow and dashed box comes from one row of the
+table, so the picture cannot disagree with the table::
 
     >>> from unet_lesson import shape_table
     >>> fig = draw_unet(shape_table(572))          # the paper's network
@@ -29,7 +31,7 @@ from matplotlib.artist import Artist
 from ..core.shapes import ShapeTable
 from .widgets import figure_png
 
-__all__ = ["draw_unet", "ARROW_STYLES", "Box", "layout", "clear_cache"]
+__all__ = ["draw_unet", "ARROW_STYLES", "Box", "CropMark", "layout", "crop_marks", "clear_cache"]
 
 # the paper's Fig. 1 legend, in its words and (roughly) its colours
 ARROW_STYLES = {
@@ -163,6 +165,55 @@ def layout(table: ShapeTable) -> tuple[list[Box], list[tuple[str, tuple[float, f
             pending_up = None
         # "concat" rows draw nothing new: the white and blue halves side by side *are* the concatenation
     return boxes, arrows
+
+
+@dataclass(frozen=True)
+class CropMark:
+    """Fig. 1's dashed box: on the copied map of ``level`` (drawn by ``source_row``), the part that the
+    crop of ``crop_row`` keeps; ``copied`` and ``kept`` are (H, W) from the table, ``rect`` is
+    (left, bottom, right, top) in the diagram's units."""
+
+    level: int
+    source_row: int
+    crop_row: int
+    copied: tuple[int, int]
+    kept: tuple[int, int]
+    rect: tuple[float, float, float, float]
+
+
+_CROP_INSET = 0.12  # the dashed box sits this fraction of the box width inside it (all channels are kept)
+
+
+def crop_marks(table: ShapeTable, boxes: list[Box] | None = None) -> list[CropMark]:
+    """One dashed box per copy and crop that cuts something, from the table's crop rows (top level first).
+
+    Its height is the copied box's height times kept/copied (the fraction of rows the crop keeps),
+    centred, as the centre crop is; its width spans the box less a small inset.
+    """
+    boxes = layout(table)[0] if boxes is None else boxes
+    sources = {}  # level -> the last contracting box of that level: the map that is copied
+    for b in boxes:
+        if b.path == "contracting" and b.kind == "conv":
+            sources[b.level] = b
+    marks = []
+    for r in table.where(kind="crop"):
+        copied, kept = tuple(r.in_shape[1:]), tuple(r.out_shape[1:])
+        if copied == kept:
+            continue
+        src = sources[r.level]
+        h = src.h * kept[0] / copied[0]
+        inset = _CROP_INSET * src.w
+        marks.append(
+            CropMark(
+                r.level,
+                src.row,
+                r.index,
+                copied,
+                kept,
+                (src.left + inset, src.y - h / 2, src.right - inset, src.y + h / 2),
+            )
+        )
+    return sorted(marks, key=lambda m: m.level)
 
 
 # ----------------------------------------------------------------------------------
@@ -415,6 +466,7 @@ def draw_unet(
     """Draw the U of ``table`` (a :class:`~unet_lesson.ShapeTable`) and return the matplotlib Figure.
 
     The figure carries ``fig.ul_labels``: one ``(row, channels_text, size_text)`` per box,
+    ``fig.ul_crops``: the dashed crop boxes (:class:`CropMark`, top level first),
     in drawing order (row 0 is the input), so tests can compare the picture with the table;
     ``fig.ul_texts``: every label drawn, ``(gid, text)`` with gid ``"ch-<row>"`` (channels, on
     top of a box) or ``"size-<row>"`` (height×width, under it); ``fig.ul_legend``: the legend's
@@ -467,10 +519,20 @@ def draw_unet(
         heads.append([(ax1, ay1), (bx - uy * hw, by + ux * hw), (bx + uy * hw, by - ux * hw)])
         colors.append(ARROW_STYLES[kind][1])
     fig.add_artist(LineCollection(shafts, colors=colors, linewidths=1.6, transform=units))
+    marks = crop_marks(table, boxes)
+    if marks:  # Fig. 1's dashed lines: the part of each copied map that the crop keeps
+        outlines = [[(x0, y0), (x1, y0), (x1, y1), (x0, y1), (x0, y0)] for x0, y0, x1, y1 in (m.rect for m in marks)]
+        fig.add_artist(
+            LineCollection(outlines, colors="#333333", linewidths=0.8, linestyles=(0, (3, 2)), transform=units)
+        )
     fig.add_artist(PolyCollection(heads, facecolors=colors, edgecolors="none", transform=units))
     fig.add_artist(_Stamps(texts, units))
     names = {k: v[0] for k, v in ARROW_STYLES.items()}
-    if table.crops and all(a == b for a, b in table.crops):
+    if table.options.batch_norm:
+        names["conv"] = "conv 3x3, BN, ReLU"
+    if not table.options.skips:
+        names["copy"] = "no copy and crop (skips off)"
+    elif all(a == b for a, b in table.crops):
         names["copy"] = "copy (same size: no crop)"
     if table.options.up_mode == "bilinear":
         names["up"] = "bilinear x2 + conv 1x1"
@@ -495,6 +557,7 @@ def draw_unet(
     if title:  # where fig.suptitle(title, y=0.99) would put it
         fig.add_artist(_Stamps([(0.5, 0.99, title, fontsize + 2.5, "center", "top", "title")], fig.transFigure))
     fig.ul_labels = labels
+    fig.ul_crops = marks
     fig.ul_texts = [(gid, text) for *_, text, _, _, _, gid in texts]
     fig.ul_legend = list(legend)
     fig.ul_title = title

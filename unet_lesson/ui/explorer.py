@@ -2,7 +2,7 @@ r"""The U-Net explorer: change the network, watch its shapes, formulas, diagram 
 
 Used by lessons 06 and 07 and, on its own, by ``notebooks/explorer.ipynb`` (a Voila page).
 The controls are the U-Net's knobs: input size, padding (``"valid"``/``"same"``), depth
-(1-5), base channels, number of classes and upsampling mode (``"upconv"``/``"bilinear"``).
+(1-8), base channels, number of classes and upsampling mode (``"upconv"``/``"bilinear"``).
 
 The widget is made of plain view functions, each tested without a browser and timed on
 its own by the benchmark::
@@ -13,9 +13,11 @@ its own by the benchmark::
     build(**defaults) / show(**defaults)   # the widget: unet_lesson.ui.widgets.live over PANES
 
 Nothing here runs the full-size network: the shapes come from :func:`unet_lesson.shape_table`
-(integer arithmetic, tested against real forward passes), and the feature maps come from a
-*small* network with the same layout (few channels), trained weights when a checkpoint
-ships, random weights otherwise (said on screen). A setting that cannot work raises a
+(integer arithmetic, tested against real forward passes) and answer any setting, as the diagram
+does; the feature maps come from a *small* network with the same layout (few channels), trained
+weights when a checkpoint ships, random weights otherwise (said on screen), and have stated limits
+(:func:`feature_maps_limits`: size, classes, depth), beyond which the pane says what it did not run
+and why. Every pane answers within about a second. A setting that cannot work raises a
 ``ValueError`` (an input size: :class:`~unet_lesson.InvalidInputSize`, saying where and why, with
 the nearest sizes that work and the size rule); the widget shows it in ``.ul-error`` with ``layer``,
 ``below`` and ``above`` in its data. Never a traceback, and the controls keep what the student typed.
@@ -45,8 +47,11 @@ __all__ = [
     "widget",
     "build",
     "show",
+    "feature_maps_limits",
     "FEATURE_BASE",
     "MAX_FEATURE_SIZE",
+    "MAX_FEATURE_CLASSES",
+    "MAX_DEPTH",
 ]
 
 #: the explorer's controls and their defaults (the paper's network)
@@ -55,9 +60,12 @@ CONTROLS = tuple(DEFAULTS)
 
 #: channels after the first double conv of the small network that draws the feature maps
 FEATURE_BASE = 4
-#: largest input the feature maps are drawn for (the shapes work for any size)
-MAX_FEATURE_SIZE = 1024
-#: deepest U the explorer builds (shapes work up to depth 8; a depth-5 U already needs 2^5 = 32-pixel steps)
+#: largest input the feature maps are drawn for (the shapes and the diagram work for any size): the sample
+#: image and the maps grow with the area, and the paper's 572 must fit
+MAX_FEATURE_SIZE = 600
+#: most classes the feature maps are drawn for (the head makes one map per class)
+MAX_FEATURE_CLASSES = 16
+#: deepest U whose feature maps are drawn (the shapes and the diagram go to depth 8, the options' limit)
 MAX_DEPTH = 5
 
 
@@ -184,6 +192,35 @@ def _panels(depth: int) -> list[tuple[str, str]]:
     return panels
 
 
+def feature_maps_limits(input_size, o: UNetOptions) -> list[str]:
+    """Why the feature maps of this (valid) setting are not drawn, in words: [] when they are.
+
+    The shapes and the diagram answer every setting; the maps run a real network on a real image on every
+    change, so they stop at :data:`MAX_FEATURE_SIZE` pixels (the sample image alone grows with the area),
+    :data:`MAX_FEATURE_CLASSES` classes (the head's output is one map per class: 5000 classes at 256x256
+    would be 1.3 GB) and depth :data:`MAX_DEPTH`, and draw square inputs only.
+    """
+    h, w = input_size
+    reasons = []
+    if max(h, w) > MAX_FEATURE_SIZE:
+        largest = nearest_valid_sizes(MAX_FEATURE_SIZE + 1, o)[0]
+        reasons.append(
+            f"the input is {max(h, w):,} pixels, more than the {MAX_FEATURE_SIZE} they are drawn for (to stay "
+            f"quick: the sample image and every map grow with the area)"
+            + (f"; the largest size that works here is {largest}" if largest else "")
+        )
+    if h != w:
+        reasons.append(f"they are drawn for square inputs, and {h}x{w} is not one")
+    if o.depth > MAX_DEPTH:
+        reasons.append(f"they are drawn for depths up to {MAX_DEPTH}, and this U has depth {o.depth}")
+    if o.num_classes > MAX_FEATURE_CLASSES:
+        reasons.append(
+            f"they are drawn for up to {MAX_FEATURE_CLASSES} classes, and the head would make {o.num_classes:,} "
+            f"maps of {h}x{w} ({4 * o.num_classes * h * w / 2**20:,.0f} MB, on every change)"
+        )
+    return reasons
+
+
 def feature_maps_view(
     input_size=256,
     padding="same",
@@ -199,6 +236,10 @@ def feature_maps_view(
     One panel per level: the output of the level's double conv (its most active channel),
     the contracting path on top, the expanding path below it, the output (class 1's
     probability) at the far left of the lower row, under the input.
+
+    A setting that cannot work raises (the shapes pane says why); one that works but lies beyond the
+    maps' limits (:func:`feature_maps_limits`) gives a note saying what was not run and why, with
+    ``data["drawn"] == "no"``: the shapes and the diagram above still answer it.
     """
     import torch
 
@@ -210,18 +251,18 @@ def feature_maps_view(
     o = _options(padding, depth, base_channels, num_classes, up_mode)
     table = _table(input_size, o)  # the size check, with its message, before anything runs
     h, w = table.input_size
-    if max(h, w) > MAX_FEATURE_SIZE:
-        largest = nearest_valid_sizes(MAX_FEATURE_SIZE + 1, o)[0]
-        raise ValueError(
-            f"Feature maps are drawn for inputs up to {MAX_FEATURE_SIZE} pixels, to stay quick; "
-            f"{max(h, w)} is fine for the shapes above. The largest size that works here is {largest}."
+    reasons = feature_maps_limits((h, w), o)
+    if reasons:
+        note = (
+            "<div class='ul-explorer-weights ul-note' style='font-size:12px;color:#555'>Feature maps not drawn: "
+            + html.escape("; ".join(reasons))
+            + ". The shapes, formulas and the U above hold for this setting; nothing was run for the maps.</div>"
         )
-    if h != w:
-        raise ValueError(f"Feature maps are drawn for square inputs; {h}x{w} is fine for the shapes above.")
+        return View(html=note, data=dict(drawn="no", weights="", input_size=h if h == w else f"{h}x{w}"))
     model, weights, note = feature_network(padding, depth, base_channels, num_classes, up_mode)
     img = sample_image(size=h, seed=0)
     panels = _panels(o.depth)
-    with cpu_threads(1):  # a small net on a busy 2-core machine: one thread is several times faster
+    with cpu_threads(1), torch.no_grad():  # a small net on a busy 2-core machine: one thread is several times faster
         maps = run_and_record(model, img, [m for m, _ in panels])
     positions = [(0, i + 1) for i in range(o.depth + 1)] + [(1, o.depth - i) for i in range(o.depth)] + [(1, 0)]
     tiles = {(0, 0): (img, "input", f"{h}×{w}×1", "gray")}
@@ -251,7 +292,7 @@ def feature_maps_view(
     return View(
         html=text,
         figure=fig,
-        data=dict(weights=weights, panels=len(panels), feature_shapes=shapes, input_size=h),
+        data=dict(drawn="yes", weights=weights, panels=len(panels), feature_shapes=shapes, input_size=h),
         tight=False,
     )
 

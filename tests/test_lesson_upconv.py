@@ -24,6 +24,7 @@ from torch import nn  # noqa: E402
 
 from unet_lesson import UNet, shape_table, up_conv_out  # noqa: E402
 from unet_lesson.core import transposed as TR  # noqa: E402
+from unet_lesson.lessons import l03_exercises  # noqa: E402
 from unet_lesson.lessons import l03_up_conv as U  # noqa: E402
 from unet_lesson.ui.exercises import CodeExercise  # noqa: E402
 from unet_lesson.ui.figures import upconv as FIG  # noqa: E402
@@ -621,16 +622,18 @@ def test_the_code_exercise_accepts_the_reference_and_names_a_flipped_kernel():
 
 def test_the_notes_layer_hints_are_cheap(monkeypatch):
     """Checking 3.1 and 3.6 never builds or runs the 2-million-weight layer (it took ~0.5 s per wrong try)."""
-    U._notes_layer.cache_clear()
+    from unet_lesson.lessons import l03_layer
+
+    l03_layer._notes_layer.cache_clear()
     runs = []
-    real = U.layer_facts
+    real = l03_layer.layer_facts
 
     def counting(*a, **kw):
         f = real(*a, **kw)
         runs.append(f["ran"])
         return f
 
-    monkeypatch.setattr(U, "layer_facts", counting)
+    monkeypatch.setattr(l03_layer, "layer_facts", counting)
     for ex, answers in ((U.EX_SHAPE, ["56x56x1024", "(512, 56, 56)", "7"]), (U.EX_PARAMS, [2_097_152, 3, "x"])):
         ex.reset()
         for a in answers:
@@ -660,7 +663,7 @@ def test_exercise_answers_are_the_real_numbers():
     # the one choice whose interior overlap count is uniform
     even = [
         c
-        for c, (k, s) in U._OVERLAP_CHOICES.items()
+        for c, (k, s) in l03_exercises._OVERLAP_CHOICES.items()
         if len(np.unique(TR.overlap_count(8, k, s)[k - 1 : -(k - 1) or None, k - 1 : -(k - 1) or None])) == 1
     ]
     assert even == [U.EX_OVERLAP.answer]

@@ -32,9 +32,12 @@ __all__ = [
     "StackLayer",
     "receptive_field",
     "receptive_field_arithmetic",
+    "rows_seeing_padding",
     "stack_field_size",
     "stack_layers",
     "stack_receptive_field",
+    "stack_receptive_field_measured",
+    "MEASURE_LIMIT",
 ]
 
 
@@ -163,8 +166,6 @@ def _interval_back(table: ShapeTable, lo: int, hi: int, dim: int = 1, clip: bool
             new_lo = src(lo)[0] if lo >= 0 else lo // 2
             new_hi = src(hi)[1] if hi < n_out else n_in - 1 + -(-(hi - n_out + 1) // 2)
             return back(idx - 1, new_lo, new_hi)
-
-            return back(idx - 1, src(lo)[0], src(hi)[1])
         if r.kind == "crop":
             if o.mismatch == "pad":
                 raise ValueError("the arithmetic receptive field does not handle mismatch='pad'")
@@ -195,6 +196,29 @@ def receptive_field_arithmetic(
     rows, cols = _interval_back(table, i, i, dim=1), _interval_back(table, j, j, dim=2)
     reach = _interval_back(table, i, i, dim=1, clip=False), _interval_back(table, j, j, dim=2, clip=False)
     return ReceptiveField((i, j), rows, cols, *reach)
+
+
+def rows_seeing_padding(input_size: int = 576, options=None, **overrides) -> tuple[int, int, int]:
+    """How many output rows at the top and at the bottom have a window that reaches past the border (into the
+    padding zeros), and the output's height: ``(top, bottom, rows)``. For a square input the columns are the
+    same, so ``rows**2 - (rows - top - bottom)**2`` output pixels see some padding.
+
+    A window's first row never decreases as the output row grows (and its last row likewise), so the rows
+    reaching above the image are a run at the top and those reaching below it a run at the bottom: a binary
+    search finds each end in a few dozen walks of the table, for any size."""
+    table = shape_table(input_size, options_of(options, **overrides))
+    h, oh = table.input_shape[1], table.output_shape[1]
+
+    def first(pred) -> int:  # the first output row in 0..oh where pred holds (pred is monotone)
+        lo, hi = 0, oh
+        while lo < hi:
+            mid = (lo + hi) // 2
+            lo, hi = (lo, mid) if pred(mid) else (mid + 1, hi)
+        return lo
+
+    top = first(lambda i: _interval_back(table, i, i, 1, clip=False)[0] >= 0)
+    bottom = oh - first(lambda i: _interval_back(table, i, i, 1, clip=False)[1] > h - 1)
+    return top, bottom, oh
 
 
 def _position(position, oh: int, ow: int) -> tuple[int, int]:
@@ -286,3 +310,38 @@ def stack_receptive_field(layers, input_size: int = 32, position: tuple[int, int
         return lo, hi
 
     return ReceptiveField((i, j), back(i, i, 0, True), back(j, j, 1, True), back(i, i, 0, False), back(j, j, 1, False))
+
+
+MEASURE_LIMIT = 128  #: the largest input side :func:`stack_receptive_field_measured` runs real layers on
+
+
+def stack_receptive_field_measured(layers, input_size: int = 32, position: tuple[int, int] | None = None):
+    """The same window measured with autograd on real layers (no arithmetic): ``nn.Conv2d`` with positive
+    weights and ``nn.AvgPool2d`` for each pooling (max pooling's windows, but a gradient to every pixel);
+    the input pixels with a non-zero gradient of output pixel ``position`` are its receptive field.
+    Returns a :class:`ReceptiveField` (no reach: autograd only sees real pixels). Runs on inputs up to
+    ``MEASURE_LIMIT`` pixels a side."""
+    layers = list(layers)
+    field = stack_receptive_field(layers, input_size, position)  # parses and explains every bad value first
+    h, w = size_pair(input_size, "input size", minimum=1)
+    if max(h, w) > MEASURE_LIMIT:
+        raise ValueError(
+            f"measuring with autograd runs real layers on inputs up to {MEASURE_LIMIT} pixels a side, got {h}x{w}; "
+            "stack_receptive_field gives the same window by arithmetic for any size."
+        )
+    mods = []
+    for layer in layers:
+        if layer.kind == "conv":
+            m = nn.Conv2d(1, 1, layer.kernel, layer.stride, layer.padding, bias=False, dtype=torch.float64)
+            with torch.no_grad():
+                m.weight.fill_(1.0 / layer.kernel**2)
+        else:
+            m = nn.AvgPool2d(layer.kernel, layer.stride, layer.padding)
+        mods.append(m)
+    x = torch.ones(1, 1, h, w, dtype=torch.float64, requires_grad=True)
+    y = nn.Sequential(*mods)(x)
+    i, j = field.position
+    y[0, 0, i, j].backward()
+    nz = (x.grad[0, 0] != 0).nonzero()
+    (r0, c0), (r1, c1) = nz.min(0).values.tolist(), nz.max(0).values.tolist()
+    return ReceptiveField((i, j), (r0, r1), (c0, c1))

@@ -36,6 +36,7 @@ solutions: install
 
 test: install
 	$(BIN)/ruff check .
+	$(BIN)/ruff format --check .
 	$(BIN)/python scripts/make_solutions.py
 	$(BIN)/python -m pytest -n 2 --dist loadscope $(PYTEST_ARGS)
 

@@ -21,6 +21,9 @@ from .sizes import center_crop_box
 
 __all__ = ["center_crop", "mirror_index", "mirror_pad"]
 
+#: the largest padded image :func:`mirror_pad` makes: a side, and values in all (1 GB of float32)
+MAX_PADDED_SIDE, MAX_PADDED_ELEMENTS = 2**16, 2**28
+
 
 def center_crop(a, size):
     r"""The centre ``size`` (one number or (h, w)) of the last two axes of ``a`` (array or tensor).
@@ -63,6 +66,17 @@ def mirror_pad(a, top: int, bottom: int, left: int, right: int):
     ]
     top, bottom, left, right = pads
     H, W = shape[-2:]
+    if H == 0 or W == 0:
+        raise ValueError(f"mirror_pad needs an image with at least one pixel, got shape {shape}.")
+    out_h, out_w = H + top + bottom, W + left + right
+    planes = int(np.prod(shape[:-2], dtype=np.int64)) if len(shape) > 2 else 1
+    if max(out_h, out_w) > MAX_PADDED_SIDE or planes * out_h * out_w > MAX_PADDED_ELEMENTS:
+        raise ValueError(
+            f"mirror_pad would make a {out_h} x {out_w} image from a {H} x {W} one"
+            + (f" ({planes} of them)" if planes > 1 else "")
+            + f": more than this course pads ({MAX_PADDED_SIDE} pixels a side, {MAX_PADDED_ELEMENTS:,} values in all)."
+            " A network's margin is tens of pixels (lesson 09's context); pad by that, or tile a larger image."
+        )
     rows = mirror_index(np.arange(-top, H + bottom), H)
     cols = mirror_index(np.arange(-left, W + right), W)
     if hasattr(a, "detach"):  # a torch tensor: index with tensors on its device

@@ -22,6 +22,7 @@ from __future__ import annotations
 
 import math
 import numbers
+import sys
 from typing import Any, Iterable, Mapping
 
 __all__ = ["BadValue", "whole", "size_pair", "flag", "choice", "real"]
@@ -32,7 +33,10 @@ class BadValue(ValueError):
 
 
 def _describe(value: Any) -> str:
-    text = repr(value)
+    try:
+        text = repr(value)
+    except ValueError:  # an int with more digits than Python will print
+        return f"a whole number with more than {sys.get_int_max_str_digits()} digits"
     return text if len(text) <= 60 else text[:57] + "..."
 
 
@@ -103,10 +107,10 @@ def _whole(value, name, minimum, maximum, error, unit) -> int:
         number = int(number)
     if minimum is not None and number < minimum:
         rng = f"at least {minimum}" if maximum is None else f"from {minimum} to {maximum}"
-        raise error(f"{name} must be {rng}, got {number}.")
+        raise error(f"{name} must be {rng}, got {_describe(number)}.")
     if maximum is not None and number > maximum:
         rng = f"at most {maximum}" if minimum is None else f"from {minimum} to {maximum}"
-        raise error(f"{name} must be {rng}, got {number}.")
+        raise error(f"{name} must be {rng}, got {_describe(number)}.")
     return number
 
 
@@ -177,9 +181,9 @@ def real(
     """A finite real number in ``[minimum, maximum]`` (``(minimum, maximum]`` with ``strict_minimum``)."""
     number = _as_number(value)
     extra = f" ({hint})" if hint else ""
-    if number is None or not math.isfinite(number):
+    if number is None or (isinstance(number, float) and not math.isfinite(number)):
         raise error(f"{name} must be a finite number, got {_describe(value)}{extra}.")
-    number = float(number)
+    # compared before any conversion to float: a huge int is out of range, not an OverflowError
     low_bad = minimum is not None and (number <= minimum if strict_minimum else number < minimum)
     if low_bad or (maximum is not None and number > maximum):
         if minimum is not None and maximum is not None:
@@ -189,5 +193,6 @@ def real(
             rng = f"{'greater than' if strict_minimum else 'at least'} {minimum:g}"
         else:
             rng = f"at most {maximum:g}"
-        raise error(f"{name} must be {rng}, got {number:g}{extra}.")
-    return number
+        shown = f"{number:g}" if isinstance(number, float) else _describe(number)
+        raise error(f"{name} must be {rng}, got {shown}{extra}.")
+    return float(number)

@@ -18,34 +18,64 @@ window to the output size (:func:`unet_lesson.core.ops.center_crop`, the same of
 
 Checkpoints (:mod:`unet_lesson.seg.checkpoints`) are written atomically and read safely;
 whole images are segmented by :mod:`unet_lesson.seg.predict`.
+
+A student's work is never lost and a wrong result never silent: every argument is checked before
+anything runs (:mod:`unet_lesson.seg.train_checks`), a folder holding an earlier run is not replaced
+without ``overwrite=True``, Ctrl-C at any moment stops cleanly with the best weights in the model, and
+a run whose loss or weights become NaN stops, saying so, without saving them.
 """
+
 from __future__ import annotations
 
 import math
 import time
-from dataclasses import asdict, dataclass, field
-from pathlib import Path
+from dataclasses import dataclass
 
 import numpy as np
 import torch
 
-from ..core.env import cpu_threads, get_device, seeded
+from ..core.env import cpu_threads, seeded
 from ..core.model import UNet
 from ..core.ops import center_crop, mirror_pad
-from ..core.options import options_of
-from ..core.search import input_size_for
-from ..core.shapes import output_size
 from .augment import Augment
-from .checkpoints import _cpu_state, load_checkpoint, save_checkpoint
+from .checkpoints import _cpu_state, save_checkpoint
 from .data import Dataset
 from .losses import SIGMA, W0, weight_map, weighted_cross_entropy
 from .metrics import dice, iou
 from .predict import predict
 from .targets import separate_touching
+from .train_checks import (
+    RunFolderError,
+    TrainError,
+    check_arguments,
+    check_dataset,
+    check_finite,
+    check_weight_map,
+    clear_run_folder,
+    open_run_folder,
+    window_plan,
+)
+from .train_run import History, TrainingRun, TrainResult, ctrl_c_once, shielded
 
-__all__ = ["LESSON_OPTIONS", "VALID_OPTIONS", "LESSON_DATA", "LESSON_TRAIN", "LESSON_STEPS", "lesson_model",
-           "TrainingSet", "prepare", "split", "sample_batch", "evaluate", "otsu_baseline", "History", "TrainResult",
-           "train"]
+__all__ = [
+    "LESSON_OPTIONS",
+    "VALID_OPTIONS",
+    "LESSON_DATA",
+    "LESSON_TRAIN",
+    "LESSON_STEPS",
+    "lesson_model",
+    "TrainingSet",
+    "prepare",
+    "split",
+    "sample_batch",
+    "evaluate",
+    "otsu_baseline",
+    "History",
+    "TrainResult",
+    "train",
+    "TrainError",
+    "RunFolderError",
+]
 
 #: The lesson's default network: small, same padding (output = input), trains in seconds on a CPU.
 LESSON_OPTIONS = dict(padding="same", base_channels=8, depth=3)
@@ -59,6 +89,7 @@ LESSON_DATA = dict(n_train=12, n_val=8, size=128, train_seed=0, val_seed=1)
 LESSON_TRAIN = dict(batch_size=8, tile=64, lr=5e-3, eval_every=10)
 #: Steps of the lesson's live run (about 10 s on a 2-core laptop CPU).
 LESSON_STEPS = 120
+
 
 def lesson_model(padding: str = "same", seed: int = 0, **overrides) -> UNet:
     """The lesson's small U-Net (``LESSON_OPTIONS`` or ``VALID_OPTIONS``), its weights drawn from ``seed``
@@ -76,8 +107,8 @@ def lesson_model(padding: str = "same", seed: int = 0, **overrides) -> UNet:
 class TrainingSet:
     """Images, binary masks and the paper's weight maps, ready to be cut into tiles."""
 
-    images: np.ndarray   # (N, H, W) float32
-    masks: np.ndarray    # (N, H, W) uint8
+    images: np.ndarray  # (N, H, W) float32
+    masks: np.ndarray  # (N, H, W) uint8
     weights: np.ndarray  # (N, H, W) float32
     w0: float = W0
     sigma: float = SIGMA
@@ -89,9 +120,21 @@ class TrainingSet:
 def prepare(dataset: Dataset | TrainingSet, w0: float = W0, sigma: float = SIGMA) -> TrainingSet:
     """The training targets, once before training: the foreground mask with touching objects separated by
     background (:func:`~unet_lesson.seg.targets.separate_touching`, so label images train like the generated
-    cells) and every image's weight map from its instances on that mask."""
+    cells) and every image's weight map from its instances on that mask.
+
+    Refuses (``ValueError``) an empty set and NaN or infinite pixels, naming the images and how many pixels:
+    one such pixel makes the loss NaN, and after one step every weight."""
+    w0, sigma = check_weight_map(w0, sigma)
     if isinstance(dataset, TrainingSet):
+        check_dataset(dataset, "the training set", "training")
+        check_finite(dataset.weights, "weight map")
+        if not np.isin(dataset.masks, (0, 1)).all():
+            raise TrainError(
+                "a TrainingSet's masks must be binary (0 = background, 1 = cell); got values "
+                f"{np.unique(dataset.masks)[:8].tolist()}."
+            )
         return dataset
+    check_dataset(dataset, "the training set", "training")
     masks = separate_touching(dataset.instances)
     instances = np.where(masks > 0, dataset.instances, 0)
     weights = np.stack([weight_map(inst, w0, sigma) for inst in instances])
@@ -111,20 +154,14 @@ def split(dataset: Dataset, n_val: int) -> tuple[Dataset, Dataset]:
     return part(slice(n_val, None)), part(slice(0, n_val))
 
 
-def _window_plan(tile: int, options) -> tuple[int, int, int]:
-    """(input size, output size, margin) for tiles of ``tile`` output pixels."""
-    s = input_size_for(tile, options)
-    out = output_size(s, options)[0]
-    return s, out, (s - out) // 2
-
-
-def sample_batch(tset: TrainingSet, batch_size: int, tile: int, options, rng: np.random.Generator,
-                 augment: Augment | None = None):
+def sample_batch(
+    tset: TrainingSet, batch_size: int, tile: int, options, rng: np.random.Generator, augment: Augment | None = None
+):
     """One batch: input windows ``(B, 1, S, S)``, targets and weights ``(B, T, T)`` (T = output size).
 
     For valid padding S > T: the input window comes from the mirror-padded image and the target
     and weight map are its centre crop to T (the pixels the output actually covers)."""
-    s, t, margin = _window_plan(tile, options)
+    s, t, margin = window_plan(tile, options)
     n, h, w = tset.images.shape
     if t > h or t > w:
         raise ValueError(f"tiles of {t} px do not fit into {h}x{w} images; use a smaller tile")
@@ -164,60 +201,43 @@ def otsu_baseline(dataset: Dataset) -> dict:
 
 
 # ----------------------------------------------------------------------------------
-# checkpoints
-# ----------------------------------------------------------------------------------
-# ----------------------------------------------------------------------------------
 # the loop
 # ----------------------------------------------------------------------------------
-@dataclass
-class History:
-    """Loss per step; Dice/IoU on the held-out set at each evaluation, with training seconds."""
-
-    loss: list = field(default_factory=list)
-    eval_step: list = field(default_factory=list)
-    dice: list = field(default_factory=list)
-    iou: list = field(default_factory=list)
-    seconds: list = field(default_factory=list)
-
-    def as_dict(self) -> dict:
-        return asdict(self)
-
-    @classmethod
-    def from_dict(cls, d: dict) -> "History":
-        return cls(**{k: list(v) for k, v in d.items()})
-
-
-@dataclass
-class TrainResult:
-    model: UNet
-    history: History
-    steps: int                 # optimizer steps done in total (including resumed ones)
-    seconds: float             # training time (without evaluation), including resumed runs
-    best_dice: float | None
-    best_step: int | None
-    time_to_target: float | None  # training seconds when held-out Dice first reached target_dice
-    interrupted: bool
-    device: str
-
-    def __repr__(self) -> str:
-        best = "n/a" if self.best_dice is None else f"{self.best_dice:.4f} at step {self.best_step}"
-        return (f"TrainResult(steps={self.steps}, {self.seconds:.1f} s on {self.device}, best held-out Dice {best}"
-                f"{', interrupted' if self.interrupted else ''})")
-
-
-def train(model: UNet, train_set, val_set: Dataset | None = None, *, steps: int = LESSON_STEPS,
-          batch_size: int = LESSON_TRAIN["batch_size"], tile: int = LESSON_TRAIN["tile"],
-          lr: float = LESSON_TRAIN["lr"], seed: int = 0, augment: Augment | None = Augment(),
-          w0: float = W0, sigma: float = SIGMA, eval_every: int = LESSON_TRAIN["eval_every"],
-          time_limit: float | None = None, target_dice: float | None = None, stop_at_target: bool = False,
-          checkpoint_dir=None, resume: bool = False, device=None, progress: bool = True,
-          num_threads: int | None = 1, schedule: str | None = "cosine") -> TrainResult:
+def train(
+    model: UNet,
+    train_set,
+    val_set: Dataset | None = None,
+    *,
+    steps: int = LESSON_STEPS,
+    batch_size: int = LESSON_TRAIN["batch_size"],
+    tile: int = LESSON_TRAIN["tile"],
+    lr: float = LESSON_TRAIN["lr"],
+    seed: int = 0,
+    augment: Augment | None = Augment(),
+    w0: float = W0,
+    sigma: float = SIGMA,
+    eval_every: int = LESSON_TRAIN["eval_every"],
+    time_limit: float | None = None,
+    target_dice: float | None = None,
+    stop_at_target: bool = False,
+    checkpoint_dir=None,
+    resume: bool = False,
+    overwrite: bool = False,
+    device=None,
+    progress: bool = True,
+    num_threads: int | None = 1,
+    schedule: str | None = "cosine",
+) -> TrainResult:
     """Train ``model`` on ``train_set`` (a :class:`~unet_lesson.seg.data.Dataset` or :class:`TrainingSet`).
 
     * every ``eval_every`` steps: Dice/IoU on ``val_set``; the best weights are kept (and saved
       to ``checkpoint_dir/best.pt``), the full state to ``checkpoint_dir/last.pt``;
+    * a folder that already holds a run (``best.pt`` or ``last.pt``) is never silently replaced: the call
+      is refused, saying what is there; ``resume=True`` continues that run, ``overwrite=True`` deletes its
+      ``best.pt`` and ``last.pt`` and starts again (or give a new ``checkpoint_dir``);
     * ``resume=True`` continues from ``checkpoint_dir/last.pt`` (weights, optimizer, step, history);
-      batches depend only on ``(seed, step)``, so a resumed run sees the same batches;
+      batches depend only on ``(seed, step)``, so a resumed run sees the same batches. ``steps`` is the
+      total. A folder without ``last.pt`` (a typo) or a checkpoint of another network is refused;
     * stops after ``steps`` steps, or ``time_limit`` training seconds, or (``stop_at_target``)
       when the held-out Dice reaches ``target_dice``;
     * ``schedule="cosine"``: the learning rate falls from ``lr`` to ``lr/20`` along a half cosine over
@@ -225,100 +245,145 @@ def train(model: UNet, train_set, val_set: Dataset | None = None, *, steps: int 
     * ``num_threads``: CPU threads torch uses while training (restored afterwards). 1 by default:
       the lesson's small convolutions gain little from a second thread, and on a busy machine
       two threads spin-wait for each other and run several times *slower*. ``None`` keeps torch's setting;
-    * Ctrl-C (KeyboardInterrupt) stops cleanly: the best weights so far are loaded into the model
-      and saved; the function returns normally with ``interrupted=True``.
+    * Ctrl-C (KeyboardInterrupt), at any moment, even a second one while saving, stops cleanly: the model
+      holds the best weights so far, in eval mode; what is not saved yet is saved; the function returns
+      normally with ``interrupted=True`` and prints one line saying where it stopped;
+    * a diverging run (the loss or the weights become NaN or infinite, e.g. ``lr`` far too large) stops
+      with ``diverged=True`` and a line naming the step and a smaller ``lr``; the model keeps the best
+      (or last finite) weights and nothing NaN is saved.
+
+    Every argument is checked first (:mod:`unet_lesson.seg.train_checks`): a value that cannot work
+    (``batch_size=0``, ``eval_every=0``, ``lr=0``, a tile larger than the images, an empty set, NaN pixels,
+    ``target_dice=1.5``, ...) raises a ``ValueError`` saying what would, before anything is computed.
 
     Returns a :class:`TrainResult`; ``result.model`` holds the best weights (by held-out Dice).
     """
+    run = TrainingRun(model, save=save_checkpoint, lesson_lr=LESSON_TRAIN["lr"])
+    with ctrl_c_once(run):
+        try:
+            run.s = s = check_arguments(
+                model,
+                train_set,
+                val_set,
+                steps=steps,
+                batch_size=batch_size,
+                tile=tile,
+                lr=lr,
+                seed=seed,
+                augment=augment,
+                w0=w0,
+                sigma=sigma,
+                eval_every=eval_every,
+                time_limit=time_limit,
+                target_dice=target_dice,
+                stop_at_target=stop_at_target,
+                checkpoint_dir=checkpoint_dir,
+                resume=resume,
+                overwrite=overwrite,
+                device=device,
+                progress=progress,
+                num_threads=num_threads,
+                schedule=schedule,
+            )
+            last, best = open_run_folder(s, model.options)
+            tset = prepare(train_set, s.w0, s.sigma)
+            model.to(s.device)
+            with run.uncut():
+                run.opt = torch.optim.Adam(model.parameters(), lr=s.lr)
+            run.started = True
+            if last is not None:
+                with run.uncut():
+                    run.restore(last, best)
+            elif s.overwrite:
+                clear_run_folder(s.checkpoint_dir)
+            _loop(run, tset, val_set, augment)
+        except KeyboardInterrupt:
+            run.stopping = run.interrupted = True
+        except BaseException:
+            run.stopping = True
+            if run.started:  # an unexpected error mid-run: still leave the best weights in the model
+                shielded(run, run._close)
+                if run.best_state is not None:
+                    model.load_state_dict(run.best_state)
+                model.eval()
+            raise
+        return run.finish()
+
+
+def _loop(run: TrainingRun, tset: TrainingSet, val_set, augment) -> None:
     from tqdm.auto import tqdm
 
-    device = torch.device(device) if device is not None else get_device()
-    tset = prepare(train_set, w0, sigma)
-    model.to(device)
-    opt = torch.optim.Adam(model.parameters(), lr=lr)
-    history, start, seconds, best_dice, best_step, best_state, hit = History(), 0, 0.0, None, None, None, None
-    ckdir = Path(checkpoint_dir) if checkpoint_dir is not None else None
-    if resume:
-        if ckdir is None:
-            raise ValueError("resume=True needs checkpoint_dir (where last.pt was saved)")
-        if (ckdir / "last.pt").exists():
-            ck = load_checkpoint(ckdir / "last.pt", map_location=device)
-            if options_of(ck["options"]) != model.options:
-                raise ValueError(f"the checkpoint is for UNet({options_of(ck['options']).describe()}), not "
-                                 f"UNet({model.options.describe()})")
-            model.load_state_dict(ck["state_dict"])
-            opt.load_state_dict(ck["optimizer"])
-            start, seconds = int(ck["step"]), float(ck["seconds"])
-            history = History.from_dict(ck["history"])
-            best_dice, best_step = ck.get("best_dice"), ck.get("best_step")
-            hit = ck.get("time_to_target")
-            if (ckdir / "best.pt").exists():
-                best_state = load_checkpoint(ckdir / "best.pt")["state_dict"]
-
-    def save_last(step):
-        if ckdir is not None:
-            save_checkpoint(ckdir / "last.pt", model, optimizer=opt.state_dict(), step=step, seconds=seconds,
-                            history=history.as_dict(), best_dice=best_dice, best_step=best_step,
-                            time_to_target=hit, lr=lr, batch_size=batch_size, tile=tile, seed=seed)
-
-    if schedule not in (None, "cosine"):
-        raise ValueError(f"schedule must be 'cosine' or None, got {schedule!r}")
+    s, model, opt = run.s, run.model, run.opt
+    device, steps = s.device, s.steps
 
     def lr_at(k):
-        if schedule is None:
-            return lr
-        return lr * (0.05 + 0.95 * 0.5 * (1 + math.cos(math.pi * min(k, steps) / steps)))
+        if s.schedule is None:
+            return s.lr
+        return s.lr * (0.05 + 0.95 * 0.5 * (1 + math.cos(math.pi * min(k, steps) / steps)))
 
-    step, interrupted = start, False
-    threads = cpu_threads(num_threads if device.type == "cpu" else None)
-    threads.__enter__()
-    bar = tqdm(total=steps, initial=start, desc=f"training on {device.type}", disable=not progress,
-               unit="step", leave=True)
-    try:
-        while step < steps:
-            t0 = time.perf_counter()
-            rng = np.random.default_rng([seed, step])
-            x, y, wts = sample_batch(tset, batch_size, tile, model.options, rng, augment)
-            x, y, wts = x.to(device), y.to(device), wts.to(device)
-            for g in opt.param_groups:
-                g["lr"] = lr_at(step)
-            model.train()
-            loss = weighted_cross_entropy(model(x), y, wts)
-            opt.zero_grad(set_to_none=True)
-            loss.backward()
+    run.last_good, run.last_good_step = _cpu_state(model), run.step
+    run.threads = cpu_threads(s.num_threads if device.type == "cpu" else None)
+    run.threads.__enter__()
+    run.bar = bar = tqdm(
+        total=steps,
+        initial=run.start,
+        desc=f"training on {device.type}",
+        disable=not s.progress,
+        unit="step",
+        leave=True,
+    )
+    while run.step < steps:
+        t0 = time.perf_counter()
+        rng = np.random.default_rng([s.seed, run.step])
+        x, y, wts = sample_batch(tset, s.batch_size, s.tile, model.options, rng, augment)
+        x, y, wts = x.to(device), y.to(device), wts.to(device)
+        for g in opt.param_groups:
+            g["lr"] = lr_at(run.step)
+        model.train()
+        loss = weighted_cross_entropy(model(x), y, wts)
+        value = loss.item()
+        if not math.isfinite(value):  # before the step: these weights stay as they are
+            return run.diverge(f"at step {run.step + 1} the loss became {value}")
+        opt.zero_grad(set_to_none=True)
+        loss.backward()
+        with run.uncut():  # the step and its bookkeeping: all or nothing, so last.pt stays consistent
+            run.mid_step = True  # should a KeyboardInterrupt come from inside opt.step() all the same
             opt.step()
-            step += 1
             if device.type == "cuda":
                 torch.cuda.synchronize()
-            seconds += time.perf_counter() - t0
-            history.loss.append(loss.item())
-            bar.update(1)
-            if val_set is not None and (step % eval_every == 0 or step == steps):
-                m = evaluate(model, val_set, device)
-                history.eval_step.append(step)
-                history.dice.append(m["dice"])
-                history.iou.append(m["iou"])
-                history.seconds.append(seconds)
-                if best_dice is None or m["dice"] > best_dice:
-                    best_dice, best_step = m["dice"], step
-                    best_state = _cpu_state(model)
-                    if ckdir is not None:
-                        save_checkpoint(ckdir / "best.pt", model, step=step, dice=m["dice"], iou=m["iou"])
-                if target_dice is not None and hit is None and m["dice"] >= target_dice:
-                    hit = seconds
-                save_last(step)
-                bar.set_postfix(loss=f"{history.loss[-1]:.3f}", dice=f"{m['dice']:.3f}")
-                if stop_at_target and hit is not None:
-                    break
-            if time_limit is not None and seconds >= time_limit:
+            run.step += 1
+            run.seconds += time.perf_counter() - t0
+            run.history.loss.append(value)
+            run.mid_step = False
+        step = run.step
+        bar.update(1)
+        checkpoint_now = step % s.eval_every == 0 or step == steps
+        if checkpoint_now and not run.finite():
+            return run.diverge(f"at step {step} the weights were NaN or infinite (checked every eval_every steps)")
+        if val_set is not None and checkpoint_now:
+            m = evaluate(model, val_set, device)
+            h = run.history
+            with run.uncut():  # the history's lists stay the same length, the best is recorded and saved whole
+                h.eval_step.append(step)
+                h.dice.append(m["dice"])
+                h.iou.append(m["iou"])
+                h.seconds.append(run.seconds)
+                if run.best_dice is None or m["dice"] > run.best_dice:
+                    run.best_dice, run.best_step, run.best_metrics, run.best_state = (
+                        m["dice"],
+                        step,
+                        m,
+                        _cpu_state(model),
+                    )
+                    run.save_best()
+                if s.target_dice is not None and run.hit is None and m["dice"] >= s.target_dice:
+                    run.hit = run.seconds
+            run.save_last()
+            bar.set_postfix(loss=f"{h.loss[-1]:.3f}", dice=f"{m['dice']:.3f}")
+            if s.stop_at_target and run.hit is not None:
                 break
-    except KeyboardInterrupt:
-        interrupted = True
-    finally:
-        bar.close()
-        threads.__exit__(None, None, None)
-    save_last(step)
-    if best_state is not None:
-        model.load_state_dict(best_state)  # the best held-out weights, also after Ctrl-C
-    model.eval()
-    return TrainResult(model, history, step, seconds, best_dice, best_step, hit, interrupted, str(device))
+        elif checkpoint_now:  # no held-out set: keep the last finite weights, save the state
+            run.last_good, run.last_good_step = _cpu_state(model), step
+            run.save_last()
+        if s.time_limit is not None and run.seconds >= s.time_limit:
+            break

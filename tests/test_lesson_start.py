@@ -93,6 +93,8 @@ def test_border_view_beyond_its_limit_uses_the_shape_table():
         (("188",), "whole number"),
         ((), "1 to 6 sizes"),
         (tuple(range(188, 300, 16)), "1 to 6 sizes"),
+        (range(10**12), "1 to 6 sizes"),  # read no further than the seventh: no hang, no gigabytes
+        (iter(int, 1), "1 to 6 sizes"),  # an endless iterator
         (572, "a few whole numbers"),
         ("572", "a few whole numbers"),
         (None, "a few whole numbers"),

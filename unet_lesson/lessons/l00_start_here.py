@@ -7,6 +7,7 @@ image is smaller than the input by a constant border width" (Sect. 3) on real fo
 from __future__ import annotations
 
 import html
+from itertools import islice
 
 import torch
 
@@ -96,9 +97,10 @@ def border_view(sizes=(188, 380, 572)) -> View:
     real network's, or the table's when not run), ``borders`` (input - output), ``ran``."""
     if isinstance(sizes, (str, bytes)) or not hasattr(sizes, "__iter__"):
         raise ValueError(f"sizes must be a few whole numbers, e.g. (188, 380, 572); got {sizes!r}.")
-    sizes = tuple(sizes)
+    sizes = tuple(islice(sizes, 7))  # at most one more than allowed: an endless iterable is refused, not read
     if not 1 <= len(sizes) <= 6:
-        raise ValueError(f"give 1 to 6 sizes, e.g. (188, 380, 572); got {len(sizes)}.")
+        got = "more than 6" if len(sizes) > 6 else len(sizes)
+        raise ValueError(f"give 1 to 6 sizes, e.g. (188, 380, 572); got {got}.")
     sizes = tuple(whole(s, "each size", minimum=1) for s in sizes)
     table_out = [output_size(s)[0] for s in sizes]  # raises InvalidInputSize for a size the network cannot take
     ran = sum(s * s for s in sizes) <= MAX_PIXELS

@@ -15,6 +15,7 @@ import torch  # noqa: E402
 from torch import nn  # noqa: E402
 
 from unet_lesson import conv_out, shape_table  # noqa: E402
+from unet_lesson.core.receptive import stack_field_size, stack_layers  # noqa: E402
 from unet_lesson.lessons import l01_convolution_sizes as conv  # noqa: E402
 from unet_lesson.lessons import l01_exercises as EXS  # noqa: E402
 from unet_lesson.ui.exercises import CodeExercise  # noqa: E402
@@ -266,6 +267,8 @@ def test_smallest_input_is_what_one_output_pixel_sees():
             assert layers(torch.zeros(1, 1, h, h)).shape[-1] == 1
         with pytest.raises(RuntimeError):  # one pixel less and the real layers refuse
             layers(torch.zeros(1, 1, h - 1, h - 1))
+    for n, k in [(1, 3), (2, 3), (3, 3), (2, 5), (6, 9)]:  # the same as core.receptive's formula
+        assert conv.smallest_input([k] * n) == stack_field_size(stack_layers(n, 1, kernel=k)) == n * (k - 1) + 1
 
 
 @pytest.mark.parametrize("n,kernel,channels", [(2, 3, 64), (3, 3, 64), (2, 3, 1), (2, 5, 8), (1, 3, 4)])

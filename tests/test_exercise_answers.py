@@ -21,16 +21,17 @@ PINNED = {
     "1.2": "568x568x64",  # 572 -> 570 -> 568, 64 kernels
     "1.3": 32,  # floor((64 + 2 - 3)/2) + 1 = 31 + 1
     "1.4": (1, 2),  # p = (k - 1)/2: 3x3 -> 1, 5x5 -> 2
-    "1.5": "572x572x1",  # the input image
+    "1.5": "a",  # the first shape: 570 -> 570 breaks the rule, the input is 572x572x1
     "1.6": "b",  # h - k + 1
     "1.7": "c",  # H + 2p - k + 1
+    "1.10": 73_728,  # 2 convs * 3*3 * 64 in * 64 out
     # 02: max pooling
     "2.1": 284,  # 568 / 2
-    "2.2": 0,  # a max has no weights
+    "2.2": (0, 64),  # a pool has no weights; its 64 channels pass through
     "2.3": (284, 285),  # floor((569 - 2)/2) + 1 = 284; ceil(567/2) + 1 = 285
-    "2.4": 32,  # 572 570 568 | 284 282 280 | 140 138 136 | 68 66 64 | 32
-    "2.5": (0, 64),  # a pool has no kernels; its 64 channels pass through
-    "2.6": 3,  # 64->128, 128->256, 256->512: the first conv of levels 2-4
+    "2.6": (3, 5, 7),  # 64->128, 128->256, 256->512: the first conv of levels 2-4
+    "2.7": 32,  # 572 570 568 | 284 282 280 | 140 138 136 | 68 66 64 | 32
+    "2.8": 1,  # four positions in one window: one pooled map
     # 03: the up-conv
     "3.1": "56x56x512",  # (28 - 1)*2 + 2 = 56, 512 kernels
     "3.2": 10,  # 1*1 + 2*1 + 3*1 + 4*1: each copy's corner on the centre
@@ -97,6 +98,7 @@ def test_the_worked_examples_in_the_comments_hold():
     assert 1024 * 512 * 2 * 2 + 512 == PINNED["3.6"]
     assert round(math.sqrt(2 / (9 * 64)), 3) == PINNED["6.7"]
     assert (PINNED["6.3"] - 188) % 16 == 0 and PINNED["6.3"] + 16 > 1000
+    assert 2 * 3 * 3 * 64 * 64 == PINNED["1.10"]
 
 
 @pytest.mark.parametrize("key", sorted(PINNED, key=lambda k: tuple(map(int, k.split(".")))))

@@ -4,6 +4,10 @@ import matplotlib
 
 matplotlib.use("Agg")
 
+import json  # noqa: E402
+import time  # noqa: E402
+from pathlib import Path  # noqa: E402
+
 import matplotlib.pyplot as plt  # noqa: E402
 import numpy as np  # noqa: E402
 import pytest  # noqa: E402
@@ -11,9 +15,13 @@ import torch  # noqa: E402
 from torch import nn  # noqa: E402
 
 from unet_lesson import UNet, conv_out, pool_out, shape_table  # noqa: E402
+from unet_lesson.lessons import l01_convolution_sizes as conv  # noqa: E402
 from unet_lesson.lessons import l02_max_pooling as pool  # noqa: E402
+from unet_lesson.ui.exercises import CodeExercise  # noqa: E402
 from unet_lesson.ui.figures import pool as FIG  # noqa: E402
 from unet_lesson.ui.widgets import safe_view  # noqa: E402
+
+NOTEBOOK = Path(__file__).resolve().parents[1] / "notebooks" / "02_max_pooling.ipynb"
 
 
 @pytest.fixture(autouse=True)
@@ -131,8 +139,6 @@ BAD_SETTINGS = [
 )
 def test_beyond_the_limit_the_formula_answers_at_once_and_nothing_runs(setting, runs):
     """Found hanging (40-60 s each): the formula answers any size; the real layer and the picture have a limit."""
-    import time
-
     t0 = time.perf_counter()
     v = safe_view(pool.pool_view, **setting)
     assert time.perf_counter() - t0 < 10.0  # generous: the hangs it guards against took a minute
@@ -149,21 +155,38 @@ def test_beyond_the_limit_the_formula_answers_at_once_and_nothing_runs(setting, 
     [
         (pool.parameters_view, dict(size=2000)),
         (pool.parameters_view, dict(size=10**5, channels=4096)),
+        (pool.parameters_view, dict(size=10**400)),
         (pool.channels_view, dict(size=3000)),
+        (pool.channels_view, dict(size=10**400)),
     ],
 )
 def test_large_settings_answer_at_once(view, setting):
-    """parameters_view(size=2000) took 3.2 GB and channels_view(size=3000) over a minute: now the shapes come
-    from the meta device and the channel picture has a stated limit."""
-    import time
-
+    """parameters_view(size=2000) took 3.2 GB and channels_view(size=3000) over a minute: now the shapes beyond a
+    stated limit come from the size rules, and the channel picture is drawn up to MAX_CHANNEL_MAPS."""
     t0 = time.perf_counter()
     v = safe_view(view, **setting)
     assert time.perf_counter() - t0 < 10.0  # generous: the hangs it guards against took a minute
+    assert v.ok, v.error
+    size = setting["size"]
     if view is pool.parameters_view:
-        assert v.ok and v.data["pool_params"] == 0 and v.data["pool_channels_out"] == v.data["pool_channels_in"]
+        channels = setting.get("channels", 64)
+        assert v.data["pool_params"] == 0 and v.data["pool_channels_out"] == v.data["pool_channels_in"]
+        assert v.data["conv_params"] == channels * channels * 9 + channels and v.data["ran"] is False
+        assert v.data["pool_output"] == pool_out(size) and v.data["conv_output"] == conv_out(size)
+        assert "not run" in v.html
     else:
-        assert not v.ok and str(pool.MAX_CHANNEL_MAPS) in v.error and "2998" in v.error
+        assert v.figure is None and str(pool.MAX_CHANNEL_MAPS) in v.html and "Not drawn" in v.html
+        assert v.data["after"] == pool_out(conv_out(size))
+
+
+@pytest.mark.parametrize("size", [1, 5, 64, pool.SAMPLE_MAX, pool.SAMPLE_MAX + 1, 1024])
+def test_picture_has_the_size_asked_for_and_mirrors_beyond_the_sample(size):
+    x = pool.picture(size)
+    assert x.shape == (size, size) and x.dtype == np.float32
+    if size > pool.SAMPLE_MAX:
+        a = pool.picture(pool.SAMPLE_MAX)
+        assert np.array_equal(x[: pool.SAMPLE_MAX, : pool.SAMPLE_MAX], a)
+        assert np.array_equal(x[: pool.SAMPLE_MAX, pool.SAMPLE_MAX], a[:, -1])  # the mirror image starts there
 
 
 @pytest.mark.parametrize("bad,words", BAD_SETTINGS)
@@ -186,6 +209,9 @@ def test_parameters_view_uses_the_real_layers(channels):
 def test_parameters_view_invalid():
     for bad in (0, -1, 2.5, 5000):
         assert not safe_view(pool.parameters_view, channels=bad).ok
+    for bad in (2, 0, 8.5, "8"):  # a size the 3x3 conv cannot take, or not a whole number
+        v = safe_view(pool.parameters_view, size=bad)
+        assert not v.ok and "Unexpected" not in v.error
 
 
 @pytest.mark.parametrize("size", [572, 188, 204, 700])
@@ -240,31 +266,240 @@ def test_channels_view(size):
     assert v.data["after"] == v.data["expected_after"] == pool_out(conv_out(size))
 
 
+# ---- every view, every argument, every kind of bad value: a message or an answer, at once ---------
+BAD_VALUES = [-5, 0, 10**400, -(10**400), 2.5, float("nan"), float("inf"), "568", None, True, [3]]
+VIEW_ARGS = [
+    (pool.pool_view, ("size", "kernel", "stride", "padding", "ceil_mode", "source")),
+    (pool.parameters_view, ("channels", "size")),
+    (pool.channels_view, ("size", "channels", "seed")),
+    (pool.contracting_view, ("size",)),
+    (pool.shift_view, ("shift", "size", "pools")),
+    (pool.field_view, ("blocks", "convs", "size")),
+]
+
+
+@pytest.mark.parametrize("bad", BAD_VALUES, ids=repr)
+@pytest.mark.parametrize(
+    "view,arg", [(v, a) for v, args in VIEW_ARGS for a in args], ids=lambda x: getattr(x, "__name__", x)
+)
+def test_any_value_of_any_argument_gets_an_answer_or_a_message_quickly(view, arg, bad):
+    t0 = time.perf_counter()
+    v = safe_view(view, **{arg: bad})
+    assert time.perf_counter() - t0 < 10.0  # generous: the hangs this guards against took minutes
+    assert v.ok or (v.error and "Unexpected" not in v.error and "Traceback" not in v.error), v.error
+    if isinstance(bad, (str, float, list)) or bad is None or (bad is True and arg != "ceil_mode"):
+        assert not v.ok  # not a whole number (nor, for ceil_mode, a bool): always refused
+
+
+# ---- the experiment: what a pool keeps and what it loses ----------------------------------------
+def test_dot_view_one_window_one_pooled_map():
+    v = pool.dot_view()
+    assert v.data == {"distinct_inside": 1, "moved_changes": True}
+    assert v.figure is not None
+
+
+def test_dot_maps_through_the_real_layer():
+    xs = pool.dot_maps(4, [(0, 0), (1, 1), (2, 3)])
+    assert [float(x.sum()) for x in xs] == [1.0, 1.0, 1.0] and xs[2][2, 3] == 1
+    with torch.no_grad():
+        ys = [nn.MaxPool2d(2, 2)(torch.from_numpy(x)[None, None])[0, 0] for x in xs]
+    assert torch.equal(ys[0], ys[1]) and not torch.equal(ys[0], ys[2]) and ys[2][1, 1] == 1
+
+
+@pytest.mark.parametrize("shift", [1, 2, 3])
+def test_shift_view_each_pool_makes_the_shifted_map_more_similar_and_the_control_stays_unrelated(shift):
+    """The claim the notebook makes, checked: similarity rises after every pool; an unrelated picture stays near 0."""
+    v = pool.shift_view(shift=shift)
+    sim, control = v.data["similarity"], v.data["control"]
+    assert len(sim) == len(control) == 3
+    assert all(a < b for a, b in zip(sim, sim[1:])), sim
+    assert all(abs(c) < 0.2 for c in control), control
+    assert v.figure is not None
+
+
+def test_shift_view_no_shift_is_identical_and_the_similarity_is_a_correlation():
+    assert pool.shift_view(shift=0).data["similarity"] == (1.0, 1.0, 1.0)
+    a = torch.tensor([[0.0, 1, 2], [3, 4, 5]])
+    assert pool._similarity(a, 2 * a + 3) == pytest.approx(1.0)
+    assert pool._similarity(a, -a) == pytest.approx(-1.0)
+
+
+@pytest.mark.parametrize("bad", [dict(shift=9), dict(shift=-1), dict(size=8), dict(size=300), dict(pools=4)])
+def test_shift_view_invalid(bad):
+    v = safe_view(pool.shift_view, **bad)
+    assert not v.ok and "Unexpected" not in v.error
+
+
+# ---- what one output pixel sees --------------------------------------------------------------
+@torch.no_grad()
+def _real_stack(convs: int, blocks: int) -> nn.Sequential:
+    """Real layers of the stack, all weights 1; 2x2 average pools (the same windows as the max pools) so that
+    every input pixel in a window passes a gradient."""
+    layers = []
+    for b in range(blocks):
+        if b:
+            layers.append(nn.AvgPool2d(2, 2))
+        for _ in range(convs):
+            conv = nn.Conv2d(1, 1, 3, bias=False)
+            conv.weight.fill_(1.0)
+            layers.append(conv)
+    return nn.Sequential(*layers)
+
+
+@pytest.mark.parametrize(
+    "blocks,convs,size,position",
+    [(1, 2, 20, None), (2, 2, 40, None), (3, 2, 96, None), (3, 2, 96, (0, 0)), (3, 1, 33, (1, 3)), (2, 3, 29, (0, 1))],
+)
+def test_field_view_is_the_window_autograd_finds_on_real_layers(blocks, convs, size, position):
+    v = pool.field_view(blocks=blocks, convs=convs, size=size, position=position)
+    x = torch.rand(1, 1, size, size, requires_grad=True)
+    y = _real_stack(convs, blocks)(x)
+    assert y.shape[-1] == v.data["outputs"][-1]
+    y[0, 0][v.data["position"]].backward()
+    rows, cols = np.nonzero(x.grad[0, 0].numpy())
+    assert (v.data["rows"], v.data["cols"]) == ((rows.min(), rows.max()), (cols.min(), cols.max()))
+    if position is None:  # the centre pixel sees the whole window
+        w = v.data["widths"][-1]
+        assert v.data["rows"][1] - v.data["rows"][0] + 1 == w
+
+
+def test_field_view_the_lessons_numbers():
+    v = pool.field_view()
+    assert v.data["widths"] == (5, 14, 32) and v.data["outputs"] == (92, 42, 17) and v.figure is not None
+    plt.close(v.figure)
+    assert pool.field_view(blocks=1, convs=2).data["widths"][0] == conv.smallest_input([3, 3]) == 5
+
+
+def test_field_view_beyond_its_picture_limit_still_answers():
+    t0 = time.perf_counter()
+    v = pool.field_view(size=10**12)
+    assert time.perf_counter() - t0 < 10.0 and v.figure is None and "Not drawn" in v.html
+    assert v.data["widths"] == (5, 14, 32)
+
+
+@pytest.mark.parametrize(
+    "bad,words",
+    [
+        (dict(blocks=0), "blocks"),
+        (dict(blocks=pool.MAX_FIELD_BLOCKS + 1), "blocks"),
+        (dict(convs=5), "convs"),
+        (dict(size=20, blocks=5), "layer"),
+        (dict(size="96"), "size"),
+        (dict(position=(17, 0)), "outside"),
+        (dict(position=(-1, 0)), "output pixel"),
+        (dict(position="centre"), "output pixel"),
+        (dict(position=(10**400, 0)), "outside"),
+    ],
+)
+def test_field_view_invalid(bad, words):
+    t0 = time.perf_counter()
+    v = safe_view(pool.field_view, **bad)
+    assert time.perf_counter() - t0 < 10.0
+    assert not v.ok and words in v.error and "Unexpected" not in v.error, v.error
+
+
 # ---- exercises ----------------------------------------------------------------------------
 def test_exercise_answers_are_computed():
     assert pool.EX_HALVE.answer == torch_pool(568)[-1] == 284
-    assert pool.EX_PARAMS.answer == 0
+    assert pool.EX_SLIP_KERNELS.answer == (0, torch_pool(568, channels=64)[1]) == (0, 64)
+    assert pool.EX_SLIP_KERNELS.answer[0] == sum(p.numel() for p in nn.MaxPool2d(2, 2).parameters())
     assert pool.EX_ODD.answer == (torch_pool(569)[-1], torch_pool(569, ceil_mode=True)[-1]) == (284, 285)
     assert pool.EX_BOTTOM.answer == pool.contracting_view(572).data["bottom"] == 32
-    assert pool.EX_SLIP_KERNELS.answer == (0, torch_pool(568, channels=64)[1]) == (0, 64)
     net = UNet(base_channels=64)
     convs = [m for block in net.down_convs for m in block if isinstance(m, nn.Conv2d)]
     assert len(convs) == 8
-    assert pool.EX_SLIP_DOUBLES.answer == sum(c.out_channels == 2 * c.in_channels for c in convs) == 3
+    doubling = tuple(i for i, c in enumerate(convs, start=1) if c.out_channels == 2 * c.in_channels)
+    assert pool.EX_SLIP_DOUBLES.answer == doubling == (3, 5, 7)
+    assert pool.EX_DOT.answer == 1
 
 
 @pytest.mark.parametrize("ex", pool.EXERCISES, ids=lambda e: e.key)
-def test_exercise_feedback(ex):
+def test_exercise_feedback_and_graded_hints(ex):
+    ex.reset()
     assert ex.check(...).status == "not attempted"  # the right answers: tests/test_exercise_answers.py
     wrong = ex.check("definitely wrong")
     assert wrong.status == "wrong" and "Hint" in wrong.message
+    assert len(ex.hints) == 3 and all(h.strip() for h in ex.hints), "a nudge, the formula, a worked case"
+    ex.reset()
 
 
 def test_exercises_react_to_typical_slips():
     assert "convolution's rule" in pool.EX_HALVE.check(566).message
-    assert "no weights" in pool.EX_PARAMS.check(4).message
+    assert "+ 1" in pool.EX_HALVE.check(283).message
+    assert "no kernels" in pool.EX_SLIP_KERNELS.check((64, 64)).message
+    assert "no kernels" in pool.EX_SLIP_KERNELS.check("(4, 64)").message
+    assert "on its own" in pool.EX_SLIP_KERNELS.check((0, 128)).message
     assert "ceil_mode" in pool.EX_ODD.check((284, 284)).message
     assert "floor" in pool.EX_ODD.check((285, 285)).message
-    assert "no kernels" in pool.EX_SLIP_KERNELS.check((64, 64)).message
-    assert "second conv" in pool.EX_SLIP_DOUBLES.check(8).message
-    assert not pool.EX_SLIP_DOUBLES.check(4)  # first convs of all four levels: level 1 goes 1 -> 64
+    assert "swapped" in pool.EX_ODD.check("(285, 284)").message
+    assert "after the 4th pool" in pool.EX_BOTTOM.check(30).message
+    assert "not where" in pool.EX_DOT.hints[0] and "different" in pool.EX_DOT.check(4).message
+    for ex in pool.EXERCISES:
+        ex.reset()
+
+
+@pytest.mark.parametrize(
+    "answer,words",
+    [
+        # every plausible count gets its own diagnosis (issue 14): the question asks which, not how many
+        (3, "how many: now say which"),
+        (4, "either conv 1"),
+        ("4", "the bottom's first conv"),
+        (5, "both conv 1"),
+        (8, "counts every conv"),
+        (2, "not the count either"),
+        # a list gets told exactly what is wrong with it
+        ((1, 3, 5, 7), "conv 1 takes 1 channel"),
+        ((3, 5, 7, 9), "bottom of the U"),
+        ((2, 4, 6, 8), "convs 2, 4, 6, 8 do not double"),
+        ((3, 5), "conv 7 does double as well"),
+        ((1, 2, 3, 4, 5, 6, 7, 8), "convs 2, 4, 6, 8 do not double"),
+    ],
+)
+def test_the_doubling_slip_diagnoses_every_plausible_answer(answer, words):
+    fb = pool.EX_SLIP_DOUBLES.check(answer)
+    assert not fb and words in fb.message, fb.message
+    pool.EX_SLIP_DOUBLES.reset()
+
+
+@pytest.mark.parametrize("answer", [(3, 5, 7), (7, 5, 3), [3, 5, 7], "3, 5, 7", "(7, 3, 5)", {3, 5, 7}])
+def test_the_doubling_slip_takes_the_convs_in_any_order_and_form(answer):
+    assert pool.EX_SLIP_DOUBLES.check(answer).correct
+    pool.EX_SLIP_DOUBLES.reset()
+
+
+def _notebook_stubs() -> dict:
+    """The code cells of the notebook that define a function, run as the student first sees them."""
+    nb = json.loads(NOTEBOOK.read_text())
+    found = {}
+    for cell in nb["cells"]:
+        src = "".join(cell["source"])
+        if cell["cell_type"] == "code" and src.startswith("def "):
+            namespace = {}
+            exec(src.split("\n\n\n")[0], namespace)  # the stub, without its check line
+            found.update({k: v for k, v in namespace.items() if callable(v)})
+    return found
+
+
+def test_the_notebooks_stubs_are_not_attempted_and_the_references_pass():
+    stubs = _notebook_stubs()
+    assert set(stubs) == {"max_pool", "pool_size"}
+    for ex, name in ((pool.EX_MAX_POOL, "max_pool"), (pool.EX_POOL_SIZE, "pool_size")):
+        assert isinstance(ex, CodeExercise)
+        assert ex.check(stubs[name]).status == "not attempted"
+        assert ex.check(ex.reference).correct
+        assert f"def {name}(" in ex.solution().code
+        ex.reset()
+
+
+def test_code_exercises_name_the_first_failing_case():
+    def mean_pool(x, k=2, s=2):
+        h, w = (x.shape[0] - k) // s + 1, (x.shape[1] - k) // s + 1
+        return np.array([[x[i * s : i * s + k, j * s : j * s + k].mean() for j in range(w)] for i in range(h)])
+
+    fb = pool.EX_MAX_POOL.check(mean_pool)
+    assert not fb and "average pooling" in fb.message
+    fb = pool.EX_POOL_SIZE.check(lambda h, k, s, ceil_mode=False: (h - k) // s + 1)
+    assert not fb and "ceil_mode" in fb.message
+    for ex in (pool.EX_MAX_POOL, pool.EX_POOL_SIZE):
+        ex.reset()

@@ -8,8 +8,11 @@ The notes' first numbers: a 3x3 convolution with stride 1 and no padding ("valid
 
 with ``p`` the padding (填充) *per side* and ``s`` the stride (步长).
 
-Every number shown here comes from :func:`unet_lesson.core.sizes.conv_out` and is checked
-against a real ``nn.Conv2d`` run on a tensor of that size (one channel, no grad, so it is fast).
+The exercises live in :mod:`.l01_exercises` (re-exported here). Every number shown here comes
+from :func:`unet_lesson.core.sizes.conv_out` and is checked against a real ``nn.Conv2d`` run on a
+tensor of that size (one channel, no grad, so it is fast). Each view answers any value at once with
+the arithmetic; what runs a real layer or draws has a stated limit (``MAX_SIZE``, ``MAX_WORK``,
+``IMAGE_MAX``, ...), and beyond it the view says what it did not run.
 """
 
 from __future__ import annotations
@@ -20,23 +23,45 @@ import numpy as np
 import torch
 from torch import nn
 
-from ..core.env import seeded
-from ..core.inspect import as_batch
+from ..core.env import cpu_threads, seeded
 from ..core.parse import whole
 from ..core.shapes import fmt_shape, shape_table
-from ..core.sizes import conv_out
+from ..core.sizes import LayerSizeError, conv_out
 from ..seg.data import sample_image
 from ..ui.course import Lesson
-from ..ui.exercises import Exercise
-from ..ui.figures.conv import grid_positions_figure, row_positions_figure
-from ..ui.tables import key_value_table
+from ..ui.figures.conv import (
+    MAX_ROW_CELLS,
+    footprint_figure,
+    grid_positions_figure,
+    kernels_figure,
+    row_cells,
+    row_positions_figure,
+)
+from ..ui.tables import html_table, key_value_table
 from ..ui.widgets import View, Widget
+from .l01_exercises import (
+    EX_CONV_OUT,
+    EX_CONV_OUT_DILATED,
+    EX_FIRST_CONV,
+    EX_SAME_PADDING,
+    EX_SLIP_GENERAL,
+    EX_SLIP_INPUT,
+    EX_SLIP_RULE,
+    EX_STACK_WEIGHTS,
+    EX_STRIDE,
+    EX_TWO_CONVS,
+    EXERCISES,
+)
 
 __all__ = [
     "LESSON",
     "WIDGETS",
     "controls",
     "MAX_SIZE",
+    "MAX_WORK",
+    "IMAGE_MAX",
+    "MAX_IMAGE_PADDING",
+    "MAX_MAPS",
     "real_conv_shape",
     "conv_size_view",
     "row_positions_figure",
@@ -45,6 +70,8 @@ __all__ = [
     "kernels_on_image_view",
     "many_kernels_view",
     "first_convs_view",
+    "smallest_input",
+    "stack_view",
     "EX_FIRST_CONV",
     "EX_TWO_CONVS",
     "EX_STRIDE",
@@ -52,6 +79,9 @@ __all__ = [
     "EX_SLIP_INPUT",
     "EX_SLIP_RULE",
     "EX_SLIP_GENERAL",
+    "EX_CONV_OUT",
+    "EX_CONV_OUT_DILATED",
+    "EX_STACK_WEIGHTS",
     "EXERCISES",
 ]
 
@@ -59,13 +89,26 @@ LESSON = Lesson(
     1,
     "01_convolution_sizes",
     "Convolution sizes",
-    minutes=25,
-    topics=(3, 5),
-    summary="572 -> 570 -> 568: the valid 3x3 conv, floor((H + 2p - k)/s) + 1, kernels -> channels",
+    minutes=30,
+    topics=(2, 3),
+    summary="why a valid 3x3 conv trims the map; the size rule with stride, padding and dilation, written by you; "
+    "two 3x3 convs against one 5x5 (what U-Net shares with VGG)",
 )
 
 #: the widget runs a real nn.Conv2d on a size x size tensor; beyond this it would be slow to redraw
-MAX_SIZE = 2048
+MAX_SIZE = 1024
+#: ... and while output pixels x kernel weights (multiply-adds) stay below this
+MAX_WORK = 30_000_000
+#: the pictures of kernels on the sample image are drawn up to this size ...
+IMAGE_MAX = 256
+#: ... and this padding per side
+MAX_IMAGE_PADDING = 32
+#: the picture of many kernels draws at most this many feature maps
+MAX_MAPS = 64
+#: at most this many random kernels beside the hand-made ones
+MAX_RANDOM = 6
+#: the stack experiment draws what one output pixel sees up to this many pixels across
+MAX_FOOTPRINT = 17
 
 
 # ------------------------------------------------------------------------------------------
@@ -86,15 +129,16 @@ def real_conv_shape(
         layer = nn.Conv2d(
             in_channels, out_channels, kernel, stride=stride, padding=padding, dilation=dilation, bias=False
         )
-    return tuple(layer(torch.zeros(1, in_channels, size, size)).shape)
+    with cpu_threads(1):  # one small layer: a second thread only waits for the first on a busy machine
+        return tuple(layer(torch.zeros(1, in_channels, size, size)).shape)
 
 
 def conv_size_view(size=572, kernel=3, stride=1, padding=0, dilation=1) -> View:
     """Output size of one convolution: the formula with the numbers in it, beside a real ``nn.Conv2d``.
 
-    The formula answers any size at once (it is arithmetic). The real layer runs, and the picture is
-    drawn, while the padded input is at most ``MAX_SIZE`` pixels wide; beyond that the view says so and
-    shows the formula alone.
+    The formula answers any size at once (it is arithmetic). The real layer runs while the padded input
+    is at most ``MAX_SIZE`` pixels wide and the layer's multiply-adds stay below ``MAX_WORK``; the row
+    picture is drawn while it needs at most ``MAX_ROW_CELLS`` cells. Beyond, the view says so.
 
     ``data``: ``output`` (the formula's result), ``torch_output`` (the real layer's output height, or ""
     when it was not run), ``padded`` (the input plus the padding on both sides), ``positions_dropped``
@@ -115,7 +159,20 @@ def conv_size_view(size=572, kernel=3, stride=1, padding=0, dilation=1) -> View:
     padded = size + 2 * padding
     last_end = (f.result - 1) * stride + k_eff  # one past the last pixel the last position covers
     dropped = padded - last_end
-    runs = padded <= MAX_SIZE
+    work = f.result**2 * kernel**2
+    if padded > MAX_SIZE:
+        limit = (
+            f"the padded input would be {padded:,}×{padded:,} pixels, more than this widget's limit of "
+            f"{MAX_SIZE:,} for a real nn.Conv2d and the picture (it reruns on every change)"
+        )
+    elif work > MAX_WORK:
+        limit = (
+            f"{f.result:,}×{f.result:,} output pixels × {kernel}×{kernel} weights are {work:,} multiply-adds, "
+            f"more than this widget's {MAX_WORK:,} per change"
+        )
+    else:
+        limit = None
+    runs = limit is None
     torch_shape = real_conv_shape(size, kernel, stride, padding, dilation) if runs else None
     agree = runs and torch_shape[-1] == f.result and torch_shape[-2] == f.result
     rows = [
@@ -140,9 +197,14 @@ def conv_size_view(size=572, kernel=3, stride=1, padding=0, dilation=1) -> View:
         )
     else:
         real = (
-            f"<div class='ul-note'>Not run: the padded input would be {padded:,}×{padded:,} pixels, more than "
-            f"this widget's limit of {MAX_SIZE:,} for a real nn.Conv2d and the picture (it reruns on every "
-            f"change). The formula above holds for any size; the tests check it against nn.Conv2d.</div>"
+            f"<div class='ul-note'>Not run: {html.escape(limit)}. The formula above holds for any size; "
+            "the tests check it against nn.Conv2d.</div>"
+        )
+    draws = runs and row_cells(size, kernel, stride, padding, dilation) <= MAX_ROW_CELLS
+    if runs and not draws:
+        real += (
+            f"<div class='ul-note'>Not drawn: the row picture shows at most {MAX_ROW_CELLS} cells, and a kernel "
+            f"spanning {k_eff:,} pixels with stride {stride:,} needs more.</div>"
         )
     body = (
         f"<div><b>Output size: {f.result}×{f.result}</b> &nbsp; <code>{html.escape(f.text)}</code><br>"
@@ -150,7 +212,7 @@ def conv_size_view(size=572, kernel=3, stride=1, padding=0, dilation=1) -> View:
         + key_value_table(rows)
         + real
     )
-    fig = row_positions_figure(size, kernel, stride, padding, dilation) if runs else None
+    fig = row_positions_figure(size, kernel, stride, padding, dilation) if draws else None
     data = {
         "size": size,
         "kernel": kernel,
@@ -167,9 +229,6 @@ def conv_size_view(size=572, kernel=3, stride=1, padding=0, dilation=1) -> View:
     return View(html=body, figure=fig, data=data)
 
 
-# ------------------------------------------------------------------------------------------
-# pictures of where the kernel lands
-# ------------------------------------------------------------------------------------------
 def controls() -> dict:
     """The size widget's controls: IntText boxes, so a negative or odd value reaches the view and is explained."""
     import ipywidgets as W
@@ -203,100 +262,96 @@ def _random_kernels(n: int, seed: int) -> torch.Tensor:
     return torch.randn(n, 1, 3, 3, generator=g) / 3
 
 
+def _not_drawn(what: str, limit: str) -> str:
+    return f"<div class='ul-note'>Not drawn: {html.escape(what)} {html.escape(limit)}</div>"
+
+
 @torch.no_grad()
 def kernels_on_image_view(size: int = 96, padding: int = 0, n_random: int = 2, seed: int = 0) -> View:
     """The sample image through a few 3x3 kernels (edge detectors, blur, random ones) in one real ``nn.Conv2d``.
 
-    One conv layer holds all the kernels, so the output has one channel (通道) per kernel.
-    ``data``: ``input``, ``output`` (height of every output map, from ``nn.Conv2d``), ``channels``,
-    ``expected`` (from ``conv_out``).
+    One conv layer holds all the kernels, so the output has one channel (通道) per kernel. The sizes come
+    from ``conv_out`` for any value; the real layer runs and the picture is drawn up to ``IMAGE_MAX``
+    pixels and ``MAX_IMAGE_PADDING`` of padding per side.
+    ``data``: ``input``, ``output`` (height of every output map, from ``nn.Conv2d`` when drawn),
+    ``channels``, ``expected`` (from ``conv_out``).
     """
-    import matplotlib.pyplot as plt
-
-    expected = conv_out(size, 3, 1, padding)
-    if size > 512:
-        raise ValueError(f"size {size} is more than this picture needs; try 32 to 512.")
-    img = sample_image(int(size))
+    f = conv_out.explain(size, 3, 1, padding)  # parses size and padding, explains a map too small
+    size, padding = whole(size, "size"), whole(padding, "padding")
+    n_random = whole(n_random, "n_random (random kernels)", minimum=0, maximum=MAX_RANDOM)
+    seed = whole(seed, "seed", minimum=0, maximum=2**63 - 1)
     names = list(IMAGE_KERNELS) + [f"random {i + 1}" for i in range(n_random)]
+    k = len(names)
+    layer_text = f"<code>nn.Conv2d(1, {k}, kernel_size=3, padding={padding})</code>"
+    formula = f"Formula: <code>{html.escape(f.text)}</code>"
+    data = {"input": size, "output": f.result, "channels": k, "expected": f.result, "padding": padding}
+    if size > IMAGE_MAX or padding > MAX_IMAGE_PADDING:
+        html_ = (
+            f"<div>One {layer_text} holding {k} kernels: input <code>{size}×{size}×1</code> -> output "
+            f"<code>{f.result}×{f.result}×{k}</code> (one channel per kernel). {formula}</div>"
+            + _not_drawn(
+                "the picture runs the real layer on the sample image up to",
+                f"{IMAGE_MAX} pixels and {MAX_IMAGE_PADDING} pixels of padding per side; the sizes above "
+                "are the formula's, which the tests check against nn.Conv2d.",
+            )
+        )
+        return View(html=html_, data=data)
+    img = sample_image(size)
     weights = torch.cat(
         [torch.tensor(IMAGE_KERNELS[n], dtype=torch.float32)[None, None] for n in IMAGE_KERNELS]
         + [_random_kernels(n_random, seed)]
     )
     with seeded(0):  # the weights are set just below
-        layer = nn.Conv2d(1, len(names), 3, padding=padding, bias=False)
+        layer = nn.Conv2d(1, k, 3, padding=padding, bias=False)
     layer.weight.copy_(weights)
-    maps = layer(torch.from_numpy(img)[None, None])[0]
-    k = len(names)
-    fig, axes = plt.subplots(2, k + 1, figsize=(1.55 * (k + 1), 3.3), gridspec_kw={"height_ratios": [1, 1.6]})
-    axes[0, 0].axis("off")
-    axes[0, 0].text(0.5, 0.5, "kernel\n(3×3 weights)", ha="center", va="center", fontsize=8)
-    axes[1, 0].imshow(img, cmap="gray", vmin=0, vmax=1)
-    axes[1, 0].set_title(f"input {size}×{size}×1", fontsize=7)
-    for i, name in enumerate(names):
-        w = weights[i, 0].numpy()
-        a = axes[0, i + 1]
-        a.imshow(w, cmap="coolwarm", vmin=-np.abs(w).max(), vmax=np.abs(w).max())
-        for (r, c), v in np.ndenumerate(w):
-            a.text(c, r, f"{v:.1f}" if abs(v) < 1 and v != 0 else f"{v:.0f}", ha="center", va="center", fontsize=6)
-        a.set_title(name, fontsize=7)
-        axes[1, i + 1].imshow(maps[i].numpy(), cmap="gray")
-        axes[1, i + 1].set_title(f"channel {i}: {maps.shape[-2]}×{maps.shape[-1]}", fontsize=7)
-    for a in axes.flat:
-        a.set_xticks([])
-        a.set_yticks([])
-    fig.tight_layout()
+    maps = layer(torch.tensor(img)[None, None])[0]
+    fig = kernels_figure(img, weights[:, 0].numpy(), maps.numpy(), names)
     html_ = (
-        f"<div>One <code>nn.Conv2d(1, {k}, kernel_size=3, padding={padding})</code> holding these {k} "
-        f"kernels: input <code>{size}×{size}×1</code> -> output <code>{maps.shape[-2]}×{maps.shape[-1]}×{k}"
-        f"</code> (one channel per kernel). Formula: <code>{html.escape(conv_out.explain(size, 3, 1, padding).text)}"
-        f"</code></div>"
+        f"<div>One {layer_text} holding these {k} kernels: input <code>{size}×{size}×1</code> -> output "
+        f"<code>{maps.shape[-2]}×{maps.shape[-1]}×{k}</code> (one channel per kernel). {formula}</div>"
     )
-    return View(
-        html=html_,
-        figure=fig,
-        data={
-            "input": size,
-            "output": maps.shape[-1],
-            "channels": maps.shape[0],
-            "expected": expected,
-            "padding": padding,
-        },
-    )
+    data["output"] = int(maps.shape[-1])
+    return View(html=html_, figure=fig, data=data, tight=False)
 
 
 @torch.no_grad()
 def many_kernels_view(size: int = 64, kernels: int = 64, seed: int = 0) -> View:
     """ "64 kernels -> 64 channels": the sample image through the first 3x3 conv of U-Net (random weights,
-    fixed seed), every output channel drawn as a feature map (特征图)."""
+    fixed seed), every output channel drawn as a feature map (特征图).
+
+    The parameter count comes from a real ``nn.Conv2d`` on PyTorch's meta device (no memory) for any
+    number of kernels; the layer runs on the image and the maps are drawn up to ``IMAGE_MAX`` pixels,
+    at most ``MAX_MAPS`` of them."""
     from ..ui.plotting import feature_map_grid
 
-    if kernels < 1 or kernels > 256:
-        raise ValueError(f"kernels must be between 1 and 256, got {kernels}.")
-    expected = conv_out(size, 3)
-    if size > 256:
-        raise ValueError(f"size {size} is more than this picture needs (64 small maps); try 16 to 256.")
+    f = conv_out.explain(size, 3)
+    size = whole(size, "size")
+    kernels = whole(kernels, "kernels", minimum=1, maximum=1_000_000)
+    seed = whole(seed, "seed", minimum=0, maximum=2**63 - 1)
+    with torch.device("meta"):
+        params = sum(p.numel() for p in nn.Conv2d(1, kernels, kernel_size=3).parameters())
+    data = {"input": size, "output": f.result, "channels": kernels, "expected": f.result, "params": params}
+    text = (
+        f"<code>nn.Conv2d(1, {kernels}, kernel_size=3)</code> on <code>{size}×{size}×1</code> gives "
+        f"<code>(1, {kernels}, {f.result}, {f.result})</code>: {kernels} kernels, each 1×3×3 = 9 weights + 1 bias "
+        f"({params:,} parameters), so {kernels} feature maps of {f.result}×{f.result}."
+    )
+    if size > IMAGE_MAX:
+        return View(
+            html=f"<div>{text}</div>"
+            + _not_drawn("the maps are computed and drawn up to", f"{IMAGE_MAX} pixels; the sizes are the formula's."),
+            data=data,
+        )
+    shown = min(kernels, MAX_MAPS)
     with seeded(seed):
-        layer = nn.Conv2d(1, kernels, kernel_size=3)
-    maps = layer(as_batch(sample_image(int(size))))
+        layer = nn.Conv2d(1, shown, kernel_size=3)  # only the kernels that are drawn
+    maps = layer(torch.tensor(sample_image(size))[None, None])
     fig = feature_map_grid(
-        maps, n=kernels, ncols=min(kernels, 16), size=0.9, cmap="gray", title=f"{kernels} kernels -> {kernels} channels"
+        maps, n=shown, ncols=min(shown, 16), size=0.9, cmap="gray", title=f"{kernels} kernels -> {kernels} channels"
     )
-    html_ = (
-        f"<div><code>nn.Conv2d(1, {kernels}, kernel_size=3)</code> on <code>{size}×{size}×1</code> gives "
-        f"<code>{tuple(maps.shape)}</code>: {kernels} kernels, each 1×3×3 = 9 weights + 1 bias, "
-        f"so {kernels} feature maps of {maps.shape[-1]}×{maps.shape[-1]}.</div>"
-    )
-    return View(
-        html=html_,
-        figure=fig,
-        data={
-            "input": size,
-            "output": maps.shape[-1],
-            "channels": maps.shape[1],
-            "expected": expected,
-            "params": sum(p.numel() for p in layer.parameters()),
-        },
-    )
+    note = f" The first {shown} are drawn." if shown < kernels else ""
+    data["output"] = int(maps.shape[-1])
+    return View(html=f"<div>{text}{note}</div>", figure=fig, data=data)
 
 
 def first_convs_view(size: int = 572) -> View:
@@ -315,142 +370,126 @@ def first_convs_view(size: int = 572) -> View:
 
 
 # ------------------------------------------------------------------------------------------
-# exercises
+# the experiment: a stack of small convs against one big one (what U-Net shares with VGG)
 # ------------------------------------------------------------------------------------------
-def _notes_shape(shape) -> tuple[int, int, int]:
-    c, h, w = shape
-    return h, w, c
+def smallest_input(kernels) -> int:
+    """The smallest input for which valid convs (stride 1) with these kernel sizes still give one output
+    pixel, found with the size rule ``conv_out``: that input is what one output pixel sees."""
+    h = 1
+    while True:
+        try:
+            x = h
+            for k in kernels:
+                x = conv_out(x, k)
+            return h
+        except LayerSizeError:
+            h += 1
 
 
-def _first_conv_hint(answer) -> str:
-    try:
-        a = int(answer)
-    except (TypeError, ValueError):
-        return "give one whole number, the height (= width) after the first conv."
-    if a == 572 - 3:
-        return "you forgot the + 1: a 3-wide kernel fits at H - k + 1 positions (try it on a 5-pixel row)."
-    if a == 572:
-        return "that is what same padding (p=1) would give; U-Net's convs are valid: p=0."
-    return "use H_out = H - k + 1 with H = 572 and k = 3."
+def _footprint(kernels) -> np.ndarray:
+    """Autograd on real layers: d(centre output pixel)/d(input) for valid convs with all-ones weights
+    (ReLUs between them; the input is all ones, so every ReLU passes its gradient)."""
+    reach = smallest_input(kernels)
+    layers = []
+    for k in kernels:
+        with seeded(0):  # the weights are set just below
+            conv = nn.Conv2d(1, 1, k, bias=False)
+        with torch.no_grad():
+            conv.weight.fill_(1.0)
+        layers += [conv, nn.ReLU()]
+    x = torch.ones(1, 1, reach + 4, reach + 4, requires_grad=True)
+    y = nn.Sequential(*layers)(x)
+    y[0, 0, y.shape[-2] // 2, y.shape[-1] // 2].backward()
+    return x.grad[0, 0].numpy()
 
 
-EX_FIRST_CONV = Exercise(
-    "1.1",
-    "The input is 572×572×1. What is the height after the first 3×3 conv (s=1, p=0)?",
-    expected=lambda: conv_out(572, 3, 1, 0),
-    hint=_first_conv_hint,
-    explanation="572 - 3 + 1 = 570: the kernel's centre can never sit on the outermost pixel, so one pixel "
-    "is lost on each side.",
-)
-
-EX_TWO_CONVS = Exercise(
-    "1.2",
-    "After both 3×3 convs of level 1 the map has which shape, written as the notes do (H×W×C), e.g. '100x100x3'?",
-    expected=lambda: _notes_shape(shape_table(572).where(module="down_convs.0.conv2")[0].out_shape),
-    hint="each valid 3×3 conv trims 2 (one per side); the channels are the number of kernels, 64, and the "
-    "second conv keeps them.",
-    explanation="572 -> 570 -> 568, 64 kernels -> 64 channels: 568×568×64.",
-)
-
-EX_STRIDE = Exercise(
-    "1.3",
-    "A 3×3 conv with stride 2 and padding 1 on a 64×64 map: what output height?",
-    expected=lambda: conv_out(64, 3, 2, 1),
-    hint=lambda a: (
-        "the floor matters: (64 + 2*1 - 3)/2 = 31.5 -> 31, then + 1."
-        if str(a).strip() in ("31", "33", "32.5", "31.5")
-        else "H_out = floor((H + 2p - k)/s) + 1 with H=64, p=1, k=3, s=2."
-    ),
-    explanation="floor((64 + 2 - 3)/2) + 1 = 31 + 1 = 32: stride 2 halves the size (this is how many "
-    "modern networks downsample instead of pooling).",
-)
+def _extent(grid: np.ndarray) -> tuple[int, int]:
+    rows, cols = np.nonzero(grid)
+    return int(rows.max() - rows.min() + 1), int(cols.max() - cols.min() + 1)
 
 
-def _same_padding(kernel: int, size: int = 572) -> int:
-    """The per-side padding that keeps the size for a stride-1 conv, found with conv_out."""
-    return next(p for p in range(kernel + 1) if conv_out(size, kernel, 1, p) == size)
-
-
-EX_SAME_PADDING = Exercise(
-    "1.4",
-    "The modern U-Net keeps the size ('same' padding). Which padding per side keeps 572 -> 572 for a "
-    "3×3 conv, and which for a 5×5 conv? Answer as a pair, e.g. (1, 1).",
-    expected=lambda: (_same_padding(3), _same_padding(5)),
-    hint=lambda a: (
-        "that is the total padding (both sides together); PyTorch's padding= is per side."
-        if str(a).replace(" ", "") in ("(2,4)", "[2,4]")
-        else "the kernel loses k - 1 pixels; pad (k - 1)/2 on each side to give them back."
-    ),
-    explanation="p = (k - 1)/2 per side: 1 for 3×3, 2 for 5×5 (so 2 and 4 pixels in total).",
-)
-
-
-# ---- spot the slip ------------------------------------------------------------------------
-def _matches_conv_out(fn, paddings=(0, 1, 2)) -> bool:
-    """Does a candidate rule ``fn(h, k, p)`` agree with conv_out (stride 1) on a range of sizes, kernels, paddings?"""
-    for h in (5, 7, 64, 567, 572):
-        for k in (1, 3, 5):
-            for p in paddings:
-                if h + 2 * p < k:
-                    continue
-                try:
-                    if fn(h, k, p) != conv_out(h, k, 1, p):
-                        return False
-                except TypeError:
-                    return False
-    return True
-
-
-def _the_right_choice(candidates: dict, paddings=(0, 1, 2)) -> str:
-    right = [letter for letter, fn in candidates.items() if _matches_conv_out(fn, paddings)]
-    assert len(right) == 1, right
-    return right[0]
-
-
-_RULE_CANDIDATES = {  # the valid conv (p=0): which rule matches nn.Conv2d?
-    "a": lambda h, k, p: k + 1,
-    "b": lambda h, k, p: h - k + 1,
-    "c": lambda h, k, p: h - k,
-    "d": lambda h, k, p: h - k - 1,
-}
-_GENERAL_CANDIDATES = {  # stride 1, any padding
-    "a": lambda h, k, p: 2 * p - k + 1,
-    "b": lambda h, k, p: h + p - k + 1,
-    "c": lambda h, k, p: h + 2 * p - k + 1,
-    "d": lambda h, k, p: h + 2 * p - k,
-}
-
-EX_SLIP_INPUT = Exercise(
-    "1.5",
-    "Spot the slip. One summary line of the notes reads '570x570x1 -> 570x570x64 -> 568x568x64'. "
-    "The last two shapes are right. What should the first shape be (H×W×C)?",
-    expected=lambda: _notes_shape(shape_table(572).input_shape),
-    hint="the first shape is the input image, before any conv; a valid 3×3 conv takes H to H - 2.",
-    explanation="572x572x1: the input image. 570x570x1 would not even be a map in the network: the first "
-    "conv already turns 1 channel into 64.",
-)
-
-EX_SLIP_RULE = Exercise(
-    "1.6",
-    "Spot the slip. Next to the same line the notes write 'h=k+1'. Which rule gives the output "
-    "height of a 3×3 valid conv (s=1, p=0) on an h-pixel map?",
-    expected=lambda: _the_right_choice(_RULE_CANDIDATES, paddings=(0,)),
-    choices={"a": "h = k + 1", "b": "h - k + 1", "c": "h - k", "d": "h - k - 1"},
-    hint="try the rule on the notes' numbers: h = 572, k = 3 must give 570. Rule (a) does not even use h.",
-    explanation="h - k + 1 (572 - 3 + 1 = 570): the '=' was a '-'. The other form the notes write, "
-    "(h - k + 2p + s)/s, is the same rule for p = 0, s = 1.",
-)
-
-EX_SLIP_GENERAL = Exercise(
-    "1.7",
-    "Spot the slip. Under 'max pooling' the notes write 'H -> 2p - k + 1' for the size after a layer "
-    "with stride 1. It is garbled. Which is the rule for stride 1 with padding p per side?",
-    expected=lambda: _the_right_choice(_GENERAL_CANDIDATES),
-    choices={"a": "2p - k + 1", "b": "H + p - k + 1", "c": "H + 2p - k + 1", "d": "H + 2p - k"},
-    hint="the padding is added on both sides (2p in total), the kernel fits at (padded size) - k + 1 "
-    "positions. Check your choice with H=572, p=0, k=3 -> 570 and H=572, p=1, k=3 -> 572.",
-    explanation="H + 2p - k + 1: the notes dropped the H. With the stride it becomes floor((H + 2p - k)/s) + 1, "
-    "which is the notes' (H + 2p - k + s)/s when s divides evenly.",
-)
-
-EXERCISES = [EX_FIRST_CONV, EX_TWO_CONVS, EX_STRIDE, EX_SAME_PADDING, EX_SLIP_INPUT, EX_SLIP_RULE, EX_SLIP_GENERAL]
+def stack_view(n: int = 2, kernel: int = 3, channels: int = 64, size: int = 572) -> View:
+    """``n`` stacked valid ``kernel``x``kernel`` convs against one conv that sees as far, all ``channels`` ->
+    ``channels``: what one output pixel sees (by the size rule and by autograd on real layers), the
+    weights (real layers on PyTorch's meta device, so any channel count answers at once), and the size
+    of a ``size``-pixel map after each."""
+    n = whole(n, "n (convs in the stack)", minimum=1, maximum=6)
+    kernel = whole(kernel, "kernel", minimum=1, maximum=9)
+    channels = whole(channels, "channels", minimum=1, maximum=4096)
+    stack_sees = smallest_input([kernel] * n)
+    single_sees = smallest_input([stack_sees])
+    after_stack = size
+    for _ in range(n):
+        after_stack = conv_out(after_stack, kernel)
+    after_single = conv_out(size, stack_sees)
+    with torch.device("meta"):
+        stack = [nn.Conv2d(channels, channels, kernel) for _ in range(n)]
+        single = nn.Conv2d(channels, channels, stack_sees)
+    w_stack = sum(c.weight.numel() for c in stack)
+    w_single = single.weight.numel()
+    b_stack, b_single = sum(c.bias.numel() for c in stack), single.bias.numel()
+    fp_stack, fp_single = _footprint([kernel] * n), _footprint([stack_sees])
+    rows = [
+        (
+            f"{n} × nn.Conv2d({channels}, {channels}, {kernel})",
+            f"{stack_sees}×{stack_sees}",
+            "{}×{}".format(*_extent(fp_stack)),
+            f"{n}·{kernel}²·{channels}² = {w_stack:,}",
+            f"{w_stack + b_stack:,}",
+            n,
+            f"{size} → {after_stack}",
+        ),
+        (
+            f"1 × nn.Conv2d({channels}, {channels}, {stack_sees})",
+            f"{single_sees}×{single_sees}",
+            "{}×{}".format(*_extent(fp_single)),
+            f"{stack_sees}²·{channels}² = {w_single:,}",
+            f"{w_single + b_single:,}",
+            1,
+            f"{size} → {after_single}",
+        ),
+    ]
+    table = html_table(
+        [
+            "layers",
+            "one output pixel sees (size rule)",
+            "(autograd)",
+            "weights",
+            "with biases",
+            "ReLUs",
+            "valid, on a map of",
+        ],
+        rows,
+        mono=(0, 1, 2, 3, 4, 6),
+    )
+    ratio = w_stack / w_single
+    html_ = table + (
+        f"<div>Both see {stack_sees}×{stack_sees} input pixels and trim the map alike, but the stack has "
+        f"<b>{ratio:.0%}</b> of the weights ({n}·{kernel}² = {n * kernel * kernel} against {stack_sees}² = "
+        f"{stack_sees * stack_sees}, times {channels}²) and {n} non-linearities instead of one. The numbers in "
+        f"the picture are autograd's gradient of one output pixel with all weights 1: how many paths lead "
+        f"from each input pixel to it.</div>"
+    )
+    if stack_sees <= MAX_FOOTPRINT:
+        fig = footprint_figure(
+            [
+                (f"{n} × {kernel}×{kernel} conv: sees {stack_sees}×{stack_sees}", fp_stack),
+                (f"1 × {stack_sees}×{stack_sees} conv: sees {stack_sees}×{stack_sees}", fp_single),
+            ]
+        )
+    else:
+        fig = None
+        html_ += _not_drawn("the picture shows one number per input pixel, up to", f"{MAX_FOOTPRINT}×{MAX_FOOTPRINT}.")
+    data = {
+        "sees_stack": stack_sees,
+        "sees_single": single_sees,
+        "autograd_stack": _extent(fp_stack),
+        "autograd_single": _extent(fp_single),
+        "weights_stack": w_stack,
+        "weights_single": w_single,
+        "params_stack": w_stack + b_stack,
+        "params_single": w_single + b_single,
+        "after_stack": after_stack,
+        "after_single": after_single,
+    }
+    return View(html=html_, figure=fig, data=data, tight=False)

@@ -1,7 +1,7 @@
-r"""Lesson 02, max pooling (池化 pooling, 下采样 downsampling): the views behind its widgets, and its exercises.
+r"""Lesson 02, max pooling (池化 pooling, 下采样 downsampling): the views behind its widgets and its experiment.
 
-The notes: "pooling layer: size 1/2, channel 不变 (unchanged)"; 2x2 max pool, s=2, p=0 takes
-568x568x64 to 284x284x64. The size follows the same rule as a convolution,
+The notes: "pooling Layer { size 1/2 | channel 不变"; 2x2 max pool, s=2, p=0 takes 568x568x64 to
+284x284x64. The size follows the same rule as a convolution,
 
 .. math:: H_{out} = \left\lfloor \frac{H + 2p - k}{s} \right\rfloor + 1
 
@@ -9,7 +9,9 @@ The notes: "pooling layer: size 1/2, channel 不变 (unchanged)"; 2x2 max pool, 
 window, channel by channel, so the channel count passes through unchanged.
 
 Every number shown comes from :func:`unet_lesson.core.sizes.pool_out` and is checked against a
-real ``nn.MaxPool2d``.
+real ``nn.MaxPool2d``. Each view answers any value at once with the arithmetic; what runs a real
+layer or draws has a stated limit, and beyond it the view says what it did not run. The exercises
+live in :mod:`.l02_exercises` (re-exported here).
 """
 
 from __future__ import annotations
@@ -25,14 +27,34 @@ from ..core.env import seeded
 from ..core.inspect import as_batch
 from ..core.options import UNetOptions
 from ..core.parse import choice, whole
-from ..core.shapes import shape_table
+from ..core.receptive import stack_field_size, stack_layers, stack_receptive_field
 from ..core.sizes import LayerSizeError, conv_out, pool_out
 from ..seg.data import sample_image
 from ..ui.course import Lesson
-from ..ui.exercises import Exercise
-from ..ui.figures.pool import before_after_figure, pool_grid_figure, real_pool, small_grid, stack_figures
+from ..ui.figures.pool import (
+    before_after_figure,
+    channels_figure,
+    dots_figure,
+    field_figure,
+    pool_grid_figure,
+    real_pool,
+    shift_figure,
+    small_grid,
+)
 from ..ui.tables import html_table
 from ..ui.widgets import View, Widget
+from .l02_exercises import (
+    EX_BOTTOM,
+    EX_DOT,
+    EX_HALVE,
+    EX_MAX_POOL,
+    EX_ODD,
+    EX_POOL_SIZE,
+    EX_SLIP_DOUBLES,
+    EX_SLIP_KERNELS,
+    EXERCISES,
+    dot_maps,
+)
 
 __all__ = [
     "LESSON",
@@ -40,8 +62,12 @@ __all__ = [
     "pool_controls",
     "path_controls",
     "MAX_SIZE",
+    "MAX_WORK",
     "GRID_MAX",
+    "SAMPLE_MAX",
+    "MAX_CHANNEL_MAPS",
     "SOURCES",
+    "picture",
     "real_pool",
     "pool_view",
     "pool_grid_figure",
@@ -49,12 +75,20 @@ __all__ = [
     "contracting_chain",
     "contracting_view",
     "channels_view",
+    "dot_view",
+    "dot_maps",
+    "shift_view",
+    "field_view",
+    "MAX_FIELD_BLOCKS",
+    "FIELD_DRAW_MAX",
     "EX_HALVE",
-    "EX_PARAMS",
-    "EX_ODD",
-    "EX_BOTTOM",
     "EX_SLIP_KERNELS",
+    "EX_ODD",
+    "EX_MAX_POOL",
+    "EX_POOL_SIZE",
     "EX_SLIP_DOUBLES",
+    "EX_BOTTOM",
+    "EX_DOT",
     "EXERCISES",
 ]
 
@@ -62,21 +96,31 @@ LESSON = Lesson(
     2,
     "02_max_pooling",
     "Max pooling",
-    minutes=25,
+    minutes=30,
     topics=(1, 4, 5),
-    summary="2x2 stride 2: size 1/2, channels unchanged, no weights; odd sizes and ceil_mode",
+    summary="2x2 stride 2: size 1/2, channels unchanged, no weights; max pooling by hand; odd sizes, floor and "
+    "ceil; what a pool keeps (the strongest response) and loses (where it was)",
 )
 
-#: the widget pools a real size x size image; beyond this it would be slow to redraw
+#: the widget pools a real size x size map and draws it up to this size
 MAX_SIZE = 1024
 #: up to this size the widget draws the numbers in every window instead of the image
 GRID_MAX = 12
-#: the channels picture draws every channel; up to this size
-MAX_CHANNEL_MAPS = 256
+#: the channels picture draws every channel of maps up to this size
+MAX_CHANNEL_MAPS = 128
 #: the real layer runs while output pixels x window pixels stay below this (a max over each window)
-MAX_WORK = 50_000_000
+MAX_WORK = 20_000_000
 #: the small grid picture draws one square per cell of the padded input, up to this many per side
 GRID_SPAN = 24
+#: the sample picture is generated up to this size; larger maps mirror it (generating one costs time)
+SAMPLE_MAX = 600
+#: parameters_view runs the real layers on a real tensor of at most this many multiply-adds
+MAX_PARAMETER_WORK = 20_000_000
+#: the shift experiment moves the picture by at most this many pixels
+MAX_SHIFT = 8
+#: field_view: at most this many blocks of convs (a 2x2 pool between two blocks), and the picture up to this size
+MAX_FIELD_BLOCKS = 6
+FIELD_DRAW_MAX = SAMPLE_MAX
 SOURCES = ("feature map", "image")
 
 
@@ -87,6 +131,21 @@ def _n_params(layer: nn.Module) -> int:
 # ------------------------------------------------------------------------------------------
 # inputs: the sample image, or a conv feature map of it
 # ------------------------------------------------------------------------------------------
+def picture(size: int) -> np.ndarray:
+    """The sample image at ``size`` pixels; beyond ``SAMPLE_MAX`` the ``SAMPLE_MAX`` picture mirrored
+    (flipped copies side by side), so a large map costs no new picture of cells; below 8 pixels the corner
+    of the smallest one."""
+    size = whole(size, "size", minimum=1)
+    if size < 8:  # the smallest picture of cells: its corner
+        return sample_image(8)[:size, :size]
+    if size <= SAMPLE_MAX:
+        return sample_image(size)
+    a = sample_image(SAMPLE_MAX)
+    block = np.block([[a, a[:, ::-1]], [a[::-1], a[::-1, ::-1]]])
+    reps = -(-size // block.shape[0])
+    return np.tile(block, (reps, reps))[:size, :size]
+
+
 @lru_cache(maxsize=8)
 @torch.no_grad()
 def _feature_map(size: int) -> np.ndarray:
@@ -95,7 +154,7 @@ def _feature_map(size: int) -> np.ndarray:
     with seeded(0):  # the weights are set just below
         layer = nn.Conv2d(1, 1, 3, bias=False)
     layer.weight.copy_(torch.tensor([[-1.0, 0, 1], [-2, 0, 2], [-1, 0, 1]])[None, None])
-    out = torch.relu(layer(as_batch(sample_image(size + 2))))[0, 0]
+    out = torch.relu(layer(as_batch(picture(size + 2))))[0, 0]
     return out.numpy()
 
 
@@ -131,7 +190,7 @@ def pool_view(size=568, kernel=2, stride=2, padding=0, ceil_mode=False, source="
     small = size <= GRID_MAX and size + 2 * padding <= GRID_SPAN
     y = None
     if limit is None:
-        x = small_grid(size) if small else (_feature_map(size) if source == "feature map" else sample_image(size))
+        x = small_grid(size) if small else (_feature_map(size) if source == "feature map" else picture(size))
         with torch.no_grad():
             y = layer(as_batch(x))
     last_end = (out - 1) * stride - padding + kernel  # one past the last pixel the last window covers
@@ -193,7 +252,7 @@ def pool_view(size=568, kernel=2, stride=2, padding=0, ceil_mode=False, source="
         "partial": partial,
         "formula": f.text,
     }
-    return View(html=body, figure=fig, data=data)
+    return View(html=body, figure=fig, data=data, tight=small)  # the big picture fills its canvas
 
 
 # ------------------------------------------------------------------------------------------
@@ -203,76 +262,92 @@ def pool_view(size=568, kernel=2, stride=2, padding=0, ceil_mode=False, source="
 def parameters_view(channels: int = 64, size: int = 8) -> View:
     """A real 2x2 max pool next to a real 3x3 conv with the same channels: shapes and parameter counts.
 
-    Both run on PyTorch's ``meta`` device: real layers and real shapes, no memory and no time, so any
-    size and channel count answers at once."""
+    The layers are built on PyTorch's meta device (real layers, no memory), so any channel count is
+    counted at once. The shapes come from running both on a real tensor while the conv's multiply-adds
+    stay below ``MAX_PARAMETER_WORK``; beyond, from the size rules (the tests check them against the
+    real layers), and the view says so."""
     channels = whole(channels, "channels", minimum=1, maximum=4096)
-    size = whole(size, "size", minimum=3)
+    conv_size, pool_size = conv_out(size, 3), pool_out(size)  # parse the size; explain one that is too small
+    size = whole(size, "size")
     with torch.device("meta"):
-        x = torch.zeros(1, channels, size, size)
         pool, conv = nn.MaxPool2d(2, 2), nn.Conv2d(channels, channels, 3)
-        py, cy = pool(x), conv(x)
+    ran = conv_size**2 * 9 * channels**2 <= MAX_PARAMETER_WORK
+    if ran:
+        x = torch.zeros(1, channels, size, size)
+        with seeded(0):  # small enough to run on the CPU; its weights do not matter
+            real_conv = nn.Conv2d(channels, channels, 3)
+        py, cy = tuple(nn.MaxPool2d(2, 2)(x).shape), tuple(real_conv(x).shape)
+    else:
+        py, cy = (1, channels, pool_size, pool_size), (1, channels, conv_size, conv_size)
+    shape_in = (1, channels, size, size)
     rows = [
-        ("nn.MaxPool2d(2, stride=2)", tuple(x.shape), tuple(py.shape), _n_params(pool)),
-        (f"nn.Conv2d({channels}, {channels}, 3)", tuple(x.shape), tuple(cy.shape), _n_params(conv)),
+        ("nn.MaxPool2d(2, stride=2)", shape_in, py, _n_params(pool)),
+        (f"nn.Conv2d({channels}, {channels}, 3)", shape_in, cy, _n_params(conv)),
     ]
     html_ = html_table(
         ["layer", "input", "output", "learned parameters"], [(a, b, c, f"{d:,}") for a, b, c, d in rows], mono=(0, 1, 2)
     )
+    if not ran:
+        html_ += (
+            f"<div class='ul-note'>Shapes by the size rules, not run: the conv would need "
+            f"{conv_size**2 * 9 * channels**2:,} multiply-adds, more than this view's {MAX_PARAMETER_WORK:,}. "
+            "The parameter counts are the real layers' either way.</div>"
+        )
     return View(
         html=html_,
         data={
             "pool_params": rows[0][3],
             "conv_params": rows[1][3],
             "pool_channels_in": channels,
-            "pool_channels_out": int(py.shape[1]),
-            "pool_output": int(py.shape[-1]),
-            "conv_output": int(cy.shape[-1]),
+            "pool_channels_out": int(py[1]),
+            "pool_output": int(py[-1]),
+            "conv_output": int(cy[-1]),
+            "ran": ran,
         },
     )
 
 
 @torch.no_grad()
 def channels_view(size: int = 64, channels: int = 8, seed: int = 0) -> View:
-    """Conv feature maps of the sample image before and after a real 2x2 max pool, channel by channel."""
-    import matplotlib.pyplot as plt
-
-    from ..ui.plotting import feature_map_grid
-
+    """Conv feature maps of the sample image before and after a real 2x2 max pool, channel by channel
+    (the sizes for any map; the maps are computed and drawn up to ``MAX_CHANNEL_MAPS`` pixels)."""
     expected_conv = conv_out(size, 3)
     expected_pool = pool_out(expected_conv)
-    channels = whole(channels, "channels", minimum=1, maximum=16)
     size = whole(size, "size")
+    channels = whole(channels, "channels", minimum=1, maximum=16)
+    seed = whole(seed, "seed", minimum=0, maximum=2**63 - 1)
+    data = {
+        "before": expected_conv,
+        "after": expected_pool,
+        "channels_before": channels,
+        "channels_after": channels,
+        "expected_before": expected_conv,
+        "expected_after": expected_pool,
+    }
     if size > MAX_CHANNEL_MAPS:
-        raise ValueError(
-            f"This picture draws every channel of a {size}x{size} map; it stops at {MAX_CHANNEL_MAPS} "
-            f"pixels to stay quick. The sizes are the same for any map: {size} -> {expected_conv} -> "
-            f"{expected_pool}, {channels} channels before and after the pool."
+        return View(
+            html=f"<div>{size} -> {expected_conv} (3x3 conv) -> {expected_pool} (2x2 max pool), {channels} "
+            f"channels before and after the pool.</div><div class='ul-note'>Not drawn: this picture computes and "
+            f"draws every channel of maps up to {MAX_CHANNEL_MAPS} pixels; the sizes above are the size rules'."
+            "</div>",
+            data=data,
         )
     with seeded(seed):
         conv = nn.Conv2d(1, channels, 3)
-    maps = torch.relu(conv(as_batch(sample_image(int(size)))))
+    maps = torch.relu(conv(as_batch(picture(size))))
     pooled = nn.MaxPool2d(2, 2)(maps)
-    fig_a = feature_map_grid(maps, n=channels, cmap="magma", size=1.1, title="before the pool")
-    fig_b = feature_map_grid(pooled, n=channels, cmap="magma", size=1.1, title="after 2x2 max pool")
-    fig = stack_figures(fig_a, fig_b)
-    plt.close(fig_a)
-    plt.close(fig_b)
+    fig = channels_figure(maps[0].numpy(), pooled[0].numpy())
     html_ = (
         f"<div>conv feature maps (特征图) <code>{tuple(maps.shape)}</code> -> max pool -> "
         f"<code>{tuple(pooled.shape)}</code>: half the size, the same {channels} channels.</div>"
     )
-    return View(
-        html=html_,
-        figure=fig,
-        data={
-            "before": int(maps.shape[-1]),
-            "after": int(pooled.shape[-1]),
-            "channels_before": int(maps.shape[1]),
-            "channels_after": int(pooled.shape[1]),
-            "expected_before": expected_conv,
-            "expected_after": expected_pool,
-        },
+    data.update(
+        before=int(maps.shape[-1]),
+        after=int(pooled.shape[-1]),
+        channels_before=int(maps.shape[1]),
+        channels_after=int(pooled.shape[1]),
     )
+    return View(html=html_, figure=fig, data=data, tight=False)
 
 
 # ------------------------------------------------------------------------------------------
@@ -380,112 +455,132 @@ WIDGETS = {
 
 
 # ------------------------------------------------------------------------------------------
-# exercises
+# the experiment: what a pool keeps, and what it loses
 # ------------------------------------------------------------------------------------------
-def _halve_hint(a) -> str:
-    if str(a).strip() in ("566", "567"):
-        return "that is a convolution's rule (H - k + 1); a pool with stride 2 moves 2 pixels per step."
-    if str(a).strip() == "1136":
-        return "pooling makes maps smaller (下采样, downsampling), not larger."
-    return "(568 + 2*0 - 2)/2 + 1: a 2x2 window, stride 2, no padding."
+@torch.no_grad()
+def dot_view() -> View:
+    """A single bright pixel at each of the 4 positions of one 2x2 window, then one step further (into the next
+    window), through a real ``nn.MaxPool2d(2, 2)``: how many different pooled maps come out."""
+    positions = [(0, 0), (0, 1), (1, 0), (1, 1), (0, 2)]
+    inputs = [dot_maps(4, [p])[0] for p in positions]
+    outputs = [real_pool(x)[0, 0].numpy() for x in inputs]
+    inside = {o.tobytes() for o in outputs[:4]}
+    moved = not np.array_equal(outputs[4], outputs[0])
+    fig = dots_figure(inputs, outputs, [f"1 at {p}" for p in positions])
+    html_ = (
+        f"<div>The four positions inside the top-left window give <b>{len(inside)}</b> pooled map(s): the pool "
+        f"keeps <i>that</i> the window holds a 1, not <i>where</i>. One pixel further, at (0, 2), the 1 is in the "
+        f"next window, and the pooled map {'changes' if moved else 'stays the same'}.</div>"
+    )
+    return View(html=html_, figure=fig, data={"distinct_inside": len(inside), "moved_changes": moved}, tight=False)
 
 
-EX_HALVE = Exercise(
-    "2.1",
-    "The 568×568×64 map of level 1 goes through the 2×2 max pool (s=2, p=0). What is its height now?",
-    expected=lambda: pool_out(568),
-    hint=_halve_hint,
-    explanation="(568 - 2)/2 + 1 = 284: 2×2 windows with stride 2 tile the map, one output pixel per window.",
-)
-
-EX_PARAMS = Exercise(
-    "2.2",
-    "How many learned parameters does nn.MaxPool2d(2, stride=2) have?",
-    expected=lambda: _n_params(nn.MaxPool2d(2, 2)),
-    hint=lambda a: (
-        "4 would be a 2×2 kernel's weights, but a max pool has no weights: what would it multiply?"
-        if str(a).strip() in ("4", "5", "64", "256")
-        else "a max pool only compares numbers and keeps the largest one; is there anything to learn?"
-    ),
-    explanation="0: max pooling is a fixed operation (the maximum of each window). Count it yourself with "
-    "sum(p.numel() for p in nn.MaxPool2d(2, 2).parameters()).",
-)
-
-
-def _odd_hint(a) -> str:
-    s = str(a).replace(" ", "")
-    if s in ("(285,285)", "[285,285]"):
-        return "floor((569 - 2)/2) + 1 = floor(283.5) + 1: the floor is the default; ceil_mode rounds up."
-    if s in ("(284,284)", "[284,284]"):
-        return "with ceil_mode=True PyTorch rounds (569 - 2)/2 = 283.5 up: ceil(283.5) + 1."
-    return "use floor((H - k)/s) + 1 for the default and ceil((H - k)/s) + 1 for ceil_mode=True; H = 569."
-
-
-EX_ODD = Exercise(
-    "2.3",
-    "An odd map: 569×569 through a 2×2 max pool, stride 2. What height with the default (floor) and "
-    "with ceil_mode=True? Answer as a pair, e.g. (100, 101).",
-    expected=lambda: (pool_out(569), pool_out(569, ceil_mode=True)),
-    hint=_odd_hint,
-    explanation="(284, 285): the floor drops the last row (no full window is left for it); ceil_mode keeps a "
-    "half window there. U-Net's sizes are chosen so that this never happens (the paper asks for an "
-    "even size at every pool).",
-)
-
-EX_BOTTOM = Exercise(
-    "2.4",
-    "Follow the contracting path from 572: four times {two 3×3 convs, one 2×2 max pool}. What height "
-    "enters the bottom of the U?",
-    expected=lambda: shape_table(572).where(module="down_samples.3")[0].out_shape[1],
-    hint="572 -> 570 -> 568 | 284 -> ... : each level takes 4 off with the convs, then halves. Try the "
-    "contracting-path widget above.",
-    explanation="572 -> 570 -> 568 | 284 -> 282 -> 280 | 140 -> 138 -> 136 | 68 -> 66 -> 64 | 32.",
-)
+def _similarity(a: torch.Tensor, b: torch.Tensor) -> float:
+    """The correlation of two maps, pixel by pixel (1: the same up to brightness, 0: unrelated)."""
+    a, b = a.flatten() - a.mean(), b.flatten() - b.mean()
+    return float((a * b).sum() / (a.norm() * b.norm()).clamp_min(1e-12))
 
 
 @torch.no_grad()
-def _pool_kernels_and_channels(channels: int = 64) -> tuple[int, int]:
-    layer = nn.MaxPool2d(2, 2)
-    return _n_params(layer), int(layer(torch.zeros(1, channels, 4, 4)).shape[1])
+def shift_view(shift: int = 1, size: int = 96, pools: int = 2) -> View:
+    """Shift the sample image by ``shift`` pixels and measure how similar a real conv feature map (vertical
+    edges + ReLU) stays, before the pool and after each of ``pools`` real 2x2 max pools. The control: the
+    same layers on a different picture of cells, which should stay unrelated (near 0) at every stage.
+
+    ``data["similarity"]``: the correlation of the map with the shifted image's map at each stage (feature map,
+    after pool 1, ...); ``data["control"]``: the same with the unrelated picture."""
+    shift = whole(shift, "shift (pixels)", minimum=0, maximum=MAX_SHIFT)
+    size = whole(size, "size", minimum=16, maximum=256)
+    pools = whole(pools, "pools", minimum=1, maximum=3)
+    with seeded(0):  # the weights are set just below
+        conv = nn.Conv2d(1, 1, 3, bias=False)
+    conv.weight.copy_(torch.tensor([[-1.0, 0, 1], [-2, 0, 2], [-1, 0, 1]])[None, None])
+    img = as_batch(picture(size + 2 + MAX_SHIFT))  # one picture for every shift: only the shift changes
+    a = torch.relu(conv(img[..., : size + 2, : size + 2]))
+    b = torch.relu(conv(img[..., : size + 2, shift : size + 2 + shift]))  # the image moved left by `shift`
+    u = torch.relu(conv(as_batch(sample_image(size + 2, seed=1))))  # the control: another picture of cells
+    stages = []
+    for i in range(pools + 1):
+        if i:
+            a, b, u = (nn.MaxPool2d(2, 2)(t) for t in (a, b, u))
+        name = f"after pool {i}" if i else "feature map"
+        stages.append((name, a[0, 0].numpy(), b[0, 0].numpy(), _similarity(a, b), _similarity(a, u)))
+    fig = shift_figure([(name, x, y, r) for name, x, y, r, _ in stages])
+    rows = [(name, f"{x.shape[0]}×{x.shape[1]}", f"{r:.2f}", f"{c:.2f}") for name, x, _, r, c in stages]
+    html_ = html_table(
+        ["stage", "size", f"similarity with the {shift}-pixel shift", "control: another picture"], rows, mono=(1, 2, 3)
+    ) + (
+        "<div style='color:#555'>similarity: the correlation of the two maps, pixel by pixel (1: the same, "
+        "0: unrelated).</div>"
+    )
+    data = {
+        "shift": shift,
+        "similarity": tuple(round(r, 3) for *_, r, _ in stages),
+        "control": tuple(round(c, 3) for *_, c in stages),
+    }
+    return View(html=html_, figure=fig, data=data, tight=False)
 
 
-EX_SLIP_KERNELS = Exercise(
-    "2.5",
-    "Spot the slip. The notes' walk through the contracting path writes 'maxpool (下采样) k=2 s=2 p=0 "
-    "# k=64', giving the pool a kernel count like a conv. The 568×568×64 map enters the pool. How many "
-    "learned kernels (weights) does the pool have, and how many channels come out? Answer as a pair "
-    "(weights, channels).",
-    expected=lambda: _pool_kernels_and_channels(64),
-    hint=lambda a: (
-        "a conv's kernel count sets its output channels, but a pool has no kernels: it pools each channel on its own."
-        if str(a).replace(" ", "") in ("(64,64)", "(64,128)", "(64,32)")
-        else "count the weights of nn.MaxPool2d(2, 2); the channels pass through."
-    ),
-    explanation="(0, 64): '# k' does not apply to a pool. The 64 channels come from the convs before it, and "
-    "the pool keeps them (channel 不变).",
-)
-
-
-def _contracting_doubling_convs() -> int:
-    t = shape_table(572)
-    return sum(1 for r in t.where(path="contracting", kind="conv") if r.out_shape[0] == 2 * r.in_shape[0])
-
-
-EX_SLIP_DOUBLES = Exercise(
-    "2.6",
-    "Spot the slip. The notes say 'pool channel 不会变 (pool keeps the channels), conv channel 翻倍 (conv "
-    "doubles them)'. The contracting path has 8 3×3 convs (two per level). How many of them actually "
-    "double their channel count?",
-    expected=_contracting_doubling_convs,
-    hint=lambda a: (
-        "not every conv: the second conv of each level keeps the channels (64 -> 64)."
-        if str(a).strip() in ("8", "4")
-        else "look at the first conv of each level: 1 -> 64, 64 -> 128, 128 -> 256, 256 -> 512. "
-        "Which of these are a doubling? The second conv of a level keeps the channels."
-    ),
-    explanation="3: only the first conv of levels 2, 3 and 4 doubles (64 -> 128 -> 256 -> 512); level 1's first "
-    "conv goes 1 -> 64 and every second conv keeps the count. (The bottom's first conv doubles again, "
-    "512 -> 1024.)",
-)
-
-EXERCISES = [EX_HALVE, EX_PARAMS, EX_ODD, EX_BOTTOM, EX_SLIP_KERNELS, EX_SLIP_DOUBLES]
+# ------------------------------------------------------------------------------------------
+# what one output pixel sees: each pool widens the window of the convs after it
+# ------------------------------------------------------------------------------------------
+def field_view(blocks: int = 3, convs: int = 2, size: int = 96, position=None) -> View:
+    r"""The receptive field of a plain stack: ``blocks`` blocks of ``convs`` valid 3x3 convs, a 2x2 max pool
+    (stride 2) between two blocks (U-Net's contracting path without the copies). For each depth: the map's
+    size and the width of the input window one output pixel sees,
+    :math:`r = 1 + \sum_l (k_l - 1) \prod_{j<l} s_j` (:func:`unet_lesson.core.receptive.stack_field_size`);
+    the window of output pixel ``position`` (the centre by default) outlined on the sample image
+    (:func:`~unet_lesson.core.receptive.stack_receptive_field`, tested against autograd on real layers).
+    Arithmetic only, so any size answers at once; the picture is drawn up to ``FIELD_DRAW_MAX`` pixels."""
+    blocks = whole(blocks, "blocks", minimum=1, maximum=MAX_FIELD_BLOCKS)
+    convs = whole(convs, "convs per block", minimum=1, maximum=4)
+    size = whole(size, "size (input pixels)", minimum=1)
+    per_depth = []
+    for b in range(1, blocks + 1):
+        layers = stack_layers(convs, b)
+        rf = stack_receptive_field(layers, size, position if b == blocks else None)  # a ValueError says which layer
+        out = size
+        for layer in layers:
+            out = layer.out(out)
+        per_depth.append((b, out, stack_field_size(layers), 2 ** (b - 1), rf))
+    last = per_depth[-1][-1]
+    rows = [
+        (
+            f"{b} block{'s' if b > 1 else ''} ({b * convs} convs, {b - 1} pool{'s' if b != 2 else ''})",
+            f"{out}×{out}",
+            f"{width}×{width}",
+            step,
+        )
+        for b, out, width, step, _ in per_depth
+    ]
+    table = html_table(
+        ["stack", "output map", "one output pixel sees", "input pixels between two neighbouring output pixels"],
+        rows,
+        mono=(1, 2, 3),
+    )
+    (r0, r1), (c0, c1) = last.rows, last.cols
+    html_ = table + (
+        f"<div>Output pixel {last.position} of the {blocks}-block stack sees input rows {r0} to {r1} and columns "
+        f"{c0} to {c1}. Each conv adds 2 to the width, in units of the input pixels one step on its map stands "
+        f"for; each pool doubles that step, so the convs after it widen the window twice as fast.</div>"
+    )
+    fig = None
+    if size <= FIELD_DRAW_MAX:
+        fields = [(f"{b} block{'s' if b > 1 else ''}: {w}×{w}", rf.rows, rf.cols) for b, _, w, _, rf in per_depth]
+        width = per_depth[-1][2]
+        label = f"{blocks} block{'s' if blocks > 1 else ''}: {width}×{width}, pixel {last.position}"
+        fields[-1] = (label, last.rows, last.cols)
+        fig = field_figure(picture(size), fields)
+    else:
+        html_ += (
+            f"<div class='ul-note'>Not drawn: the picture is drawn up to {FIELD_DRAW_MAX}×{FIELD_DRAW_MAX} "
+            f"pixels; the numbers above are arithmetic and hold for any size.</div>"
+        )
+    data = {
+        "outputs": tuple(out for _, out, *_ in per_depth),
+        "widths": tuple(w for _, _, w, _, _ in per_depth),
+        "position": last.position,
+        "rows": last.rows,
+        "cols": last.cols,
+    }
+    return View(html=html_, figure=fig, data=data, tight=False)

@@ -1,5 +1,6 @@
-"""Pictures of the convolution lesson: where a kernel lands along one row of the padded input, and small 2-D
-grids with the kernel's positions (one dot per output pixel).
+"""Pictures of the convolution lesson: where a kernel lands along one row of the padded input, small 2-D
+grids with the kernel's positions (one dot per output pixel), and the input pixels one output pixel of a
+conv stack reads (two 3x3 convs against one 5x5).
 
 The numbers come from :mod:`unet_lesson.core.sizes`; these functions only draw them.
 """
@@ -10,9 +11,35 @@ import numpy as np
 
 from ...core.sizes import conv_out
 
-__all__ = ["positions", "row_positions_figure", "grid_positions_figure"]
+__all__ = [
+    "MAX_ROW_CELLS",
+    "MAX_ROW",
+    "positions",
+    "row_cells",
+    "row_positions_figure",
+    "grid_positions_figure",
+    "footprint_figure",
+    "kernels_figure",
+]
 
 _BLUE, _ORANGE, _GREY, _RED = "#1f77b4", "#ff7f0e", "#d9d9d9", "#f4b6b6"
+
+#: the row picture draws at most this many cells (a huge kernel or stride would need thousands)
+MAX_ROW_CELLS = 80
+#: and walks rows of at most this many pixels (it marks every pixel a kernel position reads)
+MAX_ROW = 4096
+
+
+def _edge(kernel, stride, dilation, max_windows):
+    """Cells drawn at each end of a long row: room for the first ``max_windows`` kernel positions."""
+    return max(dilation * (kernel - 1) + 1 + (max_windows - 1) * stride + 2, 10)
+
+
+def row_cells(size, kernel, stride, padding, dilation, max_windows: int = 4) -> int:
+    """How many cells :func:`row_positions_figure` would draw (the middle of a long row is elided)."""
+    padded = size + 2 * padding
+    edge = _edge(kernel, stride, dilation, max_windows)
+    return padded if padded <= 2 * edge + 4 else 2 * edge
 
 
 def positions(size, kernel, stride, padding, dilation):
@@ -31,12 +58,18 @@ def row_positions_figure(size=572, kernel=3, stride=1, padding=0, dilation=1, ma
     import matplotlib.pyplot as plt
     from matplotlib.patches import Rectangle
 
+    cells = row_cells(size, kernel, stride, padding, dilation, max_windows)
+    if cells > MAX_ROW_CELLS or size + 2 * padding > MAX_ROW:
+        raise ValueError(
+            f"this row picture draws at most {MAX_ROW_CELLS} cells of a row of at most {MAX_ROW:,} pixels; "
+            f"this one would need {cells} cells of {size + 2 * padding:,}."
+        )
     out, k_eff, starts = positions(size, kernel, stride, padding, dilation)
     padded = size + 2 * padding
     covered = np.zeros(padded, bool)
     for s0 in starts:
         covered[s0 : s0 + k_eff : dilation] = True
-    edge = max(k_eff + (max_windows - 1) * stride + 2, 10)
+    edge = _edge(kernel, stride, dilation, max_windows)
     if padded <= 2 * edge + 4:
         shown = list(range(padded))
         shown_windows = (
@@ -134,4 +167,60 @@ def grid_positions_figure(settings=((7, 3, 1, 0), (7, 3, 1, 1), (7, 3, 2, 1)), c
         ax.axis("off")
         ax.set_title(f"{size}×{size}, k={kernel}, s={stride}, p={padding}\n-> {out}×{out}", fontsize=8)
     fig.tight_layout()
+    return fig
+
+
+def footprint_figure(panels, cell: float = 0.26):
+    """Heat maps of the input pixels one output pixel depends on, one per ``(title, grid)`` of ``panels``.
+
+    ``grid`` holds, for each input pixel, the gradient of the output pixel with respect to it (with
+    all-ones weights: the number of paths from that pixel to the output). Zero cells are light grey."""
+    import matplotlib.pyplot as plt
+
+    n = len(panels)
+    side = max(np.asarray(g).shape[0] for _, g in panels)
+    top = max(float(np.max(g)) for _, g in panels) * 1.15  # one colour scale: more paths, darker
+    width, height = n * side * cell + 0.3 * (n + 1), side * cell + 0.45
+    fig, axes = plt.subplots(1, n, figsize=(width, height), squeeze=False)
+    fig.subplots_adjust(left=0.3 / width, right=1 - 0.3 / width, bottom=0.05 / height, top=1 - 0.35 / height)
+    fig.subplots_adjust(wspace=0.3 * n / (width - 0.6))
+    for ax, (title, grid) in zip(axes[0], panels):
+        g = np.asarray(grid, dtype=float)
+        ax.imshow(np.where(g > 0, g, np.nan), cmap="Blues", vmin=0, vmax=top)
+        ax.set_facecolor("#eeeeee")
+        for (r, c), v in np.ndenumerate(g):
+            if v:
+                ax.text(c, r, f"{v:g}", ha="center", va="center", fontsize=7)
+        for t in np.arange(-0.5, g.shape[0], 1):
+            ax.axhline(t, color="white", lw=0.8)
+            ax.axvline(t, color="white", lw=0.8)
+        ax.set_xticks([])
+        ax.set_yticks([])
+        ax.set_title(title, fontsize=8)
+    return fig
+
+
+def kernels_figure(image, weights, maps, names):
+    """The sample image, each 3x3 kernel with its weights written in, and the feature map it makes below it."""
+    import matplotlib.pyplot as plt
+
+    k = len(names)
+    fig, axes = plt.subplots(2, k + 1, figsize=(1.55 * (k + 1), 3.3), gridspec_kw={"height_ratios": [1, 1.6]})
+    fig.subplots_adjust(left=0.01, right=0.99, bottom=0.01, top=0.92, wspace=0.08, hspace=0.25)
+    axes[0, 0].axis("off")
+    axes[0, 0].text(0.5, 0.5, "kernel\n(3×3 weights)", ha="center", va="center", fontsize=8)
+    axes[1, 0].imshow(image, cmap="gray", vmin=0, vmax=1)
+    axes[1, 0].set_title(f"input {image.shape[0]}×{image.shape[1]}×1", fontsize=7)
+    for i, name in enumerate(names):
+        w = np.asarray(weights[i])
+        a = axes[0, i + 1]
+        a.imshow(w, cmap="coolwarm", vmin=-np.abs(w).max(), vmax=np.abs(w).max())
+        for (r, c), v in np.ndenumerate(w):
+            a.text(c, r, f"{v:.1f}" if abs(v) < 1 and v != 0 else f"{v:.0f}", ha="center", va="center", fontsize=6)
+        a.set_title(name, fontsize=7)
+        axes[1, i + 1].imshow(maps[i], cmap="gray")
+        axes[1, i + 1].set_title(f"channel {i}: {maps[i].shape[0]}×{maps[i].shape[1]}", fontsize=7)
+    for a in axes.flat:
+        a.set_xticks([])
+        a.set_yticks([])
     return fig

@@ -1,5 +1,7 @@
 """Pictures of the max-pooling lesson: a small grid with every window outlined and its maxima, the map before
-and after a pool (with a zoom on the corner an odd size loses), two figures stacked.
+and after a pool (with a zoom on the corner an odd size loses), channels before and after, and the experiment
+on what a pool keeps (a bright pixel moving inside a window; a feature map shifted by a pixel), and the window
+of the input one output pixel of a conv/pool stack sees.
 
 The numbers come from ``nn.MaxPool2d`` and :mod:`unet_lesson.core.sizes`; these functions only draw them.
 """
@@ -12,7 +14,17 @@ from torch import nn
 
 from ...core.sizes import pool_out
 
-__all__ = ["real_pool", "small_grid", "windows", "pool_grid_figure", "before_after_figure", "stack_figures"]
+__all__ = [
+    "real_pool",
+    "small_grid",
+    "windows",
+    "pool_grid_figure",
+    "before_after_figure",
+    "channels_figure",
+    "dots_figure",
+    "shift_figure",
+    "field_figure",
+]
 
 _BLUE, _ORANGE, _GREY, _RED = "#1f77b4", "#ff7f0e", "#d9d9d9", "#f4b6b6"
 
@@ -72,7 +84,7 @@ def before_after_figure(x, y, source, size, out, dropped, kernel=2, stride=2, pa
     axes[0, 1].set_title(f"after max pool: {out}×{out}", fontsize=8)
     axes[1, 0].set_title(f"zoom: the last {z} rows and columns", fontsize=8)
     axes[1, 1].set_title(f"their pooled pixels ({j0}..{out - 1})", fontsize=8)
-    fig.tight_layout()
+    fig.subplots_adjust(left=0.07, right=0.98, bottom=0.04, top=0.93, wspace=0.22, hspace=0.28)
     return fig
 
 
@@ -152,28 +164,90 @@ def pool_grid_figure(size=5, kernel=2, stride=2, padding=0, ceil_mode=False, val
     ax.set_aspect("equal")
     ax.axis("off")
     ax.set_title(f"max of each window: {out}×{out}", fontsize=8)
-    fig.tight_layout()
+    fig.subplots_adjust(left=0.02, right=0.98, bottom=0.02, top=0.9, wspace=0.1)
     return fig
 
 
-def stack_figures(*figs):
-    """Two figures one above the other, as one figure (rendered to images, then re-plotted)."""
-    import io
-
-    import matplotlib.image as mpimg
+def channels_figure(before, after, cmap: str = "magma", size: float = 1.1):
+    """Each channel of a (C, H, W) map above the same channel after the pool (both drawn as they are)."""
     import matplotlib.pyplot as plt
 
-    imgs = []
-    for f in figs:
-        buf = io.BytesIO()
-        f.savefig(buf, format="png", dpi=80, bbox_inches="tight")
-        buf.seek(0)
-        imgs.append(mpimg.imread(buf))
-    w = max(i.shape[1] for i in imgs) / 80
-    h = sum(i.shape[0] for i in imgs) / 80
-    fig, axes = plt.subplots(len(imgs), 1, figsize=(w, h), gridspec_kw={"height_ratios": [i.shape[0] for i in imgs]})
-    for a, i in zip(axes, imgs):
-        a.imshow(i)
-        a.axis("off")
-    fig.subplots_adjust(0, 0, 1, 1, 0, 0)
+    c = before.shape[0]
+    fig, axes = plt.subplots(2, c, figsize=(size * c, size * 2 + 0.5), squeeze=False)
+    fig.subplots_adjust(left=0.01, right=0.99, bottom=0.01, top=0.84, wspace=0.08, hspace=0.35)
+    for i in range(c):
+        for row, (a, name) in enumerate(((before, "before"), (after, "after"))):
+            ax = axes[row, i]
+            ax.imshow(a[i], cmap=cmap, interpolation="nearest")
+            ax.set_xticks([])
+            ax.set_yticks([])
+            ax.set_title(f"ch {i} {name}: {a.shape[-2]}×{a.shape[-1]}", fontsize=6)
+    fig.suptitle(f"{c} channels before and after a 2×2 max pool", fontsize=9)
+    return fig
+
+
+def dots_figure(inputs, outputs, titles, cell: float = 0.28):
+    """Small maps (one bright pixel each) above what a real max pool makes of them."""
+    import matplotlib.pyplot as plt
+
+    n = len(inputs)
+    fig, axes = plt.subplots(2, n, figsize=(n * (4 * cell + 0.35), 8 * cell * 0.75 + 1.0), squeeze=False)
+    fig.subplots_adjust(left=0.02, right=0.98, bottom=0.02, top=0.84, wspace=0.3, hspace=0.5)
+    for i, (x, y, title) in enumerate(zip(inputs, outputs, titles)):
+        for row, (a, label) in enumerate(((x, title), (y, "pooled"))):
+            ax = axes[row, i]
+            a = np.asarray(a)
+            ax.imshow(a, cmap="Greys", vmin=0, vmax=1.4)
+            for t in np.arange(-0.5, a.shape[0], 1):
+                ax.axhline(t, color="#999", lw=0.5)
+                ax.axvline(t, color="#999", lw=0.5)
+            if row == 0:  # the pooling windows
+                for t in np.arange(-0.5, a.shape[0], 2):
+                    ax.axhline(t, color=_BLUE, lw=1.6)
+                    ax.axvline(t, color=_BLUE, lw=1.6)
+            ax.set_xticks([])
+            ax.set_yticks([])
+            ax.set_title(label, fontsize=7)
+    return fig
+
+
+def shift_figure(stages, cmap: str = "magma"):
+    """For each ``(name, original, shifted, similarity)`` stage: the map, and what a shift of the input changed
+    in it (``similarity``: the correlation the view measured)."""
+    import matplotlib.pyplot as plt
+
+    n = len(stages)
+    fig, axes = plt.subplots(2, n, figsize=(2.0 * n, 4.3), squeeze=False)
+    fig.subplots_adjust(left=0.02, right=0.98, bottom=0.02, top=0.9, wspace=0.1, hspace=0.3)
+    top = max(float(np.abs(np.asarray(a)).max()) for _, a, _, _ in stages) or 1.0
+    for i, (name, a, b, similarity) in enumerate(stages):
+        a, b = np.asarray(a), np.asarray(b)
+        axes[0, i].imshow(a, cmap=cmap, vmin=0, vmax=top, interpolation="nearest")
+        axes[0, i].set_title(f"{name}: {a.shape[0]}×{a.shape[1]}", fontsize=7)
+        axes[1, i].imshow(np.abs(a - b), cmap="Greys", vmin=0, vmax=top, interpolation="nearest")
+        axes[1, i].set_title(f"|change| after the shift; similarity {similarity:.2f}", fontsize=7)
+    for ax in axes.flat:
+        ax.set_xticks([])
+        ax.set_yticks([])
+    return fig
+
+
+def field_figure(image, fields, size: float = 3.2):
+    """The input ``image`` with, for each ``(label, rows, cols)`` (inclusive ranges, as in
+    :class:`~unet_lesson.core.receptive.ReceptiveField`), the window one output pixel sees outlined."""
+    import matplotlib.pyplot as plt
+    from matplotlib.patches import Rectangle
+
+    fig, ax = plt.subplots(figsize=(size + 1.6, size))
+    fig.subplots_adjust(left=0.02, right=0.62, bottom=0.03, top=0.92)
+    ax.imshow(np.asarray(image), cmap="gray", interpolation="nearest")
+    colours = ["#2ca02c", _BLUE, _ORANGE, "#d62728", "#9467bd", "#8c564b"]
+    for n, (label, (r0, r1), (c0, c1)) in enumerate(fields):
+        colour = colours[n % len(colours)]
+        ax.add_patch(Rectangle((c0 - 0.5, r0 - 0.5), c1 - c0 + 1, r1 - r0 + 1, fill=False, lw=1.8, ec=colour))
+        ax.plot([], [], color=colour, lw=2, label=label)
+    ax.legend(loc="upper left", bbox_to_anchor=(1.02, 1.0), fontsize=7, frameon=False)
+    ax.set_xticks([])
+    ax.set_yticks([])
+    ax.set_title(f"input {image.shape[0]}×{image.shape[1]}: what one output pixel sees", fontsize=8)
     return fig

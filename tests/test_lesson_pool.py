@@ -15,10 +15,10 @@ import torch  # noqa: E402
 from torch import nn  # noqa: E402
 
 from unet_lesson import UNet, conv_out, pool_out, shape_table  # noqa: E402
-from unet_lesson.lessons import l01_convolution_sizes as conv  # noqa: E402
 from unet_lesson.lessons import l02_max_pooling as pool  # noqa: E402
 from unet_lesson.ui.exercises import CodeExercise  # noqa: E402
 from unet_lesson.ui.figures import pool as FIG  # noqa: E402
+from unet_lesson.ui.receptive import stack_field_view  # noqa: E402
 from unet_lesson.ui.widgets import safe_view  # noqa: E402
 
 NOTEBOOK = Path(__file__).resolve().parents[1] / "notebooks" / "02_max_pooling.ipynb"
@@ -274,7 +274,7 @@ VIEW_ARGS = [
     (pool.channels_view, ("size", "channels", "seed")),
     (pool.contracting_view, ("size",)),
     (pool.shift_view, ("shift", "size", "pools")),
-    (pool.field_view, ("blocks", "convs", "size")),
+    (stack_field_view, ("input_size", "convs", "blocks", "kernel", "padding", "row", "col")),  # the "field" widget
 ]
 
 
@@ -332,71 +332,6 @@ def test_shift_view_invalid(bad):
 
 # ---- what one output pixel sees --------------------------------------------------------------
 @torch.no_grad()
-def _real_stack(convs: int, blocks: int) -> nn.Sequential:
-    """Real layers of the stack, all weights 1; 2x2 average pools (the same windows as the max pools) so that
-    every input pixel in a window passes a gradient."""
-    layers = []
-    for b in range(blocks):
-        if b:
-            layers.append(nn.AvgPool2d(2, 2))
-        for _ in range(convs):
-            conv = nn.Conv2d(1, 1, 3, bias=False)
-            conv.weight.fill_(1.0)
-            layers.append(conv)
-    return nn.Sequential(*layers)
-
-
-@pytest.mark.parametrize(
-    "blocks,convs,size,position",
-    [(1, 2, 20, None), (2, 2, 40, None), (3, 2, 96, None), (3, 2, 96, (0, 0)), (3, 1, 33, (1, 3)), (2, 3, 29, (0, 1))],
-)
-def test_field_view_is_the_window_autograd_finds_on_real_layers(blocks, convs, size, position):
-    v = pool.field_view(blocks=blocks, convs=convs, size=size, position=position)
-    x = torch.rand(1, 1, size, size, requires_grad=True)
-    y = _real_stack(convs, blocks)(x)
-    assert y.shape[-1] == v.data["outputs"][-1]
-    y[0, 0][v.data["position"]].backward()
-    rows, cols = np.nonzero(x.grad[0, 0].numpy())
-    assert (v.data["rows"], v.data["cols"]) == ((rows.min(), rows.max()), (cols.min(), cols.max()))
-    if position is None:  # the centre pixel sees the whole window
-        w = v.data["widths"][-1]
-        assert v.data["rows"][1] - v.data["rows"][0] + 1 == w
-
-
-def test_field_view_the_lessons_numbers():
-    v = pool.field_view()
-    assert v.data["widths"] == (5, 14, 32) and v.data["outputs"] == (92, 42, 17) and v.figure is not None
-    plt.close(v.figure)
-    assert pool.field_view(blocks=1, convs=2).data["widths"][0] == conv.smallest_input([3, 3]) == 5
-
-
-def test_field_view_beyond_its_picture_limit_still_answers():
-    t0 = time.perf_counter()
-    v = pool.field_view(size=10**12)
-    assert time.perf_counter() - t0 < 10.0 and v.figure is None and "Not drawn" in v.html
-    assert v.data["widths"] == (5, 14, 32)
-
-
-@pytest.mark.parametrize(
-    "bad,words",
-    [
-        (dict(blocks=0), "blocks"),
-        (dict(blocks=pool.MAX_FIELD_BLOCKS + 1), "blocks"),
-        (dict(convs=5), "convs"),
-        (dict(size=20, blocks=5), "layer"),
-        (dict(size="96"), "size"),
-        (dict(position=(17, 0)), "outside"),
-        (dict(position=(-1, 0)), "output pixel"),
-        (dict(position="centre"), "output pixel"),
-        (dict(position=(10**400, 0)), "outside"),
-    ],
-)
-def test_field_view_invalid(bad, words):
-    t0 = time.perf_counter()
-    v = safe_view(pool.field_view, **bad)
-    assert time.perf_counter() - t0 < 10.0
-    assert not v.ok and words in v.error and "Unexpected" not in v.error, v.error
-
 
 # ---- exercises ----------------------------------------------------------------------------
 def test_exercise_answers_are_computed():

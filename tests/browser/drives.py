@@ -615,17 +615,122 @@ EXPLORER = explorer_drive(
     feature_maps=True,
 )
 
+
+# 01, 02, 06, 07: the receptive field (unet_lesson.ui.receptive), from unet_lesson.core.receptive directly
+def _stack_field_expected(input_size, convs, blocks, kernel, padding, row, col):
+    from unet_lesson.core.receptive import stack_field_size, stack_layers, stack_receptive_field
+
+    layers = stack_layers(convs, blocks, kernel, padding)
+    f = stack_receptive_field(layers, input_size, (row, col))
+    out = input_size
+    for layer in layers:
+        out = layer.out(out)
+    return {
+        "field": f.size[0],
+        "field_w": f.size[1],
+        "formula": stack_field_size(layers),
+        "output": out,
+        "padding_pixels": f.padding_pixels,
+    }
+
+
+_STACK_CONTROLS = {
+    "input_size": int,
+    "convs": int,
+    "blocks": int,
+    "kernel": int,
+    "padding": int,
+    "row": int,
+    "col": int,
+}
+
+FIELD_01 = WidgetDrive(
+    css="ul-field",
+    controls=_STACK_CONTROLS,
+    expected=_stack_field_expected,
+    steps=[
+        Type("padding", 1),  # VGG's padding: the window keeps growing past the border
+        Type("row", 0),
+        Type("col", 0),  # the corner: 3x3 of image, 16 padding zeros
+        Type("convs", 3),  # three 3x3: 7x7
+        Type("kernel", 5),
+        Type("row", 99, invalid=True),  # outside the output: said, with the rows that exist
+        Type("row", 2),
+    ],
+)
+
+FIELD_02 = WidgetDrive(
+    css="ul-field",
+    controls=_STACK_CONTROLS,
+    expected=_stack_field_expected,
+    steps=[
+        Type("input_size", 188),
+        Type("blocks", 5),  # the contracting path and the bottom, without the copies
+        Type("row", 0),
+        Type("col", 0),
+        Type("blocks", 9, invalid=True),  # the map runs out before the last block
+        Type("blocks", 2),
+    ],
+)
+
+
+def _unet_field_expected(input_size, padding, depth, row, col):
+    from unet_lesson.core.receptive import receptive_field_arithmetic
+
+    f = receptive_field_arithmetic(input_size, (row, col), padding=padding, depth=depth)
+    return {
+        "field": f.size[0],
+        "field_w": f.size[1],
+        "output": output_size(input_size, padding=padding, depth=depth)[0],
+        "padding_pixels": f.padding_pixels,
+    }
+
+
+_UNET_CONTROLS = {"input_size": int, "padding": str, "depth": int, "row": int, "col": int}
+
+FIELD_06 = WidgetDrive(
+    css="ul-unet-field",
+    controls=_UNET_CONTROLS,
+    expected=_unet_field_expected,
+    steps=[
+        Type("row", 7),  # 204 rows: where the pixel sits against the pools' grid
+        Type("col", 0),
+        Type("row", 388, invalid=True),  # one past the last output row
+        Type("row", 387),
+        Select("padding", "same", invalid=True),  # 572 is not a multiple of 16
+        Type("input_size", 576),
+    ],
+)
+
+FIELD_07 = WidgetDrive(
+    css="ul-unet-field",
+    controls=_UNET_CONTROLS,
+    expected=_unet_field_expected,
+    steps=[
+        Type("row", 0),
+        Type("col", 0),  # the corner: a quarter of its window is image
+        Type("row", 94),
+        Select("padding", "valid", invalid=True),  # 576 is not a valid size for the valid network
+        Type("input_size", 572),
+        Type("col", 200),
+    ],
+)
+
 #: the drive of every widget of every lesson, by (notebook, widget name as in the module's WIDGETS)
 DRIVES = {
     ("00_start_here", "start"): START,
     ("01_convolution_sizes", "conv"): CONV,
+    ("01_convolution_sizes", "field"): FIELD_01,
     ("02_max_pooling", "pool"): POOL,
     ("02_max_pooling", "path"): POOL_PATH,
+    ("02_max_pooling", "field"): FIELD_02,
     ("03_up_conv", "upconv"): UPCONV,
     ("04_copy_and_crop", "crop"): CROP,
     ("05_the_1x1_head", "head"): HEAD,
     ("06_the_original_unet", "explorer"): EXPLORER_06,
+    ("06_the_original_unet", "field"): FIELD_06,
     ("07_same_padding_unet", "explorer"): EXPLORER_07,
+    ("07_same_padding_unet", "field"): FIELD_07,
     ("08_training", "weights"): WEIGHTS,
     ("09_overlap_tile", "tile"): TILE,
     ("explorer", "explorer"): EXPLORER,

@@ -37,6 +37,7 @@ from ..ui.figures.conv import (
     row_cells,
     row_positions_figure,
 )
+from ..ui.receptive import stack_widget
 from ..ui.tables import html_table, key_value_table
 from ..ui.widgets import View, Widget
 from .l01_exercises import (
@@ -242,7 +243,11 @@ def controls() -> dict:
     }
 
 
-WIDGETS = {"conv": Widget(conv_size_view, controls, css="ul-conv", title="One convolution: input size -> output size")}
+WIDGETS = {
+    "conv": Widget(conv_size_view, controls, css="ul-conv", title="One convolution: input size -> output size"),
+    # which input pixels one output pixel of a conv stack sees (unet_lesson.ui.receptive)
+    "field": stack_widget(),
+}
 
 
 # ------------------------------------------------------------------------------------------

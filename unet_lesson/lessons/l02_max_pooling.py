@@ -27,7 +27,6 @@ from ..core.env import seeded
 from ..core.inspect import as_batch
 from ..core.options import UNetOptions
 from ..core.parse import choice, whole
-from ..core.receptive import stack_field_size, stack_layers, stack_receptive_field
 from ..core.sizes import LayerSizeError, conv_out, pool_out
 from ..seg.data import sample_image
 from ..ui.course import Lesson
@@ -35,12 +34,12 @@ from ..ui.figures.pool import (
     before_after_figure,
     channels_figure,
     dots_figure,
-    field_figure,
     pool_grid_figure,
     real_pool,
     shift_figure,
     small_grid,
 )
+from ..ui.receptive import stack_widget
 from ..ui.tables import html_table
 from ..ui.widgets import View, Widget
 from .l02_exercises import (
@@ -78,9 +77,6 @@ __all__ = [
     "dot_view",
     "dot_maps",
     "shift_view",
-    "field_view",
-    "MAX_FIELD_BLOCKS",
-    "FIELD_DRAW_MAX",
     "EX_HALVE",
     "EX_SLIP_KERNELS",
     "EX_ODD",
@@ -118,9 +114,6 @@ SAMPLE_MAX = 600
 MAX_PARAMETER_WORK = 20_000_000
 #: the shift experiment moves the picture by at most this many pixels
 MAX_SHIFT = 8
-#: field_view: at most this many blocks of convs (a 2x2 pool between two blocks), and the picture up to this size
-MAX_FIELD_BLOCKS = 6
-FIELD_DRAW_MAX = SAMPLE_MAX
 SOURCES = ("feature map", "image")
 
 
@@ -451,6 +444,8 @@ def path_controls() -> dict:
 WIDGETS = {
     "pool": Widget(pool_view, pool_controls, css="ul-pool", title="One max pool: input size -> output size"),
     "path": Widget(contracting_view, path_controls, css="ul-pool-path", title="The contracting path, level by level"),
+    # what one output pixel sees: the contracting path's blocks without the copies (unet_lesson.ui.receptive)
+    "field": stack_widget(input_size=96, blocks=3, convs=2, row=8, col=8),
 }
 
 
@@ -517,70 +512,5 @@ def shift_view(shift: int = 1, size: int = 96, pools: int = 2) -> View:
         "shift": shift,
         "similarity": tuple(round(r, 3) for *_, r, _ in stages),
         "control": tuple(round(c, 3) for *_, c in stages),
-    }
-    return View(html=html_, figure=fig, data=data, tight=False)
-
-
-# ------------------------------------------------------------------------------------------
-# what one output pixel sees: each pool widens the window of the convs after it
-# ------------------------------------------------------------------------------------------
-def field_view(blocks: int = 3, convs: int = 2, size: int = 96, position=None) -> View:
-    r"""The receptive field of a plain stack: ``blocks`` blocks of ``convs`` valid 3x3 convs, a 2x2 max pool
-    (stride 2) between two blocks (U-Net's contracting path without the copies). For each depth: the map's
-    size and the width of the input window one output pixel sees,
-    :math:`r = 1 + \sum_l (k_l - 1) \prod_{j<l} s_j` (:func:`unet_lesson.core.receptive.stack_field_size`);
-    the window of output pixel ``position`` (the centre by default) outlined on the sample image
-    (:func:`~unet_lesson.core.receptive.stack_receptive_field`, tested against autograd on real layers).
-    Arithmetic only, so any size answers at once; the picture is drawn up to ``FIELD_DRAW_MAX`` pixels."""
-    blocks = whole(blocks, "blocks", minimum=1, maximum=MAX_FIELD_BLOCKS)
-    convs = whole(convs, "convs per block", minimum=1, maximum=4)
-    size = whole(size, "size (input pixels)", minimum=1)
-    per_depth = []
-    for b in range(1, blocks + 1):
-        layers = stack_layers(convs, b)
-        rf = stack_receptive_field(layers, size, position if b == blocks else None)  # a ValueError says which layer
-        out = size
-        for layer in layers:
-            out = layer.out(out)
-        per_depth.append((b, out, stack_field_size(layers), 2 ** (b - 1), rf))
-    last = per_depth[-1][-1]
-    rows = [
-        (
-            f"{b} block{'s' if b > 1 else ''} ({b * convs} convs, {b - 1} pool{'s' if b != 2 else ''})",
-            f"{out}×{out}",
-            f"{width}×{width}",
-            step,
-        )
-        for b, out, width, step, _ in per_depth
-    ]
-    table = html_table(
-        ["stack", "output map", "one output pixel sees", "input pixels between two neighbouring output pixels"],
-        rows,
-        mono=(1, 2, 3),
-    )
-    (r0, r1), (c0, c1) = last.rows, last.cols
-    html_ = table + (
-        f"<div>Output pixel {last.position} of the {blocks}-block stack sees input rows {r0} to {r1} and columns "
-        f"{c0} to {c1}. Each conv adds 2 to the width, in units of the input pixels one step on its map stands "
-        f"for; each pool doubles that step, so the convs after it widen the window twice as fast.</div>"
-    )
-    fig = None
-    if size <= FIELD_DRAW_MAX:
-        fields = [(f"{b} block{'s' if b > 1 else ''}: {w}×{w}", rf.rows, rf.cols) for b, _, w, _, rf in per_depth]
-        width = per_depth[-1][2]
-        label = f"{blocks} block{'s' if blocks > 1 else ''}: {width}×{width}, pixel {last.position}"
-        fields[-1] = (label, last.rows, last.cols)
-        fig = field_figure(picture(size), fields)
-    else:
-        html_ += (
-            f"<div class='ul-note'>Not drawn: the picture is drawn up to {FIELD_DRAW_MAX}×{FIELD_DRAW_MAX} "
-            f"pixels; the numbers above are arithmetic and hold for any size.</div>"
-        )
-    data = {
-        "outputs": tuple(out for _, out, *_ in per_depth),
-        "widths": tuple(w for _, _, w, _, _ in per_depth),
-        "position": last.position,
-        "rows": last.rows,
-        "cols": last.cols,
     }
     return View(html=html_, figure=fig, data=data, tight=False)

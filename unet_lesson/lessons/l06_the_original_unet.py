@@ -29,6 +29,7 @@ from ..ui import explorer
 from ..ui.checkers import check_double_conv, check_my_unet
 from ..ui.course import Lesson
 from ..ui.exercises import CodeExercise, Exercise
+from ..ui.receptive import unet_widget
 from ..ui.tables import html_table
 
 __all__ = [
@@ -68,7 +69,11 @@ LESSON = Lesson(
     "what UNet() matches in the paper, valid input sizes, translation equivariance",
 )
 
-WIDGETS = {"explorer": explorer.widget(input_size=572)}
+WIDGETS = {
+    "explorer": explorer.widget(input_size=572),
+    # why valid padding: what one output pixel sees (unet_lesson.ui.receptive)
+    "field": unet_widget(input_size=572, padding="valid", row=194, col=194),
+}
 
 
 # ----------------------------------------------------------------------------------

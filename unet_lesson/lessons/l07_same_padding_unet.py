@@ -24,6 +24,7 @@ from ..ui import explorer
 from ..ui.checkers import check_same_block, check_same_unet
 from ..ui.course import Lesson
 from ..ui.exercises import CodeExercise, Exercise
+from ..ui.receptive import unet_widget
 from ..ui.tables import Raw, html_table
 
 __all__ = [
@@ -67,7 +68,11 @@ LESSON = Lesson(
     "input, what breaks for other sizes and the fixes, build it yourself",
 )
 
-WIDGETS = {"explorer": explorer.widget(input_size=256, padding="same", feature_maps=True)}
+WIDGETS = {
+    "explorer": explorer.widget(input_size=256, padding="same", feature_maps=True),
+    # where same padding's border pixels see zeros (unet_lesson.ui.receptive)
+    "field": unet_widget(input_size=576, padding="same", row=288, col=288),
+}
 
 
 def concat_without_crop(model, x):

@@ -22,6 +22,7 @@ from __future__ import annotations
 import html
 from functools import lru_cache
 
+from ..core.crops import not_giant
 from ..core.parse import choice, whole
 from ..core.receptive import (
     MEASURE_LIMIT,
@@ -97,9 +98,10 @@ def stack_field_view(input_size=16, convs=2, blocks=1, kernel=3, padding=0, row=
     from the borders, :math:`1 + \\sum (k-1) \\prod s`), ``rows``/``cols`` (the input rows and columns),
     ``reach`` (the window before the border cuts it), ``padding_pixels`` (how many of its pixels are padding
     zeros), ``output`` (the output's side), ``measured`` ("agrees", "disagrees" or "" when not run)."""
-    size = whole(input_size, "input size", minimum=1)
-    layers = stack_layers(convs, blocks, kernel, padding)
-    row, col = whole(row, "output row", minimum=0), whole(col, "output column", minimum=0)
+    size = whole(not_giant(input_size, "input size"), "input size", minimum=1)
+    layers = stack_layers(convs, blocks, not_giant(kernel, "kernel"), not_giant(padding, "padding"))
+    row = whole(not_giant(row, "output row"), "output row", minimum=0)
+    col = whole(not_giant(col, "output column"), "output column", minimum=0)
     field = stack_receptive_field(layers, size, (row, col))  # explains a layer the map is too small for
     out = _stack_rows(layers, size)[-1][1].split("×")[0]
     formula_text, r = _formula(layers)
@@ -158,7 +160,8 @@ def stack_field_view(input_size=16, convs=2, blocks=1, kernel=3, padding=0, row=
     if size <= LIMITS["stack draw"]:
         from .figures.receptive import stack_figure
 
-        figure = stack_figure((size, size), (int(out), int(out)), field)
+        image = _picture()[:size, :size] if size > 48 else None  # a grid of cells up to 48, the picture beyond
+        figure = stack_figure((size, size), (int(out), int(out)), field, image=image)
     else:
         body += (
             f"<div class='ul-note'>Not drawn: the input is {size:,} pixels a side, more than the picture's "
@@ -228,9 +231,12 @@ def unet_field_view(input_size=572, padding="valid", depth=4, row=194, col=194) 
     ``seeing_padding`` (how many output pixels have a window that reaches into the padding)."""
     padding = choice(padding, "padding", ("valid", "same"))
     depth = whole(depth, "depth", minimum=1)
-    row, col = whole(row, "output row", minimum=0), whole(col, "output column", minimum=0)
+    row = whole(not_giant(row, "output row"), "output row", minimum=0)
+    col = whole(not_giant(col, "output column"), "output column", minimum=0)
     options = dict(padding=padding, depth=depth)
-    table = shape_table(input_size, **options)  # explains a size the network cannot take, and which sizes work
+    table = shape_table(
+        not_giant(input_size, "input size"), **options
+    )  # explains a size the network cannot take, and which sizes work
     h, (oh, ow) = table.input_shape[1], table.output_shape[1:]
     field = receptive_field_arithmetic(h, (row, col), **options)
     top, bottom, _ = rows_seeing_padding(h, **options)

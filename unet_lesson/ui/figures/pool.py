@@ -23,7 +23,6 @@ __all__ = [
     "channels_figure",
     "dots_figure",
     "shift_figure",
-    "field_figure",
 ]
 
 _BLUE, _ORANGE, _GREY, _RED = "#1f77b4", "#ff7f0e", "#d9d9d9", "#f4b6b6"
@@ -229,25 +228,4 @@ def shift_figure(stages, cmap: str = "magma"):
     for ax in axes.flat:
         ax.set_xticks([])
         ax.set_yticks([])
-    return fig
-
-
-def field_figure(image, fields, size: float = 3.2):
-    """The input ``image`` with, for each ``(label, rows, cols)`` (inclusive ranges, as in
-    :class:`~unet_lesson.core.receptive.ReceptiveField`), the window one output pixel sees outlined."""
-    import matplotlib.pyplot as plt
-    from matplotlib.patches import Rectangle
-
-    fig, ax = plt.subplots(figsize=(size + 1.6, size))
-    fig.subplots_adjust(left=0.02, right=0.62, bottom=0.03, top=0.92)
-    ax.imshow(np.asarray(image), cmap="gray", interpolation="nearest")
-    colours = ["#2ca02c", _BLUE, _ORANGE, "#d62728", "#9467bd", "#8c564b"]
-    for n, (label, (r0, r1), (c0, c1)) in enumerate(fields):
-        colour = colours[n % len(colours)]
-        ax.add_patch(Rectangle((c0 - 0.5, r0 - 0.5), c1 - c0 + 1, r1 - r0 + 1, fill=False, lw=1.8, ec=colour))
-        ax.plot([], [], color=colour, lw=2, label=label)
-    ax.legend(loc="upper left", bbox_to_anchor=(1.02, 1.0), fontsize=7, frameon=False)
-    ax.set_xticks([])
-    ax.set_yticks([])
-    ax.set_title(f"input {image.shape[0]}×{image.shape[1]}: what one output pixel sees", fontsize=8)
     return fig

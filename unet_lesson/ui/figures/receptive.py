@@ -54,9 +54,10 @@ def _zeros_band(ax, field, h, w):
             first = False
 
 
-def stack_figure(input_size, output_size, field, layers_text: str = "", grid: bool = True):
-    """The input grid with the window of the chosen output pixel (solid; the reach dashed where the border
-    cuts it, the padding zeros hatched), and the output grid with that pixel, side by side."""
+def stack_figure(input_size, output_size, field, layers_text: str = "", grid: bool = True, image=None):
+    """The input grid (or ``image``, a picture of the input's size) with the window of the chosen output pixel
+    (solid; the reach dashed where the border cuts it, the padding zeros hatched), and the output grid with
+    that pixel, side by side."""
     import matplotlib.pyplot as plt
 
     (h, w), (oh, ow) = input_size, output_size
@@ -71,6 +72,8 @@ def stack_figure(input_size, output_size, field, layers_text: str = "", grid: bo
                 ax.plot([-0.5, mw - 0.5], [t - 0.5, t - 0.5], color="#cccccc", lw=0.4)
             for t in range(mw + 1):
                 ax.plot([t - 0.5, t - 0.5], [-0.5, mh - 0.5], color="#cccccc", lw=0.4)
+        if image is not None and ax is a_in:
+            ax.imshow(np.asarray(image), cmap="gray", vmin=0, vmax=1, interpolation="nearest")
         ax.set_title(title, fontsize=10)
         ax.set_aspect("equal")
         ax.axis("off")

@@ -174,3 +174,12 @@ def test_the_lessons_show_the_widgets():
     start = l07_same_padding_unet.WIDGETS["field"].view_at(row=0, col=0)[0]
     assert start.ok and start.data["padding_pixels"] > 0
     assert l02_max_pooling.WIDGETS["field"].view_at()[0].data["formula"] == 32
+
+
+def test_a_pixel_whose_window_lies_wholly_in_the_padding_sees_no_image():
+    # padding 7 around a 16 input, two 3x3 convs: output pixel (6, 6) looks at input rows -8..-4, all zeros
+    v = V.stack_field_view(padding=7, row=6, col=6)
+    assert v.ok and (v.data["field"], v.data["field_w"]) == (0, 0) and v.data["measured"] == "agrees"
+    assert v.data["padding_pixels"] == 25 and "no image at all" in v.html
+    # and a pixel of the same output whose window reaches the image sees it
+    assert V.stack_field_view(padding=7, row=14, col=14).data["field"] > 0

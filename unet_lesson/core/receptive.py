@@ -234,6 +234,7 @@ def _position(position, oh: int, ow: int) -> tuple[int, int]:
 
 
 # ---- a plain stack of convolutions and poolings (lessons 01-02) -------------------------------------------
+NOTHING = (0, -1)  #: the empty range of rows or columns: a window that holds no pixel of the image
 STACK_LIMIT = 64  #: the most layers :func:`stack_receptive_field` takes (a teaching stack has a handful)
 
 
@@ -307,9 +308,14 @@ def stack_receptive_field(layers, input_size: int = 32, position: tuple[int, int
             lo, hi = lo * layer.stride - layer.padding, hi * layer.stride - layer.padding + layer.kernel - 1
             if clip:
                 lo, hi = max(0, lo), min(n_in - 1, hi)
+                if lo > hi:  # the window lies wholly in the padding: this pixel sees no image at all
+                    return NOTHING
         return lo, hi
 
-    return ReceptiveField((i, j), back(i, i, 0, True), back(j, j, 1, True), back(i, i, 0, False), back(j, j, 1, False))
+    rows, cols = back(i, i, 0, True), back(j, j, 1, True)
+    if NOTHING in (rows, cols):  # a window with no rows (or no columns) of image holds no pixel of it
+        rows = cols = NOTHING
+    return ReceptiveField((i, j), rows, cols, back(i, i, 0, False), back(j, j, 1, False))
 
 
 MEASURE_LIMIT = 128  #: the largest input side :func:`stack_receptive_field_measured` runs real layers on
@@ -343,5 +349,7 @@ def stack_receptive_field_measured(layers, input_size: int = 32, position: tuple
     i, j = field.position
     y[0, 0, i, j].backward()
     nz = (x.grad[0, 0] != 0).nonzero()
+    if not len(nz):  # no input pixel changes it: its window lies wholly in the padding
+        return ReceptiveField((i, j), NOTHING, NOTHING)
     (r0, c0), (r1, c1) = nz.min(0).values.tolist(), nz.max(0).values.tolist()
     return ReceptiveField((i, j), (r0, r1), (c0, c1))

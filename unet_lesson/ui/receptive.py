@@ -131,7 +131,14 @@ def stack_field_view(input_size=16, convs=2, blocks=1, kernel=3, padding=0, row=
         f"Output pixel ({row}, {col}) of the {out}×{out} output sees input rows {_span(*field.rows)}, "
         f"columns {_span(*field.cols)}: a <b>{fh}×{fw}</b> window."
     ]
-    if field.sees_padding:
+    if fh * fw == 0:
+        rh, rw = field.reach
+        words = [
+            f"Output pixel ({row}, {col}) of the {out}×{out} output sees <b>no image at all</b>: its layers look at a "
+            f"{rh}×{rw} window that lies wholly in the padding zeros (a padding of {layers[0].padding} is more than "
+            "the kernels can reach back across). PyTorch allows it; the pixel's value comes from the biases alone."
+        ]
+    elif field.sees_padding:
         rh, rw = field.reach
         words.append(
             f"Its layers look at a {rh}×{rw} window, but the border cuts it: {field.padding_pixels:,} of those "

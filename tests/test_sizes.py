@@ -134,3 +134,32 @@ def test_impossible_layers_explain_themselves(call, needle):
 
 def test_whole_floats_are_accepted():
     assert conv_out(572.0) == 570
+
+
+@pytest.mark.parametrize(
+    "opts",
+    [
+        dict(),
+        dict(depth=1),
+        dict(depth=2),
+        dict(depth=3, up_mode="bilinear"),
+        dict(depth=5),
+        dict(padding="same"),
+        dict(padding="same", depth=3),
+        dict(padding="same", depth=2, up_mode="bilinear"),
+        dict(skips=False, depth=3),
+        dict(padding="same", mismatch="pad", depth=3),
+        dict(mismatch="crop", depth=2),
+    ],
+    ids=str,
+)
+def test_nearest_valid_sizes_equal_a_scan_of_every_size(opts):
+    """The arithmetic progression (mismatch='error') or the scan finds exactly the nearest valid sizes that
+    checking every size one by one finds, at sizes below, inside and above the valid range."""
+    from unet_lesson.core.shapes import is_valid_size, nearest_valid_sizes
+
+    valid = [m for m in range(1, 1200) if is_valid_size(m, **opts)]
+    for size in list(range(1, 260, 7)) + [571, 572, 573, 588, 1000]:
+        below = max((m for m in valid if m < size), default=None)
+        above = min((m for m in valid if m > size), default=None)
+        assert nearest_valid_sizes(size, **opts) == (below, above), f"{opts}, size {size}"

@@ -263,9 +263,38 @@ def nearest_valid_sizes(size, options: UNetOptions | None = None, **overrides) -
     within :data:`SEARCH_LIMIT` pixels)."""
     o = options_of(options, **overrides)
     size = _side(size, "size")
+    if o.mismatch == "error":  # the valid sizes are first, first + 2**depth, ...: no scan needed
+        first, step = _progression(o)
+        if first is not None:
+            below = None if size <= first else size - 1 - (size - 1 - first) % step
+            above = first if size < first else size + step - (size - first) % step
+            return (below if below is None or size - below < SEARCH_LIMIT else None), (
+                above if above - size < SEARCH_LIMIT else None
+            )
     below = next((m for m in range(size - 1, max(size - SEARCH_LIMIT, 0), -1) if _trace(m, o)[1] is None), None)
     above = next((m for m in range(max(size + 1, 1), size + SEARCH_LIMIT) if _trace(m, o)[1] is None), None)
     return below, above
+
+
+@lru_cache(maxsize=64)
+def _progression(o: UNetOptions) -> tuple[int | None, int]:
+    r"""The valid input sizes of a network that refuses an odd map before a pool (``mismatch="error"``):
+    ``(first, step)`` with ``step = 2**depth``, every valid size being ``first + step*k``.
+
+    Why: each pool halves, so one residue modulo :math:`2^d` keeps every map even, and above the smallest
+    valid size every member of that residue stays large enough (sizes only grow with the input). Found by
+    one period of checks above :data:`SEARCH_LIMIT` and a bisection down that residue (cached), not by
+    scanning every size; the tests compare it with such a scan. ``(None, step)`` when no size works."""
+    step = 2**o.depth
+    base = SEARCH_LIMIT + step  # large enough for every map to be positive; only the residue matters there
+    m = next((m for m in range(base, base + step) if _trace(m, o)[1] is None), None)
+    if m is None:
+        return None, step
+    lo, hi = 0, (m - 1) // step  # m - k*step is valid exactly for k <= some k0: bisect for k0
+    while lo < hi:
+        k = (lo + hi + 1) // 2
+        lo, hi = (k, hi) if _trace(m - k * step, o)[1] is None else (lo, k - 1)
+    return m - lo * step, step
 
 
 def _side(value, name: str) -> int:

@@ -664,10 +664,10 @@ FIELD_02 = WidgetDrive(
     controls=_STACK_CONTROLS,
     expected=_stack_field_expected,
     steps=[
-        Type("input_size", 188),
-        Type("blocks", 5),  # the contracting path and the bottom, without the copies
         Type("row", 0),
-        Type("col", 0),
+        Type("col", 0),  # the corner pixel
+        Type("input_size", 188),
+        Type("blocks", 5),  # the contracting path and the bottom, without the copies: output 4
         Type("blocks", 9, invalid=True),  # the map runs out before the last block
         Type("blocks", 2),
     ],

@@ -191,19 +191,27 @@ def stack_field_view(input_size=16, convs=2, blocks=1, kernel=3, padding=0, row=
     )
 
 
+def _box(W, description: str):
+    """A number box whose label fits it (a long label must not cover the next box's input)."""
+    return dict(
+        description=description,
+        style={"description_width": "initial"},
+        layout=W.Layout(width=f"{8 * len(description) + 80}px"),
+    )
+
+
 def stack_controls(**defaults) -> dict:
     import ipywidgets as W
 
     d = {"input_size": 16, "convs": 2, "blocks": 1, "kernel": 3, "padding": 0, "row": 6, "col": 6, **defaults}
-    style, narrow = {"description_width": "initial"}, W.Layout(width="150px")
     return dict(
-        input_size=W.IntText(value=d["input_size"], description="input size", style=style, layout=narrow),
-        convs=W.IntText(value=d["convs"], description="convs per block", style=style, layout=narrow),
-        blocks=W.IntText(value=d["blocks"], description="blocks (pool between)", style=style, layout=narrow),
-        kernel=W.IntText(value=d["kernel"], description="kernel k", style=style, layout=narrow),
-        padding=W.IntText(value=d["padding"], description="padding p", style=style, layout=narrow),
-        row=W.IntText(value=d["row"], description="output row", style=style, layout=narrow),
-        col=W.IntText(value=d["col"], description="output column", style=style, layout=narrow),
+        input_size=W.IntText(value=d["input_size"], **_box(W, "input size")),
+        convs=W.IntText(value=d["convs"], **_box(W, "convs per block")),
+        blocks=W.IntText(value=d["blocks"], **_box(W, "blocks (pool between)")),
+        kernel=W.IntText(value=d["kernel"], **_box(W, "kernel k")),
+        padding=W.IntText(value=d["padding"], **_box(W, "padding p")),
+        row=W.IntText(value=d["row"], **_box(W, "output row")),
+        col=W.IntText(value=d["col"], **_box(W, "output column")),
     )
 
 

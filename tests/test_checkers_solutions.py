@@ -161,6 +161,11 @@ class SameUNet(nn.Module):
     def forward(self, x):
         ...
 ''',
+    "margin": '''
+def margin(depth):
+    """The overlap-tile margin per side of the valid U-Net with `depth` max pools."""
+    ...
+''',
 }
 
 

@@ -33,18 +33,19 @@ PINNED = {
     "2.6": 3,  # 64->128, 128->256, 256->512: the first conv of levels 2-4
     # 03: the up-conv
     "3.1": "56x56x512",  # (28 - 1)*2 + 2 = 56, 512 kernels
-    "3.2": 2_097_664,  # 1024*512*2*2 + 512
-    "3.3": 10,  # (5 - 1)*2 - 2*1 + 3 + 1
-    "3.4": "c",  # 2x2 kernel, stride 2
+    "3.2": 10,  # 1*1 + 2*1 + 3*1 + 4*1: each copy's corner on the centre
+    "3.4": 14,  # (7 - 1)*2 - 2*1 + 3 + 1
     "3.5": 32,  # (16 - 1)*2 + 2
-    "3.6": 10,  # 1*1 + 2*1 + 3*1 + 4*1: each copy's corner
+    "3.6": 2_097_664,  # 1024*512*2*2 + 512
+    "3.7": (4, 16),  # 2x2 output pixels (rows) by 4x4 input pixels (columns)
+    "3.8": "c",  # 2x2 kernel, stride 2
     # 04: copy and crop
     "4.1": 16,  # (136 - 104) / 2
-    "4.2": "56x56x1024",  # 512 + 512 channels
-    "4.3": 5,  # 65 - 56 = 9: 4 on top, 5 at the bottom
-    "4.4": 588,  # 188 + 16k: 572, then 588
-    "4.5": 0,  # same padding: 576 meets 576, nothing to cut
-    "4.6": "b",
+    "4.3": "56x56x1024",  # 512 + 512 channels
+    "4.5": 5,  # 65 - 56 = 9: 4 on top, 5 at the bottom
+    "4.6": 281,  # 574 -> 572 -> 570 | pool 285 -> 283 -> 281: odd at the second pool
+    "4.7": 0,  # same padding: 576 meets 576, nothing to cut
+    "4.8": "b",
     # 05: the 1x1 head
     "5.1": "388x388x2",
     "5.2": 130,  # 64*2 + 2
@@ -69,9 +70,10 @@ PINNED = {
     "8.4": 0.905,  # D / (2 - D) = 0.95 / 1.05
     # 09: overlap-tile
     "9.1": 92,  # (572 - 388) / 2
-    "9.2": 6,  # step 384: ceil(1000/384) = 3 rows, ceil(700/384) = 2 columns
-    "9.3": 604,  # 188 + 16k above 600
-    "9.4": "b",
+    "9.3": 604,  # 188 + 16k above 600: 188 + 16*26
+    "9.4": 16,  # 2**4: four 2x2 max pools
+    "9.5": "b",
+    "9.6": 8,  # step 384 (388 rounded down to a multiple of 16): ceil(1160/384) = 4 rows, ceil(700/384) = 2 columns
 }
 
 EXERCISES = {e.key: e for m in course.modules() for e in m.EXERCISES}
@@ -86,7 +88,7 @@ def test_the_worked_examples_in_the_comments_hold():
     assert round(10 * math.exp(-9 / 50), 2) == PINNED["8.1"]
     assert round(0.95 / 1.05, 3) == PINNED["8.4"]
     assert 2 * (64 + 128 + 256 + 512 + 1024 + 512 + 256 + 128 + 64) == PINNED["7.3"]
-    assert 1024 * 512 * 2 * 2 + 512 == PINNED["3.2"]
+    assert 1024 * 512 * 2 * 2 + 512 == PINNED["3.6"]
 
 
 @pytest.mark.parametrize("key", sorted(PINNED, key=lambda k: tuple(map(int, k.split(".")))))

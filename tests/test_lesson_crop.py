@@ -1,12 +1,15 @@
 """Lesson 04 (copy and crop): view functions and exercises, checked against unet_lesson and real layers."""
 
+import time
+
 import numpy as np
 import pytest
 import torch
+from torch import nn
 
 from unet_lesson import CropAndConcat, InvalidInputSize, UNet, center_crop_box, nearest_valid_sizes, shape_table
 from unet_lesson.lessons import l04_copy_and_crop as crop
-from unet_lesson.ui.exercises import Exercise
+from unet_lesson.ui.exercises import CodeExercise
 from unet_lesson.ui.widgets import safe_view
 
 PAPER_CROPS = [(568, 392), (280, 200), (136, 104), (64, 56)]  # the notes' four crops, top of the U first
@@ -48,7 +51,7 @@ def test_same_padding_crop_vanishes():
 def test_crop_levels_view_invalid_sizes_explain(padding, size):
     view = safe_view(crop.crop_levels_view, input_size=size, padding=padding)
     assert not view.ok
-    assert "Input size" in view.error or "positive" in view.error
+    assert "Input size" in view.error or "at least 1" in view.error
 
 
 def test_ledger_explains_the_difference():
@@ -95,10 +98,20 @@ def test_grid_view_even_and_odd(source, target):
     assert box.bottom - box.top == (1 if odd else 0)  # the extra row goes to the bottom
 
 
-@pytest.mark.parametrize("source,target", [(6, 8), (0, 0), (-3, 2), (129, 4), (8.5, 6)])
+@pytest.mark.parametrize(
+    "source,target", [(6, 8), (0, 0), (-3, 2), (8.5, 6), ("9", 6), (float("nan"), 2), (10**101, 2)]
+)
 def test_grid_view_invalid(source, target):
     view = safe_view(crop.crop_grid_view, source=source, target=target)
     assert not view.ok and view.error
+
+
+@pytest.mark.parametrize("source,target", [(129, 4), (10**9, 3), (10**30 + 1, 10**30 - 8)])
+def test_grid_view_beyond_the_picture_still_answers(source, target):
+    view = crop.crop_grid_view(source, target)
+    box = center_crop_box(source, target)
+    assert view.ok and view.figure is None and "Not drawn" in view.html
+    assert (view.data["top"], view.data["bottom"], view.data["drawn"]) == (box.top, box.bottom, False)
 
 
 def test_odd_input_message_names_layer_and_nearest():
@@ -203,7 +216,7 @@ def test_crop_view_invalid_size_shows_the_message(size, padding):
         assert view.data.get("below") == ("" if below is None else below)
         assert "Nearest valid sizes" in view.error
     else:
-        assert "positive" in view.error
+        assert "at least 1" in view.error and "188 + 16k" in view.error
 
 
 def test_crop_view_odd_size_allowed_is_off_centre():
@@ -216,7 +229,7 @@ def test_crop_view_odd_size_allowed_is_off_centre():
 
 
 @pytest.mark.parametrize(
-    "kwargs", [dict(level=0), dict(level=5), dict(padding="full"), dict(input_size=crop.MAX_WIDGET_SIZE + 16)]
+    "kwargs", [dict(level=0), dict(level=5), dict(padding="full"), dict(input_size=crop.MAX_WIDGET_SIZE + 20)]
 )
 def test_crop_view_other_bad_settings(kwargs):
     view = safe_view(crop.crop_view, **{"input_size": 572, **kwargs})
@@ -235,14 +248,107 @@ def test_controls_defaults_give_the_notes_numbers():
 
 
 def test_exercises():
-    assert len(crop.EXERCISES) >= 2
-    expected = {"4.1": 16, "4.2": (56, 56, 1024), "4.3": 5, "4.4": 588, "4.5": 0, "4.6": "b"}
-    for ex in crop.EXERCISES:
-        assert isinstance(ex, Exercise)
+    assert [ex.key for ex in crop.EXERCISES] == [f"4.{n}" for n in range(1, 9)]
+    for ex in crop.EXERCISES:  # the right answers: tests/test_exercise_answers.py
+        ex.reset()
         assert ex.check().status == "not attempted"
-        assert ex.check(expected[ex.key]).status == "correct"
-        wrong = ex.check("z" if ex.choices else 12345)
+        assert ex.check(ex.answer).status == "correct"
+        wrong = ex.check(lambda *a: a[0]) if isinstance(ex, CodeExercise) else ex.check("a" if ex.choices else 12345)
         assert wrong.status == "wrong" and "Hint" in wrong.message
+        ex.reset()
     assert crop.EX_CONCAT.check("56x56x1024").correct
     assert "half" in crop.EX_OFFSET.check(32).message  # the total cut, not the offset
     assert "bottom" in crop.EX_ODD.check(4).message  # answered the top
+    for ex in crop.EXERCISES:
+        ex.reset()
+
+
+@pytest.mark.parametrize("ex", crop.EXERCISES, ids=lambda ex: ex.key)
+def test_every_exercise_has_three_graded_hints_and_a_solution_on_request(ex):
+    assert len(ex.hints) == 3 and all(len(h) > 20 for h in ex.hints)
+    ex.reset()
+    wrong = (lambda *a: a[0]) if isinstance(ex, CodeExercise) else ("a" if ex.choices else 10**6)
+    assert [len(ex.check(wrong).hints) for _ in range(4)] == [1, 2, 3, 3]
+    assert "solution()" in ex.check(wrong).message
+    ex.reset()
+    assert ex.solution().explanation
+
+
+@pytest.mark.parametrize(
+    "ex,answer,phrase",
+    [
+        (crop.EX_OFFSET, 104, "kept"),
+        (crop.EX_CONCAT, "64x64x1024", "cropped first"),
+        (crop.EX_CONCAT, "56x56x2048", "the channels"),
+        (crop.EX_CONCAT, (1024, 56, 56), "C×H×W"),
+        (crop.EX_FIRST_ODD, 570, "Go on"),
+        (crop.EX_FIRST_ODD, 285, "entering a pool"),
+        (crop.EX_SAME, 88, "padding 1"),
+    ],
+)
+def test_wrong_answers_get_a_fitting_hint(ex, answer, phrase):
+    ex.reset()
+    fb = ex.check(answer)
+    assert fb.status == "wrong" and phrase in fb.message
+    ex.reset()
+
+
+def test_the_first_odd_map_is_the_one_the_network_names():
+    assert crop.first_odd_pool(574) == 281 and crop.first_odd_pool(573) == 569
+    assert "281" in crop.odd_input_message(574) and "level 2" in crop.odd_input_message(574)
+    real = nn.Sequential(
+        nn.Conv2d(1, 1, 3), nn.Conv2d(1, 1, 3), nn.MaxPool2d(2), nn.Conv2d(1, 1, 3), nn.Conv2d(1, 1, 3)
+    )
+    with torch.no_grad():
+        assert real(torch.zeros(1, 1, 574, 574)).shape[-1] == crop.first_odd_pool(574)
+
+
+def test_code_exercises_accept_the_reference_and_name_typical_slips():
+    ex = crop.EX_CENTER_CROP
+    assert ex.check(ex.reference).correct
+
+    def corner(skip, target_hw):
+        return skip[..., : target_hw[0], : target_hw[1]]
+
+    assert "top-left corner" in ex.check(corner).message
+    ex = crop.EX_CROP_AND_CONCAT
+    assert ex.check(ex.reference).correct
+
+    def up_first(skip, up):
+        return torch.cat([up, ex.reference.__globals__["center_crop"](skip, up.shape[-2:])], dim=1)
+
+    assert "copied map comes first" in ex.check(up_first).message
+    for e in (crop.EX_CENTER_CROP, crop.EX_CROP_AND_CONCAT):
+        e.reset()
+
+
+def test_concat_shapes_beyond_its_limit_is_arithmetic_and_says_so():
+    r = crop.concat_shapes(10**6, 10**6 - 8, 512)
+    assert r["concat"] == (10**6 - 8, 10**6 - 8, 1024) and r["how"].startswith("not run")
+    assert crop.concat_shapes()["how"] == "real CropAndConcat"
+    with pytest.raises(ValueError, match="digits"):
+        crop.concat_shapes(10**5000, 56, 8)
+
+
+HOSTILE = [0, -1, 10**101, 10**5000, 1.5, float("nan"), float("inf"), "572", None, True, (572, 572), 10**12 + 12]
+
+
+@pytest.mark.parametrize("value", HOSTILE, ids=[f"{type(v).__name__}{i}" for i, v in enumerate(HOSTILE)])
+@pytest.mark.parametrize("name", ["input_size", "level", "padding", "allow_odd"])
+def test_crop_view_answers_any_value_within_a_bound(name, value):
+    start = time.perf_counter()
+    view = safe_view(crop.crop_view, **{name: value})
+    assert time.perf_counter() - start < 10
+    assert view.ok or (view.error and "Traceback" not in view.error and "Exceeds the limit" not in view.error)
+    if view.ok and view.figure is not None:
+        import matplotlib.pyplot as plt
+
+        plt.close(view.figure)
+
+
+def test_crop_view_beyond_the_widget_limit_gives_the_numbers():
+    view = crop.crop_view(10**12 + 12)
+    assert view.ok and view.figure is None and "Not drawn" in view.html
+    assert (view.data["top"], view.data["output"]) == (88, 10**12 + 12 - 184)
+    view = crop.crop_view(crop.MAX_WIDGET_SIZE + 12)  # 588: valid, beyond the pictures
+    assert view.ok and view.figure is None and view.data["output"] == 404

@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+import re
+import time
+
 import matplotlib
 
 matplotlib.use("Agg")
@@ -12,10 +15,13 @@ import torch  # noqa: E402
 
 from unet_lesson import InvalidInputSize, UNet, nearest_valid_sizes, output_size, valid_input_sizes  # noqa: E402
 from unet_lesson.core.ops import mirror_pad  # noqa: E402
+from unet_lesson.core.options import UNetOptions  # noqa: E402
+from unet_lesson.core.search import size_rule  # noqa: E402
 from unet_lesson.lessons import l09_overlap_tile as L  # noqa: E402
 from unet_lesson.seg.data import lesson_sample  # noqa: E402
 from unet_lesson.seg.predict import foreground, probabilities  # noqa: E402
 from unet_lesson.seg.predict import predict_scores as predict_whole
+from unet_lesson.seg.seams import seam_mask, seam_profile, seam_report  # noqa: E402
 from unet_lesson.seg.tiling import (  # noqa: E402
     TooManyTiles,
     margin_of,
@@ -23,10 +29,10 @@ from unet_lesson.seg.tiling import (  # noqa: E402
     plan_tiles,
     predict_naive_tiles,
     predict_tiled,
-    seam_mask,
-    seam_profile,
-    seam_report,
+    shift_differences,
 )
+from unet_lesson.seg.train import VALID_OPTIONS  # noqa: E402
+from unet_lesson.ui.exercises import CodeExercise  # noqa: E402
 from unet_lesson.ui.figures.tiling import plot_mirror, plot_plan, plot_seams  # noqa: E402
 from unet_lesson.ui.widgets import safe_view  # noqa: E402
 
@@ -435,13 +441,94 @@ def test_controls_start_at_the_views_defaults():
 # ----------------------------------------------------------------------------------
 def test_exercises_expect_what_the_package_computes():
     assert L.EX_MARGIN.answer == margin_of(572)[0]
-    assert L.EX_TILES.answer == plan_tiles((1000, 700), 572).n_tiles
     assert L.EX_NEAREST.answer == nearest_valid_sizes(600)[1]
-    for ex in (L.EX_MARGIN, L.EX_TILES, L.EX_NEAREST, L.EX_WHY):
+    assert L.EX_SHIFT.answer == 2 ** UNetOptions(**VALID_OPTIONS).depth
+    assert L.EX_TILES.answer == plan_tiles((1160, 700), 572).n_tiles
+    for ex in (L.EX_MARGIN, L.EX_NEAREST, L.EX_SHIFT, L.EX_TILES, L.EX_WHY):
+        ex.reset()
         assert ex.check().status == "not attempted"  # the right answers: tests/test_exercise_answers.py
         assert ex.check("zzz").status == "wrong"
+        ex.reset()
     assert "both sides" in L.EX_MARGIN.check(572 - output_size(572)[0]).message
-    assert L.EX_TILES.check(4).status == "wrong"
+    assert "below 600" in L.EX_NEAREST.check(nearest_valid_sizes(600)[0]).message
+    assert "pool" in L.EX_SHIFT.check(8).message and "smaller shift" in L.EX_SHIFT.check(32).message
+    # the whole output tile as the step gives 6 tiles for 1160 x 700: the slip is named
+    assert plan_tiles((1160, 700), 572, align=False).n_tiles == 6
+    assert "whole output tile" in L.EX_TILES.check(6).message
+    assert "mirroring only fills" in L.EX_WHY.check("a").message
+    for ex in L.EXERCISES:
+        ex.reset()
+
+
+def test_every_exercise_has_three_graded_hints_shown_one_per_wrong_try():
+    for ex in L.EXERCISES:
+        assert len(ex.hints) == 3, ex.key
+        ex.reset()
+        if isinstance(ex, CodeExercise):
+
+            def wrong(depth):
+                return depth - 100
+        else:
+            wrong = next(c for c in ex.choices if c != ex.answer) if ex.choices else -7
+        shown = [ex.check(wrong).message for _ in range(4)]
+        for k, hint in enumerate(ex.hints):
+            assert hint in shown[k] and (k == 2 or ex.hints[k + 1] not in shown[k]), (ex.key, k)
+        assert ".solution()" in shown[3]
+        assert ex.solution().explanation
+        ex.reset()
+
+
+def test_no_exercise_states_its_answer_in_its_question_or_hints():
+    for ex in (L.EX_MARGIN, L.EX_NEAREST, L.EX_SHIFT, L.EX_TILES):
+        for text in (ex.question, *ex.hints):
+            assert not re.search(rf"(?<!\d){ex.answer}(?!\d)", text), (ex.key, text)
+
+
+def test_margin_code_exercise_accepts_the_reference_and_names_typical_slips():
+    from unet_lesson.ui.checkers import check_margin, solutions
+
+    ex = L.EX_MARGIN_CODE
+    assert ex.check().status == "not attempted"
+    assert ex.check(solutions.margin).correct
+
+    def closed_form(depth):
+        return 6 * 2**depth - 4
+
+    def from_the_package(depth):  # another right way: ask the real sizes
+        tile = size_rule(depth=depth).first
+        return (tile - output_size(tile, depth=depth)[0]) // 2
+
+    assert check_margin(closed_form).status == "correct"
+    assert check_margin(from_the_package).status == "correct"
+    slips = {
+        "no bottom": (lambda d: 4 * 2**d - 4, "the bottom"),
+        "contracting path only and the bottom": (lambda d: 2 * (2**d - 1) + 2 * 2**d, "expanding path"),
+        "one input pixel per conv": (lambda d: 4 * d + 2, "smaller map"),
+        "both sides": (lambda d: 12 * 2**d - 8, "per side"),
+        "one conv per level": (lambda d: 2 * (2**d - 1) + 2**d, "two 3x3 convs"),
+    }
+    for name, (wrong, words) in slips.items():
+        r = check_margin(wrong)
+        assert r.status == "wrong", name
+        assert "depth=4" in r.message and "the real U-Net gives 92" in r.message, (name, r.message)
+        assert words in r.diagnosis, (name, r.diagnosis)
+    # right at depth 4 only (a hard-coded 92): the first other depth fails
+    r = check_margin(lambda d: 92 + 0 * d)  # (a bare "return 92" reads as a stub to the engine)
+    assert r.status == "wrong" and "depth=1" in r.message and r.cases == 1
+    # an exception in the student's code is a case, not a traceback
+    r = check_margin(lambda d: 1 // 0)
+    assert r.status == "wrong" and "ZeroDivisionError" in r.message
+
+
+def test_margin_checker_measures_a_real_forward_pass():
+    from unet_lesson.ui.checkers.tiling import RUN_UP_TO_DEPTH, real_margin
+
+    for depth in range(1, RUN_UP_TO_DEPTH + 1):
+        tile = valid_input_sizes(400, depth=depth)[0]
+        with torch.no_grad():
+            out = _model(depth, base_channels=1)(torch.zeros(1, 1, tile, tile)).shape[-1]
+        assert real_margin(depth) == (tile - out) // 2 == margin_of(tile, depth=depth)[0]
+    assert [real_margin(d) for d in range(1, 9)] == [6 * 2**d - 4 for d in range(1, 9)]
 
 
 def test_lesson_models_fall_back_to_random_weights(monkeypatch):
@@ -482,3 +569,179 @@ def test_seam_profile_of_naive_tiles_fades_with_distance_and_overlap_tile_is_fla
 def test_seam_profile_rejects_maps_of_different_shapes():
     with pytest.raises(ValueError, match="differ in shape"):
         seam_profile(np.zeros((4, 4)), np.zeros((4, 5)), plan_naive_tiles((4, 4), 4, depth=2))
+
+
+# ----------------------------------------------------------------------------------
+# the step: only shifts by a multiple of 2**depth move the output along exactly
+# ----------------------------------------------------------------------------------
+@pytest.mark.parametrize("depth", [2, 3, 4])
+def test_only_shifts_by_a_multiple_of_the_pooling_grid_move_the_output_exactly(depth):
+    model = _model(depth)
+    image = lesson_sample((48, 40), seed=1).image
+    tile = _tiles_for(depth)[1]
+    g = 2**depth
+    shifts = [s for s in range(1, 2 * g + 1) if s < output_size(tile, depth=depth)[0]]
+    rows = shift_differences(model, image, tile, shifts)
+    assert [r["shift"] for r in rows] == shifts and all(r["remainder"] == r["shift"] % g for r in rows)
+    for r in rows:
+        assert r["rows"] == output_size(tile, depth=depth)[0] - r["shift"]
+        if r["shift"] % g == 0:
+            assert r["max"] < 1e-5, r
+        else:
+            assert r["max"] > 1e-4, r
+
+
+def test_shift_differences_is_two_real_forward_passes():
+    model = _model(2, dtype=torch.float64)
+    image = np.random.default_rng(0).random((30, 30))
+    tile, s = _tiles_for(2)[1], 8
+    m, out = margin_of(tile, depth=2)[0], output_size(tile, depth=2)[0]
+    padded = mirror_pad(image[None], m, tile + s, m, tile)
+    with torch.no_grad():
+        a = foreground(model(torch.as_tensor(padded[None, :, :tile, :tile])).numpy()[0])
+        b = foreground(model(torch.as_tensor(padded[None, :, s : s + tile, :tile])).numpy()[0])
+    (row,) = shift_differences(model, image, tile, [s])
+    assert row["max"] == pytest.approx(float(np.abs(b[: out - s] - a[s:]).max()), abs=1e-6)
+
+
+@pytest.mark.parametrize(
+    "shifts, words",
+    [
+        ([0], "from 1 to"),
+        ([10**9], "for the two outputs to overlap"),
+        ([2.5], "whole number"),
+        ("12", "list of 1 to 64"),
+        ([], "1 to 64"),
+    ],
+)
+def test_shift_differences_refuses_bad_shifts(shifts, words):
+    with pytest.raises(ValueError, match=words):
+        shift_differences(_model(2), np.zeros((20, 20)), _tiles_for(2)[1], shifts)
+    with pytest.raises(ValueError, match="same"):
+        shift_differences(_model(2, "same"), np.zeros((20, 20)), 16, [4])
+
+
+# ----------------------------------------------------------------------------------
+# issue 11: any value answers at once, with a message, and without memory
+# ----------------------------------------------------------------------------------
+HOSTILE = [10**12, 10**400, -5, 0, 2.5, 572.0, float("nan"), float("inf"), "572", "abc", None, True]
+
+
+def _quick(fn, **kw):
+    """Call fn; return its result or the ValueError; fail if it takes more than a generous 10 s (a hang)."""
+    start = time.perf_counter()
+    try:
+        result = fn(**kw)
+    except ValueError as e:
+        result = e
+    assert time.perf_counter() - start < 10, (fn, kw)
+    return result
+
+
+@pytest.mark.parametrize("name", ["tile", "height", "width", "depth", "align"])
+@pytest.mark.parametrize("value", HOSTILE, ids=repr)
+def test_plan_view_answers_every_value_a_control_can_hold(name, value):
+    v = _quick(safe_view, view_fn=L.plan_view, **{name: value})
+    assert v.ok or (v.error and "Unexpected" not in v.error), (name, value, v.error)
+    if (name == "align" and value is not True) or (
+        name not in ("depth", "align") and value in (-5, 0, 2.5, "abc", None, True)
+    ):
+        assert not v.ok
+    if name in ("tile", "height", "width") and isinstance(value, float) and value == 572.0:
+        assert v.ok
+
+
+@pytest.mark.parametrize("depth", list(range(-1, 10)) + [2.5, 10**30])
+def test_plan_view_every_depth(depth):
+    v = _quick(safe_view, view_fn=L.plan_view, depth=depth)
+    if depth in (1, 2, 3, 4, 5):
+        assert v.ok or "Nearest valid tile sizes" in v.error
+    elif not (isinstance(depth, int) and 1 <= depth <= 8):
+        assert not v.ok and "depth" in v.error and ("from 1 to 8" in v.error or "whole number" in v.error)
+    else:  # 572 is not a valid tile that deep: the nearest are named
+        assert not v.ok and "Nearest valid tile sizes" in v.error
+
+
+def test_plan_view_deepest_network_and_a_huge_valid_tile_answer():
+    tile = valid_input_sizes(3400, depth=8)[-1]
+    assert safe_view(L.plan_view, tile=tile + 256 * 3, height=5000, width=5000, depth=8).ok
+    huge = 188 + 16 * 10**20  # valid: one tile covers the image, the padding is enormous, nothing is allocated
+    v = _quick(safe_view, view_fn=L.plan_view, tile=huge)
+    assert v.ok and v.data["tiles"] == 1 and v.data["margin"] == 92
+    assert v.figure is None and "Not drawn" in v.html  # the image would be a dot: the numbers only
+    assert L.plan_view(tile=572, height=37, width=53).figure is not None  # a small image is still drawn
+
+
+def test_too_many_tiles_are_refused_with_the_numbers():
+    v = safe_view(L.plan_view, tile=204, height=20000, width=3000)
+    plan_grid = (-(-20000 // 16), -(-3000 // 16))
+    assert not v.ok and f"{plan_grid[0]:,} x {plan_grid[1]:,} = {plan_grid[0] * plan_grid[1]:,} tiles" in v.error
+    assert f"at most {L.MAX_DRAWN_TILES}" in v.error
+    with pytest.raises(TooManyTiles) as e:
+        plan_tiles((10**400, 10), 572)
+    assert e.value.grid[1] == 1 and "more than 10^300" in str(e.value) and len(str(e.value)) < 400
+    with pytest.raises(TooManyTiles, match=r"2,604,166,667 x 2 = 5,208,333,334 tiles, more than max_tiles=10,000"):
+        plan_tiles((10**12, 700), 572)
+    # the default keeps planning under a second: 10,000 tiles at most
+    assert plan_tiles((384 * 100, 384 * 100), 572).n_tiles == 10_000
+    with pytest.raises(TooManyTiles, match="10,201 tiles"):
+        plan_tiles((384 * 101, 384 * 101), 572)
+
+
+def test_naive_plans_refuse_too_many_tiles_without_building_them():
+    r = _quick(plan_naive_tiles, image_shape=(10**9, 10**9), tile=16, depth=3)
+    assert isinstance(r, TooManyTiles) and "62,500,000 x 62,500,000 = 3.9e+15 tiles" in str(r), r
+    assert plan_naive_tiles((64, 64), 16, depth=3, max_tiles=16).n_tiles == 16
+    with pytest.raises(TooManyTiles, match="= 16 tiles, more than max_tiles=15"):
+        plan_naive_tiles((64, 64), 16, depth=3, max_tiles=15)
+
+
+@pytest.mark.parametrize("bad", [0, -1, 2.5, "4", None, True])
+def test_batch_size_and_max_tiles_are_parsed(bad):
+    model, same = _model(2), _model(2, "same")
+    with pytest.raises(ValueError, match="batch_size"):
+        predict_tiled(model, np.zeros((20, 20)), _tiles_for(2)[0], batch_size=bad)
+    with pytest.raises(ValueError, match="batch_size"):
+        predict_naive_tiles(same, np.zeros((32, 32)), 16, batch_size=bad)
+    with pytest.raises(ValueError, match="max_tiles"):
+        plan_tiles((100, 100), 572, max_tiles=bad)
+    with pytest.raises(ValueError, match="align must be True or False"):
+        plan_tiles((100, 100), 572, align="no")
+
+
+def test_a_huge_tile_is_refused_before_anything_is_allocated():
+    huge = 188 + 16 * 10**6  # valid, but a 16-million-pixel-wide tile would mirror-pad to terabytes
+    r = _quick(predict_tiled, model=_model(4), image=np.zeros((8, 8)), tile_size=huge)
+    assert isinstance(r, ValueError) and "larger than this function runs" in str(r)
+    r = _quick(shift_differences, model=_model(4), image=np.zeros((8, 8)), tile_size=huge, shifts=[16])
+    assert isinstance(r, ValueError) and "larger than this function runs" in str(r)
+
+
+def test_tile_message_answers_any_value():
+    for value in HOSTILE:
+        assert isinstance(_quick(L.tile_message, tile=value), str)
+
+
+# ----------------------------------------------------------------------------------
+# the lesson's tables
+# ----------------------------------------------------------------------------------
+def test_departures_name_what_differs_from_the_paper():
+    valid = UNet(**VALID_OPTIONS)
+    same = UNet(padding="same", depth=3, base_channels=8)
+    h = L.departures_html(valid, same)
+    assert "batch_norm" in h and "base_channels" in h and "eval mode" in h
+    assert h.count("<tr") == 1 + 2 + 4  # header; valid: channels, BN; same: padding, depth, channels, BN
+    assert "paper&#x27;s layout" in L.departures_html(UNet()) or "paper's layout" in L.departures_html(UNet())
+
+
+def test_experiment_tables_show_the_numbers():
+    rows = [{"shift": 4, "remainder": 4, "rows": 10, "max": 0.25}, {"shift": 16, "remainder": 0, "rows": 2, "max": 0.0}]
+    h = L.shift_html(rows, 16)
+    assert "s mod 16" in h and "0.25" in h and "moves along exactly" in h and "changes" in h
+    whole = np.zeros((2, 4, 4), np.float32)
+    other = whole.copy()
+    other[1, 0, 0] = 2.0
+    h = L.stitch_html(whole, {"aligned": whole, "off": other})
+    assert "aligned" in h and ">0<" in h and ">2<" in h and f"{float(foreground(other)[0, 0]) - 0.5:.3g}" in h
+    h = L.seams_html([{"band": "0-2 px", "max": 0.5}], [{"band": "0-2 px", "max": 0.0}])
+    assert "0.500" in h and "0.000" in h

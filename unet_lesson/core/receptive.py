@@ -23,22 +23,55 @@ from torch import nn
 
 from .model import UNet
 from .options import options_of
+from .parse import size_pair, whole
 from .shapes import ShapeTable, output_size, shape_table
+from .sizes import conv_out, pool_out
 
-__all__ = ["ReceptiveField", "receptive_field", "receptive_field_arithmetic"]
+__all__ = [
+    "ReceptiveField",
+    "StackLayer",
+    "receptive_field",
+    "receptive_field_arithmetic",
+    "stack_field_size",
+    "stack_layers",
+    "stack_receptive_field",
+]
 
 
 @dataclass(frozen=True)
 class ReceptiveField:
-    """The input rows/columns that can influence output pixel ``position`` (inclusive ranges)."""
+    """The input rows/columns that can influence output pixel ``position`` (inclusive ranges).
+
+    ``reach_rows``/``reach_cols`` are the window the layers *look at*, before the image border cuts it:
+    equal to ``rows``/``cols`` when no layer pads (valid convolutions), larger where a padded layer's
+    window hangs over the border. The part of the reach outside the image is what that pixel sees of
+    the padding zeros. (``None`` when not computed, e.g. by autograd, which only sees real pixels.)
+    """
 
     position: tuple[int, int]
     rows: tuple[int, int]
     cols: tuple[int, int]
+    reach_rows: tuple[int, int] | None = None
+    reach_cols: tuple[int, int] | None = None
 
     @property
     def size(self) -> tuple[int, int]:
         return self.rows[1] - self.rows[0] + 1, self.cols[1] - self.cols[0] + 1
+
+    @property
+    def reach(self) -> tuple[int, int]:
+        """Height and width of the window before the border cuts it."""
+        (r0, r1), (c0, c1) = self.reach_rows or self.rows, self.reach_cols or self.cols
+        return r1 - r0 + 1, c1 - c0 + 1
+
+    @property
+    def padding_pixels(self) -> int:
+        """How many pixels of the reach lie outside the image (in the padding zeros)."""
+        return self.reach[0] * self.reach[1] - self.size[0] * self.size[1]
+
+    @property
+    def sees_padding(self) -> bool:
+        return self.padding_pixels > 0
 
 
 @contextmanager
@@ -67,9 +100,7 @@ def receptive_field(
     """
     o = options_of(options, **overrides).replace(base_channels=1, in_channels=1, num_classes=1)
     oh, ow = output_size(input_size, o)
-    i, j = position if position is not None else (oh // 2, ow // 2)
-    if not (0 <= i < oh and 0 <= j < ow):
-        raise ValueError(f"position {(i, j)} is outside the {oh}x{ow} output.")
+    i, j = _position(position, oh, ow)
     model = UNet(**o.as_dict()).double().eval()
     with torch.no_grad():
         for m in model.modules():
@@ -88,8 +119,15 @@ def receptive_field(
     return ReceptiveField((i, j), (r0, r1), (c0, c1))
 
 
-def _interval_back(table: ShapeTable, lo: int, hi: int, dim: int = 1) -> tuple[int, int]:
-    """The input interval that output rows lo..hi depend on, walking the table backwards."""
+def _interval_back(table: ShapeTable, lo: int, hi: int, dim: int = 1, clip: bool = True) -> tuple[int, int]:
+    """The input interval that output rows lo..hi depend on, walking the table backwards.
+
+    With ``clip=False`` the border does not cut the windows: the interval may reach below 0 or past the
+    last row, into the padding (what a padded conv looks at)."""
+
+    def cut(lo: int, hi: int, n: int) -> tuple[int, int]:
+        return (max(0, lo), min(n - 1, hi)) if clip else (lo, hi)
+
     rows = list(table)
     o = table.options
     skip_row = {}  # crop row index -> the contracting conv row whose output is copied
@@ -106,9 +144,9 @@ def _interval_back(table: ShapeTable, lo: int, hi: int, dim: int = 1) -> tuple[i
         if r.kind in ("conv", "head"):
             k = 3 if r.kind == "conv" else 1
             pad = o.conv_padding if r.kind == "conv" else 0
-            return back(idx - 1, max(0, lo - pad), min(n_in - 1, hi + k - 1 - pad))
+            return back(idx - 1, *cut(lo - pad, hi + k - 1 - pad, n_in))
         if r.kind == "pool":
-            return back(idx - 1, 2 * lo, min(n_in - 1, 2 * hi + 1))
+            return back(idx - 1, *cut(2 * lo, 2 * hi + 1, n_in))
         if r.kind == "up":
             if o.up_mode == "upconv":
                 return back(idx - 1, lo // 2, hi // 2)
@@ -118,6 +156,13 @@ def _interval_back(table: ShapeTable, lo: int, hi: int, dim: int = 1) -> tuple[i
                 s = max(0.0, (i + 0.5) / 2 - 0.5)
                 i0 = int(s)
                 return (i0, min(i0 + 1, n_in - 1)) if s > i0 else (i0, i0)
+
+            # bilinear clamps at the border (no padding of its own); rows outside its output are the next
+            # conv's padding, which stand for input rows outside the image at half the distance
+            n_out = r.out_shape[dim]
+            new_lo = src(lo)[0] if lo >= 0 else lo // 2
+            new_hi = src(hi)[1] if hi < n_out else n_in - 1 + -(-(hi - n_out + 1) // 2)
+            return back(idx - 1, new_lo, new_hi)
 
             return back(idx - 1, src(lo)[0], src(hi)[1])
         if r.kind == "crop":
@@ -146,7 +191,98 @@ def receptive_field_arithmetic(
     """
     table = shape_table(input_size, options_of(options, **overrides))
     oh, ow = table.output_shape[1:]
-    i, j = position if position is not None else (oh // 2, ow // 2)
-    rows = _interval_back(table, i, i, dim=1)
-    cols = _interval_back(table, j, j, dim=2)
-    return ReceptiveField((i, j), rows, cols)
+    i, j = _position(position, oh, ow)
+    rows, cols = _interval_back(table, i, i, dim=1), _interval_back(table, j, j, dim=2)
+    reach = _interval_back(table, i, i, dim=1, clip=False), _interval_back(table, j, j, dim=2, clip=False)
+    return ReceptiveField((i, j), rows, cols, *reach)
+
+
+def _position(position, oh: int, ow: int) -> tuple[int, int]:
+    """An output pixel (row, column), checked against the ``oh`` x ``ow`` output; the centre by default."""
+    if position is None:
+        return oh // 2, ow // 2
+    i, j = size_pair(position, "output pixel", minimum=0)
+    if i >= oh or j >= ow:
+        raise ValueError(
+            f"output pixel {(i, j)} is outside the {oh}x{ow} output: rows 0 to {oh - 1}, columns 0 to {ow - 1}."
+        )
+    return i, j
+
+
+# ---- a plain stack of convolutions and poolings (lessons 01-02) -------------------------------------------
+STACK_LIMIT = 64  #: the most layers :func:`stack_receptive_field` takes (a teaching stack has a handful)
+
+
+@dataclass(frozen=True)
+class StackLayer:
+    """One layer of a plain stack: a convolution or a pooling (``kind``), square kernel, stride, padding."""
+
+    kind: str
+    kernel: int
+    stride: int = 1
+    padding: int = 0
+
+    def __post_init__(self):
+        if self.kind not in ("conv", "pool"):
+            raise ValueError(f"a stack layer is 'conv' or 'pool', got {self.kind!r}.")
+        object.__setattr__(self, "kernel", whole(self.kernel, f"{self.kind} kernel", minimum=1))
+        object.__setattr__(self, "stride", whole(self.stride, f"{self.kind} stride", minimum=1))
+        object.__setattr__(self, "padding", whole(self.padding, f"{self.kind} padding", minimum=0))
+
+    def out(self, n: int) -> int:
+        op = conv_out if self.kind == "conv" else pool_out
+        return op(n, self.kernel, self.stride, self.padding)
+
+    def __str__(self) -> str:
+        pad = f", p={self.padding}" if self.padding else ""
+        return f"{self.kind} {self.kernel}x{self.kernel}, s={self.stride}{pad}"
+
+
+def stack_layers(convs: int = 2, blocks: int = 1, kernel: int = 3, padding: int = 0) -> list[StackLayer]:
+    r"""A VGG-like plain stack: ``blocks`` blocks of ``convs`` convolutions (``kernel``, stride 1, ``padding``),
+    a 2x2 max pooling (stride 2) between two blocks, like U-Net's contracting path without the copies."""
+    convs = whole(convs, "convs per block", minimum=1, maximum=STACK_LIMIT // 2)
+    blocks = whole(blocks, "blocks", minimum=1, maximum=STACK_LIMIT // (convs + 1) or 1)
+    layers: list[StackLayer] = []
+    for b in range(blocks):
+        if b:
+            layers.append(StackLayer("pool", 2, 2))
+        layers += [StackLayer("conv", kernel, 1, padding) for _ in range(convs)]
+    return layers
+
+
+def stack_field_size(layers) -> int:
+    r"""The receptive field of a stack away from the borders:
+    :math:`r = 1 + \sum_l (k_l - 1) \prod_{j<l} s_j` (each layer adds its kernel minus one, in units of the
+    input pixels its stride-so-far makes one step)."""
+    r, jump = 1, 1
+    for layer in layers:
+        r += (layer.kernel - 1) * jump
+        jump *= layer.stride
+    return r
+
+
+def stack_receptive_field(layers, input_size: int = 32, position: tuple[int, int] | None = None) -> ReceptiveField:
+    """The input window one output pixel of a plain stack sees, by the same backward interval walk as the
+    U-Net's: output rows lo..hi of a layer with kernel k, stride s, padding p read rows
+    ``lo*s - p`` to ``hi*s - p + k - 1`` of its input (cut at the border; the reach is not cut)."""
+    layers = list(layers)
+    if not 1 <= len(layers) <= STACK_LIMIT:
+        raise ValueError(f"a stack of 1 to {STACK_LIMIT} layers, got {len(layers)}.")
+    h, w = size_pair(input_size, "input size", minimum=1)
+    sizes = [(h, w)]
+    for layer in layers:
+        try:
+            sizes.append((layer.out(sizes[-1][0]), layer.out(sizes[-1][1])))
+        except ValueError as e:
+            raise ValueError(f"layer {len(sizes)} ({layer}) gets a {sizes[-1][0]}x{sizes[-1][1]} map: {e}") from None
+    i, j = _position(position, *sizes[-1])
+
+    def back(lo: int, hi: int, dim: int, clip: bool) -> tuple[int, int]:
+        for layer, n_in in zip(reversed(layers), reversed([s[dim] for s in sizes[:-1]])):
+            lo, hi = lo * layer.stride - layer.padding, hi * layer.stride - layer.padding + layer.kernel - 1
+            if clip:
+                lo, hi = max(0, lo), min(n_in - 1, hi)
+        return lo, hi
+
+    return ReceptiveField((i, j), back(i, i, 0, True), back(j, j, 1, True), back(i, i, 0, False), back(j, j, 1, False))

@@ -1,38 +1,48 @@
 r"""Lesson 03: the transposed convolution, U-Net's "up-conv" (转置卷积, 上采样 upsampling).
 
 The notes: *Transconv: size x2, channel 1/2*, and at the bottom of the U
-``28x28x1024 -> up-conv -> 56x56x512``. This module holds everything the lesson shows:
+``28x28x1024 -> up-conv -> 56x56x512``. This module holds what the lesson shows; the by-hand
+operations live in :mod:`unet_lesson.core.transposed`, the pictures in
+:mod:`unet_lesson.ui.figures.upconv`:
 
-* :func:`scatter_and_sum`: the transposed convolution by hand. Every input pixel paints a copy
-  of the kernel, scaled by its value, into the output at stride ``s``; where copies overlap they
-  add up; ``padding`` then trims the border. The tests prove it equals ``nn.ConvTranspose2d``
-  for many kernels, strides, paddings and output paddings; :func:`conv_transpose_torch` runs
-  the real layer on the same numbers.
-* :func:`scatter_steps` and :func:`scatter_steps_figure`: the same, one input pixel at a time.
-* :func:`overlap_count`, :func:`uneven_overlap`, :func:`checkerboard_figure`: why a kernel that
-  the stride does not divide (3x3, stride 2) paints some pixels more often than others (the
-  checkerboard artifact) and why U-Net's 2x2, stride 2 does not.
-* :func:`layer_facts`: the real layer's weight shape ``(in, out, k, k)``, parameter count and
-  output shape (the notes' 28x28x1024 -> 56x56x512).
-* :func:`feature_map_demo` / :func:`feature_map_figure`: an up-conv on a real (generated) image.
-* :func:`up_modes_check` / :func:`up_modes_html`: the bilinear + 1x1 conv alternative, same shapes.
-* :func:`upconv_view`: the widget's view (plain function, tested without a browser).
+* :func:`layer_facts` / :func:`layer_facts_html`: the real layer's weight shape ``(in, out, k, k)``,
+  parameter count and output shape (the notes' 28x28x1024 -> 56x56x512), with stated limits on
+  what is run for real;
+* :func:`transposed_checks_html`: why "transposed": the convolution as a matrix C, the up-conv as
+  C^T, and the zero-insertion view, each compared with the real ``nn.Conv2d``/``nn.ConvTranspose2d``;
+* :func:`up_modes_check` / :func:`up_modes_html`: the bilinear + 1x1 conv alternative, same shapes;
+* :func:`upconv_view`: the widget's view (plain function, tested without a browser);
 * ``EX_*``: the exercises, answers computed here.
 """
 
 from __future__ import annotations
 
 import html
-import math
+from functools import lru_cache
 
 import numpy as np
 
-from ..core.env import seeded
+from ..core.crops import LARGEST, not_giant
+from ..core.env import cpu_threads, seeded
 from ..core.parse import whole
-from ..core.sizes import up_conv_out
-from ..core.transposed import checkerboard_facts, conv_transpose_torch, scatter_and_sum, uneven_overlap
+from ..core.sizes import conv_out, up_conv_out
+from ..core.transposed import (
+    DEMO_CHANNELS,
+    checkerboard_facts,
+    conv_by_matrix,
+    conv_matrix,
+    conv_transpose_by_matrix,
+    conv_transpose_torch,
+    feature_map_demo,
+    matching_output_padding,
+    overlap_levels,
+    scatter_and_sum,
+    uneven_overlap,
+    zero_insertion,
+)
+from ..ui.checkers import check_conv_transpose
 from ..ui.course import Lesson
-from ..ui.exercises import Exercise, same_answer
+from ..ui.exercises import CodeExercise, Exercise, same_answer
 from ..ui.figures.upconv import scatter_picture
 from ..ui.tables import html_table, key_value_table
 from ..ui.widgets import View, Widget
@@ -41,9 +51,12 @@ __all__ = [
     "EXAMPLE_INPUT",
     "EXAMPLE_KERNEL",
     "UNET_KERNEL",
+    "LIMITS",
     "real_layer",
     "layer_facts",
     "layer_facts_html",
+    "transposed_checks",
+    "transposed_checks_html",
     "feature_map_demo",
     "DEMO_CHANNELS",
     "LESSON",
@@ -53,11 +66,13 @@ __all__ = [
     "upconv_view",
     "controls",
     "EX_SHAPE",
-    "EX_PARAMS",
-    "EX_SIZE_RULE",
-    "EX_OVERLAP",
-    "EX_SLIP",
     "EX_CENTRE",
+    "EX_CONV_TRANSPOSE",
+    "EX_SIZE_RULE",
+    "EX_SLIP",
+    "EX_PARAMS",
+    "EX_MATRIX",
+    "EX_OVERLAP",
     "EXERCISES",
 ]
 
@@ -67,7 +82,7 @@ LESSON = Lesson(
     "The up-conv",
     minutes=35,
     topics=(1, 7),
-    summary="transposed convolution: size x2, channels 1/2, scatter and sum, checkerboards",
+    summary="transposed convolution: size x2, channels 1/2, scatter and sum, C transposed, checkerboards",
 )
 
 # The lesson's tiny example: a 2x2 input and a 3x3 "tent" kernel (the outer product of [1, 2, 1]).
@@ -75,6 +90,19 @@ EXAMPLE_INPUT = np.array([[1.0, 2.0], [3.0, 4.0]])
 EXAMPLE_KERNEL = np.outer([1.0, 2.0, 1.0], [1.0, 2.0, 1.0])
 # U-Net's up-conv is 2x2 with stride 2; four different numbers make each copy recognisable.
 UNET_KERNEL = np.array([[1.0, 2.0], [3.0, 4.0]])
+
+#: What is run for real, and up to where (beyond, the arithmetic answers and the view says what it did not run).
+LIMITS = {
+    "largest value": LARGEST,  # any setting: beyond 10**100, a message (no map has a googol pixels)
+    "elements": 2**21,  # channels x pixels of the input and the output, and weights, of a layer run on the CPU
+    "pixels": 2**18,  # pixels (H x W) of a map, and of the copies' canvas, run for real (512 x 512)
+    "work": 2 * 10**9,  # multiply-adds of the full layer's forward pass (about half a second)
+    "view work": 5 * 10**8,  # the same, in the widget (it reruns on every change)
+    "twin work": 2 * 10**8,  # multiply-adds of the 1-channel twin that measures the output size
+    "numeric work": 2 * 10**6,  # the widget's number-by-number check of scatter-and-sum
+    "numeric canvas": 1024,  # ... and the largest canvas it paints
+    "draw": 96,  # largest output drawn (the copies may cover up to twice that)
+}
 
 
 # --------------------------------------------------------------------------
@@ -93,8 +121,22 @@ _WHAT = {
 
 
 def _whole(name: str, value, minimum: int) -> int:
-    """The one parser (unet_lesson.core.parse.whole), with this lesson's words for what each setting means."""
-    return whole(value, name, minimum=minimum, hint=_WHAT.get(name, ""))
+    """The one parser (unet_lesson.core.parse.whole), with this lesson's words for what each setting means,
+    after the course's largest value (so that every number it prints can be printed)."""
+    return whole(not_giant(value, name, _WHAT.get(name, "")), name, minimum=minimum, hint=_WHAT.get(name, ""))
+
+
+def _settings(size, kernel, stride, padding, output_padding, in_channels, out_channels) -> tuple[int, ...]:
+    values = dict(
+        size=size,
+        kernel=kernel,
+        stride=stride,
+        padding=padding,
+        output_padding=output_padding,
+        in_channels=in_channels,
+        out_channels=out_channels,
+    )
+    return tuple(_whole(name, v, 0 if "padding" in name else 1) for name, v in values.items())
 
 
 # --------------------------------------------------------------------------
@@ -109,23 +151,31 @@ def real_layer(
     output_padding: int = 0,
     device: str = "meta",
 ):
-    """A real ``nn.ConvTranspose2d``; on the ``meta`` device it has shapes but allocates no memory."""
+    """A real ``nn.ConvTranspose2d``; on the ``meta`` device it has shapes but allocates no memory. On the
+    CPU its weights are at most ``LIMITS["elements"]`` numbers."""
     from torch import nn
 
+    _, kernel, stride, padding, output_padding, in_channels, out_channels = _settings(
+        1, kernel, stride, padding, output_padding, in_channels, out_channels
+    )
+    weights = in_channels * out_channels * kernel * kernel
+    if str(device) != "meta" and weights > LIMITS["elements"]:
+        raise ValueError(
+            f"this layer has {weights:,} weights, more than the {LIMITS['elements']:,} the course builds in memory; "
+            "use device='meta' (shapes without memory)."
+        )
+    if weights >= 2**62:
+        raise ValueError(f"PyTorch cannot describe a weight of {weights:,} numbers, even on the meta device.")
     with seeded(0):  # its weights are not what it shows; they must not come from the student's RNG
         return nn.ConvTranspose2d(
-            _whole("in_channels", in_channels, 1),
-            _whole("out_channels", out_channels, 1),
-            _whole("kernel", kernel, 1),
-            stride=_whole("stride", stride, 1),
-            padding=_whole("padding", padding, 0),
-            output_padding=_whole("output_padding", output_padding, 0),
+            in_channels,
+            out_channels,
+            kernel,
+            stride=stride,
+            padding=padding,
+            output_padding=output_padding,
             device=device,
         )
-
-
-_REAL_PARAMS = 20_000_000  # up to this many parameters the layer is built for real, on the CPU
-_REAL_WORK = 2 * 10**9  # and run on a map of zeros while its multiply-adds stay below this
 
 
 def layer_facts(
@@ -136,59 +186,92 @@ def layer_facts(
     stride: int = 2,
     padding: int = 0,
     output_padding: int = 0,
+    *,
+    max_work: int | None = None,
 ) -> dict:
     """Everything about one up-conv, read from the real layer: weight and bias shapes, parameter
     count, and the output shape of a forward pass. Defaults: the notes' bottom up-conv,
-    28x28x1024 -> 56x56x512 (a real forward pass on the CPU, a fraction of a second).
+    28x28x1024 -> 56x56x512 (a real forward pass on the CPU, about half a second).
 
-    For settings too large to run in a moment, the layer lives on PyTorch's ``meta`` device (shapes
-    without memory) and the output size comes from a real 1-channel twin with the same kernel,
-    stride and padding; ``how`` says which was used."""
+    The shapes and counts come from the layer built on PyTorch's ``meta`` device (shapes without
+    memory, instant for any size PyTorch can describe). The forward pass runs on the CPU while the
+    input, the output, the copies' canvas and the weights each stay within ``LIMITS["elements"]``
+    and the multiply-adds within ``max_work`` (default ``LIMITS["work"]``); beyond, a 1-channel twin
+    with the same kernel, stride and padding measures the output size while it is small; beyond
+    that, the size comes from the formula alone. ``how`` says in words which was done."""
     import torch
 
-    size, kernel, stride = _whole("size", size, 1), _whole("kernel", kernel, 1), _whole("stride", stride, 1)
-    padding, output_padding = _whole("padding", padding, 0), _whole("output_padding", output_padding, 0)
-    in_channels, out_channels = _whole("in_channels", in_channels, 1), _whole("out_channels", out_channels, 1)
-    out = up_conv_out(size, kernel, stride, padding, output_padding)  # a clear message for an impossible setting
-    f = up_conv_out.explain(size, kernel, stride, padding, output_padding)
-    n_params = in_channels * out_channels * kernel * kernel + out_channels
-    layer = real_layer(
-        in_channels,
-        out_channels,
-        kernel,
-        stride,
-        padding,
-        output_padding,
-        device="cpu" if n_params <= _REAL_PARAMS else "meta",
+    size, kernel, stride, padding, output_padding, in_channels, out_channels = _settings(
+        size, kernel, stride, padding, output_padding, in_channels, out_channels
     )
-    with torch.no_grad():
-        if n_params <= _REAL_PARAMS and n_params * size * size <= _REAL_WORK:
+    f = up_conv_out.explain(size, kernel, stride, padding, output_padding)  # a clear message for an impossible one
+    out = f.result
+    max_work = LIMITS["work"] if max_work is None else max_work
+    weights = in_channels * out_channels * kernel * kernel
+    canvas = max((size - 1) * stride + kernel, padding + out)
+    limit, pixels = LIMITS["elements"], LIMITS["pixels"]
+    work = in_channels * out_channels * kernel * kernel * size * size
+    twin = size * size <= pixels and canvas * canvas <= pixels and kernel * kernel * size * size <= LIMITS["twin work"]
+    full = (
+        twin
+        and weights <= limit
+        and in_channels * size * size <= limit
+        and out_channels * canvas * canvas <= limit
+        and work <= max_work
+    )
+    describable = weights < 2**62
+    conv_shape = None
+    if describable:
+        from torch import nn
+
+        layer = real_layer(in_channels, out_channels, kernel, stride, padding, output_padding)  # meta: no memory
+        weight_shape, bias_shape = tuple(layer.weight.shape), tuple(layer.bias.shape)
+        params = sum(p.numel() for p in layer.parameters())
+        conv_shape = tuple(nn.Conv2d(in_channels, out_channels, kernel, device="meta").weight.shape)
+    else:
+        weight_shape, bias_shape, params = (
+            (in_channels, out_channels, kernel, kernel),
+            (out_channels,),
+            weights + out_channels,
+        )
+    with torch.no_grad(), cpu_threads(1):  # one thread: on a busy machine a second one only spin-waits
+        if full:
+            layer = real_layer(in_channels, out_channels, kernel, stride, padding, output_padding, device="cpu")
             c, h, w = layer(torch.zeros(1, in_channels, size, size)).shape[1:]
             how = "real forward pass"
-        elif out <= 2048 and (kernel * size) ** 2 <= _REAL_WORK:
-            twin = real_layer(1, 1, kernel, stride, padding, output_padding, device="cpu")
-            h, w = twin(torch.zeros(1, 1, size, size)).shape[-2:]
-            c = layer.out_channels
-            how = "real forward pass of a 1-channel twin (same kernel, stride, padding)"
+        elif twin:
+            twin_layer = real_layer(1, 1, kernel, stride, padding, output_padding, device="cpu")
+            h, w = twin_layer(torch.zeros(1, 1, size, size)).shape[-2:]
+            c = out_channels
+            how = (
+                f"the full layer is not run here: {work:,} multiply-adds, {weights:,} weights and maps of up to "
+                f"{max(in_channels * size * size, out_channels * canvas * canvas):,} numbers, beyond this view's "
+                f"limits ({max_work:,} multiply-adds, {limit:,} numbers); the size comes from a real forward pass of a "
+                "1-channel twin with the same kernel, stride and padding"
+            )
         else:
-            try:
-                c, h, w = layer.to("meta")(torch.empty(1, in_channels, size, size, device="meta")).shape[1:]
-                how = "forward pass on PyTorch's meta device (shapes only)"
-            except RuntimeError:  # more elements than PyTorch can count: the formula is all there is
-                c, h, w = out_channels, out, out
-                how = "from the formula only: PyTorch cannot even describe a map this large"
+            c, h, w = out_channels, out, out
+            how = (
+                f"not run: a {size:,}×{size:,} map painted onto a {canvas:,}×{canvas:,} canvas is more than the "
+                f"{pixels:,} pixels (or {LIMITS['twin work']:,} multiply-adds) this view runs; the size comes from the "
+                "formula, which the tests check against nn.ConvTranspose2d"
+            )
+    if not describable:
+        how += "; the weight is too large even for PyTorch's meta device, so its shape and count are arithmetic"
     return {
         "in_shape_notes": (size, size, in_channels),  # H x W x C, as the notes write it
-        "out_shape_notes": (h, w, c),
+        "out_shape_notes": (int(h), int(w), int(c)),
         "in_shape": (in_channels, size, size),  # C x H x W, as PyTorch stores it
-        "out_shape": (c, h, w),
-        "weight_shape": tuple(layer.weight.shape),  # (in, out, k, k)
-        "bias_shape": tuple(layer.bias.shape),
-        "weights": layer.weight.numel(),
-        "params": sum(p.numel() for p in layer.parameters()),
+        "out_shape": (int(c), int(h), int(w)),
+        "weight_shape": weight_shape,  # (in, out, k, k)
+        "conv_weight_shape": conv_shape,  # nn.Conv2d's (out, in, k, k), for comparison
+        "bias_shape": bias_shape,
+        "weights": weights,
+        "params": params,
         "formula": f.text,
         "output": out,
         "how": how,
+        "ran": "full" if full else ("twin" if twin else "formula"),
         "layer": (
             f"nn.ConvTranspose2d({in_channels}, {out_channels}, kernel_size={kernel}, stride={stride}"
             + (f", padding={padding}" if padding else "")
@@ -198,87 +281,110 @@ def layer_facts(
     }
 
 
-def layer_facts_html(**kwargs) -> str:
+@lru_cache(maxsize=1)
+def _notes_layer() -> dict:
+    """The notes' up-conv, 28x28x1024 -> 56x56x512, measured the cheap way (meta device and a 1-channel twin):
+    what the exercises compare with, in milliseconds."""
+    return layer_facts(max_work=0)
+
+
+def layer_facts_html(params: bool = True, **kwargs) -> str:
+    """:func:`layer_facts` as a table; ``params=False`` shows the shapes only (before the exercise on them)."""
     f = layer_facts(**kwargs)
     (hi, wi, ci), (ho, wo, co) = f["in_shape_notes"], f["out_shape_notes"]
-    ws = "×".join(map(str, f["weight_shape"]))
     rows = [
         ("layer", f["layer"]),
         ("input (H×W×C)", f"{hi}×{wi}×{ci}"),
         ("output (H×W×C)", f"{ho}×{wo}×{co}   ({f['how']})"),
         ("size rule", f["formula"]),
-        ("weight shape (in, out, k, k)", ws),
-        ("parameters", f"{f['weights']:,} weights + {f['bias_shape'][0]:,} biases = {f['params']:,}"),
     ]
+    if params:
+        rows += [
+            ("weight shape (in, out, k, k)", "×".join(map(str, f["weight_shape"]))),
+            ("parameters", f"{f['weights']:,} weights + {f['bias_shape'][0]:,} biases = {f['params']:,}"),
+        ]
+        if f["conv_weight_shape"]:
+            rows.append(("nn.Conv2d with the same numbers stores", f"(out, in, k, k) = {f['conv_weight_shape']}"))
     return key_value_table(rows, css="ul-upconv-facts")
 
 
 # --------------------------------------------------------------------------
-# an up-conv on a real picture
+# why "transposed": C, C^T and zero insertion against the real layers
 # --------------------------------------------------------------------------
-# hand-set 3x3 kernels, so every channel of the demo can be read: a blur, the pixel itself, two edge detectors
-_DEMO_KERNELS = np.array(
-    [
-        np.full((3, 3), 1 / 9),
-        np.array([[0, 0, 0], [0, 1, 0], [0, 0, 0]]),
-        np.array([[-1, 0, 1], [-2, 0, 2], [-1, 0, 1]]) / 2,
-        np.array([[-1, -2, -1], [0, 0, 0], [1, 2, 1]]) / 2,
-    ],
-    dtype=np.float32,
-)
-DEMO_CHANNELS = (
-    "blur",
-    "the pixel itself",
-    "dark-to-bright edges, left to right",
-    "dark-to-bright edges, top to bottom",
-)
+# (input size, kernel size, stride, padding): U-Net's up-conv, a 3x3 conv, and a 3x3 stride-2 conv with padding
+TRANSPOSED_CASES = ((4, 2, 2, 0), (4, 3, 1, 0), (5, 3, 2, 1), (6, 3, 2, 0))
 
 
-def feature_map_demo(image, seed: int = 0) -> list[tuple[str, np.ndarray]]:
-    """A contracting step and an up-conv on a real image: 3x3 valid conv (1 -> 4 channels, hand-set
-    kernels: a blur, the pixel itself, two edge detectors) + ReLU, 2x2 max pool (size 1/2), then a 2x2
-    stride-2 up-conv 4 -> 2 channels (size x2, channels 1/2), twice: with flat kernels (each output
-    channel paints a flat 2x2 block from the mean of two input channels) and with untrained,
-    seeded random kernels (as PyTorch initialises them). Returns ``[(label, (C, H, W) array)]``."""
+def transposed_checks(cases=TRANSPOSED_CASES, seed: int = 0) -> list[dict]:
+    """For each ``(size, k, stride, padding)``: the matrix C of the convolution (built from a random kernel),
+    C x against ``nn.Conv2d`` and C^T y against ``nn.ConvTranspose2d`` with the same kernel (shapes
+    included), and the zero-insertion view against ``nn.ConvTranspose2d``; seeded random numbers."""
     import torch
     from torch import nn
 
-    from ..core.inspect import as_batch
-
-    img = np.asarray(image, dtype=np.float32)
-    if img.ndim != 2:
-        raise ValueError(f"image must be 2-D (H, W), got shape {img.shape}.")
-    if min(img.shape) < 4:
-        raise ValueError(
-            f"image {img.shape[0]}×{img.shape[1]} is too small: the 3x3 conv and the 2x2 pool "
-            "need at least 4 pixels per side."
+    rng = np.random.default_rng(seed)
+    rows = []
+    for size, k, s, p in cases:
+        # whole numbers without zeros, so that every non-zero of C is a kernel weight where the kernel lands
+        kernel = (rng.integers(1, 4, size=(k, k)) * rng.choice([-1, 1], size=(k, k))).astype(np.float64)
+        x = rng.standard_normal((size, size))
+        c = conv_matrix(kernel, size, s, p)
+        conv = nn.Conv2d(1, 1, k, stride=s, padding=p, bias=False, dtype=torch.float64)
+        op = matching_output_padding(size, k, s, p)
+        up = nn.ConvTranspose2d(1, 1, k, stride=s, padding=p, output_padding=op, bias=False, dtype=torch.float64)
+        with torch.no_grad():
+            conv.weight.copy_(torch.from_numpy(kernel)[None, None])
+            up.weight.copy_(torch.from_numpy(kernel)[None, None])
+            real_y = conv(torch.from_numpy(x)[None, None])[0, 0].numpy()
+            y = rng.standard_normal(real_y.shape)
+            real_up = up(torch.from_numpy(y)[None, None])[0, 0].numpy()
+        ours_y, ours_up = conv_by_matrix(x, kernel, s, p), conv_transpose_by_matrix(y, kernel, size, s, p)
+        zeros = zero_insertion(y, kernel, s, p, op).output
+        rows.append(
+            {
+                "case": (size, k, s, p),
+                "output_padding": op,
+                "C": c.shape,
+                "y": real_y.shape,
+                "conv_agrees": ours_y.shape == real_y.shape and bool(np.allclose(ours_y, real_y)),
+                "up_shape": real_up.shape,
+                "transpose_agrees": ours_up.shape == real_up.shape and bool(np.allclose(ours_up, real_up)),
+                "zeros_agree": zeros.shape == real_up.shape and bool(np.allclose(zeros, real_up)),
+                "copies_per_pixel": tuple(sorted({int(n) for n in np.count_nonzero(c.T, axis=1)})),
+            }
         )
-    with seeded(seed):  # every weight is set below; the default init must not draw from the student's RNG
-        conv = nn.Conv2d(1, 4, 3)
-        flat = nn.ConvTranspose2d(4, 2, kernel_size=2, stride=2)
-        rand = nn.ConvTranspose2d(4, 2, kernel_size=2, stride=2)
-    gen = torch.Generator().manual_seed(seed)
-    with torch.no_grad():
-        conv.weight.copy_(torch.from_numpy(_DEMO_KERNELS)[:, None])
-        conv.bias.zero_()
-        flat.weight.zero_()
-        for c_in in range(4):  # output channel c_in // 2 paints the mean of input channels (0, 1) or (2, 3)
-            flat.weight[c_in, c_in // 2] = 0.5
-        flat.bias.zero_()
-        bound = 1 / math.sqrt(rand.weight[0].numel())  # PyTorch's default range, seeded
-        rand.weight.copy_(torch.rand(rand.weight.shape, generator=gen) * 2 * bound - bound)
-        rand.bias.zero_()
-        x = as_batch(img)
-        a = torch.relu(conv(x))
-        b = nn.MaxPool2d(2)(a)
-        c, d = flat(b), rand(b)
-    return [
-        ("input", x[0].numpy()),
-        ("3x3 conv + ReLU", a[0].numpy()),
-        ("2x2 max pool", b[0].numpy()),
-        ("up-conv 2x2, s=2\n(flat kernels)", c[0].numpy()),
-        ("up-conv 2x2, s=2\n(untrained, random)", d[0].numpy()),
-    ]
+    return rows
+
+
+def transposed_checks_html(cases=TRANSPOSED_CASES) -> str:
+    def tick(ok):
+        return "yes" if ok else "NO"
+
+    rows = []
+    for r in transposed_checks(cases):
+        size, k, s, p = r["case"]
+        rows.append(
+            (
+                f"{k}×{k} conv, stride {s}, padding {p} on {size}×{size}",
+                f"{r['C'][0]} × {r['C'][1]}",
+                tick(r["conv_agrees"]),
+                f"{r['y'][0]}×{r['y'][1]} → {r['up_shape'][0]}×{r['up_shape'][1]}"
+                + (f" (output_padding {r['output_padding'][0]})" if any(r["output_padding"]) else ""),
+                tick(r["transpose_agrees"]),
+                tick(r["zeros_agree"]),
+                ", ".join(map(str, r["copies_per_pixel"])),
+            )
+        )
+    head = (
+        "the convolution",
+        "C (rows × columns)",
+        "C x = nn.Conv2d",
+        "Cᵀ y: size",
+        "Cᵀ y = nn.ConvTranspose2d",
+        "zero insertion = nn.ConvTranspose2d",
+        "non-zeros per row of Cᵀ",
+    )
+    return html_table(head, rows, css="ul-upconv-transposed")
 
 
 # --------------------------------------------------------------------------
@@ -343,8 +449,58 @@ def up_modes_html(input_size=572, **options) -> str:
 # --------------------------------------------------------------------------
 # the widget's view
 # --------------------------------------------------------------------------
-_NUMERIC_LIMIT = 2 * 10**7  # multiply-adds of the numeric check; beyond, check the shape only
-_DRAW_LIMIT = 96  # largest output drawn
+def _numeric_check(size, kernel, stride, padding, output_padding, in_channels, out_channels, out, canvas):
+    """Scatter-and-sum against the real nn.ConvTranspose2d on seeded random numbers, within the limits."""
+    work = size * size * in_channels * out_channels * kernel * kernel
+    small = (
+        work <= LIMITS["numeric work"]
+        and canvas <= LIMITS["numeric canvas"]
+        and out_channels * canvas * canvas <= LIMITS["elements"]
+    )
+    if not small:
+        return (
+            float("nan"),
+            None,
+            (
+                f"Not compared number by number: scatter-and-sum here would take {work:,} multiply-adds on a "
+                f"{canvas:,}×{canvas:,} canvas, beyond this widget's limits ({LIMITS['numeric work']:,} and "
+                f"{LIMITS['numeric canvas']:,}); the tests compare it with nn.ConvTranspose2d on hundreds of settings."
+            ),
+        )
+    rng = np.random.default_rng(0)
+    x = rng.standard_normal((in_channels, size, size))
+    w = rng.standard_normal((in_channels, out_channels, kernel, kernel))
+    ours = scatter_and_sum(x, w, stride, padding, output_padding)
+    real = conv_transpose_torch(x, w, stride, padding, output_padding)
+    max_diff = float(np.abs(ours - real).max())
+    agrees = bool(ours.shape == real.shape and max_diff < 1e-9)
+    return (
+        max_diff,
+        agrees,
+        (
+            f"scatter-and-sum vs the real nn.ConvTranspose2d on random numbers: largest difference "
+            f"{max_diff:.1e} ({'they agree' if agrees else 'they DISAGREE'})."
+        ),
+    )
+
+
+def _overlap_words(f: dict, kernel: int, stride: int) -> str:
+    if f["interior_min"] == 0:
+        return (
+            f"Gaps: the kernel ({kernel}) is smaller than the stride ({stride}), so some output pixels "
+            "are painted by no copy at all and stay 0 (plus the bias)."
+        )
+    if f["uneven"]:
+        return (
+            f"Uneven overlap: inside the map some pixels are painted by {f['interior_min']:,} copies and "
+            f"their neighbours by {f['interior_max']:,} (the stride {stride} does not divide the kernel "
+            f"{kernel}): a checkerboard pattern, even for a flat input."
+        )
+    n = f["interior_min"]
+    return (
+        f"Even overlap: away from the borders every output pixel is painted by exactly {n:,} "
+        f"cop{'y' if n == 1 else 'ies'} (the stride {stride} divides the kernel {kernel})."
+    )
 
 
 def upconv_view(
@@ -357,90 +513,45 @@ def upconv_view(
     out_channels: int = 2,
 ) -> View:
     """The widget: output size and the formula with numbers, the weight shape and parameter count of the
-    real layer, the scatter picture, and the real ``nn.ConvTranspose2d`` agreeing with scatter-and-sum."""
-    values = dict(
-        size=size,
-        kernel=kernel,
-        stride=stride,
-        padding=padding,
-        output_padding=output_padding,
-        in_channels=in_channels,
-        out_channels=out_channels,
-    )
-    size, kernel, stride, padding, output_padding, in_channels, out_channels = (
-        _whole(name, v, 0 if "padding" in name else 1) for name, v in values.items()
-    )
-    out = up_conv_out(size, kernel, stride, padding, output_padding)  # raises with a clear message
-    formula = up_conv_out.explain(size, kernel, stride, padding, output_padding)
+    real layer, the scatter picture, and the real ``nn.ConvTranspose2d`` agreeing with scatter-and-sum.
 
-    # the real layer: its output shape, weight shape and parameters
-    facts = layer_facts(size, in_channels, out_channels, kernel, stride, padding, output_padding)
+    The arithmetic (size, formula, parameters, copies per pixel) answers any setting at once; the real
+    layer, the number-by-number check and the picture run within :data:`LIMITS`, and the view says in
+    words what it did not run."""
+    size, kernel, stride, padding, output_padding, in_channels, out_channels = _settings(
+        size, kernel, stride, padding, output_padding, in_channels, out_channels
+    )
+    formula = up_conv_out.explain(size, kernel, stride, padding, output_padding)  # raises with a clear message
+    out = formula.result
+    facts = layer_facts(
+        size, in_channels, out_channels, kernel, stride, padding, output_padding, max_work=LIMITS["view work"]
+    )
     real_shape, params = facts["out_shape"], facts["params"]
-
-    # the real numbers: scatter-and-sum against nn.ConvTranspose2d on seeded random values
-    work = size * size * in_channels * out_channels * kernel * kernel
-    if work <= _NUMERIC_LIMIT and size <= 64 and out <= 512:
-        rng = np.random.default_rng(0)
-        x = rng.standard_normal((in_channels, size, size))
-        w = rng.standard_normal((in_channels, out_channels, kernel, kernel))
-        ours = scatter_and_sum(x, w, stride, padding, output_padding)
-        real = conv_transpose_torch(x, w, stride, padding, output_padding)
-        max_diff = float(np.abs(ours - real).max())
-        agrees = bool(ours.shape == real.shape and max_diff < 1e-9)
-        check = (
-            f"scatter-and-sum vs the real nn.ConvTranspose2d on random numbers: largest difference "
-            f"{max_diff:.1e} ({'they agree' if agrees else 'they DISAGREE'})."
-        )
-    elif facts["how"].startswith("from the formula"):
-        max_diff, agrees = float("nan"), None
-        check = (
-            "this map is too large for PyTorch to represent, so nothing can be checked against the real "
-            "layer; the formula is the one the tests check against nn.ConvTranspose2d."
-        )
-    else:
-        max_diff, agrees = float("nan"), real_shape == (out_channels, out, out)
-        check = (
-            "this setting is too large to compare every number in a widget; the real layer's output "
-            f"shape {real_shape} {'agrees' if agrees else 'DISAGREES'} with the formula."
-        )
-
+    canvas = max((size - 1) * stride + kernel, padding + out)
+    max_diff, agrees, check = _numeric_check(
+        size, kernel, stride, padding, output_padding, in_channels, out_channels, out, canvas
+    )
+    if agrees is None and facts["ran"] != "formula":
+        agrees = real_shape == (out_channels, out, out)
+        check += f" The real layer's output shape {real_shape} {'agrees' if agrees else 'DISAGREES'} with the formula."
     f = checkerboard_facts(size, kernel, stride, padding, output_padding)
-    ratio = out / size
-    if f["interior_min"] == 0:
-        overlap = (
-            f"Gaps: the kernel ({kernel}) is smaller than the stride ({stride}), so some output pixels "
-            "are painted by no copy at all and stay 0 (plus the bias)."
-        )
-    elif f["uneven"]:
-        overlap = (
-            f"Uneven overlap: inside the map some pixels are painted by {f['interior_min']} copies and "
-            f"their neighbours by {f['interior_max']} (the stride {stride} does not divide the kernel "
-            f"{kernel}): a checkerboard pattern, even for a flat input."
-        )
-    else:
-        overlap = (
-            f"Even overlap: away from the borders every output pixel is painted by exactly "
-            f"{f['interior_min']} cop{'y' if f['interior_min'] == 1 else 'ies'} "
-            f"(the stride {stride} divides the kernel {kernel})."
-        )
     lines = [
         f"<p style='font-size:15px'><b>{size}×{size}×{in_channels} → {out}×{out}×{out_channels}</b> "
-        f"(size ×{ratio:.3g}, channels ×{out_channels / in_channels:.3g})</p>",
+        f"(size ×{out / size:.3g}, channels ×{out_channels / in_channels:.3g})</p>",
         f"<p>Size rule H<sub>out</sub> = (H − 1)·s − 2p + k + output_padding: "
         f"<code class='ul-formula'>{html.escape(formula.text)}</code></p>",
         f"<p>Real layer: <code>{html.escape(facts['layer'])}</code>, output shape (C, H, W) = {real_shape} "
         f"({html.escape(facts['how'])}); weight shape (in, out, k, k) = {facts['weight_shape']}, "
         f"{params:,} parameters ({facts['weights']:,} weights + {out_channels:,} biases).</p>",
         f"<p>{html.escape(check)}</p>",
-        f"<p>{html.escape(overlap)}</p>",
+        f"<p>{html.escape(_overlap_words(f, kernel, stride))}</p>",
     ]
-    canvas = max((size - 1) * stride + kernel, padding + out)
-    drawable = canvas <= 2 * _DRAW_LIMIT and out <= _DRAW_LIMIT
+    drawable = canvas <= 2 * LIMITS["draw"] and out <= LIMITS["draw"]
     fig = scatter_picture(size, kernel, stride, padding, output_padding) if drawable else None
     if fig is None:
         lines.append(
-            f"<p><i>The picture is drawn for outputs up to {_DRAW_LIMIT} pixels (copies covering up to "
-            f"{2 * _DRAW_LIMIT}); here the output is {out} and the copies cover {canvas}.</i></p>"
+            f"<p class='ul-note'><i>Not drawn: the picture is drawn for outputs up to {LIMITS['draw']} pixels (copies "
+            f"covering up to {2 * LIMITS['draw']}); here the output is {out:,} and the copies cover {canvas:,}.</i></p>"
         )
     data = {
         "output": out,
@@ -448,11 +559,13 @@ def upconv_view(
         "params": params,
         "weight_shape": facts["weight_shape"],
         "real_shape": real_shape,
+        "ran": facts["ran"],
         "agrees": agrees,
         "max_diff": max_diff,
         "min_overlap": f["interior_min"],
         "max_overlap": f["interior_max"],
         "uneven": f["uneven"],
+        "drawn": drawable,
     }
     return View(html="".join(lines), figure=fig, data=data)
 
@@ -461,17 +574,17 @@ def controls() -> dict:
     """The widget's controls: IntText boxes, so any number a student types reaches the view."""
     import ipywidgets as W
 
-    def box(name, value, desc):
+    def box(value, desc):
         return W.IntText(value=value, description=desc, layout=W.Layout(width="150px"))
 
     return {
-        "size": box("size", 4, "input size"),
-        "kernel": box("kernel", 2, "kernel"),
-        "stride": box("stride", 2, "stride"),
-        "padding": box("padding", 0, "padding"),
-        "output_padding": box("output_padding", 0, "output_padding"),
-        "in_channels": box("in_channels", 4, "in channels"),
-        "out_channels": box("out_channels", 2, "out channels"),
+        "size": box(4, "input size"),
+        "kernel": box(2, "kernel"),
+        "stride": box(2, "stride"),
+        "padding": box(0, "padding"),
+        "output_padding": box(0, "output_padding"),
+        "in_channels": box(4, "in channels"),
+        "out_channels": box(2, "out channels"),
     }
 
 
@@ -482,75 +595,197 @@ WIDGETS = {"upconv": Widget(upconv_view, controls, css="ul-upconv", title="The u
 # exercises (answers computed here, never typed into the notebook)
 # --------------------------------------------------------------------------
 def _shape_hint(answer) -> str:
-    f = layer_facts()
-    h, w, c = f["out_shape_notes"]
-    if same_answer(answer, (h, w, f["in_shape_notes"][2])):
+    f = _notes_layer()
+    (h, w, c), (hi, wi, ci) = f["out_shape_notes"], f["in_shape_notes"]
+    if same_answer(answer, (h, w, ci)):
         return "the size is right, but the channels are the layer's out_channels (the second argument)."
     if same_answer(answer, (c, h, w)):
         return "right numbers, but in PyTorch's C×H×W order; the notes (and this question) write H×W×C."
-    if same_answer(answer, (f["in_shape_notes"][0], f["in_shape_notes"][1], c)):
-        return "the channels are right; now the size: (H - 1)*s - 2p + k with H=28, s=2, p=0, k=2."
-    return "write it as 'HxWxC'. Size: (H - 1)*s - 2p + k; channels: the layer's out_channels."
+    if same_answer(answer, (hi, wi, c)):
+        return "the channels are right; now the size: the notes say the size doubles."
+    return "write it as 'HxWxC'."
 
 
-def _params_hint(answer) -> str:
-    f = layer_facts()
-    if same_answer(answer, f["weights"]):
-        return "that is the weights only: every output channel also has one bias."
-    if same_answer(answer, f["params"] - f["bias_shape"][0] + f["in_shape"][0]):
-        return "one bias per *output* channel, not per input channel."
-    return "weights: in × out × k × k (the weight's shape is (in, out, k, k)); add one bias per output channel."
+EX_SHAPE = Exercise(
+    "3.1",
+    "Before opening the layer: the notes' bottom map 28×28×1024 goes through the up-conv "
+    "nn.ConvTranspose2d(1024, 512, kernel_size=2, stride=2). Going by the notes' rule for a Transconv "
+    "(size ×2, channel 1/2), what comes out? Answer as H×W×C, like the notes (e.g. '10x10x3').",
+    expected=lambda: _notes_layer()["out_shape_notes"],
+    hint=_shape_hint,
+    hints=[
+        "The NOTE page gives a Transconv's rule in two parts: one for the size, one for the channels.",
+        "Size ×2 for the height and the width; the channels are the layer's second argument, out_channels (1/2).",
+        "A 10×10×64 map through nn.ConvTranspose2d(64, 32, 2, stride=2) gives 20×20×32.",
+    ],
+    explanation="(28 - 1)*2 + 2 = 56: size ×2, and 512 kernels per input channel: channels 1/2, the notes' "
+    "56×56×512. The cell below runs the real layer.",
+)
+
+
+def _centre_hint(answer) -> str:
+    copies = scatter_and_sum(EXAMPLE_INPUT, EXAMPLE_KERNEL, stride=2)
+    if same_answer(answer, float(EXAMPLE_KERNEL[1, 1] * EXAMPLE_INPUT.sum())):
+        return "each copy puts a *corner* of its kernel on the centre pixel, not the kernel's middle."
+    if same_answer(answer, float(copies.max())):
+        return "that is the largest output pixel; the centre is row 2, column 2."
+    return ""
+
+
+EX_CENTRE = Exercise(
+    "3.2",
+    "Predict before the picture: the input [[1, 2], [3, 4]] goes through a transposed convolution with the 3×3 "
+    "kernel [[1, 2, 1], [2, 4, 2], [1, 2, 1]] and stride 2 (output 5×5). What is the value of the output's "
+    "centre pixel, at row 2, column 2?",
+    expected=lambda: float(scatter_and_sum(EXAMPLE_INPUT, EXAMPLE_KERNEL, stride=2)[2, 2]),
+    hint=_centre_hint,
+    hints=[
+        "Input pixel (i, j) paints its value × the kernel with the copy's top-left corner at (2i, 2j). Which "
+        "copies reach (2, 2)?",
+        "Every copy covers rows 2i..2i+2 and columns 2j..2j+2, so all four reach (2, 2); each adds its input "
+        "value × the kernel entry at (2 − 2i, 2 − 2j).",
+        "x[0, 0] = 1 puts its kernel entry (2, 2) there: 1 × 1. x[0, 1] = 2 puts entry (2, 0): 2 × 1. Now add "
+        "x[1, 0] and x[1, 1].",
+    ],
+    explanation="1·1 + 2·1 + 3·1 + 4·1 = 10: the centre is where all four copies overlap, each with a corner of "
+    "its kernel.",
+)
+
+EX_CONV_TRANSPOSE = CodeExercise(
+    "3.3",
+    "Write conv_transpose(x, w, stride): the transposed convolution of a 2-D numpy map x (H, W) with a k×k "
+    "kernel w, by scatter and sum, no padding, as nn.ConvTranspose2d computes it.",
+    check_conv_transpose,
+    hints=[
+        "Each input pixel paints a copy of w, scaled by its value; start from an output of zeros and add the "
+        "copies one by one.",
+        "The output is (H − 1)·s + k by (W − 1)·s + k; pixel (i, j) adds x[i, j] * w to "
+        "out[i*s : i*s + k, j*s : j*s + k] (use +=: overlapping copies add up).",
+        "[[1, 2], [3, 4]] with a 3×3 kernel and stride 2: a 5×5 output; the copies overlap in row 2 and "
+        "column 2, and the centre gets all four.",
+    ],
+    explanation="Scatter and sum is the whole layer: PyTorch's nn.ConvTranspose2d computes exactly this "
+    "(for many channels, each (input, output) channel pair has its own kernel and the copies are summed).",
+)
 
 
 def _size_hint(answer) -> str:
-    h, k, s, p, op = 5, 3, 2, 1, 1
+    h, k, s, p, op = 7, 3, 2, 1, 1
     right = up_conv_out(h, k, s, p, op)
     if same_answer(answer, right - op):
         return "you forgot the output_padding: it adds its rows at the end."
     if same_answer(answer, right + 2 * p):
         return "padding trims p rows from *each* side of the output: subtract 2p."
     if same_answer(answer, right + 1):
-        return "no '+ 1' here, and it is not simply H*s: (H - 1)*s - 2p + k + output_padding."
-    return "(H - 1)*s - 2p + k + output_padding, with H=5, s=2, p=1, k=3, output_padding=1."
+        return "no '+ 1' here: (H - 1)*s - 2p + k + output_padding."
+    if same_answer(answer, conv_out(h, k, s, p)):
+        return "that is the convolution's rule; the transposed convolution runs it backwards."
+    return ""
 
 
-EX_SHAPE = Exercise(
-    "3.1",
-    "The notes' up-conv: the bottom map 28×28×1024 goes through nn.ConvTranspose2d(1024, 512, kernel_size=2, "
-    "stride=2). What comes out? Answer as H×W×C, like the notes (e.g. '10x10x3').",
-    expected=lambda: layer_facts()["out_shape_notes"],
-    hint=_shape_hint,
-    explanation="(28 - 1)*2 + 2 = 56: size ×2, and 512 kernels: channels 1/2, exactly the notes' 56×56×512.",
+EX_SIZE_RULE = Exercise(
+    "3.4",
+    "A 7×7 map goes through nn.ConvTranspose2d(..., kernel_size=3, stride=2, padding=1, output_padding=1). "
+    "What is the output's height?",
+    expected=lambda: up_conv_out(7, kernel=3, stride=2, padding=1, output_padding=1),
+    hint=_size_hint,
+    hints=[
+        "Start from how far the copies reach: the last input pixel starts its copy at (H − 1)·s, and the copy "
+        "is k long; then padding trims and output_padding adds.",
+        "H_out = (H − 1)·s − 2p + k + output_padding.",
+        "A 4×4 map with k=3, s=2, p=1, output_padding=1: (4 − 1)·2 − 2 + 3 + 1 = 8.",
+    ],
+    explanation="(7 - 1)*2 - 2*1 + 3 + 1 = 14 = 2·7: this common setting also doubles the size, but its "
+    "3×3 kernel overlaps unevenly (the checkerboard below).",
 )
 
+EX_SLIP = Exercise(
+    "3.5",
+    "Spot the slip: a sketch in the notes reads 16²×1024 → up-conv 2×2 → 64²×512. What size does a 2×2, "
+    "stride-2 up-conv really give for a 16×16 map? (one number: its height)",
+    expected=lambda: up_conv_out(16, kernel=2, stride=2),
+    hint=lambda a: (
+        "that is the notes' number: a 2×2 stride-2 up-conv doubles, it cannot quadruple." if same_answer(a, 64) else ""
+    ),
+    hints=[
+        "The same notes write the up-conv's rule next to that arrow: size ×2.",
+        "For k = 2, s = 2, p = 0: (H − 1)·2 + 2 = 2H.",
+        "Step (7) of the notes: 28 → 56.",
+    ],
+    explanation="16 -> 32. A 2×2 stride-2 up-conv doubles; it cannot reach 64 from 16. With same padding the "
+    "bottom stays 32²×1024, and the up-conv then gives 64²×512, as the notes intended.",
+)
+
+
+def _params_hint(answer) -> str:
+    f = _notes_layer()
+    if same_answer(answer, f["weights"]):
+        return "that is the weights only: every output channel also has one bias."
+    if same_answer(answer, f["weights"] + f["in_shape"][0]):
+        return "one bias per *output* channel, not per input channel."
+    if same_answer(answer, f["weights"] // 4 + f["bias_shape"][0]):
+        return "each (input, output) pair has a whole 2×2 kernel: 4 weights, not 1."
+    return ""
+
+
 EX_PARAMS = Exercise(
-    "3.2",
-    "How many learned parameters does that up-conv, nn.ConvTranspose2d(1024, 512, kernel_size=2, stride=2), have?",
-    expected=lambda: layer_facts()["params"],
+    "3.6",
+    "How many learned parameters does the notes' up-conv, nn.ConvTranspose2d(1024, 512, kernel_size=2, stride=2), "
+    "have?",
+    expected=lambda: _notes_layer()["params"],
     hint=_params_hint,
+    hints=[
+        "Count one k×k kernel for every (input channel, output channel) pair, then the biases.",
+        "in × out × k × k weights, plus one bias per output channel.",
+        "nn.ConvTranspose2d(4, 2, 2, stride=2): 4·2·2·2 = 32 weights + 2 biases = 34.",
+    ],
     explanation="weight (1024, 512, 2, 2) = 2,097,152 numbers, plus 512 biases: one 2×2 kernel per "
     "(input channel, output channel) pair.",
 )
 
-EX_SIZE_RULE = Exercise(
-    "3.3",
-    "A 5×5 map goes through nn.ConvTranspose2d(..., kernel_size=3, stride=2, padding=1, output_padding=1). "
-    "What is the output's height?",
-    expected=lambda: up_conv_out(5, kernel=3, stride=2, padding=1, output_padding=1),
-    hint=_size_hint,
-    explanation="(5 - 1)*2 - 2*1 + 3 + 1 = 10: this common setting also doubles the size (2H), but its "
-    "3×3 kernel overlaps unevenly.",
+
+def _matrix_hint(answer) -> str:
+    rows, cols = conv_matrix(UNET_KERNEL, 4, 2).shape
+    if same_answer(answer, (cols, rows)):
+        return "that is Cᵀ, the up-conv's matrix; C itself has one row per *output* pixel of the convolution."
+    if same_answer(answer, (2, 4)) or same_answer(answer, (4, 4)):
+        return "count pixels, not rows of the map: a 4×4 map flattened is a vector of 16 numbers."
+    return ""
+
+
+EX_MATRIX = Exercise(
+    "3.7",
+    "A 2×2 convolution with stride 2 (no padding) on a 4×4 map, written as y = C x with the maps flattened row "
+    "by row into vectors: how many rows and how many columns does C have? Answer as (rows, columns).",
+    expected=lambda: conv_matrix(UNET_KERNEL, 4, 2).shape,
+    hint=_matrix_hint,
+    hints=[
+        "C turns the input vector into the output vector: one row per output pixel, one column per input pixel.",
+        "rows = H_out·W_out with H_out = (4 − 2)//2 + 1; columns = H·W of the input.",
+        "A 3×3 conv with stride 1 on a 5×5 map gives a 3×3 output, so its C is (9, 25).",
+    ],
+    explanation="The 2×2 output has 4 pixels and the 4×4 input 16: C is 4 × 16, and Cᵀ, 16 × 4, takes a 2×2 "
+    "map back to 4×4, size ×2: U-Net's up-conv.",
 )
 
 _OVERLAP_CHOICES = {"a": (3, 2), "b": (5, 2), "c": (2, 2), "d": (4, 3)}
 
 EX_OVERLAP = Exercise(
-    "3.4",
+    "3.8",
     "Which up-conv paints every output pixel (away from the borders) with the same number of kernel copies, "
     "so that a flat input gives a flat output with an all-ones kernel?",
     expected=lambda: next(letter for letter, (k, s) in _OVERLAP_CHOICES.items() if not uneven_overlap(k, s)),
-    hint="copies of width k placed s apart cover a pixel k/s times on average; the count is the same for every "
-    "pixel only when s divides k. Try them in the widget and watch the 'copies per pixel' map.",
+    hint=lambda a: (
+        f"with that kernel and stride the copies per pixel alternate between "
+        f"{' and '.join(map(str, overlap_levels(*_OVERLAP_CHOICES[a.strip().lower()])))} along each axis."
+        if isinstance(a, str) and a.strip().lower() in _OVERLAP_CHOICES
+        else ""
+    ),
+    hints=[
+        "Copies k pixels wide, placed s pixels apart: along one axis, how many of them cover a pixel?",
+        "On average k/s copies cover a pixel; the count is the same for every pixel inside only when s divides k.",
+        "3×3 with stride 2: 3/2 is not whole, so a pixel gets 1 or 2 copies per axis (1, 2 or 4 in 2-D).",
+    ],
     explanation="2×2 with stride 2: each input pixel paints its own 2×2 block, the blocks tile the output "
     "without overlap, so nothing is painted twice. That is U-Net's up-conv.",
     choices={
@@ -559,24 +794,4 @@ EX_OVERLAP = Exercise(
     },
 )
 
-EX_SLIP = Exercise(
-    "3.5",
-    "Spot the slip: a sketch in the notes reads 16²×1024 → up-conv 2×2 → 64²×512. What size does a 2×2, "
-    "stride-2 up-conv really give for a 16×16 map? (one number: its height)",
-    expected=lambda: up_conv_out(16, kernel=2, stride=2),
-    hint="the notes themselves say 'size ×2': (16 - 1)*2 + 2.",
-    explanation="16 -> 32. A 2×2 stride-2 up-conv doubles; it cannot reach 64 from 16. With same padding the "
-    "bottom stays 32²×1024, and the up-conv then gives 64²×512, as the notes intended.",
-)
-
-EX_CENTRE = Exercise(
-    "3.6",
-    "In the step-by-step example (input [[1, 2], [3, 4]], the 3×3 kernel [[1, 2, 1], [2, 4, 2], [1, 2, 1]], "
-    "stride 2) what is the value of the output's centre pixel, at row 2, column 2?",
-    expected=lambda: float(scatter_and_sum(EXAMPLE_INPUT, EXAMPLE_KERNEL, stride=2)[2, 2]),
-    hint="all four input pixels paint the centre: each contributes its value × the kernel entry that lands "
-    "there (a corner of the kernel, which is 1). Add them up.",
-    explanation="1·1 + 2·1 + 3·1 + 4·1 = 10: the centre is where all four copies overlap.",
-)
-
-EXERCISES = [EX_SHAPE, EX_PARAMS, EX_SIZE_RULE, EX_OVERLAP, EX_SLIP, EX_CENTRE]
+EXERCISES = [EX_SHAPE, EX_CENTRE, EX_CONV_TRANSPOSE, EX_SIZE_RULE, EX_SLIP, EX_PARAMS, EX_MATRIX, EX_OVERLAP]

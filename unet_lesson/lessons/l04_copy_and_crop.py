@@ -2,7 +2,8 @@
 
 The notes (topics 8-9) crop the contracting path's 64x64x512 map to 56x56x512 and concatenate
 it onto the up-conv's 56x56x512, giving 56x56x1024; the four crops of the paper's network are
-64->56, 136->104, 280->200 and 568->392. Everything here is computed by ``unet_lesson``:
+64->56, 136->104, 280->200 and 568->392 (the notes show the first three; the fourth is computed).
+Everything here is computed by ``unet_lesson``:
 the sizes by :func:`~unet_lesson.shape_table` and :func:`~unet_lesson.center_crop_box`, the maps
 by the real :class:`~unet_lesson.UNet` (its ``CenterCrop`` and ``CropAndConcat`` modules).
 
@@ -12,26 +13,44 @@ View functions (the widgets' brains, tested in ``tests/test_lesson_crop.py``):
 * :func:`crop_ledger_view` - why the copied map is larger: the sizes from the copy to the crop
 * :func:`crop_grid_view` - a small grid: which rows/columns a crop cuts; odd differences
 * :func:`crop_view` - the widget: the crop box drawn on a real feature map
+
+Every view answers any size at once with the arithmetic; the widget runs its real forward pass
+up to ``MAX_WIDGET_SIZE`` and says so beyond.
 """
 
 from __future__ import annotations
 
 import html
-from dataclasses import dataclass
 from functools import lru_cache
 
 import numpy as np
 import torch
 
-from ..core.env import seeded
-from ..core.model import CropAndConcat, UNet
-from ..core.options import PADDINGS
-from ..core.parse import choice, flag, whole
-from ..core.shapes import InvalidInputSize, nearest_valid_sizes, output_size, shape_table
+from ..core.crops import (
+    LARGEST,
+    CropLevel,
+    check_level,
+    check_padding,
+    concat_shapes,
+    crop_ledger,
+    crop_levels,
+    crop_options,
+    crop_size,
+    first_odd_pool,
+    input_position,
+    not_giant,
+    odd_input_message,
+)
+from ..core.env import cpu_threads, seeded
+from ..core.model import UNet
+from ..core.ops import center_crop
+from ..core.parse import flag
+from ..core.shapes import output_size
 from ..core.sizes import center_crop_box
 from ..seg.data import sample_image
+from ..ui.checkers import check_center_crop, check_crop_and_concat
 from ..ui.course import Lesson
-from ..ui.exercises import Exercise
+from ..ui.exercises import CodeExercise, Exercise, same_answer
 from ..ui.figures.crop import crop_figure, crop_grid_figure
 from ..ui.tables import Raw, html_table
 from ..ui.widgets import View, Widget
@@ -52,6 +71,7 @@ __all__ = [
     "crop_view",
     "MAX_WIDGET_SIZE",
     "GRID_MAX",
+    "LARGEST",
     "EXERCISES",
 ]
 
@@ -61,12 +81,12 @@ LESSON = Lesson(
     "Copy and crop",
     minutes=30,
     topics=(8, 9),
-    summary="the center crops 64->56, 136->104, 280->200, 568->392 and concatenation",
+    summary="the center crops 64->56, 136->104, 280->200, 568->392 and concatenation, written by hand",
 )
 
-#: the widget computes real feature maps; above this size it explains instead of computing
-MAX_WIDGET_SIZE = 1024
-#: the crop-grid picture draws one square per pixel up to this size
+#: the widget computes real feature maps (a forward pass of a small U-Net, about half a second at 576);
+#: above this size it explains instead of computing. 576 takes the paper's 572 and same padding's 576.
+MAX_WIDGET_SIZE = 576
 GRID_MAX = 128
 _PADDINGS = ("valid", "same")
 
@@ -77,63 +97,6 @@ _PADDINGS = ("valid", "same")
 # ----------------------------------------------------------------------------------
 # the crops, level by level
 # ----------------------------------------------------------------------------------
-@dataclass(frozen=True)
-class CropLevel:
-    """The copy and crop at one level of the U (level 1 = top)."""
-
-    level: int
-    channels: int  # channels of the copied map (= of the up-conv's map)
-    source: tuple[int, int]  # copied (contracting-path) map, (H, W)
-    target: tuple[int, int]  # expanding-path map = size after the crop, (H, W)
-    top: int
-    left: int
-    bottom: int
-    right: int
-    formula: str
-
-    @property
-    def concat_channels(self) -> int:
-        return 2 * self.channels
-
-    @property
-    def centered(self) -> bool:
-        return self.top == self.bottom and self.left == self.right
-
-
-def _check_padding(padding: str) -> str:
-    return choice(padding, "padding", PADDINGS)
-
-
-def _options(padding: str, allow_odd: bool = False, depth: int = 4) -> dict:
-    _check_padding(padding)
-    return dict(padding=padding, depth=depth, mismatch="crop" if allow_odd else "error")
-
-
-def crop_levels(
-    input_size=572, padding: str = "valid", allow_odd: bool = False, depth: int = 4, base_channels: int = 64
-) -> list[CropLevel]:
-    """The copy and crop at each level, top of the U first, from :func:`shape_table` and
-    :func:`center_crop_box` (raises :class:`InvalidInputSize` for a size the network cannot take)."""
-    table = shape_table(input_size, base_channels=base_channels, **_options(padding, allow_odd, depth))
-    out = []
-    for row in sorted(table.where(kind="crop"), key=lambda r: r.level):
-        box = center_crop_box(row.in_shape[1:], row.out_shape[1:])
-        out.append(
-            CropLevel(
-                row.level,
-                row.in_shape[0],
-                box.source,
-                box.target,
-                box.top,
-                box.left,
-                box.bottom,
-                box.right,
-                box.explain().text,
-            )
-        )
-    return out
-
-
 def _hw(t: tuple[int, int], c: int | None = None) -> str:
     s = f"{t[0]}×{t[1]}"
     return s if c is None else f"{s}×{c}"
@@ -172,39 +135,6 @@ def crop_levels_view(input_size=572, padding: str = "valid", allow_odd: bool = F
 # ----------------------------------------------------------------------------------
 # why the copied map is larger
 # ----------------------------------------------------------------------------------
-def crop_ledger(level: int, input_size=572, padding: str = "valid") -> list[tuple[str, int, int]]:
-    """What happens to the size between the copy at ``level`` and the crop at the same level.
-
-    Returns ``(operation, size in, size out)`` for every layer from that level's pool down the U
-    and back up to its up-conv, read off :func:`shape_table`. With valid padding each 3x3 conv
-    on that detour loses 2 pixels, and the up-convs double every loss on the way back, so the
-    expanding path's map arrives smaller than the copied one.
-    """
-    table = shape_table(input_size, **_options(padding))
-    _check_level(level, table.options.depth)
-    start = next(r.index for r in table.where(kind="pool", level=level))
-    end = next(r.index for r in table.where(kind="up", level=level))
-    return [
-        (
-            f"{r.operation} ({r.path}{'' if r.path == 'bottom' else ', level ' + str(r.level)})",
-            r.in_shape[1],
-            r.out_shape[1],
-        )
-        for r in table.rows[start - 1 : end]
-        if r.kind in ("conv", "pool", "up")
-    ]
-
-
-def _check_level(level, depth: int = 4) -> int:
-    return whole(
-        level,
-        "level",
-        minimum=1,
-        maximum=depth,
-        hint=f"1 is the top of the U, where the 568 map is copied; {depth} the deepest copy, 64x64x512 in the paper.",
-    )
-
-
 def crop_ledger_view(level: int = 4, input_size=572, padding: str = "valid") -> View:
     """The size ledger from the copy to the crop at ``level``, with the loss counted."""
     steps = crop_ledger(level, input_size, padding)
@@ -232,36 +162,16 @@ def crop_ledger_view(level: int = 4, input_size=572, padding: str = "valid") -> 
 # ----------------------------------------------------------------------------------
 # concatenation doubles the channels (with the real CropAndConcat)
 # ----------------------------------------------------------------------------------
-@torch.no_grad()
-def concat_shapes(skip_size: int = 64, up_size: int = 56, channels: int = 512) -> dict:
-    """Run the model's real ``CropAndConcat`` on a copied map and an up-conv map.
-
-    Returns the three shapes as the notes write them (H, W, C): the copied map, the up-conv's
-    map and the concatenation, e.g. 64x64x512 + 56x56x512 -> 56x56x1024.
-    """
-    box = center_crop_box(skip_size, up_size)  # explains a skip smaller than the up map
-    skip = torch.zeros(1, channels, skip_size, skip_size)
-    x = torch.zeros(1, channels, up_size, up_size)
-    out = CropAndConcat()(x, skip)
-    notes = lambda t: (t.shape[2], t.shape[3], t.shape[1])  # noqa: E731 - (H, W, C)
-    return {"copied": notes(skip), "up": notes(x), "concat": notes(out), "box": box}
-
-
 # ----------------------------------------------------------------------------------
 # a crop on a small grid: even and odd differences
 # ----------------------------------------------------------------------------------
 def crop_grid_view(source: int = 8, target: int = 6) -> View:
     """Draw a ``source`` x ``source`` grid and the centre crop to ``target``: kept cells, cut cells,
     and the two centres (they differ by half a pixel when ``source - target`` is odd)."""
-    source = whole(source, "source", minimum=1, unit="pixels")
-    target = whole(target, "target", minimum=1, unit="pixels")
-    if source > GRID_MAX:
-        raise ValueError(
-            f"this picture draws one square per pixel, so it stops at {GRID_MAX} (got {source}); "
-            "the numbers are the same for any size: use crop_levels_view for large maps."
-        )
+    source, target = crop_size(source, "source"), crop_size(target, "target")
     box = center_crop_box(source, target)
-    fig = crop_grid_figure(source, target, box)
+    drawn = source <= GRID_MAX
+    fig = crop_grid_figure(source, target, box) if drawn else None
     c_src, c_crop = source / 2, box.top + target / 2
     shift = c_crop - c_src
     note = (
@@ -272,6 +182,11 @@ def crop_grid_view(source: int = 8, target: int = 6) -> View:
         "the map's centre. The copied map no longer lines up with the expanding path's map."
     )
     text = f"<p><code>{html.escape(box.explain().text)}</code>: {html.escape(note)}</p>"
+    if not drawn:
+        text += (
+            f"<p class='ul-note'>Not drawn: this picture draws one square per pixel, up to {GRID_MAX} "
+            f"({source:,} typed). The numbers above hold for any size.</p>"
+        )
     return View(
         html=text,
         figure=fig,
@@ -282,39 +197,9 @@ def crop_grid_view(source: int = 8, target: int = 6) -> View:
             "bottom": box.bottom,
             "centered": str(box.centered),
             "shift": float(shift),
+            "drawn": drawn,
         },
     )
-
-
-def odd_input_message(input_size: int = 573, padding: str = "valid") -> str:
-    """The message the network gives for a size with an odd map before a pool ('' if it is valid)."""
-    try:
-        output_size(input_size, **_options(padding))
-    except InvalidInputSize as e:
-        return str(e)
-    return ""
-
-
-def input_position(level: int, input_size=572, padding: str = "valid", allow_odd: bool = False) -> tuple[float, int]:
-    """Where the copied map at ``level`` sits on the input image: pixel ``p`` of the copied map is
-    centred on input coordinate ``start + p * jump`` (returns ``(start, jump)``).
-
-    Read off the contracting-path rows of :func:`shape_table`: a 3x3 conv with padding ``p``
-    moves the start by ``(1 - p)`` steps, a 2x2 pool by half a step and doubles the step.
-    """
-    table = shape_table(input_size, **_options(padding, allow_odd))
-    _check_level(level, table.options.depth)
-    pad = 1 if padding == "same" else 0
-    start, jump = 0.0, 1
-    for r in table.rows:
-        if r.path != "contracting" or r.level > level or (r.level == level and r.kind == "pool"):
-            continue
-        if r.kind == "conv":
-            start += (1 - pad) * jump
-        elif r.kind == "pool":
-            start += 0.5 * jump
-            jump *= 2
-    return start, jump
 
 
 # ----------------------------------------------------------------------------------
@@ -325,8 +210,17 @@ _WIDGET_BASE = 4  # channels of the widget's small UNet: sizes do not depend on 
 
 @lru_cache(maxsize=4)
 def _small_unet(padding: str, allow_odd: bool) -> UNet:
+    """The widget's network, with the paper's kind of initialisation (Gaussian, std sqrt(2/N), He et al.):
+    with PyTorch's default the untrained maps below the first level are almost blank after the ReLUs."""
+    from torch import nn
+
     with seeded(0):
         model = UNet(base_channels=_WIDGET_BASE, depth=4, padding=padding, mismatch="crop" if allow_odd else "error")
+        for m in model.modules():
+            if isinstance(m, (nn.Conv2d, nn.ConvTranspose2d)):
+                nn.init.kaiming_normal_(m.weight, nonlinearity="relu")
+                if m.bias is not None:  # same padding's convs have none (batch norm follows)
+                    nn.init.zeros_(m.bias)
     return model.eval()
 
 
@@ -343,8 +237,10 @@ def _maps(input_size: int, padding: str, allow_odd: bool) -> dict:
     for level in range(1, depth + 1):
         i = depth - level
         names += [f"down_convs.{level - 1}", f"concats.{i}.crop", f"up_samples.{i}"]
-    image = sample_image(input_size)
-    maps = feature_maps(model, image, modules=names)
+    # one picture of cells, made once at the widget's largest size; a smaller input is its centre
+    image = np.ascontiguousarray(center_crop(sample_image(MAX_WIDGET_SIZE), input_size))
+    with cpu_threads(1):  # a small network: a second thread only spin-waits on a busy machine
+        maps = feature_maps(model, image, modules=names)
     out: dict = {"image": image}
     for level in range(1, depth + 1):
         copied, cropped, up = (maps[n][0] for n in names[3 * (level - 1) : 3 * level])
@@ -369,14 +265,14 @@ def crop_view(input_size=572, level: int = 1, padding: str = "valid", allow_odd:
     An input size the network cannot take raises :class:`InvalidInputSize` (the layer, why, and the
     nearest valid sizes). Above ``MAX_WIDGET_SIZE`` the numbers still answer; the pictures are not drawn.
     """
-    padding = _check_padding(padding)
-    level = _check_level(level)
-    allow_odd = flag(allow_odd, "allow_odd")
-    levels = crop_levels(input_size, padding, allow_odd)  # parses the size; InvalidInputSize if it cannot work
-    size = whole(input_size, "input size")
+    padding = check_padding(padding)
+    level = check_level(level)
+    allow_odd = flag(not_giant(allow_odd, "allow_odd"), "allow_odd")
+    size = crop_size(input_size)  # one whole number: the widget's map is square
+    levels = crop_levels(size, padding, allow_odd)  # InvalidInputSize (with the nearest sizes) if it cannot work
     lvl = next(c for c in levels if c.level == level)
     box = center_crop_box(lvl.source, lvl.target)
-    out_h, out_w = output_size(size, **_options(padding, allow_odd))
+    out_h, out_w = output_size(size, **crop_options(padding, allow_odd))
     sh, sw = lvl.source
     c = lvl.channels
     formula = html.escape(box.explain().text)
@@ -417,7 +313,8 @@ def crop_view(input_size=572, level: int = 1, padding: str = "valid", allow_odd:
     if size > MAX_WIDGET_SIZE:
         note = (
             f"<p class='ul-note'>Not drawn: the pictures come from a real forward pass, which this widget runs "
-            f"up to {MAX_WIDGET_SIZE} pixels ({size} typed). The numbers above hold for any size.</p>"
+            f"up to {MAX_WIDGET_SIZE} pixels (about half a second there; {size:,} typed). The numbers above hold for "
+            "any size: they come from the shape table, which the tests check against real forward passes.</p>"
         )
         return View(html=text + note, data={**data, "crop_matches_box": ""})
     maps = _maps(size, padding, allow_odd)
@@ -457,9 +354,11 @@ def _crop_at(level: int, input_size=572, padding="valid", allow_odd=False) -> Cr
 
 def _hint_offset(answer) -> str:
     c = _crop_at(3)
-    if str(answer).strip() == str(c.source[0] - c.target[0]):
+    if same_answer(answer, c.source[0] - c.target[0]):
         return "that is the total cut; half of it goes to the top, half to the bottom."
-    return f"offset = (copied - target) // 2 with copied {c.source[0]} and target {c.target[0]}."
+    if same_answer(answer, c.target[0]):
+        return "that is the size that is kept; the question asks how many rows are cut off above it."
+    return ""
 
 
 EX_OFFSET = Exercise(
@@ -468,55 +367,129 @@ EX_OFFSET = Exercise(
     "How many rows does the centre crop cut from the top?",
     expected=lambda: _crop_at(3).top,
     hint=_hint_offset,
+    hints=[
+        "The crop keeps the middle: it cuts the same number of rows at the top and at the bottom.",
+        "offset = (H_copied − H_target) // 2.",
+        "The notes' own crop, 64 → 56: (64 − 56) // 2 = 4 rows on top and 4 at the bottom.",
+    ],
     explanation="(136 − 104) // 2 = 16: rows 16..119 are kept, 16 cut on top and 16 at the bottom.",
 )
 
-EX_CONCAT = Exercise(
+EX_CENTER_CROP = CodeExercise(
     "4.2",
+    "Write center_crop(skip, target_hw): the centre target_hw = (h, w) window of a (C, H, W) map skip (a torch "
+    "tensor), as the network's copy and crop cuts it (an odd extra row or column is cut at the bottom or right).",
+    check_center_crop,
+    hints=[
+        "Cut the same from both sides; the channels (the first axis) are all kept.",
+        "top = (H − h) // 2, left = (W − w) // 2; then skip[:, top : top + h, left : left + w].",
+        "65 → 56: 9 rows go, top = 9 // 2 = 4, so the bottom loses 5; 64 → 56: 4 and 4.",
+    ],
+    explanation="The network's CenterCrop is exactly this slice: no numbers change, the border is left out.",
+)
+
+
+def _hint_concat(answer) -> str:
+    up = concat_shapes(64, 56, 512)["up"]
+    if same_answer(answer, (up[0], up[1], up[2] * 4)) or same_answer(answer, (2 * up[0], up[1], up[2])):
+        return "concatenation puts the two maps side by side along one axis only: the channels."
+    if same_answer(answer, (64, 64, 1024)):
+        return "the copied map is cropped first: both maps are 56×56 when they are stacked."
+    if same_answer(answer, (1024, 56, 56)):
+        return "right numbers, in PyTorch's C×H×W order; the question (and the notes) write H×W×C."
+    return ""
+
+
+EX_CONCAT = Exercise(
+    "4.3",
     "The cropped 56×56×512 map is concatenated (拼接) with the up-conv's 56×56×512 map. What is the shape, "
     "written as the notes write it, H×W×C (e.g. '10x10x3')?",
     expected=lambda: concat_shapes(64, 56, 512)["concat"],
-    hint=lambda a: (
-        "concatenation stacks the channels; the height and width stay 56."
-        if "56" in str(a)
-        else "the crop already made both maps 56×56; only the channels add up."
-    ),
-    explanation="56×56×(512 + 512) = 56×56×1024: concatenation adds channels and keeps the size.",
+    hint=_hint_concat,
+    hints=[
+        "Concatenation stacks the two maps along one axis; the crop made the other two agree.",
+        "H and W stay; the channels add: C_copied + C_up.",
+        "Level 3 of the network: 104×104×256 + 104×104×256 → 104×104×512.",
+    ],
+    explanation="56×56×(512 + 512) = 56×56×1024: concatenation adds channels and keeps the size (the notes' "
+    "17) & 18) → 56×56×1024).",
+)
+
+EX_CROP_AND_CONCAT = CodeExercise(
+    "4.4",
+    "Write crop_and_concat(skip, up): copy and crop on (N, C, H, W) torch tensors: crop the copied map skip to up's "
+    "height and width (use your center_crop), then concatenate the channels, the copied map first.",
+    check_crop_and_concat,
+    hints=[
+        "Crop first, then stack: the heights and widths must agree before torch.cat.",
+        "torch.cat([center_crop(skip, up.shape[-2:]), up], dim=1): dim 0 is the batch, dim 1 the channels.",
+        "(1, 512, 64, 64) and (1, 512, 56, 56) give (1, 1024, 56, 56).",
+    ],
+    explanation="That is unet_lesson.CropAndConcat: the copied (contracting-path) map first, then the up-conv's, "
+    "as the paper's Fig. 1 draws the white (copied) box before the blue one.",
 )
 
 EX_ODD = Exercise(
-    "4.3",
+    "4.5",
     "A 65×65 map is centre-cropped to 56×56 (center_crop_box(65, 56)). How many rows are cut at the bottom?",
     expected=lambda: center_crop_box(65, 56).bottom,
     hint=lambda a: (
         "that is the top: offset = (65 − 56) // 2 = 4; the bottom gets what is left."
-        if str(a).strip() == str(center_crop_box(65, 56).top)
-        else "65 − 56 = 9 rows go; the top gets 9 // 2 of them."
+        if same_answer(a, center_crop_box(65, 56).top)
+        else ""
     ),
-    explanation="Top 4, bottom 5: 9 rows cannot be split evenly, so the crop is half a pixel off centre. "
-    "This is why the paper wants an even size before every 2x2 max pool.",
+    hints=[
+        "65 − 56 = 9 rows must go, and 9 cannot be split evenly.",
+        "top = (65 − 56) // 2, rounded down; the bottom loses the rest: 65 − 56 − top.",
+        "A 9×9 map cropped to 6×6: top 3 // 2 = 1, bottom 2.",
+    ],
+    explanation="Top 4, bottom 5: 9 rows cannot be split evenly, so the crop is half a pixel off centre. The paper "
+    "asks for an even size before every 2x2 max pool 'to allow a seamless tiling of the output segmentation map' "
+    "(Sect. 2); an off-centre crop is one thing that would break.",
 )
 
-EX_NEXT_VALID = Exercise(
-    "4.4",
-    "572 works, 573 does not. What is the smallest valid input size larger than 572 for the paper's network?",
-    expected=lambda: nearest_valid_sizes(572)[1],
-    hint="the map before each of the 4 pools must be even, so valid sizes are 2^4 = 16 apart.",
-    explanation="588 = 572 + 16, with output 404. The valid sizes are 188 + 16k.",
+
+EX_FIRST_ODD = Exercise(
+    "4.6",
+    "574 is not a valid input size of the paper's network. Follow it down the contracting path (two valid 3x3 "
+    "convs, then a 2x2 max pool, at every level): what is the size of the first odd map that meets a pool?",
+    expected=lambda: first_odd_pool(574),
+    hint=lambda a: (
+        "570 is even: the first pool halves it cleanly to 285. Go on to the next level."
+        if same_answer(a, 570)
+        else (
+            "that is the map after the pool; the question asks for the map entering a pool."
+            if same_answer(a, 285)
+            else ""
+        )
+    ),
+    hints=[
+        "At each level: two 3x3 convs take 2 pixels each, then the pool halves the size.",
+        "H → H − 4 → pool: H/2. Stop at the first H − 4 that is odd.",
+        "573: 573 → 571 → 569, and 569 is odd at the very first pool.",
+    ],
+    explanation="574 → 572 → 570 → pool 285 → 283 → 281: the second pool meets 281, odd, and floors it to 140. "
+    "The package's message below names that layer.",
 )
 
 EX_SAME = Exercise(
-    "4.5",
+    "4.7",
     "With same padding and a 576×576 input, how many pixels does the level-1 crop cut from the top?",
     expected=lambda: _crop_at(1, 576, "same").top,
-    hint="with padding 1 no 3x3 conv loses a pixel; compare the copied map with the up-conv's map.",
+    hint=lambda a: "with padding 1 no 3x3 conv loses a pixel." if same_answer(a, 88) else "",
+    hints=[
+        "With padding 1 a 3x3 conv keeps the size: 576 → 576 → 576.",
+        "offset = (copied − up-conv map) // 2; which sizes do the two maps have now?",
+        "At level 4: copied 72, and the expanding path's map 36 → up-conv 72: the same.",
+    ],
     explanation="0: both maps are 576×576, so the crop disappears and the concatenation is direct (notes: "
     "不需要中心裁剪了, 直接 concat 拼接).",
 )
 
 EX_SLIP = Exercise(
-    "4.6",
-    'Spot the slip: the notes call this step "copy and cope". What does the crop cut, and why?',
+    "4.8",
+    'Spot the slip: the notes\' typed summary calls this step "copy and cope". It is copy and crop: what does the '
+    "crop cut, and why?",
     expected="b",
     choices={
         "a": "the expanding path's map, because the up-conv made it too large",
@@ -524,7 +497,21 @@ EX_SLIP = Exercise(
         "c": "both maps, by the same amount, to keep them centred",
     },
     hint="compare 64 (copied at level 4) with 56 (from the up-conv): which one is larger?",
+    hints=[
+        "Look at the two maps at level 4: 64×64 (copied) and 56×56 (from the up-conv).",
+        "Only the larger map can be cropped to the smaller one's size.",
+        "Level 1: copied 568, up-conv 392: the copy is cut by 88 on each side.",
+    ],
     explanation="Copy and crop: the copied (contracting-path) map is larger, so it is the one cropped.",
 )
 
-EXERCISES = [EX_OFFSET, EX_CONCAT, EX_ODD, EX_NEXT_VALID, EX_SAME, EX_SLIP]
+EXERCISES = [
+    EX_OFFSET,
+    EX_CENTER_CROP,
+    EX_CONCAT,
+    EX_CROP_AND_CONCAT,
+    EX_ODD,
+    EX_FIRST_ODD,
+    EX_SAME,
+    EX_SLIP,
+]

@@ -1,4 +1,4 @@
-"""Lesson 09, overlap-tile: the widget's view function, the lesson's models and its exercises.
+"""Lesson 09, overlap-tile: the widget's view function, the lesson's models, its tables and its exercises.
 
 The arithmetic and the predictions live in :mod:`unet_lesson.seg.tiling`; this module only
 arranges them for the lesson.
@@ -8,13 +8,19 @@ from __future__ import annotations
 
 import html
 
-from ..core.search import valid_input_sizes
+import numpy as np
+
+from ..core.options import UNetOptions
+from ..core.search import size_rule, valid_input_sizes
 from ..core.shapes import InvalidInputSize, nearest_valid_sizes, output_size
+from ..seg.predict import foreground
 from ..seg.tiling import TooManyTiles, margin_of, plan_tiles
+from ..seg.train import VALID_OPTIONS
+from ..ui.checkers import check_margin
 from ..ui.course import Lesson
-from ..ui.exercises import Exercise
+from ..ui.exercises import CodeExercise, Exercise
 from ..ui.figures.tiling import plot_plan
-from ..ui.tables import key_value_table
+from ..ui.tables import html_table, key_value_table
 from ..ui.widgets import View, Widget
 
 __all__ = [
@@ -25,30 +31,41 @@ __all__ = [
     "controls",
     "tile_message",
     "lesson_models",
+    "departures_html",
+    "shift_html",
+    "stitch_html",
+    "seams_html",
     "EX_MARGIN",
-    "EX_TILES",
+    "EX_MARGIN_CODE",
     "EX_NEAREST",
+    "EX_SHIFT",
+    "EX_TILES",
     "EX_WHY",
     "PAPER_TILE",
     "ISBI_IMAGE",
+    "MAX_DRAWN_TILES",
+    "MAX_DRAWN_ZOOM",
 ]
 
 LESSON = Lesson(
     9,
     "09_overlap_tile",
     "Overlap-tile",
-    minutes=30,
+    minutes=35,
     topics=(12,),
-    summary="plan valid tiles, mirror the border, stitch the valid network's tiles exactly; see the "
-    "seams of naive same-padding tiles",
+    summary="derive the margin, plan valid tiles, find the step that keeps tiling exact, stitch the valid "
+    "network's tiles to the whole-image pass; see the seams of naive same-padding tiles",
 )
 
-#: the paper's input tile (Fig. 1 and 2) and the size of the ISBI 2012 EM slices it segmented
+#: Fig. 1's example input tile (572 -> 388; the paper never says which tile size it used), and the size of
+#: the ISBI 2012 EM slices (Sect. 4: "30 images (512x512 pixels)")
 PAPER_TILE = 572
 ISBI_IMAGE = (512, 512)
 
-#: how many tiles the widget still draws
+#: how many tiles the widget still draws (a plan of more is refused with its numbers)
 MAX_DRAWN_TILES = 400
+#: the widget draws the plan while the mirror-padded canvas is at most this many times the image's side
+MAX_DRAWN_ZOOM = 50
 
 
 def tile_message(tile=PAPER_TILE, **unet_options) -> str:
@@ -64,54 +81,64 @@ def tile_message(tile=PAPER_TILE, **unet_options) -> str:
     )
 
 
+# ----------------------------------------------------------------------------------
+# the widget
+# ----------------------------------------------------------------------------------
 def plan_view(
     tile: int = PAPER_TILE, height: int = ISBI_IMAGE[0], width: int = ISBI_IMAGE[1], depth: int = 4, align: bool = True
 ) -> View:
-    """The widget: tile size and image size -> the plan picture, margin, number of tiles.
+    """The widget: tile size and image size -> the plan picture, margin, step, number of tiles.
 
-    An invalid tile raises :class:`~unet_lesson.InvalidInputSize` naming the nearest valid tile sizes, with
-    their outputs and margins; a plan with more tiles than the widget draws says how many it would need.
+    Every value is parsed by :mod:`unet_lesson.core.parse` (through :func:`plan_tiles`): a bad one raises
+    a ``ValueError`` saying why. An invalid tile raises :class:`~unet_lesson.InvalidInputSize` naming the
+    nearest valid tile sizes, with their margins; a plan of more than :data:`MAX_DRAWN_TILES` tiles is
+    refused with its numbers (planning and drawing stay well under a second).
     """
-    opts = dict(depth=depth)
     try:
-        plan = plan_tiles((height, width), tile, align=align, max_tiles=MAX_DRAWN_TILES, **opts)
+        plan = plan_tiles((height, width), tile, align=align, max_tiles=MAX_DRAWN_TILES, depth=depth)
     except InvalidInputSize as e:
         near = [v for v in (e.below, e.above) if v is not None]
         if not near:
             raise
-        margins = "; ".join(f"{v} gives margin {margin_of(v, **opts)[0]}" for v in near)
+        margins = "; ".join(f"{v} gives margin {margin_of(v, depth=depth)[0]}" for v in near)
         raise e.with_note(f"Their margins: {margins}.") from None
     except TooManyTiles as e:
         raise ValueError(
-            f"This plan would need {e.grid[0]} x {e.grid[1]} = {e.n_tiles:,} tiles: too many for this "
-            f"widget to draw (at most {MAX_DRAWN_TILES}). Choose a larger tile or a smaller image."
+            f"This plan would need {e.in_words} tiles: too many for this widget to draw (at most "
+            f"{MAX_DRAWN_TILES}). Choose a larger tile or a smaller image."
         ) from None
+    depth, align = plan.options.depth, plan.align
     (th, tw), (oh, ow), (m, _), (s, _) = plan.tile, plan.output, plan.margin, plan.stride
     rows, cols = plan.grid
+    H, W = plan.image_shape
     used = plan.n_tiles * th * tw
+    if align and s != oh:
+        step_words = f"{s} px  (the largest multiple of {plan.grid_step} = 2^{depth} that fits in {oh})"
+    elif align:
+        step_words = f"{s} px  (the output tile, already a multiple of {plan.grid_step} = 2^{depth})"
+    else:
+        step_words = f"{s} px  (the whole output tile; not aligned to the 2^{depth} = {plan.grid_step} px grid)"
     lines = [
         ("tile (input)", f"{th}x{tw}"),
         ("output tile", f"{oh}x{ow}  (output_size({th}) with depth {depth})"),
         ("margin", f"({th} - {oh})/2 = {m} px per side, mirrored at the image border"),
-        (
-            "step between tiles",
-            f"{s} px"
-            + (
-                f"  (the largest multiple of {plan.grid_step} = 2^{depth} that fits in {oh})"
-                if align and s != oh
-                else ""
-            ),
-        ),
+        ("step between tiles", step_words),
         ("tiles", f"{rows} rows x {cols} columns = {plan.n_tiles}"),
         ("mirror padding", "top {}, bottom {}, left {}, right {}".format(*plan.padding)),
-        ("pixels fed to the network", f"{used:,} for an image of {height * width:,} ({used / (height * width):.1f}x)"),
+        ("pixels fed to the network", f"{used:,} for an image of {H * W:,} ({used / (H * W):.3g}x)"),
     ]
-    body = f"<p class='ul-tile-message'>{html.escape(tile_message(tile, **opts))}</p>" + key_value_table(
-        lines, css="ul-tile-plan"
-    )
+    message = tile_message(th if th == tw else (th, tw), depth=depth)
+    body = f"<p class='ul-tile-message'>{html.escape(message)}</p>" + key_value_table(lines, css="ul-tile-plan")
+    zoom = max(plan.padded_shape[0] / H, plan.padded_shape[1] / W)
+    if zoom > MAX_DRAWN_ZOOM:
+        body += (
+            f"<p class='ul-tile-note'>Not drawn: the padded canvas is {zoom:.3g} times the image's side, so the "
+            f"image would be a dot (the widget draws up to {MAX_DRAWN_ZOOM} times). The numbers above are the plan."
+            "</p>"
+        )
     return View(
         html=body,
-        figure=plot_plan(plan),
+        figure=plot_plan(plan) if zoom <= MAX_DRAWN_ZOOM else None,
         data=dict(
             tile=th,
             output=oh,
@@ -145,6 +172,9 @@ def controls():
 WIDGETS = {"tile": Widget(plan_view, controls, css="ul-tile", title="Overlap-tile plan")}
 
 
+# ----------------------------------------------------------------------------------
+# the lesson's networks, and what they change from the paper's
+# ----------------------------------------------------------------------------------
 def lesson_models(seed: int = 0, base_channels: int = 4, device=None):
     """The lesson's two networks and a note saying where their weights come from.
 
@@ -166,82 +196,166 @@ def lesson_models(seed: int = 0, base_channels: int = 4, device=None):
     return models[0], models[1], "; ".join(notes) + f" (on {models[0].head.weight.device.type})"
 
 
+_WHY = {
+    "padding": "the notes' modern variant (lesson 07): output size = input size, no margin",
+    "depth": "a smaller U for small pictures; its sizes follow the same rules",
+    "base_channels": "small enough to run in a second and train in minutes on a laptop CPU (lesson 08); "
+    "the sizes, the margin and the tiling do not depend on the channels",
+    "batch_norm": "it makes lesson 08's short training stable. In eval mode (here) it is a fixed scale and shift "
+    "per channel, so it changes neither the sizes nor the tiling",
+}
+
+
+def departures_html(*models) -> str:
+    """A table: each knob in which a lesson network differs from the paper's (``UNet()``), and why."""
+    paper = UNetOptions()
+    rows = []
+    for model in models:
+        o = model.options
+        name = f"{o.padding}-padding network"
+        for knob in ("padding", "depth", "base_channels", "batch_norm"):
+            if getattr(o, knob) != getattr(paper, knob):
+                was, now = getattr(paper, knob), getattr(o, knob)
+                if knob == "batch_norm":
+                    was, now = ("after every 3x3 conv" if v else "none" for v in (was, now))
+                rows.append((name, knob, was, now, _WHY[knob]))
+    if not rows:
+        return "<p>Both networks have the paper's layout.</p>"
+    return html_table(("network", "knob", "the paper", "here", "why"), rows, css="ul-tile-departures", mono=(1, 2, 3))
+
+
+# ----------------------------------------------------------------------------------
+# the experiments' tables
+# ----------------------------------------------------------------------------------
+def shift_html(rows, grid: int) -> str:
+    """The table of :func:`unet_lesson.seg.tiling.shift_differences`: shift, remainder, largest change."""
+    out = [
+        (
+            r["shift"],
+            r["remainder"],
+            f"{r['max']:.2g}",
+            "moves along exactly" if r["max"] < 1e-5 else "changes",
+        )
+        for r in rows
+    ]
+    return html_table(
+        ("shift s (px)", f"s mod {grid}", "largest change in foreground probability", "output"),
+        out,
+        css="ul-tile-shifts",
+        mono=(0, 1, 2),
+    )
+
+
+def stitch_html(whole, tiled: dict) -> str:
+    """Largest |tiled - whole| of each stitched prediction in ``tiled`` ({label: scores}), in scores and in
+    foreground probability."""
+    fw = foreground(whole)
+    rows = [
+        (label, f"{np.abs(t - whole).max():.2g}", f"{np.abs(foreground(t) - fw).max():.3g}")
+        for label, t in tiled.items()
+    ]
+    return html_table(
+        ("stitched with", "largest |tiled - whole| in scores", "... in foreground probability"),
+        rows,
+        css="ul-tile-stitch",
+        mono=(1, 2),
+    )
+
+
+def seams_html(naive_rows, tiled_rows) -> str:
+    """The two :func:`unet_lesson.seg.seams.seam_profile` results side by side, by distance to a tile border."""
+    tiled = {r["band"]: r["max"] for r in tiled_rows}
+    rows = [(r["band"], f"{r['max']:.3f}", f"{tiled.get(r['band'], float('nan')):.3f}") for r in naive_rows]
+    return html_table(
+        ("distance to a tile border", "naive tiles (same net)", "overlap-tile (valid net)"),
+        rows,
+        css="ul-tile-seams",
+        mono=(1, 2),
+    )
+
+
 # ----------------------------------------------------------------------------------
 # exercises
 # ----------------------------------------------------------------------------------
 _OUT = output_size(PAPER_TILE)[0]
 _M = margin_of(PAPER_TILE)[0]
-_EX2_IMAGE = (1000, 700)
-_EX2_PLAN = plan_tiles(_EX2_IMAGE, PAPER_TILE)
-_EX3_TILE = 600
-_EX3_ABOVE = nearest_valid_sizes(_EX3_TILE)[1]
+_D3 = valid_input_sizes(130, depth=3)[-1]  # a tile of a small network, for the worked case
+_D3_OUT = output_size(_D3, depth=3)[0]
 
 
 def _margin_hint(answer) -> str:
     try:
         a = int(answer)
-    except (TypeError, ValueError):
+    except (TypeError, ValueError, OverflowError):
         return "answer with a number of pixels."
     if a == PAPER_TILE - _OUT:
         return f"{a} is the margin on both sides together: {PAPER_TILE} - {_OUT} is split between the two sides."
-    return f"the output tile is {_OUT}; the margin is what the valid convolutions eat on ONE side: (input - output)/2."
+    if a == _OUT:
+        return f"{a} is the output tile; the margin is the input that is NOT in it, on one side."
+    return ""
 
 
 EX_MARGIN = Exercise(
     key="9.1",
     question=(
-        f"The paper's tile: input {PAPER_TILE}x{PAPER_TILE}, output {_OUT}x{_OUT}. How many pixels of "
-        "context (the margin) does overlap-tile mirror on each side of the image?"
+        f"Fig. 1's example tile: {PAPER_TILE}x{PAPER_TILE} in, {_OUT}x{_OUT} out. How many pixels of "
+        "context (the margin) does each output pixel need on each side, so that overlap-tile must mirror "
+        "the image by that much?"
     ),
     expected=lambda: margin_of(PAPER_TILE)[0],
+    hints=[
+        "the output block sits in the middle of its input tile; the rest of the tile is context, the same on "
+        "every side.",
+        "margin = (input - output) / 2, per side.",
+        f"a depth-3 U-Net takes {_D3} px to {_D3_OUT} px: ({_D3} - {_D3_OUT})/2 = {(_D3 - _D3_OUT) // 2} px per "
+        "side. Now the same for Fig. 1's tile.",
+    ],
     hint=_margin_hint,
     explanation=(
         f"margin = ({PAPER_TILE} - {_OUT})/2 = {_M}: every output pixel needs {_M} px of input on each "
-        f"side, so the image is mirrored by {_M} px and neighbouring input tiles overlap by "
-        f"{PAPER_TILE} - (step) >= 2 x {_M} = {2 * _M} px."
+        f"side, so the image is mirrored by {_M} px and neighbouring input tiles overlap by at least "
+        f"2 x {_M} = {2 * _M} px."
     ),
 )
 
-
-def _tiles_hint(answer) -> str:
-    p = _EX2_PLAN
-    return (
-        f"each tile contributes one output block, and the tiles step by {p.stride[0]} px (the output tile "
-        f"{p.output[0]} rounded down to a multiple of {p.grid_step}). How many steps cover {_EX2_IMAGE[0]} "
-        f"rows? And {_EX2_IMAGE[1]} columns? Multiply."
-    )
-
-
-EX_TILES = Exercise(
+EX_MARGIN_CODE = CodeExercise(
     key="9.2",
     question=(
-        f"An image of {_EX2_IMAGE[0]}x{_EX2_IMAGE[1]} pixels (height x width), input tiles of "
-        f"{PAPER_TILE}x{PAPER_TILE} (aligned steps). How many tiles does overlap-tile need?"
+        "Write margin(depth): the margin per side of the valid U-Net with `depth` max pools (two valid 3x3 "
+        "convs per level on the way down, two at the bottom, two per level on the way up). The checker "
+        "compares it with the real network, depths 1 to 8."
     ),
-    expected=lambda: plan_tiles(_EX2_IMAGE, PAPER_TILE).n_tiles,
-    hint=_tiles_hint,
+    checker=check_margin,
+    hints=[
+        "add up what every valid 3x3 conv trims from one side, counted in pixels of the INPUT.",
+        "a 3x3 conv trims 1 pixel per side of the map it sees; at level l that map is 2**l times smaller than "
+        "the input, so it trims 2**l input pixels. Levels 0 .. depth-1 have two convs down and two up; the "
+        "bottom (level depth) has two.",
+        f"depth 1: down 2 x 1, bottom 2 x 2, up 2 x 1: 2 + 4 + 2 = 8 (the package agrees: "
+        f"margin_of({size_rule(depth=1).first}, depth=1) = {margin_of(size_rule(depth=1).first, depth=1)}).",
+    ],
     explanation=(
-        f"ceil({_EX2_IMAGE[0]}/{_EX2_PLAN.stride[0]}) = {_EX2_PLAN.grid[0]} rows and "
-        f"ceil({_EX2_IMAGE[1]}/{_EX2_PLAN.stride[1]}) = {_EX2_PLAN.grid[1]} columns: "
-        f"{_EX2_PLAN.n_tiles} tiles. The last row and column reach past the image; that part is mirrored "
-        "input and its output is thrown away."
+        "the margin is 2 x (1 + 2 + ... + 2**(depth-1)) on the way down, the same on the way up, and 2 x 2**depth "
+        "at the bottom: 6 x 2**depth - 4. It does not depend on the tile: every valid tile loses the same border."
     ),
 )
+
+_EX3_TILE = 600
+_EX3_ABOVE = nearest_valid_sizes(_EX3_TILE)[1]
+_RULE = size_rule()
+_WORKED_NEAR = 500
 
 
 def _nearest_hint(answer) -> str:
     try:
         a = int(answer)
-    except (TypeError, ValueError):
+    except (TypeError, ValueError, OverflowError):
         return "answer with a tile size in pixels."
-    if a in valid_input_sizes(_EX3_TILE + 100):
+    if a == nearest_valid_sizes(_EX3_TILE)[0]:
+        return f"{a} is the nearest valid size below {_EX3_TILE}; the question asks for the one above."
+    if a > _EX3_TILE and (a - _RULE.first) % _RULE.step == 0:
         return f"{a} is valid, but not the nearest one above {_EX3_TILE}."
-    first = valid_input_sizes(400)[:2]
-    return (
-        f"a valid tile gives an even size at every 2x2 max pool; for the paper's network the valid sizes are "
-        f"{first[0]} + {first[1] - first[0]}k. Try valid_input_sizes({_EX3_TILE + 20}) or "
-        f"plan_tiles((512, 512), {_EX3_TILE})."
-    )
+    return ""
 
 
 EX_NEAREST = Exercise(
@@ -251,26 +365,142 @@ EX_NEAREST = Exercise(
         f"tile size above {_EX3_TILE}?"
     ),
     expected=lambda: nearest_valid_sizes(_EX3_TILE)[1],
+    hints=[
+        "a tile goes through the network on its own, so it must be a valid input: every 2x2 max pool must get "
+        "an even size (lessons 02 and 04).",
+        f"for the paper's network the valid sizes are {_RULE.first} + {_RULE.step}k (k = 0, 1, 2, ...): one "
+        "step of the pooling grid apart.",
+        f"for {_WORKED_NEAR}: the valid sizes around it are {' and '.join(map(str, nearest_valid_sizes(_WORKED_NEAR)))}"
+        f", so the nearest above {_WORKED_NEAR} is {nearest_valid_sizes(_WORKED_NEAR)[1]}.",
+    ],
     hint=_nearest_hint,
     explanation=(
         f"{_EX3_ABOVE}: every 2x2 max pool then gets an even size, and the output is "
-        f"{output_size(_EX3_ABOVE)[0]}. plan_tiles(..., {_EX3_TILE}) says where {_EX3_TILE} breaks."
+        f"{output_size(_EX3_ABOVE)[0]}. tile_message({_EX3_TILE}) says where {_EX3_TILE} breaks."
     ),
 )
 
-EX_WHY = Exercise(
+_LESSON_DEPTH = UNetOptions(**VALID_OPTIONS).depth
+
+
+def _shift_hint(answer) -> str:
+    try:
+        a = int(answer)
+    except (TypeError, ValueError, OverflowError):
+        return "answer with a number of pixels."
+    if a < 1:
+        return "a shift of 0 moves nothing; the question asks for the smallest shift s > 0."
+    aligned = (a & -a).bit_length() - 1  # how many times 2 divides a: the pools it keeps aligned
+    if aligned < _LESSON_DEPTH:
+        return (
+            f"{a} keeps the first {aligned} pool(s) aligned, but pool {aligned + 1} works on a map "
+            f"{2**aligned} times smaller, where a shift of {a} px is {a / 2**aligned:g} of its pixels: not a whole "
+            "2x2 window."
+        )
+    return f"{a} works, but is there a smaller shift that keeps all {_LESSON_DEPTH} pools aligned?"
+
+
+EX_SHIFT = Exercise(
     key="9.4",
+    question=(
+        f"The lesson's valid network has {_LESSON_DEPTH} max pools. Shift its input tile down by s pixels. What "
+        "is the smallest s > 0 for which its output moves down by s pixels as well, value for value (to float "
+        "rounding)?"
+    ),
+    expected=lambda: UNetOptions(**VALID_OPTIONS).grid,
+    hints=[
+        "which layers care where the input starts? A 3x3 conv slides one pixel at a time; a 2x2 max pool with "
+        "stride 2 jumps two.",
+        "after one pool the shift must be even for the pooled map to move by whole pixels; after k pools it must "
+        "be a multiple of 2**k.",
+        "worked for a network with 2 pools: an input shift of 2 becomes a 1-px shift of the map entering the second "
+        "pool, half its window; a shift of 4 becomes 2 px there, a whole window. So 4 for two pools.",
+    ],
+    hint=_shift_hint,
+    explanation=(
+        f"2**{_LESSON_DEPTH} = {2**_LESSON_DEPTH}: only then does every max pool see the same pixels grouped into "
+        "the same 2x2 windows. Any other shift regroups them, and the output changes."
+    ),
+)
+
+_EX5_IMAGE = (1160, 700)
+_EX5_PLAN = plan_tiles(_EX5_IMAGE, PAPER_TILE)
+_EX5_UNALIGNED = plan_tiles(_EX5_IMAGE, PAPER_TILE, align=False)
+_ISBI_PLAN = plan_tiles(ISBI_IMAGE, PAPER_TILE)
+
+
+def _tiles_hint(answer) -> str:
+    try:
+        a = int(answer)
+    except (TypeError, ValueError, OverflowError):
+        return "answer with a number of tiles."
+    (H, W), s = _EX5_IMAGE, _EX5_PLAN.stride[0]
+    if a == _EX5_UNALIGNED.n_tiles:
+        return (
+            f"{a} is what a step of {_EX5_UNALIGNED.stride[0]} (the whole output tile) gives; aligned tiles step by "
+            f"{s}, and {H // s} x {s} = {H // s * s} rows do not reach {H}."
+        )
+    if a == (H // s) * (W // s):
+        return "the last, partial row and column of tiles are needed too: round the counts up."
+    return ""
+
+
+EX_TILES = Exercise(
+    key="9.6",
+    question=(
+        f"An image of {_EX5_IMAGE[0]}x{_EX5_IMAGE[1]} pixels (height x width), input tiles of {PAPER_TILE}x"
+        f"{PAPER_TILE} for the paper's network, aligned steps. How many tiles does overlap-tile need?"
+    ),
+    expected=lambda: plan_tiles(_EX5_IMAGE, PAPER_TILE).n_tiles,
+    hints=[
+        "each tile contributes one block of step x step output pixels; the last row and column of blocks may reach "
+        "past the image.",
+        f"tiles = ceil(H / step) x ceil(W / step), where step is the output tile rounded down to a multiple of "
+        f"2**4: {_OUT} -> {_EX5_PLAN.stride[0]}.",
+        f"for an ISBI slice of {ISBI_IMAGE[0]}x{ISBI_IMAGE[1]}: ceil({ISBI_IMAGE[0]}/{_ISBI_PLAN.stride[0]}) = "
+        f"{_ISBI_PLAN.grid[0]} rows and {_ISBI_PLAN.grid[1]} columns, {_ISBI_PLAN.n_tiles} tiles.",
+    ],
+    hint=_tiles_hint,
+    explanation=(
+        f"ceil({_EX5_IMAGE[0]}/{_EX5_PLAN.stride[0]}) = {_EX5_PLAN.grid[0]} rows and "
+        f"ceil({_EX5_IMAGE[1]}/{_EX5_PLAN.stride[1]}) = {_EX5_PLAN.grid[1]} columns: "
+        f"{_EX5_PLAN.n_tiles} tiles. The last row and column reach past the image; that part is mirrored "
+        "input and its output is thrown away."
+    ),
+)
+
+_WHY_CHOICES = {
+    "a": "mirroring makes every tile symmetric, so the borders match",
+    "b": "each output pixel of a valid tile saw its full context (the margin) from the image or its mirror, "
+    "exactly as in a whole-image pass; the same-padding net zero-pads every tile border, as if the "
+    "image ended there",
+    "c": "the valid network has fewer parameters, so it is smoother",
+}
+
+
+def _why_hint(answer) -> str:
+    a = str(answer).strip().casefold()
+    if a == "a":
+        return "mirroring only fills the image's own border; the seams of naive tiles are inside the image."
+    if a == "c":
+        return "the same network run on the whole image has no seams, so its parameters are not the reason."
+    return ""
+
+
+EX_WHY = Exercise(
+    key="9.5",
     question="Why do the overlap-tiles of the valid network stitch without seams, while naive tiles of the "
     "same-padding network show them?",
-    choices={
-        "a": "mirroring makes every tile symmetric, so the borders match",
-        "b": "each output pixel of a valid tile saw its full context (the margin) from the image or its mirror, "
-        "exactly as in a whole-image pass; the same-padding net zero-pads every tile border, as if the "
-        "image ended there",
-        "c": "the valid network has fewer parameters, so it is smoother",
-    },
+    choices=_WHY_CHOICES,
     expected="b",
-    hint="think about what the 3x3 convolutions next to a tile border see in each case.",
+    hints=[
+        "look at what a 3x3 conv right next to a tile border reads, in each network.",
+        "a valid conv never reads outside its input, so a valid tile has outputs only where all their context was "
+        "in the tile; a same conv at the border reads padding zeros.",
+        "a pixel 1 px inside a naive tile's border: its first conv read a zero where the whole image has the "
+        "neighbouring tile's pixel, and every later layer spreads that change.",
+    ],
+    hint=_why_hint,
     explanation=(
         "right: a valid conv never looks outside its input, so a tile's output only covers pixels whose "
         "whole context was in the tile. Same padding fills the missing context with zeros at every "
@@ -278,4 +508,4 @@ EX_WHY = Exercise(
     ),
 )
 
-EXERCISES = [EX_MARGIN, EX_TILES, EX_NEAREST, EX_WHY]
+EXERCISES = [EX_MARGIN, EX_MARGIN_CODE, EX_NEAREST, EX_SHIFT, EX_WHY, EX_TILES]

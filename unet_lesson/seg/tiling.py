@@ -1,11 +1,12 @@
 r"""Overlap-tile: segment an image of any size with the valid U-Net (the paper's Fig. 2).
 
-The paper's network takes a 572x572 tile and returns a 388x388 segmentation map: every
-output pixel needs the 92 pixels of context around it that the valid 3x3 convolutions eat
-away. The paper turns this into a strength (Introduction, Sect. 1): "This strategy allows the
-seamless segmentation of arbitrarily large images by an overlap-tile strategy ... To predict the
-pixels in the border region of the image, the missing context is extrapolated by
-mirroring the input image."
+Fig. 1's example tile is 572x572 in, 388x388 out: every output pixel needs the 92 pixels of
+context around it that the valid 3x3 convolutions eat away. The paper's Introduction (Sect. 1)
+makes this the point of valid convolutions: "... the segmentation map only contains the pixels,
+for which the full context is available in the input image. This strategy allows the seamless
+segmentation of arbitrarily large images by an overlap-tile strategy (see Figure 2). To predict
+the pixels in the border region of the image, the missing context is extrapolated by mirroring
+the input image." (Fig. 2's caption: "Missing input data is extrapolated by mirroring".)
 
 So, for an image larger than any tile:
 
@@ -13,25 +14,24 @@ So, for an image larger than any tile:
    (92 px for the paper's net; computed here from :func:`unet_lesson.output_size`, mirrored with
    :func:`unet_lesson.core.ops.mirror_pad`);
 2. cut the padded image into input tiles of a *valid* size ``T`` (e.g. 572) that overlap
-   by ``2m``, so that their output tiles (``O = T - 2m``, e.g. 388) abut;
+   by at least ``2m``, so that their output tiles (``O = T - 2m``, e.g. 388) abut;
 3. run the network on every tile and put the output tiles side by side.
 
-Each output pixel then saw exactly the context it would have seen in one giant forward pass:
-the stitched map equals the whole-image prediction, with no seams.
-
-One detail the figure hides. After ``depth`` 2x2 max pools the network looks at its input on
-a grid of ``2**depth`` pixels (16 for the paper's net). Shifting the input by a multiple of 16
-shifts the output by the same amount, bit for bit; shifting it by 388 (= 24*16 + 4) moves the
-pooling grid by 4 pixels, so the next tile's output is *almost* but not exactly what one big
-pass would give. ``plan_tiles(..., align=True)`` (the default) therefore steps the tiles by
-the largest multiple of ``2**depth`` that fits in the output tile (384 for 388) and keeps that
-part of each output tile; the few extra rows agree with the next tile anyway.
-``align=False`` steps by the full output tile (the paper never states a step; Fig. 2 shows
-output tiles that abut).
+The step between tiles. The paper states none: Fig. 2 shows one output area and its input area,
+and "output tiles that abut" reads as a step of the whole output tile (388). The course's own
+analysis (not the paper's): after ``depth`` 2x2 max pools the network sees its input on a grid of
+``2**depth`` pixels (16 for the paper's net). Shifting the input by a multiple of 16 shifts the
+output by the same amount, to float rounding; shifting it by 388 (= 24*16 + 4) moves every pooling
+window by 4 pixels, and the output can change clearly (:func:`shift_differences` measures it).
+``plan_tiles(..., align=True)`` (the default) therefore steps the tiles by the largest multiple of
+``2**depth`` that fits in the output tile (384 for 388) and keeps that part of each output tile:
+the stitched map then equals the whole-image prediction. ``align=False`` steps by the full
+output tile.
 
 For comparison, :func:`predict_naive_tiles` cuts an image into plain tiles and runs the
 same-padding network (the notes' modern variant) on each: at every tile border the zero
-padding invents a border that is not in the image, and the stitched map shows seams.
+padding invents a border that is not in the image, and the stitched map shows seams
+(:mod:`unet_lesson.seg.seams` measures them).
 
 >>> plan = plan_tiles((512, 512), tile=572)
 >>> plan.margin, plan.output, plan.grid
@@ -40,32 +40,29 @@ padding invents a border that is not in the image, and the stitched map shows se
 
 from __future__ import annotations
 
+import contextlib
 from dataclasses import dataclass, field
 from typing import Iterator
 
 import numpy as np
 
+from ..core.env import cpu_threads
 from ..core.ops import mirror_pad
 from ..core.options import UNetOptions, options_of
-from ..core.parse import size_pair, whole
+from ..core.parse import flag, size_pair, whole
+from ..core.search import input_size_for
 from ..core.shapes import InvalidInputSize, describe_nearest, is_valid_size, output_size
-from .predict import as_image
+from .predict import as_image, foreground
 
 __all__ = [
-    "Box",
-    "TooManyTiles",
-    "Tile",
-    "TilePlan",
-    "NaiveTilePlan",
-    "plan_tiles",
-    "plan_naive_tiles",
-    "margin_of",
-    "predict_tiled",
-    "predict_naive_tiles",
-    "seam_mask",
-    "seam_report",
-    "seam_profile",
+    *("Box", "Tile", "TilePlan", "NaiveTilePlan", "TooManyTiles", "MAX_TILES", "MAX_TILE_PIXELS"),
+    *("plan_tiles", "plan_naive_tiles", "margin_of", "predict_tiled", "predict_naive_tiles", "shift_differences"),
 ]
+
+#: the most tiles a plan holds unless asked for more (10,000 tiles are planned in well under a second)
+MAX_TILES = 10_000
+#: the largest tile the prediction functions run (2048x2048; Fig. 1's example tile is 572x572)
+MAX_TILE_PIXELS = 2048 * 2048
 
 
 class TooManyTiles(ValueError):
@@ -78,6 +75,11 @@ class TooManyTiles(ValueError):
     @property
     def n_tiles(self) -> int:
         return self.grid[0] * self.grid[1]
+
+    @property
+    def in_words(self) -> str:
+        """``"3 x 4 = 12"``, readable even for an absurd plan (``"1.0e+200 x 2 = 2.0e+200"``)."""
+        return _grid_words(*self.grid)
 
 
 # ----------------------------------------------------------------------------------
@@ -245,7 +247,7 @@ def plan_tiles(
     tile=572,
     *,
     align: bool = True,
-    max_tiles: int = 100_000,
+    max_tiles: int = MAX_TILES,
     options: UNetOptions | None = None,
     **unet_options,
 ) -> TilePlan:
@@ -256,8 +258,10 @@ def plan_tiles(
             (H, W) array's ``.shape`` works too: the last two numbers are used).
         tile: input tile size, an int or (h, w); it must be a valid input of the network.
         align: step the tiles by a multiple of the pooling grid 2**depth (exact stitching);
-            ``False`` steps by the whole output tile, as in the paper's figure.
-        max_tiles: refuse (with a message) plans with more tiles than this.
+            ``False`` steps by the whole output tile (the paper states no step; Fig. 2's output
+            tiles abut).
+        max_tiles: refuse plans with more tiles than this (:class:`TooManyTiles`, a ``ValueError``
+            naming the grid); the default keeps planning well under a second.
         options, **unet_options: the network's options (``model.options``, or keywords such as
             ``depth=3``), as for :class:`UNet`.
 
@@ -267,6 +271,8 @@ def plan_tiles(
     """
     H, W = _image_hw(image_shape)
     th, tw = size_pair(tile, "tile size")
+    align = flag(align, "align")
+    max_tiles = whole(max_tiles, "max_tiles", minimum=1)
     o = options_of(options, **unet_options)
     if o.padding != "valid":
         raise ValueError(
@@ -281,9 +287,7 @@ def plan_tiles(
         sh, sw = oh - oh % g, ow - ow % g
         if sh == 0 or sw == 0:
             small = th if sh == 0 else tw
-            ok = next(
-                t for t in range(small + 1, small + 64 * g) if not not is_valid_size(t, o) and output_size(t, o)[0] >= g
-            )
+            ok = input_size_for(g, o)  # the smallest tile whose output covers one grid step
             raise InvalidInputSize(
                 f"Tile size {small} gives an output tile of {min(oh, ow)} px, smaller than the network's pooling grid "
                 f"of {g} px (2^{o.depth} after {o.depth} max pools): aligned tiles could not move at all. "
@@ -295,15 +299,7 @@ def plan_tiles(
             )
     else:
         sh, sw = oh, ow
-    if -(-H // sh) * -(-W // sw) > max_tiles:
-        n_rows, n_cols = -(-H // sh), -(-W // sw)
-        raise TooManyTiles(
-            f"This plan would need {n_rows} x {n_cols} = {n_rows * n_cols:,} tiles, more than "
-            f"max_tiles={max_tiles:,}: choose a larger tile (a step of {sh}x{sw} is small for a "
-            f"{H}x{W} image) or raise max_tiles.",
-            grid=(n_rows, n_cols),
-            max_tiles=max_tiles,
-        )
+    _refuse_too_many(-(-H // sh), -(-W // sw), max_tiles, f"the step is {sh}x{sw} px")
     rows, cols = _axis_starts(H, sh), _axis_starts(W, sw)
     tiles = []
     for i, y in enumerate(rows):
@@ -318,12 +314,34 @@ def plan_tiles(
     )
 
 
-def plan_naive_tiles(image_shape, tile=256, *, options: UNetOptions | None = None, **unet_options) -> NaiveTilePlan:
+def _refuse_too_many(n_rows: int, n_cols: int, max_tiles: int, why: str) -> None:
+    if n_rows * n_cols > max_tiles:
+        raise TooManyTiles(
+            f"This plan would need {_grid_words(n_rows, n_cols)} tiles, more "
+            f"than max_tiles={max_tiles:,}: choose a larger tile ({why}) or raise max_tiles.",
+            grid=(n_rows, n_cols),
+            max_tiles=max_tiles,
+        )
+
+
+def _grid_words(n_rows: int, n_cols: int) -> str:
+    """``"3 x 4 = 12"``, readable even for an absurd count (``"2.6e+20 x 2 = 5.2e+20"``)."""
+
+    def count(n):
+        return f"{n:,}" if n < 10**12 else f"{float(n):.1e}" if n < 10**300 else "more than 10^300"
+
+    return f"{count(n_rows)} x {count(n_cols)} = {count(n_rows * n_cols)}"
+
+
+def plan_naive_tiles(
+    image_shape, tile=256, *, max_tiles: int = MAX_TILES, options: UNetOptions | None = None, **unet_options
+) -> NaiveTilePlan:
     """Plain, non-overlapping tiles of size ``tile`` for the same-padding network.
 
     Tiles step by ``tile``; where the image does not divide evenly, the last tile of a row
     (column) is moved back to end at the image border and only its new part is kept. The
-    image must be at least one tile large.
+    image must be at least one tile large. Plans of more than ``max_tiles`` tiles are refused
+    (:class:`TooManyTiles`).
     """
     H, W = _image_hw(image_shape)
     th, tw = size_pair(tile, "tile size")
@@ -338,12 +356,15 @@ def plan_naive_tiles(image_shape, tile=256, *, options: UNetOptions | None = Non
             "A valid-padding network's output is smaller than its tile, so plain tiles would leave "
             "gaps: use plan_tiles / predict_tiled (overlap-tile) for it."
         )
+    max_tiles = whole(max_tiles, "max_tiles", minimum=1)
     _check_tile(th, tw, o)
     if th > H or tw > W:
         raise ValueError(
             f"The tile ({th}x{tw}) is larger than the image ({H}x{W}): run the network on the whole "
             f"image instead, or choose a tile of at most {H}x{W} that the network accepts."
         )
+
+    _refuse_too_many(-(-H // th), -(-W // tw), max_tiles, f"the tiles are {th}x{tw} px")
 
     def starts(n, t):
         s = list(range(0, n - t + 1, t))
@@ -378,7 +399,8 @@ def _image_hw(image_shape) -> tuple[int, int]:
 # prediction
 # ----------------------------------------------------------------------------------
 class _Runner:
-    """Run a model on numpy tiles in eval mode, on the model's device and dtype, without grad."""
+    """Run a model on numpy tiles in eval mode, on the model's device and dtype, without grad, on one
+    CPU thread (:func:`unet_lesson.core.env.cpu_threads`: small networks run faster so on a busy machine)."""
 
     def __init__(self, model):
         import torch
@@ -392,21 +414,25 @@ class _Runner:
     def __enter__(self):
         self.was_training = self.model.training
         self.model.eval()
-        self.grad = self.torch.no_grad()
-        self.grad.__enter__()
+        self.stack = contextlib.ExitStack()
+        self.stack.enter_context(self.torch.no_grad())
+        self.stack.enter_context(cpu_threads(1 if self.device.type == "cpu" else None))
         return self
 
     def __exit__(self, *exc):
-        self.grad.__exit__(*exc)
+        self.stack.close()
         self.model.train(self.was_training)
 
     def __call__(self, batch: list[np.ndarray]) -> np.ndarray:
         x = self.torch.as_tensor(np.stack(batch)).to(self.device, self.dtype)
-        return self.model(x).detach().cpu().numpy()
+        return self.model(x).detach().float().cpu().numpy()
 
 
-def _run_tiles(model, padded: np.ndarray, tiles: list[Tile], out: np.ndarray, batch_size) -> None:
-    batch_size = whole(batch_size, "batch_size (tiles per forward pass)", minimum=1)
+def _batch_size(batch_size) -> int:
+    return whole(batch_size, "batch_size (tiles per forward pass)", minimum=1)
+
+
+def _run_tiles(model, padded: np.ndarray, tiles: list[Tile], out: np.ndarray, batch_size: int) -> None:
     with _Runner(model) as run:
         for start in range(0, len(tiles), batch_size):
             chunk = tiles[start : start + batch_size]
@@ -424,13 +450,25 @@ def _model_options(model) -> UNetOptions:
     return o
 
 
+def _runnable_tile(tile_size) -> tuple[int, int]:
+    """The tile as (h, w), refused beyond :data:`MAX_TILE_PIXELS` before anything is allocated."""
+    th, tw = size_pair(tile_size, "tile size")
+    if th * tw > MAX_TILE_PIXELS:
+        raise ValueError(
+            f"A {th}x{tw} tile is larger than this function runs (at most {MAX_TILE_PIXELS:,} pixels, e.g. "
+            f"2044x2044): every tile is one forward pass. Choose a smaller valid tile (Fig. 1's example is 572)."
+        )
+    return th, tw
+
+
 def predict_tiled(model, image, tile_size=572, *, align: bool = True, batch_size: int = 4) -> np.ndarray:
     """Overlap-tile prediction with the valid network: mirror-pad, run every tile, stitch.
 
     Returns the network's output for the whole image, shape (num_classes, H, W), float32
     (the scores before softmax). With ``align=True`` it equals :func:`unet_lesson.seg.predict.predict_scores`.
     """
-    o = _model_options(model)
+    o, batch_size = _model_options(model), _batch_size(batch_size)
+    tile_size = _runnable_tile(tile_size)
     x = as_image(image, o.in_channels)
     plan = plan_tiles(x.shape[-2:], tile_size, align=align, options=o)
     t, b, lft, r = plan.padding
@@ -446,7 +484,7 @@ def predict_naive_tiles(model, image, tile_size=256, *, batch_size: int = 4) -> 
 
     Returns (num_classes, H, W) float32 scores.
     """
-    o = _model_options(model)
+    o, batch_size = _model_options(model), _batch_size(batch_size)
     if o.padding != "same":
         raise ValueError(
             "predict_naive_tiles is for the same-padding network (output size = tile size); "
@@ -459,65 +497,41 @@ def predict_naive_tiles(model, image, tile_size=256, *, batch_size: int = 4) -> 
     return out
 
 
-# ----------------------------------------------------------------------------------
-# comparing predictions
-# ----------------------------------------------------------------------------------
-def seam_mask(plan, width: int = 2) -> np.ndarray:
-    """Boolean (H, W) map of the pixels within ``width`` px of a border between two kept tiles."""
-    H, W = plan.image_shape
-    m = np.zeros((H, W), bool)
-    for t in plan.tiles:
-        k = t.keep
-        if k.top > 0:
-            m[max(0, k.top - width) : k.top + width, k.left : k.right] = True
-        if k.left > 0:
-            m[k.top : k.bottom, max(0, k.left - width) : k.left + width] = True
-    return m
+def shift_differences(model, image, tile_size, shifts=(1, 2, 4, 8, 16, 32)) -> list[dict]:
+    r"""Does the output move along with the input? The valid network on two windows of the
+    mirror-padded image, the second ``s`` rows lower, for each shift ``s``.
 
-
-def seam_report(prediction, reference, plan, width: int = 2) -> dict:
-    """Largest disagreement between two probability maps along tile borders and elsewhere.
-
-    ``prediction`` and ``reference`` are (H, W) maps (e.g. :func:`foreground` of two
-    predictions); returns ``{"seams": max |p - r| within width px of a tile border,
-    "elsewhere": max |p - r| elsewhere, "mean_seams", "mean_elsewhere", "seam_pixels"}``.
+    Where the two outputs overlap, the second should equal the first moved up by ``s`` rows.
+    Returns one row per shift: ``{"shift": s, "remainder": s % 2**depth, "rows": overlapping
+    output rows, "max": largest |difference| in foreground probability there}``. The course's
+    analysis (the paper does not discuss it): the difference is float rounding exactly when ``s``
+    is a multiple of ``2**depth``, the pooling grid; any other shift moves every max-pooling window.
     """
-    p, r = np.asarray(prediction, np.float64), np.asarray(reference, np.float64)
-    if p.shape != r.shape:
-        raise ValueError(f"The two maps differ in shape: {p.shape} vs {r.shape}.")
-    d = np.abs(p - r)
-    s = seam_mask(plan, width)
-    return {
-        "seams": float(d[s].max()) if s.any() else 0.0,
-        "elsewhere": float(d[~s].max()) if (~s).any() else 0.0,
-        "mean_seams": float(d[s].mean()) if s.any() else 0.0,
-        "mean_elsewhere": float(d[~s].mean()) if (~s).any() else 0.0,
-        "seam_pixels": int(s.sum()),
-    }
-
-
-def seam_profile(prediction, reference, plan, edges=(0, 2, 4, 8, 16, 32)) -> list[dict]:
-    """Largest and mean disagreement between two (H, W) maps by distance to the nearest tile border.
-
-    Returns one row per band ``edges[i] <= distance < edges[i+1]`` (the last band is open):
-    ``{"band": "0-2 px", "pixels": n, "max": ..., "mean": ...}``. Pixels on either side of a
-    border have distance 0. Bands without pixels are left out.
-    """
-    from scipy import ndimage as ndi
-
-    p, r = np.asarray(prediction, np.float64), np.asarray(reference, np.float64)
-    if p.shape != r.shape:
-        raise ValueError(f"The two maps differ in shape: {p.shape} vs {r.shape}.")
-    border = seam_mask(plan, width=1)
-    dist = ndi.distance_transform_edt(~border) if border.any() else np.full(p.shape, np.inf)
-    d = np.abs(p - r)
-    rows = []
-    bounds = list(edges) + [np.inf]
-    for lo, hi in zip(bounds[:-1], bounds[1:]):
-        sel = (dist >= lo) & (dist < hi)
-        if sel.any():
-            band = f"{lo}-{hi} px" if np.isfinite(hi) else f">= {lo} px"
-            rows.append(
-                {"band": band, "pixels": int(sel.sum()), "max": float(d[sel].max()), "mean": float(d[sel].mean())}
-            )
+    o = _model_options(model)
+    if o.padding != "valid":
+        raise ValueError("shift_differences compares a valid-padding network's tiles; this one pads (same).")
+    th, tw = _runnable_tile(tile_size)
+    oh, ow = _check_tile(th, tw, o)
+    if isinstance(shifts, (str, bytes)) or not hasattr(shifts, "__len__") or not 1 <= len(shifts) <= 64:
+        raise ValueError(f"shifts must be a list of 1 to 64 whole numbers of pixels, got {shifts!r:.60}.")
+    shifts = [
+        whole(
+            s,
+            "shift",
+            minimum=1,
+            maximum=oh - 1,
+            hint=f"(a shift must be smaller than the output tile, {oh} px, for the two outputs to overlap)",
+        )
+        for s in shifts
+    ]
+    x = as_image(image, o.in_channels)
+    (H, W), (m, mw) = x.shape[-2:], ((th - oh) // 2, (tw - ow) // 2)
+    padded = mirror_pad(x, m, max(0, th + max(shifts) - m - H), mw, max(0, tw - mw - W))
+    with _Runner(model) as run:
+        first = foreground(run([padded[:, :th, :tw]])[0])
+        rows = []
+        for s in shifts:
+            moved = foreground(run([padded[:, s : s + th, :tw]])[0])
+            d = np.abs(moved[: oh - s] - first[s:])
+            rows.append({"shift": s, "remainder": s % o.grid, "rows": oh - s, "max": float(d.max())})
     return rows

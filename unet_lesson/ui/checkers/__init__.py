@@ -23,6 +23,7 @@ checker                     lesson  the student writes
 ``check_my_unet``           06      ``class MyUNet(nn.Module)``, the paper's network
 ``check_same_block``        07      ``class SameBlock(nn.Module)``: Conv-BN-ReLU, padding 1
 ``check_same_unet``         07      ``class SameUNet(nn.Module)``: output size = input size
+``check_margin``            09      ``margin(depth)``: the overlap-tile margin per side of the valid U-Net
 ==========================  ======  ==========================================================
 """
 
@@ -31,6 +32,7 @@ from ._engine import CaseResult, stub_reason
 from .arrays import check_center_crop, check_conv_transpose, check_crop_and_concat, check_head, check_max_pool
 from .modules import check_double_conv, check_my_unet, check_same_block, check_same_unet
 from .sizes import check_conv_out, check_conv_out_dilated, check_pool_size
+from .tiling import check_margin
 
 __all__ = [
     "CaseResult",
@@ -49,6 +51,7 @@ __all__ = [
     "check_my_unet",
     "check_same_block",
     "check_same_unet",
+    "check_margin",
 ]
 
 # every checker, by the name of what the student writes
@@ -65,4 +68,5 @@ CHECKERS = {
     "MyUNet": check_my_unet,
     "SameBlock": check_same_block,
     "SameUNet": check_same_unet,
+    "margin": check_margin,
 }

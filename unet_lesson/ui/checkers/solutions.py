@@ -24,6 +24,7 @@ __all__ = [
     "MyUNet",
     "SameBlock",
     "SameUNet",
+    "margin",
 ]
 
 
@@ -196,3 +197,14 @@ class SameUNet(nn.Module):
             x = up(x)  # the copied map has this size already: no crop
             x = block(torch.cat([copied.pop(), x], dim=1))
         return self.head(x)
+
+
+# ---- lesson 09 ---------------------------------------------------------------------------
+def margin(depth):
+    """Pixels of context per side that the valid U-Net with `depth` max pools eats: (input - output) / 2."""
+    # a valid 3x3 conv trims 1 pixel per side of the map it sees; at level l of the U that map is
+    # 2**l times smaller than the input, so the trim costs 2**l input pixels per side
+    down = sum(2 * 2**level for level in range(depth))  # two convs per level on the way down
+    bottom = 2 * 2**depth  # two convs at the bottom, on the smallest map
+    up = sum(2 * 2**level for level in range(depth))  # two per level on the way up
+    return down + bottom + up  # = 6 * 2**depth - 4: 92 for depth 4

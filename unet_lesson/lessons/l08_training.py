@@ -5,7 +5,7 @@
 * :func:`rim_table` - the paper's formula as written on the rims of two neighbouring cells;
 * :func:`loss_comparison` - soft Dice loss vs the weighted cross-entropy on three made-up predictions;
 * :func:`ablation_view`, :func:`seed_table` - the three ablations, loaded from their shipped checkpoints;
-* :func:`write_demo_folder` - a folder of label images, so the own-data section runs without one of yours.
+* :func:`write_demo_folder`, :func:`own_data` - a folder of label images (yours, or a demo one), split for training.
 """
 
 from __future__ import annotations
@@ -21,7 +21,7 @@ from ..core.parse import choice, real, whole
 from ..core.shapes import output_size
 from ..seg import ablations as A
 from ..seg.data import lesson_sample, make_dataset
-from ..seg.folder import save_folder
+from ..seg.folder import load_folder, save_folder
 from ..seg.losses import (
     SIGMA,
     W0,
@@ -34,7 +34,7 @@ from ..seg.losses import (
 )
 from ..seg.metrics import dice, iou, iou_from_dice, object_scores
 from ..seg.targets import touching_labels
-from ..seg.train import LESSON_DATA, VALID_OPTIONS, otsu_baseline
+from ..seg.train import LESSON_DATA, VALID_OPTIONS, otsu_baseline, split
 from ..ui.checkers.losses import check_weighted_loss
 from ..ui.course import Lesson
 from ..ui.exercises import CodeExercise, Exercise
@@ -45,7 +45,6 @@ __all__ = [
     "LESSON",
     "WIDGETS",
     "EXERCISES",
-    "LIVE_STEPS",
     "OWN_STEPS",
     "lesson_data",
     "plot_otsu",
@@ -57,6 +56,7 @@ __all__ = [
     "ablation_view",
     "seed_table",
     "write_demo_folder",
+    "own_data",
     "scores_line",
     "GAP_PIXEL",
     "RIM_PIXEL",
@@ -78,9 +78,7 @@ LESSON = Lesson(
     "three ablations (skips, w0, elastic deformation), fine-tuning on a folder of label images",
 )
 
-#: Steps of the lesson's live run (a few seconds; the shipped model of the same network was trained for 400).
-LIVE_STEPS = 40
-#: Steps of the own-data fine-tuning run.
+#: Steps of the own-data fine-tuning run (a few seconds; the shipped model it starts from was trained for 400).
 OWN_STEPS = 20
 
 
@@ -302,18 +300,23 @@ def tile_strength(std: float = 10.0, paper_tile: int = 572, tiles=(64, 128, 248)
 # ----------------------------------------------------------------------------------
 # the ablations (shipped checkpoints, seg/ablations.py)
 # ----------------------------------------------------------------------------------
-def ablation_view(name: str, index: int = 0, zoom: int | None = 64) -> View:
-    """Both arms of ablation ``name``, loaded from their checkpoints: a table of held-out scores and the
-    picture of held-out image ``index``; says where the weights come from."""
+def ablation_view(name: str, index: int = 0, zoom: int | None = 64, directory=None) -> View:
+    """Both arms of ablation ``name``, loaded from their checkpoints (in ``directory``, the shipped ones by
+    default): a table of held-out scores and the picture of held-out image ``index`` (its top-left ``zoom``
+    px; None: all of it); says where the weights come from. A missing checkpoint is said, not raised."""
     from ..ui.figures.ablations import plot_ablation
 
-    cmp = A.compare(name)
+    name = choice(name, "name", {k: a.title for k, a in A.ABLATIONS.items()})
+    index = whole(index, "index", minimum=0, maximum=len(A.held_out()) - 1, hint="a held-out image")
+    if zoom is not None:
+        zoom = whole(zoom, "zoom", minimum=8, maximum=LESSON_DATA["size"], unit="pixels")
+    cmp = A.compare(name, directory)
     ab = cmp["ablation"]
     if cmp["missing"]:
         return View(html="<p>" + html.escape("; ".join(cmp["missing"])) + "</p>", data={"ablation": name})
     rows, data = [], {"ablation": name}
     for key, arm in cmp["arms"].items():
-        s, meta = arm["scores"], arm["meta"]
+        s = arm["scores"]
         rows.append(
             (
                 arm["label"],
@@ -324,15 +327,14 @@ def ablation_view(name: str, index: int = 0, zoom: int | None = 64) -> View:
                 f"{s['f1']:.3f}",
                 s["merged"],
                 s["split"],
-                f"{meta.get('train_seconds', '?')} s",
             )
         )
         data.update({f"{key}_dice": round(s["dice"], 4), f"{key}_f1": round(s["f1"], 4), f"{key}_merged": s["merged"]})
     table = html_table(
-        ("arm", "Dice", "IoU", "cells matched", "objects", "object F1", "merged", "split", "training time"),
+        ("arm", "Dice", "IoU", "cells matched", "objects", "object F1", "merged", "split"),
         rows,
         css=f"ul-ablation-{name}",
-        mono=tuple(range(1, 9)),
+        mono=tuple(range(1, 8)),
         caption=f"held-out: {len(A.held_out())} images; {ab.describe()}",
     )
     note = (
@@ -342,9 +344,10 @@ def ablation_view(name: str, index: int = 0, zoom: int | None = 64) -> View:
     return View(html=table + note, figure=plot_ablation(cmp, index, zoom), data=data)
 
 
-def seed_table(name: str) -> str:
+def seed_table(name: str, directory=None) -> str:
     """The stored seed study of ablation ``name``: every seed's held-out Dice, object F1 and merged cells."""
-    study = A.load_seed_study()
+    name = choice(name, "name", {k: a.title for k, a in A.ABLATIONS.items()})
+    study = A.load_seed_study(directory)
     ab = A.ABLATIONS[name]
     if study is None:
         return f"<p>No seed study ships (run <code>{html.escape(A.COMMAND)} --seed-study</code>).</p>"
@@ -382,6 +385,14 @@ def write_demo_folder(path="runs/lesson08_own") -> Path:
     return save_folder(ds, path, overwrite=True)
 
 
+def own_data(folder=None, n_val: int = 2):
+    """``(training, held-out)`` from ``folder`` (images/ and masks/; masks as label images by default, see
+    :func:`unet_lesson.seg.folder.load_folder`), or from the demo folder when ``folder`` is None; the first
+    ``n_val`` pictures are held out."""
+    path = write_demo_folder() if folder is None else folder
+    return split(load_folder(path), n_val=n_val)
+
+
 # ----------------------------------------------------------------------------------
 # exercises (answers computed by the package)
 # ----------------------------------------------------------------------------------
@@ -392,7 +403,7 @@ def _close(tol):
 _DICE = 0.95
 
 EX_IOU = Exercise(
-    key="8.4",
+    key="8.1",
     question=f"A network reaches Dice {_DICE} on the held-out set. What is its IoU? (three decimals)",
     expected=lambda: round(iou_from_dice(_DICE), 3),
     hints=[
@@ -415,7 +426,7 @@ def _blob_iou() -> float:
 
 
 EX_BLOB = Exercise(
-    key="8.5",
+    key="8.2",
     question=(
         "Two cells of 4x4 pixels lie side by side, 1 px apart. The network draws one blob of 4x9 pixels over both "
         "and the gap. What is the IoU of that blob with one of the two cells? (three decimals)"
@@ -435,7 +446,7 @@ EX_BLOB = Exercise(
 )
 
 EX_GAP = Exercise(
-    key="8.1",
+    key="8.4",
     question=(
         "Two cells are 2 px apart. A background pixel in the gap is d1 = 1 px from one cell and d2 = 2 px "
         f"from the other. With the paper's w0 = {W0:g} and sigma = {SIGMA:g} px, what is the border term "
@@ -454,7 +465,7 @@ EX_GAP = Exercise(
 )
 
 EX_W0 = Exercise(
-    key="8.2",
+    key="8.5",
     question="Set w0 = 0. What does the paper's loss become?",
     choices={
         "a": "plain cross-entropy, with only the class-balance weights w_c",
@@ -473,11 +484,11 @@ EX_W0 = Exercise(
 )
 
 EX_LOSS = CodeExercise(
-    key="8.6",
+    key="8.3",
     question=(
-        "Write weighted_loss(logits, target, weights): logits (N, K, H, W), target (N, H, W) class indices, weights "
-        "(N, H, W) the weight map. Return the course's loss, one number: the softmax over the K classes of each "
-        "pixel, ℓ(x) = -log p of its true class, and the weighted mean Σ w(x) ℓ(x) / Σ w(x)."
+        "Write weighted_loss(logits, target, weights) with torch: logits (N, K, H, W), target (N, H, W) class "
+        "indices, weights (N, H, W) the weight map. Return the course's loss, one number: the softmax over the K "
+        "classes of each pixel, ℓ(x) = -log p of its true class, and the weighted mean Σ w(x) ℓ(x) / Σ w(x)."
     ),
     checker=check_weighted_loss,
     hints=[
@@ -494,7 +505,7 @@ EX_LOSS = CodeExercise(
 _CROP_IN = 236
 
 EX_CROP = Exercise(
-    key="8.3",
+    key="8.6",
     question=(
         f"The lesson's valid-padding U-Net (depth {VALID_OPTIONS['depth']} like the paper's, no padding) gets an "
         f"input window of {_CROP_IN}x{_CROP_IN} px. To what size (one side) must the target mask and the weight map "
@@ -513,4 +524,4 @@ EX_CROP = Exercise(
     "comes from the mirror-padded image, so the output can reach the image border).",
 )
 
-EXERCISES = [EX_GAP, EX_W0, EX_CROP, EX_IOU, EX_BLOB, EX_LOSS]
+EXERCISES = [EX_IOU, EX_BLOB, EX_LOSS, EX_GAP, EX_W0, EX_CROP]

@@ -172,9 +172,24 @@ def test_loss_comparison_shows_what_each_loss_charges():
         L.loss_comparison(sure=0.3)
 
 
-def test_tile_strength_is_the_ratio():
+def test_tile_strength_is_the_ratio_on_the_windows_training_really_uses():
+    import torch
+
+    from unet_lesson import UNet
+
     rows = _table_rows(L.tile_strength())
     assert rows[1][1] == f"{10 / 572:.1%}" and rows[2][1] == f"{10 / 64:.1%}" and rows[2][2] == f"{572 / 64:.1f}x"
+    window = int(rows[4][0].split()[0])
+    assert rows[4][1] == f"{10 / window:.1%}"
+    # the valid network's window for 64 px tiles: the smallest input whose real output covers 64 px
+    net = UNet(**VALID_OPTIONS)
+    with torch.no_grad():
+        assert net(torch.zeros(1, 1, window, window)).shape[-1] >= 64
+    for smaller in range(window - 15, window):  # nothing smaller would do: too small an output, or no valid size
+        try:
+            assert output_size(smaller, **VALID_OPTIONS)[0] < 64
+        except ValueError:
+            pass
 
 
 # ---- the ablations, as the notebook shows them -------------------------------------------------------------

@@ -17,6 +17,7 @@ from pathlib import Path
 import numpy as np
 import torch
 
+from ..core.options import options_of
 from ..core.parse import choice, real, whole
 from ..core.shapes import output_size
 from ..seg import ablations as A
@@ -34,7 +35,8 @@ from ..seg.losses import (
 )
 from ..seg.metrics import dice, iou, iou_from_dice, object_scores
 from ..seg.targets import touching_labels
-from ..seg.train import LESSON_DATA, VALID_OPTIONS, otsu_baseline, split
+from ..seg.train import LESSON_DATA, LESSON_TRAIN, VALID_OPTIONS, otsu_baseline, split
+from ..seg.train_checks import window_plan
 from ..ui.checkers.losses import check_weighted_loss
 from ..ui.course import Lesson
 from ..ui.exercises import CodeExercise, Exercise
@@ -287,13 +289,23 @@ def loss_comparison(index: int = 0, sure: float = 0.9) -> str:
     )
 
 
-def tile_strength(std: float = 10.0, paper_tile: int = 572, tiles=(64, 128, 248)) -> str:
+def tile_strength(std: float = 10.0, paper_tile: int = 572) -> str:
     """The deformation's standard deviation relative to the tile: the paper's 10 px on Fig. 1's 572 px
-    example tile vs on the course's tiles (64 and 128 px; 248 px: the valid network's window for 64)."""
+    example tile vs on the course's tiles: the 64 px training tiles, the 128 px pictures, and the window
+    the valid network reads for a 64 px output tile (from :func:`~unet_lesson.seg.train_checks.window_plan`)."""
+    window = window_plan(LESSON_TRAIN["tile"], options_of(**VALID_OPTIONS))[0]
+    tiles = (
+        (LESSON_TRAIN["tile"], "the course's training tile"),
+        (LESSON_DATA["size"], "the course's whole picture"),
+        (window, f"the valid network's window for {LESSON_TRAIN['tile']} px"),
+    )
     rows = [(f"{paper_tile} px (Fig. 1's example)", f"{std / paper_tile:.1%}", "1x")]
-    rows += [(f"{t} px (the course)", f"{std / t:.1%}", f"{paper_tile / t:.1f}x") for t in tiles]
+    rows += [(f"{t} px ({what})", f"{std / t:.1%}", f"{paper_tile / t:.1f}x") for t, what in tiles]
     return html_table(
-        ("tile", "10 px as a share of the tile", "relative to 572 px"), rows, css="ul-strength", mono=(1, 2)
+        ("tile", f"{std:g} px as a share of the tile", f"relative to {paper_tile} px"),
+        rows,
+        css="ul-strength",
+        mono=(1, 2),
     )
 
 

@@ -203,6 +203,8 @@ def test_ablation_view_scores_are_the_packages(name):
         assert v.data[f"{key}_dice"] == round(arm["scores"]["dice"], 4)
         assert v.data[f"{key}_merged"] == arm["scores"]["merged"]
     assert "make_checkpoints.py --which ablations" in v.html
+    for side in A.ABLATIONS[name].arms:  # the files it really loaded (w0 = 10 is the skips ablation's "on" arm)
+        assert A.checkpoint_file(name, side.key).name in v.html
     import matplotlib.pyplot as plt
 
     plt.close(v.figure)

@@ -350,8 +350,9 @@ def ablation_view(name: str, index: int = 0, zoom: int | None = 64, directory=No
         caption=f"held-out: {len(A.held_out())} images; {ab.describe()}",
     )
     note = (
-        f"<p style='color:#555'>Loaded from the shipped checkpoints <code>ablation_{name}_*.pt</code>, not trained "
-        f"here; <code>{A.COMMAND}</code> rebuilds them bit for bit (CPU, one thread, seed 0).</p>"
+        "<p style='color:#555'>Loaded from the shipped checkpoints "
+        + " and ".join(f"<code>{A.checkpoint_file(name, side.key).name}</code>" for side in ab.arms)
+        + f", not trained here; <code>{A.COMMAND}</code> rebuilds them bit for bit (CPU, one thread, seed 0).</p>"
     )
     return View(html=table + note, figure=plot_ablation(cmp, index, zoom), data=data)
 

@@ -39,7 +39,9 @@ def plot_ablation(comparison: dict, index: int = 0, zoom: int | None = 64):
         s = object_scores(pred, truth)
         axes[0, col].imshow(prob[view], cmap="magma", vmin=0, vmax=1, interpolation="nearest")
         axes[0, col].set_title(f"{label}\nP(cell); Dice {dice(pred, truth):.3f}", fontsize=9)
-        draw_objects(axes[1, col], pred, truth, f"objects: F1 {s.f1:.2f}, {s.merged} merged (whole image)", view)
+        draw_objects(
+            axes[1, col], pred, truth, f"objects: F1 {s.f1:.2f}, {s.merged} merged\n(in the whole image)", view
+        )
     for ax in axes[0]:
         ax.axis("off")
     axes[1, 0].axis("off")

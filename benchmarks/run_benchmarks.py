@@ -14,6 +14,9 @@ What it measures (targets on a 2-core CPU machine in brackets):
 * wall time to execute each notebook, one fresh kernel each as nbval runs them, and the whole course (<= 5 min);
 * the peak memory of each notebook's kernel (<= 2 GB);
 * training: time to Dice 0.95 and final Dice of lesson 08's default run (<= 60 s);
+* ablations: what lesson 08's three ablations cost the lesson (loading both arms' checkpoints, scoring them on the
+  held-out images, drawing the picture), and what training each arm cost when its checkpoint was built (as stored
+  in the checkpoint by ``scripts/make_checkpoints.py --which ablations``; not re-trained here);
 * ``import unet_lesson`` time in a fresh interpreter.
 
 A full run writes ``benchmarks/results.json``; ``scripts/update_readme.py`` renders it into the README. A run with
@@ -272,6 +275,34 @@ def bench_training() -> list[dict]:
     ]
 
 
+def bench_ablations() -> list[dict]:
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    from unet_lesson.lessons import l08_training as L
+    from unet_lesson.seg import ablations as A
+
+    rows = []
+    for name in A.ABLATIONS:
+        t0 = time.perf_counter()
+        view = L.ablation_view(name)  # what the lesson's cell runs
+        seconds = time.perf_counter() - t0
+        plt.close("all")
+        built = [A.load_arm(name, side.key)[1].get("train_seconds") for side in A.ABLATIONS[name].arms]
+        rows.append(
+            {
+                "name": f"ablation {name}: load, score and draw both arms",
+                "value": seconds,
+                "unit": "s",
+                "note": f"training the arms took {' s + '.join(str(b) for b in built)} s when built"
+                + ("" if view.ok else " (missing checkpoints)"),
+            }
+        )
+    return rows
+
+
 def bench_import() -> list[dict]:
     times = []
     for _ in range(3):
@@ -349,6 +380,7 @@ def main(argv=None) -> int:
         ("explorer", bench_explorer),
         ("forward", bench_forward_check),
         ("training", bench_training),
+        ("training", bench_ablations),
         ("notebooks", bench_notebooks),
     ):
         if name in args.skip:

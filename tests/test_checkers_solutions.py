@@ -166,6 +166,11 @@ def margin(depth):
     """The overlap-tile margin per side of the valid U-Net with `depth` max pools."""
     ...
 ''',
+    "weighted_loss": '''
+def weighted_loss(logits, target, weights):
+    """The weighted mean of -log p(true class): sum of w * loss over the pixels, divided by the sum of w."""
+    ...
+''',
 }
 
 

@@ -71,10 +71,11 @@ PINNED = {
     "7.7": 188,  # the smallest valid input: what one output pixel sees
     "7.10": "b",  # train(): the batch's statistics; eval(): the running averages
     # 08: training
-    "8.1": 8.35,  # 10 * exp(-(1 + 2)**2 / (2 * 5**2)) = 10 * exp(-0.18)
-    "8.2": "a",
-    "8.3": 52,  # depth-4 valid U-Net: output = input - 184
-    "8.4": 0.905,  # D / (2 - D) = 0.95 / 1.05
+    "8.1": 0.905,  # D / (2 - D) = 0.95 / 1.05
+    "8.2": 0.444,  # the 4x9 blob shares one 4x4 cell's 16 pixels, union 36: 16 / 36
+    "8.4": 8.35,  # 10 * exp(-(1 + 2)**2 / (2 * 5**2)) = 10 * exp(-0.18)
+    "8.5": "a",
+    "8.6": 52,  # depth-4 valid U-Net: output = input - 184
     # 09: overlap-tile
     "9.1": 92,  # (572 - 388) / 2
     "9.3": 604,  # 188 + 16k above 600: 188 + 16*26
@@ -92,8 +93,9 @@ def test_every_answer_exercise_has_a_pinned_answer():
 
 
 def test_the_worked_examples_in_the_comments_hold():
-    assert round(10 * math.exp(-9 / 50), 2) == PINNED["8.1"]
-    assert round(0.95 / 1.05, 3) == PINNED["8.4"]
+    assert round(10 * math.exp(-9 / 50), 2) == PINNED["8.4"]
+    assert round(0.95 / 1.05, 3) == PINNED["8.1"]
+    assert round(16 / 36, 3) == PINNED["8.2"]
     assert 2 * (64 + 128 + 256 + 512 + 1024 + 512 + 256 + 128 + 64) == PINNED["7.5"]
     assert 1024 * 512 * 2 * 2 + 512 == PINNED["3.6"]
     assert round(math.sqrt(2 / (9 * 64)), 3) == PINNED["6.7"]

@@ -119,3 +119,60 @@ def test_weighted_cross_entropy():
 def test_cross_entropy_size_mismatch_is_explained():
     with pytest.raises(ValueError, match="centre-crop"):
         weighted_cross_entropy(torch.zeros(1, 2, 4, 4), torch.zeros(1, 8, 8))
+
+
+def test_the_papers_sum_is_the_mean_times_the_sum_of_the_weights():
+    g = torch.Generator().manual_seed(1)
+    logits = torch.randn(2, 2, 6, 7, generator=g, dtype=torch.float64)
+    target = torch.randint(0, 2, (2, 6, 7), generator=g)
+    w = torch.rand(2, 6, 7, generator=g, dtype=torch.float64) + 0.5
+    per_pixel = torch.nn.functional.cross_entropy(logits, target, reduction="none")
+    total = weighted_cross_entropy(logits, target, w, reduction="sum")
+    assert float(total) == pytest.approx(float((w * per_pixel).sum()), rel=1e-12)  # -E of Eq. (1)
+    assert float(total) == pytest.approx(float(weighted_cross_entropy(logits, target, w) * w.sum()), rel=1e-12)
+    assert float(weighted_cross_entropy(logits, target, reduction="sum")) == pytest.approx(float(per_pixel.sum()))
+    with pytest.raises(ValueError, match="'mean'.*'sum'"):
+        weighted_cross_entropy(logits, target, w, reduction="none")
+
+
+def test_soft_dice_loss_by_hand():
+    from unet_lesson.seg.losses import soft_dice_loss
+
+    target = torch.tensor([[[0, 1], [1, 1]]])
+    # scores (0, s): softmax gives p(cell) = 1 / (1 + e^-s)
+    logits = torch.stack([torch.zeros(1, 2, 2), torch.tensor([[[0.0, 2.0], [-1.0, 3.0]]])], dim=1)
+    p = torch.sigmoid(torch.tensor([0.0, 2.0, -1.0, 3.0]))
+    t = torch.tensor([0.0, 1, 1, 1])
+    by_hand = 1 - (2 * (p * t).sum() + 1) / (p.sum() + t.sum() + 1)
+    assert float(soft_dice_loss(logits, target)) == pytest.approx(float(by_hand), rel=1e-6)
+    sure = torch.stack([-50 * (2 * target - 1.0), 50 * (2 * target - 1.0)], dim=1)  # right, and certain
+    assert float(soft_dice_loss(sure, target)) == pytest.approx(0.0, abs=1e-6)
+    assert float(soft_dice_loss(-sure, target)) > 0.7  # certain and wrong everywhere
+    empty = torch.zeros(1, 2, 2, dtype=torch.int64)  # eps keeps an empty target defined
+    assert math.isfinite(float(soft_dice_loss(torch.zeros(1, 2, 2, 2), empty)))
+    with pytest.raises(ValueError, match="scores"):
+        soft_dice_loss(torch.zeros(1, 2, 4, 4), torch.zeros(1, 3, 3))
+
+
+def test_soft_dice_barely_notices_a_filled_gap_the_weighted_loss_does():
+    from unet_lesson.seg.losses import soft_dice_loss
+
+    inst = two_cells(gap=1)
+    truth = inst > 0
+    filled = truth.copy()
+    filled[10:30, 28] = True  # the one-pixel gap drawn as cell (20 pixels): the two cells merged
+    missed = truth & (inst != 2)  # a whole cell (360 pixels) missed
+    target = torch.from_numpy(truth.astype(np.int64))[None]
+
+    def logits(pred):
+        s = torch.from_numpy(np.where(pred, 3.0, -3.0))[None]
+        return torch.stack([-s, s], dim=1)
+
+    w = torch.from_numpy(weight_map(inst))[None]
+    dice_loss = [float(soft_dice_loss(logits(p), target)) for p in (truth, filled, missed)]
+    ce = [float(weighted_cross_entropy(logits(p), target, w)) for p in (truth, filled, missed)]
+    # what merging costs, as a share of what missing a whole cell costs
+    dice_share = (dice_loss[1] - dice_loss[0]) / (dice_loss[2] - dice_loss[0])
+    ce_share = (ce[1] - ce[0]) / (ce[2] - ce[0])
+    assert dice_share < 0.1  # about its share of the pixels (20 / 360)
+    assert ce_share > 0.25  # the gap pixels weigh about 10 times as much

@@ -236,3 +236,31 @@ def test_invalid_inputs_are_explained(pred, truth, words):
 def test_bad_threshold(bad, words):
     with pytest.raises(ValueError, match=words):
         object_scores(two_cells(), two_cells(), iou=bad)
+
+
+def test_merged_labels_names_the_cells_one_blob_covers():
+    from unet_lesson.seg.metrics import merged_labels
+
+    truth = np.zeros((10, 20), np.int32)
+    truth[2:8, 1:5], truth[2:8, 6:10], truth[2:8, 13:18] = 1, 2, 3
+    pred = truth > 0
+    assert merged_labels(pred, truth).tolist() == []
+    pred = pred.copy()
+    pred[2:8, 5] = True  # cells 1 and 2 joined by a bridge
+    assert merged_labels(pred, truth).tolist() == [1, 2]
+    assert len(merged_labels(pred, truth)) == object_scores(pred, truth).merged
+    assert merged_labels(np.zeros_like(pred), truth).size == 0
+    assert merged_labels(pred, np.zeros_like(truth)).size == 0
+    with pytest.raises(ValueError, match="one image each"):
+        merged_labels(np.zeros((2, 4, 4), int), np.zeros((2, 4, 4), int))
+
+
+@pytest.mark.parametrize("seed", range(6))
+def test_merged_labels_agrees_with_object_scores_on_random_blobs(seed):
+    from unet_lesson.seg.metrics import merged_labels
+
+    ds = make_dataset(1, 64, seed=seed)
+    truth = ds.instances[0]
+    rng = np.random.default_rng(seed)
+    pred = (truth > 0) | (rng.random(truth.shape) < 0.3)  # noise joins some cells
+    assert len(merged_labels(pred, truth)) == object_scores(pred, truth).merged

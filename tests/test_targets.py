@@ -188,3 +188,35 @@ def test_prepare_separates_touching_labels_and_weights_the_border():
     assert (t.weights[0][gap] > wc[gap] + 1).mean() > 0.9
     # without separation there would be no background between the cells, hence no border term
     assert np.allclose(weight_map(inst), 1.0)
+
+
+def test_touching_labels_fills_the_lines_between_two_objects_only():
+    from unet_lesson.seg.targets import touching_labels
+
+    assert touching_labels(np.array([[1, 0, 2], [1, 0, 2]])).tolist() == [[1, 2, 2], [1, 2, 2]]
+    lone = np.zeros((7, 7), np.int32)
+    lone[2:5, 2:5] = 4
+    np.testing.assert_array_equal(touching_labels(lone), lone)  # touches nothing: keeps its outline
+    diag = np.zeros((6, 6), np.int32)  # a slanted line of background between two objects
+    for r in range(6):
+        diag[r, :r] = 1
+        diag[r, r + 1 :] = 2
+    filled = touching_labels(diag)
+    assert (filled > 0).all()  # the slanted line is filled
+    stack = np.stack([diag, np.zeros_like(diag)])
+    np.testing.assert_array_equal(touching_labels(stack), np.stack([filled, np.zeros_like(diag)]))  # one by one
+
+
+@pytest.mark.parametrize("seed", [0, 3])
+def test_touching_labels_then_separate_touching_gives_one_component_per_cell(seed):
+    from unet_lesson.seg.targets import touching_labels
+
+    inst = make_dataset(1, 96, seed=seed).instances[0]
+    touching = touching_labels(inst)
+    assert set(np.unique(touching)) == set(np.unique(inst))  # no object lost or made
+    assert (touching[inst > 0] == inst[inst > 0]).all()  # object pixels keep their label
+    merged, n_merged = components(touching > 0)
+    assert n_merged < len(np.unique(inst)) - 1  # touching cells: fewer blobs than cells
+    target = separate_touching(touching)
+    assert_pure(target, touching)
+    assert object_scores(target, touching).merged == 0

@@ -394,44 +394,55 @@ HEAD = WidgetDrive(
 )
 
 
-# 08 training: the paper's weight map w(x) = w_c(x) + w0 * exp(-(d1 + d2)^2 / (2 sigma^2))
-def _weights_expected(w0, sigma, gap):
-    from unet_lesson.lessons.l08_training import GAP_PIXEL  # where the lesson looks: a row through both cells
+# 08 training: the paper's weight map w(x) = w_c(x) + w0 * exp(-(d1 + d2)^2 / (2 sigma^2)), on background pixels
+# only (the course) or on every pixel (Eq. 2 as printed)
+def _weights_expected(w0, sigma, gap, where):
+    from unet_lesson.lessons.l08_training import GAP_PIXEL, RIM_PIXEL  # a row through both cells; cell 1's rim
     from unet_lesson.seg.data import make_sample
     from unet_lesson.seg.losses import border_weights, class_weights, two_touching_cells
 
+    only = where == "background"
     toy = two_touching_cells(gap)
-    toy_w = class_weights(toy > 0) + border_weights(toy, w0, sigma)
+    toy_w = class_weights(toy > 0) + border_weights(toy, w0, sigma, background_only=only)
     row, col = GAP_PIXEL
     s = make_sample(64, seed=0)
-    picture_w = class_weights(s.mask) + border_weights(s.instances, w0, sigma)
+    picture_w = class_weights(s.mask) + border_weights(s.instances, w0, sigma, background_only=only)
     return {
         "w0": float(w0),
         "sigma": float(sigma),
         "gap": gap,
+        "where": where,
         "gap_weight": round(float(toy_w[row, col : col + gap].max()), 4),
+        "rim_weight": round(float(toy_w[RIM_PIXEL]), 4),
         "max_weight": round(float(picture_w.max()), 4),
     }
 
 
-def _weights_texts(w0, sigma, gap):
-    e = _weights_expected(w0, sigma, gap)
-    return [number(f"{e['gap_weight']:.2f}"), number(f"{e['max_weight']:.2f}")]
+def _weights_texts(w0, sigma, gap, where):
+    e = _weights_expected(w0, sigma, gap, where)
+    return [number(f"{e['gap_weight']:.2f}"), number(f"{e['rim_weight']:.2f}"), number(f"{e['max_weight']:.2f}")]
 
 
 WEIGHTS = WidgetDrive(
     css="ul-weights",
-    controls={"w0": float, "sigma": float, "gap": int},
+    controls={
+        "w0": float,
+        "sigma": float,
+        "gap": int,
+        "where": lambda label: "background" if label.startswith("background") else "every pixel",
+    },
     expected=_weights_expected,
     texts=_weights_texts,
     steps=[
         Press("w0", "ArrowLeft", 3),  # w0 10 -> 7
         Press("sigma", "ArrowRight", 2),  # sigma 5 -> 6
         Press("gap", "ArrowRight", 2),  # a wider gap: a smaller border weight
+        Select("where", "every pixel (Eq. 2 as printed)"),  # the rims of the cells light up too
         Type("w0", 0),  # no border term: only the class weights are left
+        Select("where", "background pixels only (the course)"),
         Press("sigma", "End", 1),
     ],
-    no_invalid_reason="w0, sigma and gap are sliders whose every position is a valid setting",
+    no_invalid_reason="w0, sigma and gap are sliders and 'term on' a menu whose every position is a valid setting",
 )
 
 

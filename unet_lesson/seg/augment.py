@@ -1,10 +1,11 @@
 """Data augmentation as in the paper: how U-Net learns from very few images.
 
-The paper (section 3.1) trains on 30 images and leans on augmentation, above all
-*elastic deformation*: random displacement vectors on a coarse 3x3 grid, drawn from a
-Gaussian with 10 pixels standard deviation, turned into a smooth per-pixel displacement
-field by bicubic interpolation. Tissue bends like that, so the deformed pictures are
-new, realistic training images, and the mask bends with them.
+The paper trains on very few images (its EM set: 30; Sect. 4) and leans on augmentation, above all
+*elastic deformation* (Sect. 3.1): random displacement vectors on a coarse 3x3 grid, drawn from a
+Gaussian with 10 pixels standard deviation, turned into a smooth per-pixel displacement field by
+bicubic interpolation. "Deformation used to be the most common variation in tissue and realistic
+deformations can be simulated efficiently" (Sect. 1), so the deformed pictures are new, realistic
+training images, and the mask bends with them.
 
 The rules that keep image and mask aligned:
 

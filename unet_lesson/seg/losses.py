@@ -9,8 +9,15 @@ then cross-entropy, where each pixel counts with a weight
 
 * :math:`w_c` balances the class frequencies (background is often most of the picture);
 * :math:`d_1, d_2` are the distances to the border of the nearest and the second-nearest
-  cell, so the second term is large only in the narrow gap *between two touching cells*;
+  cell. On a *background* pixel both are small only in the narrow gap between two touching
+  cells. Inside a cell :math:`d_1 = 0`, so the formula as written also lights up the rim of
+  each cell that faces a neighbour, for several :math:`\sigma` into it: the course puts the
+  term on background pixels only (``background_only=True``), a departure from Eq. (2);
 * the paper uses :math:`w_0 = 10` and :math:`\sigma \approx 5` pixels.
+
+The paper's energy (Eq. 1) is the plain sum :math:`E = \sum_x w(x) \log p_{\ell(x)}(x)`, to be
+maximised; :func:`weighted_cross_entropy` minimises the weighted *mean* of :math:`-\log p` instead
+(``reduction="sum"`` gives :math:`-E`).
 
 The weight map is computed once per training image from its *instance* mask (which cell is
 which), not from the binary mask: a binary mask cannot tell two touching cells from one.
@@ -28,6 +35,7 @@ __all__ = [
     "border_weights",
     "weight_map",
     "weighted_cross_entropy",
+    "soft_dice_loss",
     "two_touching_cells",
     "W0",
     "SIGMA",
@@ -118,15 +126,25 @@ def weight_map(instances, w0: float = W0, sigma: float = SIGMA, *, background_on
     return class_weights(inst > 0) + border_weights(inst, w0, sigma, background_only=background_only)
 
 
-def weighted_cross_entropy(logits, target, weights=None):
+def weighted_cross_entropy(logits, target, weights=None, reduction: str = "mean"):
     r"""Pixel-wise softmax cross-entropy, each pixel weighted by ``weights`` (the weight map).
 
     ``logits`` (N, C, H, W), ``target`` (N, H, W) class indices, ``weights`` (N, H, W) or None.
-    Returns the weighted *mean* :math:`\sum_x w(x)\,\ell(x) / \sum_x w(x)`, so its scale does not
-    depend on ``w0`` (the paper writes the plain sum; the gradient points the same way).
+    With :math:`\ell(x) = -\log p_{\ell(x)}(x)` the cross-entropy of pixel :math:`x`:
+
+    * ``reduction="mean"`` (the course's loss): the weighted *mean* :math:`\sum_x w(x)\,\ell(x) / \sum_x w(x)`,
+      so its scale does not depend on ``w0`` or on the tile size;
+    * ``reduction="sum"``: the paper's :math:`-E = -\sum_x w(x) \log p_{\ell(x)}(x)` (Eq. 1 is printed
+      without the minus sign: the energy is maximised, its negative minimised).
+
+    Both point the gradient the same way for one batch; they differ by the factor :math:`\sum_x w(x)`.
     """
     import torch.nn.functional as F
 
+    if reduction not in ("mean", "sum"):
+        raise ValueError(
+            f"reduction must be 'mean' (the course's weighted mean) or 'sum' (the paper's), got {reduction!r}"
+        )
     if logits.shape[-2:] != target.shape[-2:]:
         raise ValueError(
             f"the scores are {tuple(logits.shape[-2:])} but the target is {tuple(target.shape[-2:])}: "
@@ -135,9 +153,29 @@ def weighted_cross_entropy(logits, target, weights=None):
         )
     ce = F.cross_entropy(logits, target.long(), reduction="none")
     if weights is None:
-        return ce.mean()
+        return ce.mean() if reduction == "mean" else ce.sum()
     weights = weights.to(ce.dtype)
+    if reduction == "sum":
+        return (weights * ce).sum()
     return (weights * ce).sum() / weights.sum().clamp_min(1e-8)
+
+
+def soft_dice_loss(logits, target, eps: float = 1.0):
+    r"""The soft Dice loss of the foreground: :math:`1 - (2\sum p\,t + \epsilon) / (\sum p + \sum t + \epsilon)`.
+
+    ``p`` is the softmax probability of class 1 (the cell), ``t`` the target (0/1), summed over every pixel
+    of the batch. Not the paper's loss (the paper trains with the weighted cross-entropy, Eq. 1): it optimises
+    the overlap of areas directly, ignores how many pixels are background (no class weights needed), and
+    is blind to *where* the pixels are, so a thin line between two cells costs almost nothing.
+    ``eps`` keeps an empty target defined.
+    """
+    import torch
+
+    if logits.shape[-2:] != target.shape[-2:]:
+        raise ValueError(f"the scores are {tuple(logits.shape[-2:])} but the target is {tuple(target.shape[-2:])}")
+    p = torch.softmax(logits, dim=1)[:, 1]
+    t = (target > 0).to(p.dtype)
+    return 1 - (2 * (p * t).sum() + eps) / (p.sum() + t.sum() + eps)
 
 
 def two_touching_cells(gap: int = 2, size: tuple[int, int] = (40, 64)) -> np.ndarray:

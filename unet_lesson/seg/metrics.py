@@ -37,7 +37,17 @@ from scipy import ndimage as ndi
 
 from ..core.parse import real
 
-__all__ = ["dice", "iou", "iou_from_dice", "object_scores", "ObjectScores", "objects", "label_array", "COVER"]
+__all__ = [
+    "dice",
+    "iou",
+    "iou_from_dice",
+    "object_scores",
+    "ObjectScores",
+    "objects",
+    "merged_labels",
+    "label_array",
+    "COVER",
+]
 
 #: "Covers": more than this fraction of an object's pixels lie inside the other object (merged / split).
 COVER = 0.5
@@ -268,3 +278,26 @@ def object_scores(pred, truth, iou: float = 0.5) -> ObjectScores:
         recall = matched / nt if nt else 0.0
         f1 = 2.0 * matched / (nt + n_p)
     return ObjectScores(precision, recall, f1, matched, nt, n_p, merged, split, threshold, len(p))
+
+
+def merged_labels(pred, truth) -> np.ndarray:
+    """The labels of the true objects that :func:`object_scores` counts as *merged* in one image (H, W):
+    more than half (:data:`COVER`) of each lies inside one predicted object that holds more than half of
+    another true object too. Sorted; ``len(merged_labels(p, t)) == object_scores(p, t).merged``.
+    For pictures: ``np.isin(truth, merged_labels(pred, truth))`` marks their pixels."""
+    p, t = label_array(pred, "pred"), label_array(truth, "truth")
+    if p.ndim != 2 or p.shape != t.shape:
+        raise ValueError(f"pred {p.shape} and truth {t.shape} must be one image each, of the same shape (H, W).")
+    p, t = objects(p, "pred"), objects(t, "truth")
+    labels = np.unique(t[t > 0])
+    if labels.size == 0:
+        return labels
+    owner = {}
+    for k in labels:
+        inside = p[t == k]
+        values, counts = np.unique(inside[inside > 0], return_counts=True)
+        big = values[counts > COVER * inside.size]
+        if big.size:
+            owner[int(k)] = int(big[0])  # more than half: at most one predicted object
+    per_pred = np.bincount(list(owner.values()), minlength=int(p.max()) + 1) if owner else np.zeros(1, int)
+    return np.array(sorted(k for k, b in owner.items() if per_pred[b] >= 2), dtype=np.int64)

@@ -23,6 +23,7 @@ checker                     lesson  the student writes
 ``check_my_unet``           06      ``class MyUNet(nn.Module)``, the paper's network
 ``check_same_block``        07      ``class SameBlock(nn.Module)``: Conv-BN-ReLU, padding 1
 ``check_same_unet``         07      ``class SameUNet(nn.Module)``: output size = input size
+``check_weighted_loss``     08      ``weighted_loss(logits, target, weights)``: the weighted cross-entropy
 ``check_margin``            09      ``margin(depth)``: the overlap-tile margin per side of the valid U-Net
 ==========================  ======  ==========================================================
 """
@@ -30,6 +31,7 @@ checker                     lesson  the student writes
 from . import solutions
 from ._engine import CaseResult, stub_reason
 from .arrays import check_center_crop, check_conv_transpose, check_crop_and_concat, check_head, check_max_pool
+from .losses import check_weighted_loss
 from .modules import check_double_conv, check_my_unet, check_same_block, check_same_unet
 from .sizes import check_conv_out, check_conv_out_dilated, check_pool_size
 from .tiling import check_margin
@@ -51,6 +53,7 @@ __all__ = [
     "check_my_unet",
     "check_same_block",
     "check_same_unet",
+    "check_weighted_loss",
     "check_margin",
 ]
 
@@ -68,5 +71,6 @@ CHECKERS = {
     "MyUNet": check_my_unet,
     "SameBlock": check_same_block,
     "SameUNet": check_same_unet,
+    "weighted_loss": check_weighted_loss,
     "margin": check_margin,
 }

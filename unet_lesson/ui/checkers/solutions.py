@@ -25,6 +25,7 @@ __all__ = [
     "SameBlock",
     "SameUNet",
     "margin",
+    "weighted_loss",
 ]
 
 
@@ -208,3 +209,11 @@ def margin(depth):
     bottom = 2 * 2**depth  # two convs at the bottom, on the smallest map
     up = sum(2 * 2**level for level in range(depth))  # two per level on the way up
     return down + bottom + up  # = 6 * 2**depth - 4: 92 for depth 4
+
+
+# ---- lesson 08 ---------------------------------------------------------------------------
+def weighted_loss(logits, target, weights):
+    """The course's weighted cross-entropy: the sum of w(x) * (-log p_true(x)) over the pixels, divided by sum(w)."""
+    log_p = torch.log_softmax(logits, dim=1)  # (N, K, H, W): log of the softmax over the K classes, computed stably
+    log_p_true = log_p.gather(1, target[:, None]).squeeze(1)  # (N, H, W): log p of each pixel's true class
+    return (weights * -log_p_true).sum() / weights.sum()  # the weighted mean; the paper's Eq. (1) is -(the sum)

@@ -12,11 +12,32 @@ from ...core.model import UNet
 from ...seg.augment import displacement_field, elastic_deform
 from ...seg.data import Dataset
 from ...seg.losses import SIGMA, W0, _check_instances, border_weights, class_weights
-from ...seg.metrics import dice
+from ...seg.metrics import dice, merged_labels, object_scores, objects
 from ...seg.predict import predict
+from ...seg.targets import separate_touching
 from ...seg.train import History
 
-__all__ = ["plot_samples", "plot_weight_map", "plot_augmentations", "plot_history", "plot_predictions"]
+__all__ = [
+    "label_colours",
+    "plot_samples",
+    "plot_separation",
+    "plot_objects",
+    "plot_weight_map",
+    "plot_augmentations",
+    "plot_history",
+    "plot_predictions",
+]
+
+
+def label_colours(labels) -> np.ndarray:
+    """An RGB picture of a label image: black background, one colour per object (neighbours mostly differ)."""
+    import matplotlib.pyplot as plt
+
+    labels = np.asarray(labels)
+    out = np.zeros(labels.shape + (3,))
+    fg = labels > 0
+    out[fg] = plt.get_cmap("tab20")((labels[fg] * 7) % 20)[:, :3]
+    return out
 
 
 def plot_samples(dataset: Dataset, n: int = 4):
@@ -25,19 +46,79 @@ def plot_samples(dataset: Dataset, n: int = 4):
 
     n = max(1, min(int(n), len(dataset)))
     fig, axes = plt.subplots(3, n, figsize=(2.1 * n, 6.3), squeeze=False)
-    cmap = plt.get_cmap("tab20")
     for k in range(n):
         s = dataset[k]
-        colours = np.zeros(s.instances.shape + (3,))
-        fg = s.instances > 0
-        colours[fg] = cmap((s.instances[fg] * 7) % 20)[:, :3]
         for row, (im, title) in enumerate(
-            ((s.image, "image"), (colours, f"{s.n_cells} cells (instances)"), (s.mask, "binary mask"))
+            (
+                (s.image, "image"),
+                (label_colours(s.instances), f"{s.n_cells} cells (instances)"),
+                (s.mask, "binary mask"),
+            )
         ):
             ax = axes[row, k]
             ax.imshow(im, cmap="gray", vmin=0, vmax=1, interpolation="nearest")
             ax.set_title(title, fontsize=9)
             ax.axis("off")
+    fig.tight_layout()
+    return fig
+
+
+def plot_separation(image, labels):
+    """Why the training target separates touching cells: a label image whose cells touch, its plain binary
+    mask (connected blobs, one colour each: touching cells merge), and the target of
+    :func:`~unet_lesson.seg.targets.separate_touching` (its blobs are the cells again)."""
+    import matplotlib.pyplot as plt
+
+    labels = np.asarray(labels)
+    n_cells = int(np.unique(labels[labels > 0]).size)
+    blobs = objects(labels > 0)
+    target = separate_touching(labels)
+    parts = objects(target)
+    panels = (
+        (image, "image", "gray"),
+        (label_colours(labels), f"label image: {n_cells} cells, touching", None),
+        (label_colours(blobs), f"labels > 0: {int(blobs.max())} connected blobs", None),
+        (label_colours(parts), f"separated target: {int(parts.max())} blobs", None),
+    )
+    fig, axes = plt.subplots(1, 4, figsize=(10.4, 2.9))
+    for ax, (a, title, cmap) in zip(axes, panels):
+        ax.imshow(a, cmap=cmap, vmin=0, vmax=1, interpolation="nearest")
+        ax.set_title(title, fontsize=9)
+        ax.axis("off")
+    fig.tight_layout()
+    return fig
+
+
+def draw_objects(ax, pred, truth, title: str = "", view=None):
+    """Predicted objects in colour on ``ax``; the true cells that one blob merged with a neighbour outlined red.
+    Merges are found on the whole image; ``view`` (a pair of slices) shows only that part of it."""
+    view = view or (slice(None), slice(None))
+    merged = np.isin(truth, merged_labels(pred, truth))[view]
+    ax.imshow(label_colours(objects(pred))[view], interpolation="nearest")
+    if merged.any():
+        ax.contour(merged, levels=[0.5], colors="r", linewidths=0.7)
+    ax.set_title(title, fontsize=9)
+    ax.axis("off")
+
+
+def plot_objects(image, truth, pred, label: str = "prediction"):
+    """Image, true cells, predicted objects (merged true cells outlined red), with Dice and object scores."""
+    import matplotlib.pyplot as plt
+
+    s = object_scores(pred, truth)
+    fig, axes = plt.subplots(1, 3, figsize=(8.4, 3.1))
+    axes[0].imshow(image, cmap="gray", vmin=0, vmax=1)
+    axes[0].set_title("image", fontsize=9)
+    axes[0].axis("off")
+    axes[1].imshow(label_colours(truth), interpolation="nearest")
+    axes[1].set_title(f"true cells: {s.n_true}", fontsize=9)
+    axes[1].axis("off")
+    draw_objects(
+        axes[2],
+        pred,
+        truth,
+        f"{label}: Dice {dice(pred, truth):.3f}\n{s.n_pred} objects, F1 {s.f1:.2f}, {s.merged} cells merged (red)",
+    )
     fig.tight_layout()
     return fig
 

@@ -66,13 +66,15 @@ def stack_figure(input_size, output_size, field, layers_text: str = "", grid: bo
     )
     (r0, r1), (c0, c1) = field.reach_rows or field.rows, field.reach_cols or field.cols
     for ax, (mh, mw), title in ((a_in, (h, w), f"input {h}×{w}"), (a_out, (oh, ow), f"output {oh}×{ow}")):
-        ax.add_patch(plt.Rectangle((-0.5, -0.5), mw, mh, facecolor="#f7f7f7", edgecolor="#444444", lw=1))
+        picture = image is not None and ax is a_in
+        face = "none" if picture else "#f7f7f7"  # a filled frame would hide the picture (patches draw above images)
+        ax.add_patch(plt.Rectangle((-0.5, -0.5), mw, mh, facecolor=face, edgecolor="#444444", lw=1))
         if grid and max(mh, mw) <= 48:
             for t in range(mh + 1):
                 ax.plot([-0.5, mw - 0.5], [t - 0.5, t - 0.5], color="#cccccc", lw=0.4)
             for t in range(mw + 1):
                 ax.plot([t - 0.5, t - 0.5], [-0.5, mh - 0.5], color="#cccccc", lw=0.4)
-        if image is not None and ax is a_in:
+        if picture:
             ax.imshow(np.asarray(image), cmap="gray", vmin=0, vmax=1, interpolation="nearest")
         ax.set_title(title, fontsize=10)
         ax.set_aspect("equal")

@@ -213,7 +213,10 @@ def test_head_experiment_random_fitted_trained():
         assert head.EX_EXPERIMENT.answer == "b"
     from unet_lesson.ui.figures.head import head_experiment_figure, head_experiment_table
 
-    assert head_experiment_table(r).count("<tr") == len(r["runs"]) + 1
+    assert head_experiment_table(r).count("<tr") == len(r["runs"]) + 2  # the header and the no-network baseline
+    # the baseline: every pixel called the larger class of the new picture's mask
+    share = float(np.asarray(r["mask"]).mean())
+    assert r["baseline"] == round(max(share, 1 - share), 3) and f"{r['baseline']:.1%}" in head_experiment_table(r)
     assert len(head_experiment_figure(r).axes) == 2 + len(r["runs"])
 
 

@@ -8,8 +8,9 @@ Two independent ways, tested against each other on many settings:
   (a 3x3 conv widens by one pixel each side, a pool doubles, an up-conv halves, a crop shifts, a
   concatenation takes the union), no tensor at all.
 
-For the paper's network every output pixel sees a 188x188 window of the input: exactly the
-smallest valid input. With same padding the border pixels' windows are cut off by the image border,
+For the paper's network an output pixel sees 188 or 204 input pixels along each axis, by where it sits
+on the 16-pixel grid of the four pools (the centre pixel of the smallest valid input, 188, sees all of it). With
+same padding the border pixels' windows are cut off by the image border,
 where the network sees only the zero padding.
 """
 

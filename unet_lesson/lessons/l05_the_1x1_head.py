@@ -320,8 +320,9 @@ def head_experiment() -> dict:
     3. the course's trained network (every layer learned, on other pictures), with its own head.
 
     Each is scored on ``lesson_sample(96, seed=HELD_OUT_SEED)``: the fraction of pixels whose argmax
-    class agrees with the mask. Returns ``{"image", "mask", "runs": [HeadRun, ...], "trained": bool,
-    "note"}``; without the shipped checkpoint the third run is left out and ``note`` says why.
+    class agrees with the mask. Returns ``{"image", "mask", "baseline", "baseline_class", "runs": [HeadRun, ...],
+    "trained": bool, "note"}`` (``baseline``: the score of calling every pixel the larger class, no network);
+    without the shipped checkpoint the third run is left out and ``note`` says why.
     """
     random_src = feature_source("random")
     model, _, _ = _network("random")
@@ -364,9 +365,12 @@ def head_experiment() -> dict:
                 seg,
             )
         )
+    cells = float(np.asarray(held.mask).mean())  # the share of the new picture's pixels that are cells
     return {
         "image": held.image,
         "mask": held.mask,
+        "baseline": round(max(cells, 1 - cells), 3),  # no network: every pixel called the larger class
+        "baseline_class": "cell" if cells >= 0.5 else "background",
         "runs": runs,
         "trained": trained,
         "note": "" if trained else note,

@@ -503,9 +503,10 @@ EX_RF = Exercise(
         "A 3x3 conv at a level that is 2^k times coarser widens the field by 2·2^k; a crop only shifts it.",
         "A depth-1 valid network: receptive_field_arithmetic(22, depth=1) gives 18×18.",
     ],
-    explanation="188 pixels, for every output pixel: exactly the smallest valid input. A plain stack of valid "
-    "convs would see input - output + 1 = 185; the 2x2 pools and up-convs work on a grid, which adds "
-    "a little. (The course computes it; the paper states no receptive field.)",
+    explanation="188 pixels: exactly the smallest valid input, whose 4×4 output pixels all see the whole of it. "
+    "Elsewhere a pixel sees 188 or 204 along each axis, by where it sits on the pools' 16-pixel grid. A plain "
+    "stack of valid convs would see input - output + 1 = 185; the 2x2 pools and up-convs work on a grid, which "
+    "adds a little. (The course computes it; the paper states no receptive field.)",
 )
 
 EXERCISES = [

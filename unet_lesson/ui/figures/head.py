@@ -107,6 +107,8 @@ def head_experiment_table(result: dict) -> str:
         )
         for r in result["runs"]
     ]
+    if "baseline" in result:  # the bar any head must clear: no network, every pixel the larger class
+        rows.insert(0, (f"no network: every pixel a {result['baseline_class']}", "0", "—", f"{result['baseline']:.1%}"))
     note = f"<p>{html.escape(result['note'])}</p>" if result["note"] else ""
     return note + html_table(
         ["head", "parameters that learned", "pixels right on the fitted picture", "pixels right on a new picture"],

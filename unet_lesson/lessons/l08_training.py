@@ -501,7 +501,7 @@ EX_LOSS = CodeExercise(
     question=(
         "Write weighted_loss(logits, target, weights) with torch: logits (N, K, H, W), target (N, H, W) class "
         "indices, weights (N, H, W) the weight map. Return the course's loss, one number: the softmax over the K "
-        "classes of each pixel, ℓ(x) = -log p of its true class, and the weighted mean Σ w(x) ℓ(x) / Σ w(x)."
+        "classes of each pixel, -log p of its true class, and the weighted mean Σ w(x)·(-log p) / Σ w(x)."
     ),
     checker=check_weighted_loss,
     hints=[

@@ -229,7 +229,7 @@ def rim_table(gap: int = 2, w0: float = W0, sigma: float = SIGMA, depth: tuple[i
         d1, d2 = sorted((float(d[0][col]), float(d[1][col])))
         rows.append((where, f"{d1:g}", f"{d2:g}", f"{literal[row, col]:.2f}", f"{course[row, col]:.2f}"))
     return html_table(
-        ("pixel", "d1", "d2", "Eq. (2) as printed", "the course (background only)"),
+        ("pixel", "d1", "d2", "Eq. (2) as printed, d1 = 0 in a cell", "the course (background only)"),
         rows,
         css="ul-rims",
         mono=(1, 2, 3, 4),

@@ -40,19 +40,8 @@ from ..ui.figures.conv import (
 from ..ui.receptive import stack_widget
 from ..ui.tables import html_table, key_value_table
 from ..ui.widgets import View, Widget
-from .l01_exercises import (
-    EX_CONV_OUT,
-    EX_CONV_OUT_DILATED,
-    EX_FIRST_CONV,
-    EX_SAME_PADDING,
-    EX_SLIP_GENERAL,
-    EX_SLIP_INPUT,
-    EX_SLIP_RULE,
-    EX_STACK_WEIGHTS,
-    EX_STRIDE,
-    EX_TWO_CONVS,
-    EXERCISES,
-)
+from . import l01_exercises
+from .l01_exercises import *  # noqa: F403 (its __all__ is re-exported: the notebook calls L.<name>)
 
 __all__ = [
     "LESSON",
@@ -73,18 +62,7 @@ __all__ = [
     "first_convs_view",
     "smallest_input",
     "stack_view",
-    "EX_FIRST_CONV",
-    "EX_TWO_CONVS",
-    "EX_STRIDE",
-    "EX_SAME_PADDING",
-    "EX_SLIP_INPUT",
-    "EX_SLIP_RULE",
-    "EX_SLIP_GENERAL",
-    "EX_CONV_OUT",
-    "EX_CONV_OUT_DILATED",
-    "EX_STACK_WEIGHTS",
-    "EXERCISES",
-]
+] + l01_exercises.__all__
 
 LESSON = Lesson(
     1,

@@ -42,18 +42,9 @@ from ..ui.figures.pool import (
 from ..ui.receptive import stack_widget
 from ..ui.tables import html_table
 from ..ui.widgets import View, Widget
-from .l02_exercises import (
-    EX_BOTTOM,
-    EX_DOT,
-    EX_HALVE,
-    EX_MAX_POOL,
-    EX_ODD,
-    EX_POOL_SIZE,
-    EX_SLIP_DOUBLES,
-    EX_SLIP_KERNELS,
-    EXERCISES,
-    dot_maps,
-)
+from . import l02_exercises
+from .l02_exercises import *  # noqa: F403 (its __all__ is re-exported: the notebook calls L.<name>)
+from .l02_exercises import dot_maps
 
 __all__ = [
     "LESSON",
@@ -75,18 +66,8 @@ __all__ = [
     "contracting_view",
     "channels_view",
     "dot_view",
-    "dot_maps",
     "shift_view",
-    "EX_HALVE",
-    "EX_SLIP_KERNELS",
-    "EX_ODD",
-    "EX_MAX_POOL",
-    "EX_POOL_SIZE",
-    "EX_SLIP_DOUBLES",
-    "EX_BOTTOM",
-    "EX_DOT",
-    "EXERCISES",
-]
+] + l02_exercises.__all__
 
 LESSON = Lesson(
     2,

@@ -38,56 +38,27 @@ from ..ui.course import Lesson
 from ..ui.figures.upconv import scatter_picture
 from ..ui.tables import html_table
 from ..ui.widgets import View, Widget
-from .l03_exercises import (  # re-exported: the notebook calls L.EX_...
-    EX_CENTRE,
-    EX_CONV_TRANSPOSE,
-    EX_MATRIX,
-    EX_OVERLAP,
-    EX_PARAMS,
-    EX_SHAPE,
-    EX_SIZE_RULE,
-    EX_SLIP,
-    EXERCISES,
-)
-from .l03_layer import (
-    EXAMPLE_INPUT,
-    EXAMPLE_KERNEL,
-    LIMITS,
-    UNET_KERNEL,
-    _settings,
-    layer_facts,
-    layer_facts_html,
-    real_layer,
-)
+from . import l03_exercises, l03_layer
+from .l03_exercises import *  # noqa: F403 (its __all__ is re-exported: the notebook calls L.<name>)
+from .l03_layer import *  # noqa: F403 (its __all__ is re-exported: the notebook calls L.<name>)
+from .l03_layer import LIMITS, _settings, layer_facts
 
-__all__ = [
-    "EXAMPLE_INPUT",
-    "EXAMPLE_KERNEL",
-    "UNET_KERNEL",
-    "LIMITS",
-    "real_layer",
-    "layer_facts",
-    "layer_facts_html",
-    "transposed_checks",
-    "transposed_checks_html",
-    "feature_map_demo",
-    "DEMO_CHANNELS",
-    "LESSON",
-    "WIDGETS",
-    "up_modes_check",
-    "up_modes_html",
-    "upconv_view",
-    "controls",
-    "EX_SHAPE",
-    "EX_CENTRE",
-    "EX_CONV_TRANSPOSE",
-    "EX_SIZE_RULE",
-    "EX_SLIP",
-    "EX_PARAMS",
-    "EX_MATRIX",
-    "EX_OVERLAP",
-    "EXERCISES",
-]
+__all__ = (
+    [
+        "transposed_checks",
+        "transposed_checks_html",
+        "feature_map_demo",
+        "DEMO_CHANNELS",
+        "LESSON",
+        "WIDGETS",
+        "up_modes_check",
+        "up_modes_html",
+        "upconv_view",
+        "controls",
+    ]
+    + l03_layer.__all__
+    + l03_exercises.__all__
+)
 
 LESSON = Lesson(
     3,

@@ -19,7 +19,7 @@ from ..core.shapes import output_size, shape_table
 from ..ui.course import Lesson, course_map_html
 from ..ui.exercises import Exercise, readings
 from ..ui.tables import html_table
-from ..ui.widgets import View, Widget
+from ..ui.widgets import View, Widget, number_box
 
 __all__ = [
     "LESSON",
@@ -77,7 +77,7 @@ def controls():
     import ipywidgets as W
 
     return {
-        "input_size": W.IntText(value=572, description="input size"),
+        "input_size": number_box(572, "input size"),
         "padding": W.Dropdown(options=["valid", "same"], value="valid", description="padding"),
     }
 

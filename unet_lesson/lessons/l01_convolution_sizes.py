@@ -39,7 +39,7 @@ from ..ui.figures.conv import (
 )
 from ..ui.receptive import stack_widget
 from ..ui.tables import html_table, key_value_table
-from ..ui.widgets import View, Widget
+from ..ui.widgets import View, Widget, number_box, window_boxes
 from . import l01_exercises
 from .l01_exercises import *  # noqa: F403 (its __all__ is re-exported: the notebook calls L.<name>)
 
@@ -210,15 +210,7 @@ def conv_size_view(size=572, kernel=3, stride=1, padding=0, dilation=1) -> View:
 
 def controls() -> dict:
     """The size widget's controls: IntText boxes, so a negative or odd value reaches the view and is explained."""
-    import ipywidgets as W
-
-    return {
-        "size": W.IntText(572, description="input size"),
-        "kernel": W.IntText(3, description="kernel k"),
-        "stride": W.IntText(1, description="stride s"),
-        "padding": W.IntText(0, description="padding p (per side)"),
-        "dilation": W.IntText(1, description="dilation d"),
-    }
+    return {**window_boxes(572, 3, 1, 0), "dilation": number_box(1, "dilation d")}
 
 
 WIDGETS = {

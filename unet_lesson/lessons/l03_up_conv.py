@@ -37,7 +37,7 @@ from ..core.transposed import (
 from ..ui.course import Lesson
 from ..ui.figures.upconv import scatter_picture
 from ..ui.tables import html_table
-from ..ui.widgets import View, Widget
+from ..ui.widgets import View, Widget, number_box
 from . import l03_exercises, l03_layer
 from .l03_exercises import *  # noqa: F403 (its __all__ is re-exported: the notebook calls L.<name>)
 from .l03_layer import *  # noqa: F403 (its __all__ is re-exported: the notebook calls L.<name>)
@@ -333,19 +333,14 @@ def upconv_view(
 
 def controls() -> dict:
     """The widget's controls: IntText boxes, so any number a student types reaches the view."""
-    import ipywidgets as W
-
-    def box(value, desc):
-        return W.IntText(value=value, description=desc, layout=W.Layout(width="150px"))
-
     return {
-        "size": box(4, "input size"),
-        "kernel": box(2, "kernel"),
-        "stride": box(2, "stride"),
-        "padding": box(0, "padding"),
-        "output_padding": box(0, "output_padding"),
-        "in_channels": box(4, "in channels"),
-        "out_channels": box(2, "out channels"),
+        "size": number_box(4, "input size", "150px"),
+        "kernel": number_box(2, "kernel", "150px"),
+        "stride": number_box(2, "stride", "150px"),
+        "padding": number_box(0, "padding", "150px"),
+        "output_padding": number_box(0, "output_padding", "150px"),
+        "in_channels": number_box(4, "in channels", "150px"),
+        "out_channels": number_box(2, "out channels", "150px"),
     }
 
 

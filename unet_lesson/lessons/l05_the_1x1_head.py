@@ -36,7 +36,7 @@ from ..seg.probe import fit_head
 from ..ui.checkers import check_head
 from ..ui.course import Lesson
 from ..ui.exercises import CodeExercise, Exercise
-from ..ui.widgets import View, Widget
+from ..ui.widgets import View, Widget, number_box
 
 __all__ = [
     "check_num_classes",
@@ -432,9 +432,7 @@ def head_view(num_classes=2) -> View:
 
 def controls(num_classes: int = 2) -> dict:
     """An IntText, so that 0 or a negative count reaches the view and is explained."""
-    import ipywidgets as W
-
-    return {"num_classes": W.IntText(value=num_classes, description="number of classes")}
+    return {"num_classes": number_box(num_classes, "number of classes")}
 
 
 WIDGETS = {"head": Widget(head_view, controls, css="ul-head", title="The 1x1 head: number of classes")}

@@ -21,7 +21,7 @@ import numbers
 import time
 import types
 from dataclasses import dataclass
-from typing import Any, Callable, Iterable, Sequence
+from typing import Any, Callable, Iterable, Iterator, Sequence
 
 import numpy as np
 import torch
@@ -202,6 +202,13 @@ class Run:
                 )
             )
         return value
+
+    def each(self, cases: Sequence[Any]) -> Iterator[Any]:
+        """Each case in turn; one that the loop's body passes (without raising) is counted by :meth:`ok`,
+        which stops a too slow student's code before the next."""
+        for n, case in enumerate(cases):
+            yield case
+            self.ok(remaining=n < len(cases) - 1)
 
     def ok(self, remaining: bool = True) -> None:
         """One more case agreed; stop if the code is too slow to run the rest."""

@@ -210,6 +210,11 @@ class Run:
             yield case
             self.ok(remaining=n < len(cases) - 1)
 
+    def agreed(self, covers: str, real: str | None = None) -> str:
+        """The success message: every case counted agrees with ``real`` (default the checker's), and what
+        the cases cover."""
+        return f"all {self.passed} cases agree with {real or self.real}: {covers}"
+
     def ok(self, remaining: bool = True) -> None:
         """One more case agreed; stop if the code is too slow to run the rest."""
         self.passed += 1

@@ -121,10 +121,7 @@ def check_max_pool(run: Run, max_pool) -> str:
         compare_arrays(
             run, case, yours, real, slips=slips, shape_hint=lambda shape: _pool_shape_hint(shape, real.shape)
         )
-    return (
-        f"all {len(MAX_POOL_CASES)} cases agree with nn.MaxPool2d: odd sizes, rectangles, k=3 with s=2, "
-        "stride 1, negative numbers."
-    )
+    return run.agreed("odd sizes, rectangles, k=3 with s=2, stride 1, negative numbers.")
 
 
 # ---- lesson 03: conv_transpose(x, w, stride) --------------------------------------------------
@@ -190,10 +187,7 @@ def check_conv_transpose(run: Run, conv_transpose) -> str:
             (lambda: _scatter(x, kernel, k), "the copies are s (the stride) pixels apart, not k."),
         ]
         compare_arrays(run, case, yours, real, slips=slips)
-    return (
-        f"all {len(CONV_TRANSPOSE_CASES)} cases agree with nn.ConvTranspose2d: 2×2 and 3×3 kernels with "
-        "strides 1 and 2, rectangles, a 1×1 input and a 1×1 kernel."
-    )
+    return run.agreed("2×2 and 3×3 kernels with strides 1 and 2, rectangles, a 1×1 input and a 1×1 kernel.")
 
 
 # ---- lesson 04: center_crop(skip, target_hw) and crop_and_concat(skip, up) --------------------
@@ -264,9 +258,9 @@ def check_center_crop(run: Run, center_crop) -> str:
         yours = run.call(case, center_crop, skip.clone(), tuple(target))
         hint = _crop_hint(skip, target, yours)
         compare_arrays(run, case, yours, real, hint=hint)
-    return (
-        f"all {len(CROP_CASES)} cases agree with unet_lesson's centre crop: even and odd differences (the "
-        "extra row goes to the bottom), rectangles, equal sizes."
+    return run.agreed(
+        "even and odd differences (the extra row goes to the bottom), rectangles, equal sizes.",
+        real="unet_lesson's centre crop",
     )
 
 
@@ -321,9 +315,9 @@ def check_crop_and_concat(run: Run, crop_and_concat) -> str:
             (lambda: torch.cat([cropped, up], dim=3), "that stacks along the width (dim 3); the channels are dim=1."),
         ]
         compare_arrays(run, case, yours, real, slips=slips)
-    return (
-        f"all {len(CONCAT_CASES)} cases agree with unet_lesson.CropAndConcat: the copied map cropped and put "
-        "first, batches of 1 and 2, different channel counts, odd differences, equal sizes."
+    return run.agreed(
+        "the copied map cropped and put first, batches of 1 and 2, different channel counts, odd differences, "
+        "equal sizes."
     )
 
 
@@ -394,7 +388,6 @@ def check_head(run: Run, head) -> str:
                 "(C_out, H, W)."
             ),
         )
-    return (
-        f"all {len(HEAD_CASES)} cases agree with a 1×1 nn.Conv2d: fewer, as many and more output channels, "
-        "rectangles, one pixel, the paper's 64 -> 2."
+    return run.agreed(
+        "fewer, as many and more output channels, rectangles, one pixel, the paper's 64 -> 2.", real="a 1×1 nn.Conv2d"
     )

@@ -461,3 +461,17 @@ class TestExerciseKeysAreUniqueAcrossTheCourse:
             assert ex.check("definitely wrong").status == "wrong", ex.key
             assert not math.isnan(ex.tries) and ex.tries >= 1
             ex.reset()
+
+
+def test_whole_and_tuple_readings_are_what_the_hints_look_at():
+    from unet_lesson.ui.exercises import tuple_reading, whole_reading
+
+    assert (
+        whole_reading("570") == whole_reading(570) == 570
+        and whole_reading(True) is None
+        and whole_reading(570.0) is None
+    )
+    assert whole_reading("a") is None and whole_reading("(1, 2)") is None
+    assert tuple_reading("(284, 284)", 2) == (284, 284) and tuple_reading("284x284x64", 3, whole=True) == (284, 284, 64)
+    assert tuple_reading("(284, 284)", 3) is None and tuple_reading((True, 1, 2), 3, whole=True) is None
+    assert tuple_reading((1.5, 2), 2) == (1.5, 2) and tuple_reading((1.5, 2), 2, whole=True) is None

@@ -330,3 +330,17 @@ def test_without_skips_the_expanding_path_sees_only_what_comes_from_below():
     assert count_parameters(skips=False) < count_parameters()
     net = UNet(padding="same", depth=2, base_channels=2, skips=False)
     assert not hasattr(net.concats, "0") and len(net.concats) == 0
+
+
+def test_unet_takes_exactly_the_options_fields_and_keeps_every_value():
+    import dataclasses
+    import inspect
+
+    from unet_lesson.core.options import FIELDS, UNetOptions
+
+    assert tuple(inspect.signature(UNet.__init__).parameters)[1:] == FIELDS  # UNet builds its options by name
+    knobs = dict(in_channels=3, num_classes=4, base_channels=2, depth=2, padding="same", batch_norm=True)
+    knobs.update(up_mode="bilinear", mismatch="pad", dropout=0.25, init="he", skips=False)
+    assert set(knobs) == set(FIELDS)
+    net = UNet(**knobs)
+    assert isinstance(net.options, UNetOptions) and dataclasses.asdict(net.options) == knobs

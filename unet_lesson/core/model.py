@@ -35,7 +35,7 @@ import torch
 from torch import nn
 
 from .ops import center_crop
-from .options import UNetOptions
+from .options import FIELDS, UNetOptions
 from .shapes import output_size
 
 __all__ = ["UNet", "DoubleConvolution", "DownSample", "UpSample", "CenterCrop", "CropAndConcat", "he_init_", "incoming"]
@@ -169,20 +169,9 @@ class UNet(nn.Module):
         init: Literal["pytorch", "he"] = "pytorch",
         skips: bool = True,
     ):
+        knobs = locals()  # the arguments by name: UNetOptions's fields, each checked there
         super().__init__()
-        o = UNetOptions(
-            in_channels=in_channels,
-            num_classes=num_classes,
-            base_channels=base_channels,
-            depth=depth,
-            padding=padding,
-            batch_norm=batch_norm,
-            up_mode=up_mode,
-            mismatch=mismatch,
-            dropout=dropout,
-            init=init,
-            skips=skips,
-        )
+        o = UNetOptions(**{name: knobs[name] for name in FIELDS})
         self.options = o
         self._checked: dict[tuple[int, int], tuple[int, int]] = {}
         _check_size_to_build(o)

@@ -17,9 +17,9 @@ from ..core.options import UNetOptions
 from ..core.parse import choice, whole
 from ..core.shapes import output_size, shape_table
 from ..ui.course import Lesson, course_map_html
-from ..ui.exercises import Exercise, readings
+from ..ui.exercises import Exercise, whole_reading
 from ..ui.tables import html_table
-from ..ui.widgets import View, Widget
+from ..ui.widgets import View, Widget, number_box
 
 __all__ = [
     "LESSON",
@@ -77,7 +77,7 @@ def controls():
     import ipywidgets as W
 
     return {
-        "input_size": W.IntText(value=572, description="input size"),
+        "input_size": number_box(572, "input size"),
         "padding": W.Dropdown(options=["valid", "same"], value="valid", description="padding"),
     }
 
@@ -123,12 +123,8 @@ def border_view(sizes=(188, 380, 572)) -> View:
 # ------------------------------------------------------------------------------------------
 # exercises
 # ------------------------------------------------------------------------------------------
-def _number(answer):
-    return next((r for r in readings(answer) if isinstance(r, int) and not isinstance(r, bool)), None)
-
-
 def _output_hint(answer) -> str:
-    n = _number(answer)
+    n = whole_reading(answer)
     if n is None:
         return "give one whole number: the side of the square output map, in pixels."
     if n == 572:
@@ -158,7 +154,7 @@ EX_OUTPUT = Exercise(
 
 
 def _channels_hint(answer) -> str:
-    n = _number(answer)
+    n = whole_reading(answer)
     if n == 64:
         return "64 is the map before the last layer; the last 1×1 conv makes one channel per class."
     if n == 1:

@@ -39,20 +39,9 @@ from ..ui.figures.conv import (
 )
 from ..ui.receptive import stack_widget
 from ..ui.tables import html_table, key_value_table
-from ..ui.widgets import View, Widget
-from .l01_exercises import (
-    EX_CONV_OUT,
-    EX_CONV_OUT_DILATED,
-    EX_FIRST_CONV,
-    EX_SAME_PADDING,
-    EX_SLIP_GENERAL,
-    EX_SLIP_INPUT,
-    EX_SLIP_RULE,
-    EX_STACK_WEIGHTS,
-    EX_STRIDE,
-    EX_TWO_CONVS,
-    EXERCISES,
-)
+from ..ui.widgets import View, Widget, number_box, window_boxes
+from . import l01_exercises
+from .l01_exercises import *  # noqa: F403 (its __all__ is re-exported: the notebook calls L.<name>)
 
 __all__ = [
     "LESSON",
@@ -73,18 +62,7 @@ __all__ = [
     "first_convs_view",
     "smallest_input",
     "stack_view",
-    "EX_FIRST_CONV",
-    "EX_TWO_CONVS",
-    "EX_STRIDE",
-    "EX_SAME_PADDING",
-    "EX_SLIP_INPUT",
-    "EX_SLIP_RULE",
-    "EX_SLIP_GENERAL",
-    "EX_CONV_OUT",
-    "EX_CONV_OUT_DILATED",
-    "EX_STACK_WEIGHTS",
-    "EXERCISES",
-]
+] + l01_exercises.__all__
 
 LESSON = Lesson(
     1,
@@ -232,15 +210,7 @@ def conv_size_view(size=572, kernel=3, stride=1, padding=0, dilation=1) -> View:
 
 def controls() -> dict:
     """The size widget's controls: IntText boxes, so a negative or odd value reaches the view and is explained."""
-    import ipywidgets as W
-
-    return {
-        "size": W.IntText(572, description="input size"),
-        "kernel": W.IntText(3, description="kernel k"),
-        "stride": W.IntText(1, description="stride s"),
-        "padding": W.IntText(0, description="padding p (per side)"),
-        "dilation": W.IntText(1, description="dilation d"),
-    }
+    return {**window_boxes(572, 3, 1, 0), "dilation": number_box(1, "dilation d")}
 
 
 WIDGETS = {

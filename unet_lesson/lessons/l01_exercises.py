@@ -15,7 +15,7 @@ from torch import nn
 from ..core.shapes import shape_table
 from ..core.sizes import conv_out
 from ..ui.checkers import check_conv_out, check_conv_out_dilated
-from ..ui.exercises import CodeExercise, Exercise, readings
+from ..ui.exercises import CodeExercise, Exercise, tuple_reading, whole_reading
 
 __all__ = [
     "EX_FIRST_CONV",
@@ -37,16 +37,8 @@ def _notes_shape(shape) -> tuple[int, int, int]:
     return h, w, c
 
 
-def _as_shape(answer):
-    """The first reading of an answer that is three whole numbers (H, W, C), else None."""
-    for r in readings(answer):
-        if isinstance(r, tuple) and len(r) == 3 and all(isinstance(v, int) and not isinstance(v, bool) for v in r):
-            return r
-    return None
-
-
 def _first_conv_hint(answer) -> str:
-    a = next((r for r in readings(answer) if isinstance(r, int) and not isinstance(r, bool)), None)
+    a = whole_reading(answer)
     if a is None:
         return "give one whole number, the height (= width) after the first conv."
     if a == 572 - 3:
@@ -75,7 +67,7 @@ EX_FIRST_CONV = Exercise(
 
 
 def _two_convs_hint(answer) -> str:
-    s = _as_shape(answer)
+    s = tuple_reading(answer, 3, whole=True)
     if s is None:
         return "write the shape as the notes do, height×width×channels, e.g. '100x100x3'."
     h, w, c = s
@@ -127,7 +119,7 @@ def _same_padding(kernel: int, size: int = 572) -> int:
 
 
 def _same_padding_hint(answer) -> str:
-    pair = next((r for r in readings(answer) if isinstance(r, tuple) and len(r) == 2), None)
+    pair = tuple_reading(answer, 2)
     if pair in ((2, 4), (2.0, 4.0)):
         return "that is the total padding (both sides together); PyTorch's padding= is per side."
     if pair is not None and pair[0] == 1:
@@ -289,7 +281,7 @@ def _conv_weights(c_in: int, c_out: int, kernel: int, n: int = 1) -> int:
 
 
 def _stack_weights_hint(answer) -> str:
-    a = next((r for r in readings(answer) if isinstance(r, int) and not isinstance(r, bool)), None)
+    a = whole_reading(answer)
     if a == 9 * 64 * 64:
         return "that is one conv; the stack has two."
     if a == 2 * (9 * 64 * 64 + 64):

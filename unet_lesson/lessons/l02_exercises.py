@@ -16,7 +16,7 @@ from torch import nn
 from ..core.shapes import shape_table
 from ..core.sizes import pool_out
 from ..ui.checkers import check_max_pool, check_pool_size
-from ..ui.exercises import CodeExercise, Exercise, readings
+from ..ui.exercises import CodeExercise, Exercise, readings, tuple_reading, whole_reading
 
 __all__ = [
     "EX_HALVE",
@@ -36,17 +36,8 @@ def _n_params(layer: nn.Module) -> int:
     return sum(p.numel() for p in layer.parameters())
 
 
-def _number(answer):
-    """The first reading of an answer that is a whole number (not a bool), else None."""
-    return next((r for r in readings(answer) if isinstance(r, int) and not isinstance(r, bool)), None)
-
-
-def _pair(answer):
-    return next((r for r in readings(answer) if isinstance(r, tuple) and len(r) == 2), None)
-
-
 def _halve_hint(a) -> str:
-    n = _number(a)
+    n = whole_reading(a)
     if n in (566, 567):
         return "that is a convolution's rule (H - k + 1); a pool with stride 2 moves 2 pixels per step."
     if n == 1136:
@@ -77,7 +68,7 @@ def _pool_kernels_and_channels(channels: int = 64) -> tuple[int, int]:
 
 
 def _kernels_hint(a) -> str:
-    pair = _pair(a)
+    pair = tuple_reading(a, 2)
     if pair is None:
         return "answer as a pair (weights, channels), e.g. (10, 3)."
     weights, channels = pair
@@ -107,7 +98,7 @@ EX_SLIP_KERNELS = Exercise(
 
 
 def _odd_hint(a) -> str:
-    pair = _pair(a)
+    pair = tuple_reading(a, 2)
     if pair == (285, 285):
         return "floor((569 - 2)/2) + 1 = floor(283.5) + 1: the floor is the default; ceil_mode rounds up."
     if pair == (284, 284):
@@ -207,7 +198,7 @@ def _doubles_hint(a) -> str:
     if got is None:
         return "list the convs by their numbers 1 to 8, e.g. (1, 2)."
     right = set(_doubling_convs())
-    if len(got) == 1 and _number(a) is not None and not isinstance(a, (tuple, list, set, frozenset)):
+    if len(got) == 1 and whole_reading(a) is not None and not isinstance(a, (tuple, list, set, frozenset)):
         return _COUNT_DIAGNOSIS.get(got[0], _COUNT_DIAGNOSIS[None]).format(n=got[0], right=len(right))
     notes = []
     if 1 in got:
@@ -249,7 +240,7 @@ EX_SLIP_DOUBLES = Exercise(
 
 
 def _bottom_hint(a) -> str:
-    n = _number(a)
+    n = whole_reading(a)
     if n == 30:
         return "30 is after the bottom's first conv; the question asks what enters the bottom (after the 4th pool)."
     if n in (36, 35):
@@ -299,7 +290,7 @@ EX_DOT = Exercise(
     expected=_distinct_pooled,
     hint=lambda a: (
         "each position gives a pooled map, but are they different? Write down what each window's maximum is."
-        if _number(a) == 4
+        if whole_reading(a) == 4
         else ""
     ),
     hints=[

@@ -41,19 +41,10 @@ from ..ui.figures.pool import (
 )
 from ..ui.receptive import stack_widget
 from ..ui.tables import html_table
-from ..ui.widgets import View, Widget
-from .l02_exercises import (
-    EX_BOTTOM,
-    EX_DOT,
-    EX_HALVE,
-    EX_MAX_POOL,
-    EX_ODD,
-    EX_POOL_SIZE,
-    EX_SLIP_DOUBLES,
-    EX_SLIP_KERNELS,
-    EXERCISES,
-    dot_maps,
-)
+from ..ui.widgets import View, Widget, number_box, window_boxes
+from . import l02_exercises
+from .l02_exercises import *  # noqa: F403 (its __all__ is re-exported: the notebook calls L.<name>)
+from .l02_exercises import dot_maps
 
 __all__ = [
     "LESSON",
@@ -75,18 +66,8 @@ __all__ = [
     "contracting_view",
     "channels_view",
     "dot_view",
-    "dot_maps",
     "shift_view",
-    "EX_HALVE",
-    "EX_SLIP_KERNELS",
-    "EX_ODD",
-    "EX_MAX_POOL",
-    "EX_POOL_SIZE",
-    "EX_SLIP_DOUBLES",
-    "EX_BOTTOM",
-    "EX_DOT",
-    "EXERCISES",
-]
+] + l02_exercises.__all__
 
 LESSON = Lesson(
     2,
@@ -426,19 +407,14 @@ def pool_controls() -> dict:
     import ipywidgets as W
 
     return {
-        "size": W.IntText(568, description="input size"),
-        "kernel": W.IntText(2, description="kernel k"),
-        "stride": W.IntText(2, description="stride s"),
-        "padding": W.IntText(0, description="padding p (per side)"),
+        **window_boxes(568, 2, 2, 0),
         "ceil_mode": W.Checkbox(False, description="ceil_mode"),
         "source": W.Dropdown(options=SOURCES, value="feature map", description="pool"),
     }
 
 
 def path_controls() -> dict:
-    import ipywidgets as W
-
-    return {"size": W.IntText(572, description="input size")}
+    return {"size": number_box(572, "input size")}
 
 
 WIDGETS = {

@@ -60,16 +60,9 @@ def _whole(name: str, value, minimum: int) -> int:
 
 
 def _settings(size, kernel, stride, padding, output_padding, in_channels, out_channels) -> tuple[int, ...]:
-    values = dict(
-        size=size,
-        kernel=kernel,
-        stride=stride,
-        padding=padding,
-        output_padding=output_padding,
-        in_channels=in_channels,
-        out_channels=out_channels,
-    )
-    return tuple(_whole(name, v, 0 if "padding" in name else 1) for name, v in values.items())
+    """The seven settings parsed, in this order (``_WHAT``'s): the paddings from 0, the others from 1."""
+    values = (size, kernel, stride, padding, output_padding, in_channels, out_channels)
+    return tuple(_whole(name, v, 0 if "padding" in name else 1) for name, v in zip(_WHAT, values, strict=True))
 
 
 # --------------------------------------------------------------------------

@@ -37,57 +37,28 @@ from ..core.transposed import (
 from ..ui.course import Lesson
 from ..ui.figures.upconv import scatter_picture
 from ..ui.tables import html_table
-from ..ui.widgets import View, Widget
-from .l03_exercises import (  # re-exported: the notebook calls L.EX_...
-    EX_CENTRE,
-    EX_CONV_TRANSPOSE,
-    EX_MATRIX,
-    EX_OVERLAP,
-    EX_PARAMS,
-    EX_SHAPE,
-    EX_SIZE_RULE,
-    EX_SLIP,
-    EXERCISES,
-)
-from .l03_layer import (
-    EXAMPLE_INPUT,
-    EXAMPLE_KERNEL,
-    LIMITS,
-    UNET_KERNEL,
-    _settings,
-    layer_facts,
-    layer_facts_html,
-    real_layer,
-)
+from ..ui.widgets import View, Widget, number_box
+from . import l03_exercises, l03_layer
+from .l03_exercises import *  # noqa: F403 (its __all__ is re-exported: the notebook calls L.<name>)
+from .l03_layer import *  # noqa: F403 (its __all__ is re-exported: the notebook calls L.<name>)
+from .l03_layer import LIMITS, _settings, layer_facts
 
-__all__ = [
-    "EXAMPLE_INPUT",
-    "EXAMPLE_KERNEL",
-    "UNET_KERNEL",
-    "LIMITS",
-    "real_layer",
-    "layer_facts",
-    "layer_facts_html",
-    "transposed_checks",
-    "transposed_checks_html",
-    "feature_map_demo",
-    "DEMO_CHANNELS",
-    "LESSON",
-    "WIDGETS",
-    "up_modes_check",
-    "up_modes_html",
-    "upconv_view",
-    "controls",
-    "EX_SHAPE",
-    "EX_CENTRE",
-    "EX_CONV_TRANSPOSE",
-    "EX_SIZE_RULE",
-    "EX_SLIP",
-    "EX_PARAMS",
-    "EX_MATRIX",
-    "EX_OVERLAP",
-    "EXERCISES",
-]
+__all__ = (
+    [
+        "transposed_checks",
+        "transposed_checks_html",
+        "feature_map_demo",
+        "DEMO_CHANNELS",
+        "LESSON",
+        "WIDGETS",
+        "up_modes_check",
+        "up_modes_html",
+        "upconv_view",
+        "controls",
+    ]
+    + l03_layer.__all__
+    + l03_exercises.__all__
+)
 
 LESSON = Lesson(
     3,
@@ -362,19 +333,14 @@ def upconv_view(
 
 def controls() -> dict:
     """The widget's controls: IntText boxes, so any number a student types reaches the view."""
-    import ipywidgets as W
-
-    def box(value, desc):
-        return W.IntText(value=value, description=desc, layout=W.Layout(width="150px"))
-
     return {
-        "size": box(4, "input size"),
-        "kernel": box(2, "kernel"),
-        "stride": box(2, "stride"),
-        "padding": box(0, "padding"),
-        "output_padding": box(0, "output_padding"),
-        "in_channels": box(4, "in channels"),
-        "out_channels": box(2, "out channels"),
+        "size": number_box(4, "input size", "150px"),
+        "kernel": number_box(2, "kernel", "150px"),
+        "stride": number_box(2, "stride", "150px"),
+        "padding": number_box(0, "padding", "150px"),
+        "output_padding": number_box(0, "output_padding", "150px"),
+        "in_channels": number_box(4, "in channels", "150px"),
+        "out_channels": number_box(2, "out channels", "150px"),
     }
 
 

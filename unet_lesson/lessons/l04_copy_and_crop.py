@@ -53,7 +53,7 @@ from ..ui.course import Lesson
 from ..ui.exercises import CodeExercise, Exercise, same_answer
 from ..ui.figures.crop import crop_figure, crop_grid_figure
 from ..ui.tables import Raw, html_table
-from ..ui.widgets import View, Widget
+from ..ui.widgets import View, Widget, choice_buttons, number_box
 
 __all__ = [
     "LESSON",
@@ -329,13 +329,13 @@ def controls(input_size: int = 572, level: int = 1, padding: str = "valid") -> d
     import ipywidgets as W
 
     return {
-        "input_size": W.IntText(value=input_size, description="input size"),
+        "input_size": number_box(input_size, "input size"),
         "level": W.Dropdown(
             options=[("1 (top, 568 in the paper)", 1), ("2", 2), ("3", 3), ("4 (deepest, 64 in the paper)", 4)],
             value=level,
             description="level",
         ),
-        "padding": W.ToggleButtons(options=list(_PADDINGS), value=padding, description="padding"),
+        "padding": choice_buttons(_PADDINGS, padding, "padding"),
         "allow_odd": W.Checkbox(value=False, description="crop anyway when a size is odd (mismatch='crop')"),
     }
 

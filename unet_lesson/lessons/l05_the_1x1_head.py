@@ -36,7 +36,7 @@ from ..seg.probe import fit_head
 from ..ui.checkers import check_head
 from ..ui.course import Lesson
 from ..ui.exercises import CodeExercise, Exercise
-from ..ui.widgets import View, Widget
+from ..ui.widgets import View, Widget, number_box
 
 __all__ = [
     "check_num_classes",
@@ -436,9 +436,7 @@ def head_view(num_classes=2) -> View:
 
 def controls(num_classes: int = 2) -> dict:
     """An IntText, so that 0 or a negative count reaches the view and is explained."""
-    import ipywidgets as W
-
-    return {"num_classes": W.IntText(value=num_classes, description="number of classes")}
+    return {"num_classes": number_box(num_classes, "number of classes")}
 
 
 WIDGETS = {"head": Widget(head_view, controls, css="ul-head", title="The 1x1 head: number of classes")}
@@ -447,7 +445,10 @@ WIDGETS = {"head": Widget(head_view, controls, css="ul-head", title="The 1x1 hea
 # ----------------------------------------------------------------------------------
 # exercises: answers computed by unet_lesson
 # ----------------------------------------------------------------------------------
-def _param_hint(classes: int):
+def _params_exercise(key: str, classes: int, question: str, hints: list[str], explanation: str) -> Exercise:
+    """An exercise on the parameter count of a 1x1 head for ``classes`` classes on the 64 channels, with the
+    hint for its usual slips (no biases, a 3x3 kernel)."""
+
     def hint(answer) -> str:
         a = str(answer).strip()
         if a == str(IN_CHANNELS * classes):
@@ -456,7 +457,9 @@ def _param_hint(classes: int):
             return "the kernel is 1x1, not 3x3: each kernel has 1*1*64 weights."
         return f"each of the {classes} kernels is 1×1×{IN_CHANNELS} weights, plus one bias per kernel."
 
-    return hint
+    return Exercise(
+        key, question, expected=lambda: head_params(classes), hint=hint, hints=hints, explanation=explanation
+    )
 
 
 EX_SHAPE = Exercise(
@@ -479,11 +482,10 @@ EX_SHAPE = Exercise(
     explanation="388×388×3: one score map per class at every pixel; the size is kept, the channels become 3.",
 )
 
-EX_PARAMS = Exercise(
+EX_PARAMS = _params_exercise(
     "5.2",
+    2,
     "How many learned parameters does the paper's head, nn.Conv2d(64, 2, kernel_size=1), have?",
-    expected=lambda: head_params(2),
-    hint=_param_hint(2),
     hints=[
         "Count what one kernel holds, then how many kernels there are.",
         "C_in·C_out·k·k weights + C_out biases.",
@@ -492,12 +494,11 @@ EX_PARAMS = Exercise(
     explanation="64*2 + 2 = 130: two kernels of 1×1×64 weights and two biases.",
 )
 
-EX_PARAMS5 = Exercise(
+EX_PARAMS5 = _params_exercise(
     "5.3",
+    5,
     "A head for 5 classes (say background, cell, border, nucleus, debris) on the same 64 channels: how many "
     "parameters?",
-    expected=lambda: head_params(5),
-    hint=_param_hint(5),
     hints=[
         "Every class adds one kernel and one bias.",
         "64·C weights + C biases for C classes.",

@@ -21,7 +21,7 @@ from ..ui.course import Lesson
 from ..ui.exercises import CodeExercise, Exercise
 from ..ui.figures.tiling import plot_plan
 from ..ui.tables import html_table, key_value_table
-from ..ui.widgets import View, Widget
+from ..ui.widgets import View, Widget, number_box
 
 __all__ = [
     "LESSON",
@@ -161,10 +161,10 @@ def controls():
     import ipywidgets as W
 
     return {
-        "tile": W.IntText(value=PAPER_TILE, description="tile size", layout=W.Layout(width="170px")),
-        "height": W.IntText(value=ISBI_IMAGE[0], description="image height", layout=W.Layout(width="190px")),
-        "width": W.IntText(value=ISBI_IMAGE[1], description="image width", layout=W.Layout(width="190px")),
-        "depth": W.IntText(value=4, description="depth (max pools)", layout=W.Layout(width="190px")),
+        "tile": number_box(PAPER_TILE, "tile size", "170px"),
+        "height": number_box(ISBI_IMAGE[0], "image height", "190px"),
+        "width": number_box(ISBI_IMAGE[1], "image width", "190px"),
+        "depth": number_box(4, "depth (max pools)", "190px"),
         "align": W.Checkbox(value=True, description="align steps to the 2^depth grid"),
     }
 

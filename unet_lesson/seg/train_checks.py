@@ -15,7 +15,7 @@ All of it happens up front, in milliseconds, before any weight map is computed o
 from __future__ import annotations
 
 import os
-from dataclasses import dataclass
+from dataclasses import dataclass, fields
 from pathlib import Path
 
 import numpy as np
@@ -267,26 +267,8 @@ def check_arguments(
         check_dataset(val_set, "val_set", "the held-out evaluation (or val_set=None: no Dice, no best.pt)")
     h, w = np.asarray(train_set.images).shape[1:]
     tile = _check_tile(tile, o, h, w)
-    return Settings(
-        steps,
-        batch_size,
-        tile,
-        lr,
-        seed,
-        w0,
-        sigma,
-        eval_every,
-        time_limit,
-        target_dice,
-        stop_at_target,
-        checkpoint_dir,
-        resume,
-        overwrite,
-        device,
-        progress,
-        num_threads,
-        schedule,
-    )
+    checked = locals()  # every argument by its name, each checked above
+    return Settings(**{f.name: checked[f.name] for f in fields(Settings)})
 
 
 def _device(device) -> torch.device:

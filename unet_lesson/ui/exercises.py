@@ -47,6 +47,8 @@ __all__ = [
     "NOT_ATTEMPTED",
     "same_answer",
     "readings",
+    "whole_reading",
+    "tuple_reading",
     "all_exercises",
     "duplicate_keys",
 ]
@@ -169,6 +171,21 @@ def readings(answer: Any, _depth: int = 0) -> list[Any]:
         return _readings(answer, _depth)
     except Exception:  # e.g. RecursionError on a list that contains itself
         return [_UNREADABLE]
+
+
+def _is_whole(value: Any) -> bool:
+    return isinstance(value, int) and not isinstance(value, bool)
+
+
+def whole_reading(answer: Any) -> int | None:
+    """The first reading of an answer that is a whole number (not a bool), else None: what a hint looks at."""
+    return next((r for r in readings(answer) if _is_whole(r)), None)
+
+
+def tuple_reading(answer: Any, length: int, whole: bool = False) -> tuple | None:
+    """The first reading that is a ``length``-tuple (of whole numbers only, with ``whole``), else None."""
+    tuples = (r for r in readings(answer) if isinstance(r, tuple) and len(r) == length)
+    return next((r for r in tuples if not whole or all(map(_is_whole, r))), None)
 
 
 def _readings(x: Any, depth: int) -> list[Any]:

@@ -33,7 +33,7 @@ from ..core.options import UNetOptions
 from ..core.search import size_rule
 from ..core.shapes import InvalidInputSize, fmt_shape, nearest_valid_sizes, shape_table
 from .tables import key_value_table, shape_table_html
-from .widgets import View
+from .widgets import View, choice_buttons, number_box
 
 __all__ = [
     "CONTROLS",
@@ -343,30 +343,13 @@ def controls(feature_maps: bool = False, **defaults) -> dict:
     if unknown:
         raise TypeError(f"unknown explorer control(s) {sorted(unknown)}; known: {list(DEFAULTS)}")
     d = {**DEFAULTS, **defaults}
-    style = {"description_width": "initial"}
     return dict(
-        input_size=W.IntText(
-            value=d["input_size"], description="input size", style=style, layout=W.Layout(width="150px")
-        ),
-        padding=W.ToggleButtons(
-            options=["valid", "same"],
-            value=d["padding"],
-            description="padding",
-            style={**style, "button_width": "60px"},
-        ),
-        depth=W.IntText(value=d["depth"], description="depth (pools)", style=style, layout=W.Layout(width="150px")),
-        base_channels=W.IntText(
-            value=d["base_channels"], description="base channels", style=style, layout=W.Layout(width="160px")
-        ),
-        num_classes=W.IntText(
-            value=d["num_classes"], description="classes", style=style, layout=W.Layout(width="120px")
-        ),
-        up_mode=W.ToggleButtons(
-            options=["upconv", "bilinear"],
-            value=d["up_mode"],
-            description="upsampling",
-            style={**style, "button_width": "70px"},
-        ),
+        input_size=number_box(d["input_size"], "input size", "150px", full_label=True),
+        padding=choice_buttons(["valid", "same"], d["padding"], "padding", "60px"),
+        depth=number_box(d["depth"], "depth (pools)", "150px", full_label=True),
+        base_channels=number_box(d["base_channels"], "base channels", "160px", full_label=True),
+        num_classes=number_box(d["num_classes"], "classes", "120px", full_label=True),
+        up_mode=choice_buttons(["upconv", "bilinear"], d["up_mode"], "upsampling", "70px"),
         feature_maps=W.Checkbox(value=feature_maps, description="show feature maps", indent=False),
     )
 

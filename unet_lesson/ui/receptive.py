@@ -20,7 +20,7 @@ against autograd on a real :class:`~unet_lesson.core.model.UNet`).
 from __future__ import annotations
 
 import html
-from functools import lru_cache
+from functools import lru_cache, partial
 
 from ..core.crops import not_giant
 from ..core.parse import choice, whole
@@ -35,7 +35,7 @@ from ..core.receptive import (
 )
 from ..core.shapes import shape_table
 from .tables import html_table
-from .widgets import View, Widget
+from .widgets import View, Widget, choice_buttons, number_box
 
 __all__ = [
     "LIMITS",
@@ -54,6 +54,14 @@ LIMITS = {
     "stack work": 2 * 10**7,  # multiply-adds of that real forward and backward pass
     "unet draw": 640,  # largest input side of the U-Net drawn on the sample picture
 }
+
+
+def _field_data(field) -> dict:
+    """What both views put into their data about the window (``data-ul-*`` for the browser tests)."""
+    fh, fw = field.size
+    return dict(
+        field=fh, field_w=fw, rows=field.rows, cols=field.cols, reach=field.reach, padding_pixels=field.padding_pixels
+    )
 
 
 def _span(lo: int, hi: int) -> str:
@@ -178,53 +186,36 @@ def stack_field_view(input_size=16, convs=2, blocks=1, kernel=3, padding=0, row=
         html=body,
         figure=figure,
         data=dict(
-            field=fh,
-            field_w=fw,
+            **_field_data(field),
             formula=r,
-            rows=field.rows,
-            cols=field.cols,
-            reach=field.reach,
-            padding_pixels=field.padding_pixels,
             output=int(out),
             measured=measured,
         ),
     )
 
 
-def _box(W, description: str):
-    """A number box whose label fits it (a long label must not cover the next box's input)."""
-    return dict(
-        description=description,
-        style={"description_width": "initial"},
-        layout=W.Layout(width=f"{8 * len(description) + 80}px"),
-    )
+def _boxes(d: dict, labels: dict) -> dict:
+    """A number box for each control in ``labels`` (name: label), valued from ``d``, its label in full and the box
+    as wide as the label needs (a long label must not cover the next box's input: it did in JupyterLab)."""
+    return {
+        name: number_box(d[name], label, f"{8 * len(label) + 80}px", full_label=True) for name, label in labels.items()
+    }
+
+
+#: the output pixel whose window both widgets show
+_PIXEL = {"row": "output row", "col": "output column"}
 
 
 def stack_controls(**defaults) -> dict:
-    import ipywidgets as W
-
     d = {"input_size": 16, "convs": 2, "blocks": 1, "kernel": 3, "padding": 0, "row": 6, "col": 6, **defaults}
-    return dict(
-        input_size=W.IntText(value=d["input_size"], **_box(W, "input size")),
-        convs=W.IntText(value=d["convs"], **_box(W, "convs per block")),
-        blocks=W.IntText(value=d["blocks"], **_box(W, "blocks (pool between)")),
-        kernel=W.IntText(value=d["kernel"], **_box(W, "kernel k")),
-        padding=W.IntText(value=d["padding"], **_box(W, "padding p")),
-        row=W.IntText(value=d["row"], **_box(W, "output row")),
-        col=W.IntText(value=d["col"], **_box(W, "output column")),
-    )
+    labels = {"input_size": "input size", "convs": "convs per block", "blocks": "blocks (pool between)"}
+    return _boxes(d, {**labels, "kernel": "kernel k", "padding": "padding p", **_PIXEL})
 
 
 def stack_widget(**defaults) -> Widget:
     """The plain stack's receptive field as a lesson declares it (``WIDGETS["field"] = stack_widget()``)."""
-    from functools import partial
-
-    return Widget(
-        stack_field_view,
-        partial(stack_controls, **defaults),
-        css="ul-field",
-        title="The receptive field: which input pixels one output pixel sees",
-    )
+    title = "The receptive field: which input pixels one output pixel sees"
+    return Widget(stack_field_view, partial(stack_controls, **defaults), css="ul-field", title=title)
 
 
 # ------------------------------------------------------------------------------------------
@@ -306,12 +297,7 @@ def unet_field_view(input_size=572, padding="valid", depth=4, row=194, col=194) 
         html=body,
         figure=figure,
         data=dict(
-            field=fh,
-            field_w=fw,
-            rows=field.rows,
-            cols=field.cols,
-            reach=field.reach,
-            padding_pixels=field.padding_pixels,
+            **_field_data(field),
             output=oh,
             seeing_padding=seeing,
         ),
@@ -319,31 +305,15 @@ def unet_field_view(input_size=572, padding="valid", depth=4, row=194, col=194) 
 
 
 def unet_controls(**defaults) -> dict:
-    import ipywidgets as W
-
     d = {"input_size": 572, "padding": "valid", "depth": 4, "row": 194, "col": 194, **defaults}
-    style, narrow = {"description_width": "initial"}, W.Layout(width="150px")
-    return dict(
-        input_size=W.IntText(value=d["input_size"], description="input size", style=style, layout=narrow),
-        padding=W.ToggleButtons(
-            options=["valid", "same"],
-            value=d["padding"],
-            description="padding",
-            style={**style, "button_width": "60px"},
-        ),
-        depth=W.IntText(value=d["depth"], description="depth (pools)", style=style, layout=narrow),
-        row=W.IntText(value=d["row"], description="output row", style=style, layout=narrow),
-        col=W.IntText(value=d["col"], description="output column", style=style, layout=narrow),
-    )
+    return {
+        **_boxes(d, {"input_size": "input size"}),
+        "padding": choice_buttons(["valid", "same"], d["padding"], "padding", "60px"),
+        **_boxes(d, {"depth": "depth (pools)", **_PIXEL}),
+    }
 
 
 def unet_widget(**defaults) -> Widget:
     """The U-Net's receptive field as a lesson declares it (``WIDGETS["field"] = unet_widget()``)."""
-    from functools import partial
-
-    return Widget(
-        unet_field_view,
-        partial(unet_controls, **defaults),
-        css="ul-unet-field",
-        title="What one output pixel of the U-Net sees",
-    )
+    title = "What one output pixel of the U-Net sees"
+    return Widget(unet_field_view, partial(unet_controls, **defaults), css="ul-unet-field", title=title)

@@ -40,6 +40,9 @@ __all__ = [
     "figure_png",
     "defaults_of",
     "one_at_a_time",
+    "number_box",
+    "choice_buttons",
+    "window_boxes",
 ]
 
 
@@ -163,6 +166,42 @@ def one_at_a_time():
         return wrapper
 
     return serial
+
+
+def number_box(value: int, description: str, width: str | None = None, *, full_label: bool = False):
+    """The one way a lesson builds a number control: an ``IntText``, never a slider, so that a value a student
+    may get wrong (0, negative, odd) reaches the view unclamped and is explained there. ``width`` (e.g.
+    ``"150px"``) sets the box's width; ``full_label`` shows a long description in full instead of cutting it."""
+    import ipywidgets as W
+
+    extra: dict[str, Any] = {}
+    if full_label:
+        extra["style"] = {"description_width": "initial"}
+    if width:
+        extra["layout"] = W.Layout(width=width)
+    return W.IntText(value=value, description=description, **extra)
+
+
+def choice_buttons(options, value: str, description: str, button_width: str | None = None):
+    """A choice among a few words (``padding``: valid or same) as ``ToggleButtons``; with ``button_width``
+    (e.g. ``"60px"``) the buttons are that wide and the description shows in full."""
+    import ipywidgets as W
+
+    extra: dict[str, Any] = {}
+    if button_width:
+        extra["style"] = {"description_width": "initial", "button_width": button_width}
+    return W.ToggleButtons(options=list(options), value=value, description=description, **extra)
+
+
+def window_boxes(size: int, kernel: int, stride: int, padding: int) -> dict:
+    """A sliding-window layer's size controls (a conv in lesson 01, a pool in lesson 02): the input size, the
+    kernel k, the stride s and the padding p per side, each a :func:`number_box`."""
+    return {
+        "size": number_box(size, "input size"),
+        "kernel": number_box(kernel, "kernel k"),
+        "stride": number_box(stride, "stride s"),
+        "padding": number_box(padding, "padding p (per side)"),
+    }
 
 
 def defaults_of(controls: Mapping[str, Any]) -> dict:

@@ -21,7 +21,7 @@ import numbers
 import time
 import types
 from dataclasses import dataclass
-from typing import Any, Callable, Iterable, Sequence
+from typing import Any, Callable, Iterable, Iterator, Sequence
 
 import numpy as np
 import torch
@@ -202,6 +202,18 @@ class Run:
                 )
             )
         return value
+
+    def each(self, cases: Sequence[Any]) -> Iterator[Any]:
+        """Each case in turn; one that the loop's body passes (without raising) is counted by :meth:`ok`,
+        which stops a too slow student's code before the next."""
+        for n, case in enumerate(cases):
+            yield case
+            self.ok(remaining=n < len(cases) - 1)
+
+    def agreed(self, covers: str, real: str | None = None) -> str:
+        """The success message: every case counted agrees with ``real`` (default the checker's), and what
+        the cases cover."""
+        return f"all {self.passed} cases agree with {real or self.real}: {covers}"
 
     def ok(self, remaining: bool = True) -> None:
         """One more case agreed; stop if the code is too slow to run the rest."""

@@ -95,7 +95,7 @@ def _pool_shape_hint(yours: tuple, real: tuple) -> str:
 @checker("nn.MaxPool2d", solutions.max_pool)
 def check_max_pool(run: Run, max_pool) -> str:
     """Check ``max_pool(x, k, s)`` on 2-D arrays against ``nn.MaxPool2d(k, s)``."""
-    for n, (h, w, k, s, negative) in enumerate(MAX_POOL_CASES):
+    for n, (h, w, k, s, negative) in enumerate(run.each(MAX_POOL_CASES)):
         x = -_ints((h, w), n, 1, 9) if negative else _ints((h, w), n)
         case = f"a {h}×{w} input{' of negative numbers' if negative else ''}, k={k}, s={s}"
         real = _real_max_pool(x, k, s)
@@ -121,11 +121,7 @@ def check_max_pool(run: Run, max_pool) -> str:
         compare_arrays(
             run, case, yours, real, slips=slips, shape_hint=lambda shape: _pool_shape_hint(shape, real.shape)
         )
-        run.ok(remaining=n < len(MAX_POOL_CASES) - 1)
-    return (
-        f"all {len(MAX_POOL_CASES)} cases agree with nn.MaxPool2d: odd sizes, rectangles, k=3 with s=2, "
-        "stride 1, negative numbers."
-    )
+    return run.agreed("odd sizes, rectangles, k=3 with s=2, stride 1, negative numbers.")
 
 
 # ---- lesson 03: conv_transpose(x, w, stride) --------------------------------------------------
@@ -167,7 +163,7 @@ def _scatter(x: np.ndarray, w: np.ndarray, step: int, add: bool = True, size=Non
 @checker("nn.ConvTranspose2d", solutions.conv_transpose)
 def check_conv_transpose(run: Run, conv_transpose) -> str:
     """Check ``conv_transpose(x, w, stride)`` (x: (H, W), w: (k, k)) against ``nn.ConvTranspose2d``."""
-    for n, (h, w_, k, s) in enumerate(CONV_TRANSPOSE_CASES):
+    for n, (h, w_, k, s) in enumerate(run.each(CONV_TRANSPOSE_CASES)):
         x = _ints((h, w_), 100 + n, -3, 4)
         kernel = _ints((k, k), 200 + n, -2, 3)
         kernel[0, -1] += 5  # never symmetric: a flipped kernel shows
@@ -191,11 +187,7 @@ def check_conv_transpose(run: Run, conv_transpose) -> str:
             (lambda: _scatter(x, kernel, k), "the copies are s (the stride) pixels apart, not k."),
         ]
         compare_arrays(run, case, yours, real, slips=slips)
-        run.ok(remaining=n < len(CONV_TRANSPOSE_CASES) - 1)
-    return (
-        f"all {len(CONV_TRANSPOSE_CASES)} cases agree with nn.ConvTranspose2d: 2×2 and 3×3 kernels with "
-        "strides 1 and 2, rectangles, a 1×1 input and a 1×1 kernel."
-    )
+    return run.agreed("2×2 and 3×3 kernels with strides 1 and 2, rectangles, a 1×1 input and a 1×1 kernel.")
 
 
 # ---- lesson 04: center_crop(skip, target_hw) and crop_and_concat(skip, up) --------------------
@@ -258,7 +250,7 @@ def _crop_hint(skip: torch.Tensor, target, yours: Any) -> str:
 @checker("the package's centre crop", solutions.center_crop)
 def check_center_crop(run: Run, center_crop) -> str:
     """Check ``center_crop(skip, (h, w))`` on (C, H, W) tensors against ``center_crop_box``'s window."""
-    for n, (shape, target) in enumerate(CROP_CASES):
+    for shape, target in run.each(CROP_CASES):
         skip = _numbered(shape)
         c, h, w = shape
         case = f"a {h}×{w} map ({c} channel{'s' if c > 1 else ''}) cropped to {target[0]}×{target[1]}"
@@ -266,10 +258,9 @@ def check_center_crop(run: Run, center_crop) -> str:
         yours = run.call(case, center_crop, skip.clone(), tuple(target))
         hint = _crop_hint(skip, target, yours)
         compare_arrays(run, case, yours, real, hint=hint)
-        run.ok(remaining=n < len(CROP_CASES) - 1)
-    return (
-        f"all {len(CROP_CASES)} cases agree with unet_lesson's centre crop: even and odd differences (the "
-        "extra row goes to the bottom), rectangles, equal sizes."
+    return run.agreed(
+        "even and odd differences (the extra row goes to the bottom), rectangles, equal sizes.",
+        real="unet_lesson's centre crop",
     )
 
 
@@ -302,7 +293,7 @@ def _concat_error_hint(exc: BaseException) -> str:
 def check_crop_and_concat(run: Run, crop_and_concat) -> str:
     """Check ``crop_and_concat(skip, up)`` on (N, C, H, W) tensors against ``unet_lesson.CropAndConcat``."""
     module = CropAndConcat()
-    for n, (skip_shape, (c_up, h, w)) in enumerate(CONCAT_CASES):
+    for skip_shape, (c_up, h, w) in run.each(CONCAT_CASES):
         skip = _numbered(skip_shape)
         up = _numbered((skip_shape[0], c_up, h, w), negative=True)
         case = f"a copied map of shape {tuple(skip_shape)} and an up-conv map of shape {tuple(up.shape)}"
@@ -324,10 +315,9 @@ def check_crop_and_concat(run: Run, crop_and_concat) -> str:
             (lambda: torch.cat([cropped, up], dim=3), "that stacks along the width (dim 3); the channels are dim=1."),
         ]
         compare_arrays(run, case, yours, real, slips=slips)
-        run.ok(remaining=n < len(CONCAT_CASES) - 1)
-    return (
-        f"all {len(CONCAT_CASES)} cases agree with unet_lesson.CropAndConcat: the copied map cropped and put "
-        "first, batches of 1 and 2, different channel counts, odd differences, equal sizes."
+    return run.agreed(
+        "the copied map cropped and put first, batches of 1 and 2, different channel counts, odd differences, "
+        "equal sizes."
     )
 
 
@@ -357,7 +347,7 @@ def _head_error_hint(exc: BaseException) -> str:
 @checker("nn.Conv2d(C_in, C_out, 1)", solutions.head, error_hint=_head_error_hint)
 def check_head(run: Run, head) -> str:
     """Check ``head(features (C_in, H, W), weight (C_out, C_in), bias (C_out,))`` against a 1x1 ``nn.Conv2d``."""
-    for n, (c_in, c_out, h, w) in enumerate(HEAD_CASES):
+    for n, (c_in, c_out, h, w) in enumerate(run.each(HEAD_CASES)):
         features = _ints((c_in, h, w), 300 + n)
         weight = _ints((c_out, c_in), 400 + n, -3, 3)
         bias = _ints((c_out,), 500 + n, 1, 5)  # never 0: a missing bias shows
@@ -398,8 +388,6 @@ def check_head(run: Run, head) -> str:
                 "(C_out, H, W)."
             ),
         )
-        run.ok(remaining=n < len(HEAD_CASES) - 1)
-    return (
-        f"all {len(HEAD_CASES)} cases agree with a 1×1 nn.Conv2d: fewer, as many and more output channels, "
-        "rectangles, one pixel, the paper's 64 -> 2."
+    return run.agreed(
+        "fewer, as many and more output channels, rectangles, one pixel, the paper's 64 -> 2.", real="a 1×1 nn.Conv2d"
     )

@@ -166,7 +166,7 @@ def _run_sizes(
     slips: Sequence[Slip],
 ) -> None:
     seen: list[tuple[tuple, int | None]] = []
-    for i, args in enumerate(cases):
+    for i, args in enumerate(run.each(cases)):
         case = words(*args)
         expected = real(*args)
         got = run.call(case, student, *args)
@@ -179,7 +179,6 @@ def _run_sizes(
                 case,
                 _diagnose(got, n, expected, seen, slips, run.real),
             )
-        run.ok(remaining=i < len(cases) - 1)
 
 
 # ---- lesson 01: conv_out(h, k, s, p) --------------------------------------------------------
@@ -218,10 +217,7 @@ _CONV_SLIPS = _conv_slips(lambda k, d: k)
 def check_conv_out(run: Run, conv_out) -> str:
     """Check ``conv_out(h, k, s, p)`` against ``nn.Conv2d`` on (1, 1, h, h) tensors."""
     _run_sizes(run, conv_out, CONV_CASES, real_conv_size, lambda h, k, s, p: f"H={h}, k={k}, s={s}, p={p}", _CONV_SLIPS)
-    return (
-        f"all {len(CONV_CASES)} cases agree with nn.Conv2d: odd and even sizes, strides 1 to 3, padding, a "
-        "kernel as large as the padded map."
-    )
+    return run.agreed("odd and even sizes, strides 1 to 3, padding, a kernel as large as the padded map.")
 
 
 _DILATED_SLIPS = [
@@ -253,10 +249,7 @@ def check_conv_out_dilated(run: Run, conv_out_dilated) -> str:
         lambda h, k, s, p, d: f"H={h}, k={k}, s={s}, p={p}, d={d}",
         _DILATED_SLIPS,
     )
-    return (
-        f"all {len(DILATED_CASES)} cases agree with nn.Conv2d: dilation 1 to 3, strides, padding, a dilated "
-        "kernel as wide as the padded map."
-    )
+    return run.agreed("dilation 1 to 3, strides, padding, a dilated kernel as wide as the padded map.")
 
 
 # ---- lesson 02: pool_size(h, k, s, ceil_mode) ----------------------------------------------
@@ -304,7 +297,4 @@ def check_pool_size(run: Run, pool_size) -> str:
         lambda h, k, s, c: f"H={h}, k={k}, s={s}, ceil_mode={c}",
         _POOL_SLIPS,
     )
-    return (
-        f"all {len(POOL_CASES)} cases agree with nn.MaxPool2d: odd and even sizes, k=2 and 3 with strides 1 to "
-        "3, floor and ceil_mode."
-    )
+    return run.agreed("odd and even sizes, k=2 and 3 with strides 1 to 3, floor and ceil_mode.")

@@ -15,6 +15,14 @@ __all__ = ["plot_plan", "plot_seams", "plot_mirror"]
 _COLOURS = ["#1f77b4", "#ff7f0e", "#2ca02c", "#d62728", "#9467bd", "#8c564b", "#e377c2", "#17becf", "#bcbd22"]
 
 
+def _box_patch(ax, box, offset: float = 0.0, **style) -> None:
+    """Draw a tile's box (``left``, ``top``, ``width``, ``height``) on ``ax``, moved by ``offset`` (-0.5: on the
+    pixel edges of an ``imshow``) and styled by ``style``."""
+    from matplotlib.patches import Rectangle
+
+    ax.add_patch(Rectangle((box.left + offset, box.top + offset), box.width, box.height, **style))
+
+
 def plot_plan(plan: TilePlan, image=None, highlight: int = 0, size: float = 3.4):
     """Two panels. Left, as in the paper's Fig. 2: the mirror-padded image (hatched: mirrored),
     one input tile (blue) with the output block it predicts (yellow), and its neighbour (green)
@@ -43,19 +51,7 @@ def plot_plan(plan: TilePlan, image=None, highlight: int = 0, size: float = 3.4)
     )
     for tile in plan.tiles:
         box = tile.input.shifted(-t, -lft)
-        ax1.add_patch(
-            Rectangle(
-                (box.left, box.top),
-                box.width,
-                box.height,
-                fill=False,
-                edgecolor="#757575",
-                lw=0.6,
-                ls=(0, (3, 3)),
-                alpha=0.6,
-                zorder=3,
-            )
-        )
+        _box_patch(ax1, box, fill=False, edgecolor="#757575", lw=0.6, ls=(0, (3, 3)), alpha=0.6, zorder=3)
     k = highlight % plan.n_tiles
     first = plan.tiles[k]
     neighbour = next((u for u in plan.tiles if u.row == first.row and u.col == first.col + 1), None) or next(
@@ -64,12 +60,8 @@ def plot_plan(plan: TilePlan, image=None, highlight: int = 0, size: float = 3.4)
     pairs = [(first, "#1565c0", "#ffd54f")] + ([(neighbour, "#2e7d32", "#a5d6a7")] if neighbour else [])
     for tile, edge, fill in pairs:
         ib, kb = tile.input.shifted(-t, -lft), tile.keep
-        ax1.add_patch(
-            Rectangle(
-                (kb.left, kb.top), kb.width, kb.height, facecolor=fill, alpha=0.75, edgecolor=edge, lw=0.8, zorder=4
-            )
-        )
-        ax1.add_patch(Rectangle((ib.left, ib.top), ib.width, ib.height, fill=False, edgecolor=edge, lw=2.0, zorder=5))
+        _box_patch(ax1, kb, facecolor=fill, alpha=0.75, edgecolor=edge, lw=0.8, zorder=4)
+        _box_patch(ax1, ib, fill=False, edgecolor=edge, lw=2.0, zorder=5)
     mh, mw = plan.margin
     ib, ob = first.input.shifted(-t, -lft), first.output
     y = ob.top + min(ob.height, H) / 2
@@ -96,17 +88,7 @@ def plot_plan(plan: TilePlan, image=None, highlight: int = 0, size: float = 3.4)
     for k2, tile in enumerate(plan.tiles):
         kb = tile.keep
         c = _COLOURS[k2 % len(_COLOURS)]
-        ax2.add_patch(
-            Rectangle(
-                (kb.left, kb.top),
-                kb.width,
-                kb.height,
-                facecolor=c,
-                alpha=0.35 if img is None else 0.25,
-                edgecolor=c,
-                lw=1.2,
-            )
-        )
+        _box_patch(ax2, kb, facecolor=c, alpha=0.35 if img is None else 0.25, edgecolor=c, lw=1.2)
         if plan.n_tiles <= 48:
             ax2.text(
                 kb.left + kb.width / 2,
@@ -164,11 +146,7 @@ def plot_seams(image, whole, naive, tiled, naive_plan, tiled_plan=None, size: fl
             continue
         for t in plan.tiles:
             k = t.keep
-            ax.add_patch(
-                plt.Rectangle(
-                    (k.left - 0.5, k.top - 0.5), k.width, k.height, fill=False, edgecolor="#1e88e5", lw=0.6, ls=":"
-                )
-            )
+            _box_patch(ax, k, offset=-0.5, fill=False, edgecolor="#1e88e5", lw=0.6, ls=":")
     for ax in axes:
         ax.axis("off")
     fig.tight_layout()

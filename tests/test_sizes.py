@@ -163,3 +163,16 @@ def test_nearest_valid_sizes_equal_a_scan_of_every_size(opts):
         below = max((m for m in valid if m < size), default=None)
         above = min((m for m in valid if m > size), default=None)
         assert nearest_valid_sizes(size, **opts) == (below, above), f"{opts}, size {size}"
+
+
+@pytest.mark.parametrize(
+    "opts",
+    [dict(), dict(depth=1), dict(depth=5), dict(padding="same"), dict(padding="same", depth=3, up_mode="bilinear")],
+    ids=str,
+)
+def test_valid_input_sizes_equal_a_trace_of_every_size(opts):
+    from unet_lesson import valid_input_sizes
+    from unet_lesson.core.shapes import is_valid_size
+
+    for a, b in ((1, 700), (189, 203), (188, 188), (500, 1300), (573, 587)):
+        assert valid_input_sizes(a, b, **opts) == [m for m in range(a, b + 1) if is_valid_size(m, **opts)], (opts, a, b)

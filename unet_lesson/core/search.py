@@ -23,7 +23,7 @@ from functools import lru_cache
 
 from .options import UNetOptions, options_of
 from .parse import BadValue, whole
-from .shapes import SEARCH_LIMIT, InvalidInputSize, _trace, nearest_valid_sizes
+from .shapes import SEARCH_LIMIT, InvalidInputSize, _progression, _trace, nearest_valid_sizes
 
 __all__ = ["valid_input_sizes", "smallest_valid_size", "input_size_for", "SizeRule", "size_rule", "MAX_LISTED"]
 
@@ -57,6 +57,12 @@ def valid_input_sizes(a=1024, b=None, /, options: UNetOptions | None = None, **o
             f"that range holds {stop - start + 1:,} sizes, too many to list (at most {MAX_LISTED:,}). "
             f"The rule says it all: {rule.text}."
         )
+    if o.mismatch == "error":  # first + 2**depth * k: no need to trace every size of the range
+        first, step = _progression(o)
+        if first is None:
+            return []
+        lo = first if start <= first else first + -(-(start - first) // step) * step
+        return list(range(lo, stop + 1, step))
     return [n for n in range(start, stop + 1) if _trace(n, o)[1] is None]
 
 

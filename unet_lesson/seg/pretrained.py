@@ -58,24 +58,17 @@ CHECKPOINT_DIR = Path(__file__).resolve().parent / "checkpoints"
 FILES = {"same": "unet_same.pt", "valid": "unet_valid.pt"}
 COMMAND = "python scripts/make_checkpoints.py"
 
+
+def _recipe(options: dict, steps: int, eval_every: int) -> dict:
+    """A shipped checkpoint's recipe: the lesson's training settings, fixed seeds, its own options and length."""
+    train = {k: v for k, v in LESSON_TRAIN.items() if k != "eval_every"}
+    return dict(options=dict(options), init_seed=0, train_seed=0, steps=steps, **train, eval_every=eval_every)
+
+
 #: How each shipped checkpoint is made (fixed seeds; CPU, one thread, so it is reproducible).
 RECIPES = {
-    "same": dict(
-        options=dict(LESSON_OPTIONS),
-        init_seed=0,
-        train_seed=0,
-        steps=400,
-        **{k: v for k, v in LESSON_TRAIN.items() if k != "eval_every"},
-        eval_every=20,
-    ),
-    "valid": dict(
-        options=dict(VALID_OPTIONS),
-        init_seed=0,
-        train_seed=0,
-        steps=600,
-        **{k: v for k, v in LESSON_TRAIN.items() if k != "eval_every"},
-        eval_every=25,
-    ),
+    "same": _recipe(LESSON_OPTIONS, steps=400, eval_every=20),
+    "valid": _recipe(VALID_OPTIONS, steps=600, eval_every=25),
 }
 
 

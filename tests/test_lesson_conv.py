@@ -4,7 +4,6 @@ import matplotlib
 
 matplotlib.use("Agg")
 
-import json  # noqa: E402
 import time  # noqa: E402
 from pathlib import Path  # noqa: E402
 
@@ -18,7 +17,6 @@ from unet_lesson import conv_out, shape_table  # noqa: E402
 from unet_lesson.core.receptive import stack_field_size, stack_layers  # noqa: E402
 from unet_lesson.lessons import l01_convolution_sizes as conv  # noqa: E402
 from unet_lesson.lessons import l01_exercises as EXS  # noqa: E402
-from unet_lesson.ui.exercises import CodeExercise  # noqa: E402
 from unet_lesson.ui.figures import conv as FIG  # noqa: E402
 from unet_lesson.ui.widgets import safe_view  # noqa: E402
 
@@ -363,30 +361,6 @@ def test_exercises_accept_the_notes_forms_and_react_to_typical_slips():
     assert not conv.EX_SLIP_RULE.check("a")
     assert not conv.EX_SLIP_GENERAL.check("a")
     for ex in conv.EXERCISES:
-        ex.reset()
-
-
-def _notebook_stubs() -> dict:
-    """The code cells of the notebook that define a function, run as the student first sees them."""
-    nb = json.loads(NOTEBOOK.read_text())
-    found = {}
-    for cell in nb["cells"]:
-        src = "".join(cell["source"])
-        if cell["cell_type"] == "code" and src.startswith("def "):
-            namespace = {}
-            exec(src.split("\n\n\n")[0], namespace)  # the stub, without its check line
-            found.update({k: v for k, v in namespace.items() if callable(v)})
-    return found
-
-
-def test_the_notebooks_stubs_are_not_attempted_and_the_references_pass():
-    stubs = _notebook_stubs()
-    assert set(stubs) == {"conv_out", "conv_out_dilated"}
-    for ex, name in ((conv.EX_CONV_OUT, "conv_out"), (conv.EX_CONV_OUT_DILATED, "conv_out_dilated")):
-        assert isinstance(ex, CodeExercise)
-        assert ex.check(stubs[name]).status == "not attempted"
-        assert ex.check(ex.reference).correct
-        assert f"def {name}(" in ex.solution().code
         ex.reset()
 
 

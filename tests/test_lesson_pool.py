@@ -4,7 +4,6 @@ import matplotlib
 
 matplotlib.use("Agg")
 
-import json  # noqa: E402
 import time  # noqa: E402
 from pathlib import Path  # noqa: E402
 
@@ -16,7 +15,6 @@ from torch import nn  # noqa: E402
 
 from unet_lesson import UNet, conv_out, pool_out, shape_table  # noqa: E402
 from unet_lesson.lessons import l02_max_pooling as pool  # noqa: E402
-from unet_lesson.ui.exercises import CodeExercise  # noqa: E402
 from unet_lesson.ui.figures import pool as FIG  # noqa: E402
 from unet_lesson.ui.receptive import stack_field_view  # noqa: E402
 from unet_lesson.ui.widgets import safe_view  # noqa: E402
@@ -401,30 +399,6 @@ def test_the_doubling_slip_diagnoses_every_plausible_answer(answer, words):
 def test_the_doubling_slip_takes_the_convs_in_any_order_and_form(answer):
     assert pool.EX_SLIP_DOUBLES.check(answer).correct
     pool.EX_SLIP_DOUBLES.reset()
-
-
-def _notebook_stubs() -> dict:
-    """The code cells of the notebook that define a function, run as the student first sees them."""
-    nb = json.loads(NOTEBOOK.read_text())
-    found = {}
-    for cell in nb["cells"]:
-        src = "".join(cell["source"])
-        if cell["cell_type"] == "code" and src.startswith("def "):
-            namespace = {}
-            exec(src.split("\n\n\n")[0], namespace)  # the stub, without its check line
-            found.update({k: v for k, v in namespace.items() if callable(v)})
-    return found
-
-
-def test_the_notebooks_stubs_are_not_attempted_and_the_references_pass():
-    stubs = _notebook_stubs()
-    assert set(stubs) == {"max_pool", "pool_size"}
-    for ex, name in ((pool.EX_MAX_POOL, "max_pool"), (pool.EX_POOL_SIZE, "pool_size")):
-        assert isinstance(ex, CodeExercise)
-        assert ex.check(stubs[name]).status == "not attempted"
-        assert ex.check(ex.reference).correct
-        assert f"def {name}(" in ex.solution().code
-        ex.reset()
 
 
 def test_code_exercises_name_the_first_failing_case():

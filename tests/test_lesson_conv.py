@@ -5,7 +5,6 @@ import matplotlib
 matplotlib.use("Agg")
 
 import time  # noqa: E402
-from pathlib import Path  # noqa: E402
 
 import matplotlib.pyplot as plt  # noqa: E402
 import numpy as np  # noqa: E402
@@ -19,8 +18,6 @@ from unet_lesson.lessons import l01_convolution_sizes as conv  # noqa: E402
 from unet_lesson.lessons import l01_exercises as EXS  # noqa: E402
 from unet_lesson.ui.figures import conv as FIG  # noqa: E402
 from unet_lesson.ui.widgets import safe_view  # noqa: E402
-
-NOTEBOOK = Path(__file__).resolve().parents[1] / "notebooks" / "01_convolution_sizes.ipynb"
 
 
 @pytest.fixture(autouse=True)

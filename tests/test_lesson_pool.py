@@ -5,7 +5,6 @@ import matplotlib
 matplotlib.use("Agg")
 
 import time  # noqa: E402
-from pathlib import Path  # noqa: E402
 
 import matplotlib.pyplot as plt  # noqa: E402
 import numpy as np  # noqa: E402
@@ -18,8 +17,6 @@ from unet_lesson.lessons import l02_max_pooling as pool  # noqa: E402
 from unet_lesson.ui.figures import pool as FIG  # noqa: E402
 from unet_lesson.ui.receptive import stack_field_view  # noqa: E402
 from unet_lesson.ui.widgets import safe_view  # noqa: E402
-
-NOTEBOOK = Path(__file__).resolve().parents[1] / "notebooks" / "02_max_pooling.ipynb"
 
 
 @pytest.fixture(autouse=True)

@@ -14,6 +14,7 @@ from pathlib import Path
 import pytest
 
 from unet_lesson import lessons as course
+from unet_lesson.lessons._text import LessonText, all_texts
 from unet_lesson.ui.course import Lesson
 from unet_lesson.ui.exercises import Exercise
 from unet_lesson.ui.widgets import Widget
@@ -102,3 +103,66 @@ def test_exercises_are_listed_and_named(module):
 def test_exercise_keys_are_unique_across_the_course():
     keys = [e.key for m in MODULES for e in m.EXERCISES]
     assert len(keys) == len(set(keys)), sorted(k for k in keys if keys.count(k) > 1)
+
+
+# ---- the lessons' words (lessons/text/NN_topic.toml) -------------------------------------------
+def test_every_lesson_text_is_read_and_every_exercise_in_it_is_built():
+    texts = {t.path.stem: t for t in all_texts()}
+    assert sorted(texts) == sorted(lesson.notebook for lesson in course.lessons()), "one text file per notebook"
+    for stem, text in texts.items():
+        assert text.unbuilt() == [], f"{stem}.toml has exercises no lesson module builds"
+        assert text.lesson == next(m.LESSON for m in MODULES if m.LESSON.notebook == stem)
+    hints = {e.key: len(e.hints) for m in MODULES for e in m.EXERCISES}
+    assert all(n == 3 for n in hints.values()), {k: n for k, n in hints.items() if n != 3}
+
+
+def _text(tmp_path, body: str, name: str = "07_some_lesson.toml") -> LessonText:
+    path = tmp_path / name
+    lesson = '[lesson]\ntitle = "T"\nminutes = 30\ntopics = [1]\nsummary = "s"\n'
+    path.write_text(lesson + body, encoding="utf-8")
+    return LessonText(path, 7)
+
+
+def test_a_lesson_text_builds_the_lesson_and_its_exercises(tmp_path):
+    text = _text(tmp_path, '[exercise."7.1"]\nquestion = "Q?"\nhints = ["a", "b", "c"]\nexplanation = "E"\n')
+    assert text.lesson == Lesson(7, "07_some_lesson", "T", minutes=30, topics=(1,), summary="s")
+    assert text.unbuilt() == ["7.1"]
+    ex = text.exercise("7.1", expected=lambda: 570)
+    assert (ex.key, ex.question, ex.hints, ex.explanation, ex.answer) == ("7.1", "Q?", ("a", "b", "c"), "E", 570)
+    assert text.unbuilt() == []
+
+
+@pytest.mark.parametrize(
+    "body, build, message",
+    [
+        ('[exercise."7.1"]\nquestoin = "Q?"\n', None, "unknown fields ['questoin']"),
+        ('[exercise."7.1"]\nquestion = "Q?"\n', {"question": "again"}, "given both in"),
+        ('[exercise."7.1"]\nquestion = "Q?"\n', "twice", "built twice"),
+        ('[exercise."7.1"]\nquestion = "Q?"\n', "7.2", "has no [exercise.'7.2']"),
+        ("[lessons]\n", None, "unknown tables ['lessons']"),
+        ('[exercise."7.1"\n', None, "cannot be read"),
+    ],
+    ids=["misspelt field", "prose twice", "built twice", "no such exercise", "unknown table", "not TOML"],
+)
+def test_a_broken_lesson_text_says_what_is_wrong(tmp_path, body, build, message):
+    with pytest.raises((ValueError, KeyError, RuntimeError), match=re.escape(message)):
+        text = _text(tmp_path, body)
+        if build == "twice":
+            text.exercise("7.1", expected=1)
+            text.exercise("7.1", expected=1)
+        elif isinstance(build, str):
+            text.exercise(build, expected=1)
+        elif build:
+            text.exercise("7.1", expected=1, **build)
+
+
+def test_a_lesson_text_without_its_lesson_table_is_refused(tmp_path):
+    path = tmp_path / "07_x.toml"
+    path.write_text('[lesson]\ntitle = "T"\n', encoding="utf-8")
+    with pytest.raises(ValueError, match=re.escape("missing ['minutes', 'summary', 'topics']")):
+        LessonText(path, 7)
+
+
+def test_lesson_text_is_shipped_with_the_package():
+    pyproject = (ROOT / "pyproject.toml").read_text()
+    assert '"unet_lesson.lessons" = ["text/*.toml"]' in pyproject

@@ -2,7 +2,8 @@
 
 Each module follows the same contract (:mod:`unet_lesson.ui.course`, checked by ``tests/test_lessons.py``):
 
-* ``LESSON``: a :class:`~unet_lesson.ui.course.Lesson` (notebook, title, minutes, the notes' topics);
+* ``LESSON``: a :class:`~unet_lesson.ui.course.Lesson` (notebook, title, minutes, the notes' topics), read
+  with the exercises' words from ``text/NN_topic.toml`` (:mod:`._text`: prose in the text file, code here);
 * ``WIDGETS``: ``{name: Widget}``, each a view (plain function, tested without a browser), a factory of
   controls, a CSS class; a view raises ``ValueError`` for a setting that cannot work and the widget
   layer shows the message;

@@ -7,18 +7,13 @@ the page in the lesson contract, so it appears in the course map, the README and
 from __future__ import annotations
 
 from ..ui import explorer
-from ..ui.course import Lesson
+from ._text import lesson_text
+
+TEXT = lesson_text(__name__)
 
 __all__ = ["LESSON", "WIDGETS", "EXERCISES"]
 
-LESSON = Lesson(
-    None,
-    "explorer",
-    "The explorer",
-    minutes=10,
-    topics=(2, 11),
-    summary="every knob of the network on one page (also a standalone Voila page)",
-)
+LESSON = TEXT.lesson
 
 WIDGETS = {"explorer": explorer.widget(feature_maps=True)}
 

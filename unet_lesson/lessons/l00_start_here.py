@@ -16,10 +16,13 @@ from ..core.model import UNet
 from ..core.options import UNetOptions
 from ..core.parse import choice, whole
 from ..core.shapes import output_size, shape_table
-from ..ui.course import Lesson, course_map_html
-from ..ui.exercises import Exercise, whole_reading
+from ..ui.course import course_map_html
+from ..ui.exercises import whole_reading
 from ..ui.tables import html_table
 from ..ui.widgets import View, Widget, number_box
+from ._text import lesson_text
+
+TEXT = lesson_text(__name__)
 
 __all__ = [
     "LESSON",
@@ -34,15 +37,7 @@ __all__ = [
     "EX_CHANNELS",
 ]
 
-LESSON = Lesson(
-    0,
-    "00_start_here",
-    "Start here",
-    minutes=20,
-    topics=(1, 2, 12),
-    summary="the course map, how widgets and exercises work, a first prediction checked on a real network, the "
-    "glossary of the notes' terms, an environment check",
-)
+LESSON = TEXT.lesson
 
 #: border_view runs real forward passes while the inputs hold at most this many pixels together
 MAX_PIXELS = 600_000
@@ -136,21 +131,7 @@ def _output_hint(answer) -> str:
     return ""
 
 
-EX_OUTPUT = Exercise(
-    "0.1",
-    "Predict before you run anything. The paper's network takes a 572×572 grey image, and the notes warn "
-    "'输入 & 输出不同' (input and output differ). How large is its segmentation map, one side, in pixels? "
-    "A guess is fine: the hints say where to find it.",
-    expected=lambda: output_size(572)[0],
-    hint=_output_hint,
-    hints=[
-        "the output is smaller than the input: the network's 3×3 convs are 'valid' and trim the map.",
-        "the notes give it on their last page: 'Note: 我们 input 572×572', and the 分割图 (segmentation map) below it.",
-        "the smallest input this network takes, 188×188, gives a 4×4 map: 184 pixels less.",
-    ],
-    explanation="388: the valid 3×3 convs trim 184 pixels in all, so 572 -> 388 (the notes: 'input & 输出不同'). "
-    "Lessons 01-06 account for every one of those pixels.",
-)
+EX_OUTPUT = TEXT.exercise("0.1", expected=lambda: output_size(572)[0], hint=_output_hint)
 
 
 def _channels_hint(answer) -> str:
@@ -162,17 +143,6 @@ def _channels_hint(answer) -> str:
     return ""
 
 
-EX_CHANNELS = Exercise(
-    "0.2",
-    "And how many channels does that map have? (The notes, on the last 1×1 conv: 'kernel = num_cls'.)",
-    expected=lambda: shape_table(572).output_shape[0],
-    hint=_channels_hint,
-    hints=[
-        "the segmentation map holds, for each pixel, one score per class.",
-        "the last conv has num_cls kernels, and each kernel makes one channel.",
-        "a network telling 5 kinds of tissue apart would end with 5 channels.",
-    ],
-    explanation="two classes, foreground and background (前景 & 背景), so two channels.",
-)
+EX_CHANNELS = TEXT.exercise("0.2", expected=lambda: shape_table(572).output_shape[0], hint=_channels_hint)
 
 EXERCISES = [EX_OUTPUT, EX_CHANNELS]

@@ -28,7 +28,6 @@ from ..core.parse import whole
 from ..core.shapes import fmt_shape, shape_table
 from ..core.sizes import LayerSizeError, conv_out
 from ..seg.data import sample_image
-from ..ui.course import Lesson
 from ..ui.figures.conv import (
     MAX_ROW_CELLS,
     footprint_figure,
@@ -41,7 +40,10 @@ from ..ui.receptive import stack_widget
 from ..ui.tables import html_table, key_value_table
 from ..ui.widgets import View, Widget, number_box, window_boxes
 from . import l01_exercises
+from ._text import lesson_text
 from .l01_exercises import *  # noqa: F403 (its __all__ is re-exported: the notebook calls L.<name>)
+
+TEXT = lesson_text(__name__)
 
 __all__ = [
     "LESSON",
@@ -64,15 +66,7 @@ __all__ = [
     "stack_view",
 ] + l01_exercises.__all__
 
-LESSON = Lesson(
-    1,
-    "01_convolution_sizes",
-    "Convolution sizes",
-    minutes=30,
-    topics=(2, 3),
-    summary="why a valid 3x3 conv trims the map; the size rule with stride, padding and dilation, written by you; "
-    "two 3x3 convs against one 5x5 (what U-Net shares with VGG)",
-)
+LESSON = TEXT.lesson
 
 #: the widget runs a real nn.Conv2d on a size x size tensor; beyond this it would be slow to redraw
 MAX_SIZE = 1024

@@ -15,7 +15,10 @@ from torch import nn
 from ..core.shapes import shape_table
 from ..core.sizes import conv_out
 from ..ui.checkers import check_conv_out, check_conv_out_dilated
-from ..ui.exercises import CodeExercise, Exercise, tuple_reading, whole_reading
+from ..ui.exercises import tuple_reading, whole_reading
+from ._text import lesson_text
+
+TEXT = lesson_text(__name__)
 
 __all__ = [
     "EX_FIRST_CONV",
@@ -50,20 +53,7 @@ def _first_conv_hint(answer) -> str:
     return ""
 
 
-EX_FIRST_CONV = Exercise(
-    "1.1",
-    "The notes' chain starts with the 572×572×1 input image and a 3×3 conv with k=3, s=1, p=0. "
-    "What is the height after this first conv?",
-    expected=lambda: conv_out(572, 3, 1, 0),
-    hint=_first_conv_hint,
-    hints=[
-        "count the places where a 3-wide kernel fits along one row of 572 pixels.",
-        "a valid conv (p=0, s=1): H_out = H - k + 1.",
-        "the 7-pixel row of the picture: the kernel fits at positions 0 to 4, so 7 - 3 + 1 = 5.",
-    ],
-    explanation="572 - 3 + 1 = 570: the kernel's centre can never sit on the outermost pixel, so one pixel "
-    "is lost on each side.",
-)
+EX_FIRST_CONV = TEXT.exercise("1.1", expected=lambda: conv_out(572, 3, 1, 0), hint=_first_conv_hint)
 
 
 def _two_convs_hint(answer) -> str:
@@ -80,36 +70,20 @@ def _two_convs_hint(answer) -> str:
     return ""
 
 
-EX_TWO_CONVS = Exercise(
+EX_TWO_CONVS = TEXT.exercise(
     "1.2",
-    "The second conv of level 1 is again 3×3 with s=1, p=0 and 64 kernels (# kernel = 64). Which shape "
-    "comes out of it, written as the notes do (H×W×C), e.g. '100x100x3'?",
     expected=lambda: _notes_shape(shape_table(572).where(module="down_convs.0.conv2")[0].out_shape),
     hint=_two_convs_hint,
-    hints=[
-        "the second conv does to the first conv's output what the first did to 572; its kernels set the channels.",
-        "H - k + 1 once more; C = the number of kernels (each kernel makes one channel).",
-        "a 10×10×1 map through two valid 3×3 convs of 8 kernels each: 10 → 8 → 6, so 6×6×8.",
-    ],
-    explanation="572 → 570 → 568, 64 kernels → 64 channels: 568×568×64, the notes' third shape.",
 )
 
-EX_STRIDE = Exercise(
+EX_STRIDE = TEXT.exercise(
     "1.3",
-    "A 3×3 conv with stride 2 and padding 1 on a 64×64 map: what output height?",
     expected=lambda: conv_out(64, 3, 2, 1),
     hint=lambda a: (
         "the floor matters: (64 + 2*1 - 3)/2 = 31.5 -> 31, then + 1."
         if str(a).strip() in ("31", "33", "32.5", "31.5")
         else ""
     ),
-    hints=[
-        "with stride 2 the kernel jumps 2 pixels at a time: count its positions in the padded row.",
-        "H_out = floor((H + 2p - k)/s) + 1.",
-        "the third grid of the picture: 7 pixels, k=3, s=2, p=1: floor((7 + 2 - 3)/2) + 1 = 3 + 1 = 4.",
-    ],
-    explanation="floor((64 + 2 - 3)/2) + 1 = 31 + 1 = 32: stride 2 halves the size (this is how many "
-    "modern networks downsample instead of pooling).",
 )
 
 
@@ -127,19 +101,7 @@ def _same_padding_hint(answer) -> str:
     return ""
 
 
-EX_SAME_PADDING = Exercise(
-    "1.4",
-    "The modern U-Net keeps the size ('same' padding). Which padding per side keeps 572 -> 572 for a "
-    "3×3 conv (stride 1), and which for a 5×5 conv? Answer as a pair, e.g. (1, 1).",
-    expected=lambda: (_same_padding(3), _same_padding(5)),
-    hint=_same_padding_hint,
-    hints=[
-        "a valid k×k conv loses k - 1 pixels per row; the padding must give them back.",
-        "with stride 1: H + 2p - k + 1 = H, so p = (k - 1)/2 on each side.",
-        "a 7×7 kernel loses 6 pixels: p = 3 per side gives them back.",
-    ],
-    explanation="p = (k - 1)/2 per side: 1 for 3×3, 2 for 5×5 (so 2 and 4 pixels in total).",
-)
+EX_SAME_PADDING = TEXT.exercise("1.4", expected=lambda: (_same_padding(3), _same_padding(5)), hint=_same_padding_hint)
 
 
 # ---- spot the slip ------------------------------------------------------------------------
@@ -190,12 +152,9 @@ def _the_slipped_shape(chain=_SLIPPED_CHAIN) -> str:
     return "a"
 
 
-EX_SLIP_INPUT = Exercise(
+EX_SLIP_INPUT = TEXT.exercise(
     "1.5",
-    "Spot the slip. A few lines further down, the notes copy the chain once more: '570x570x1 → 570x570x64 → "
-    "568x568x64'. One shape is wrong. Which one, changed alone, makes both arrows true?",
     expected=_the_slipped_shape,
-    choices={"a": "the first, 570x570x1", "b": "the second, 570x570x64", "c": "the third, 568x568x64"},
     hint=lambda a: (
         "then the first arrow, 570 → 570, still breaks the rule: a valid 3×3 conv takes 2 pixels off."
         if str(a).strip().lower() == "c"
@@ -203,74 +162,16 @@ EX_SLIP_INPUT = Exercise(
         if str(a).strip().lower() == "b"
         else ""
     ),
-    hints=[
-        "check each arrow with the rule: a valid 3×3 conv takes H to H - 2.",
-        "570 → 570 breaks the rule, 570 → 568 keeps it: the slip is at one end of the first arrow.",
-        "change the first shape and see whether both arrows hold; then try the second instead.",
-    ],
-    explanation="the first: the input image is 572×572×1 (the notes' first chain and Fig. 1), and 570×570×1 "
-    "appears nowhere in the network: the first conv already turns 1 channel into 64.",
 )
 
-EX_SLIP_RULE = Exercise(
-    "1.6",
-    "Spot the slip. Under that line the notes write 'h=k+1'. Which rule gives the output "
-    "height of a 3×3 valid conv (s=1, p=0) on an h-pixel map?",
-    expected=lambda: _the_right_choice(_RULE_CANDIDATES, paddings=(0,)),
-    choices={"a": "h = k + 1", "b": "h - k + 1", "c": "h - k", "d": "h - k - 1"},
-    hint="rule (a) does not even use h.",
-    hints=[
-        "try each rule on the notes' own numbers.",
-        "h = 572 and k = 3 must give 570.",
-        "on a 7-pixel row a 3-wide kernel fits 5 times: which rule gives 5?",
-    ],
-    explanation="h - k + 1 (572 - 3 + 1 = 570): the '=' was a '-'. The other form the notes write, "
-    "(h - k + 2p + s)/s, is the same rule for p = 0, s = 1.",
-)
+EX_SLIP_RULE = TEXT.exercise("1.6", expected=lambda: _the_right_choice(_RULE_CANDIDATES, paddings=(0,)))
 
-EX_SLIP_GENERAL = Exercise(
-    "1.7",
-    "Spot the slip. Under '(5) max pooling 2×2 S=2' the notes ask 'pool 操作前后图像大小?' (the image size "
-    "before and after the pool?) and write 'H → 2p - k + 1'. It is garbled. Written for stride 1 and "
-    "padding p per side, which rule is it?",
-    expected=lambda: _the_right_choice(_GENERAL_CANDIDATES),
-    choices={"a": "2p - k + 1", "b": "H + p - k + 1", "c": "H + 2p - k + 1", "d": "H + 2p - k"},
-    hint="",
-    hints=[
-        "the padding adds p pixels on each side of the row.",
-        "the padded row has H + 2p pixels; a k-wide kernel fits at (padded size) - k + 1 positions.",
-        "check with H=572, k=3: p=0 must give 570, p=1 must give 572.",
-    ],
-    explanation="H + 2p - k + 1: the notes dropped the H. With the stride it becomes floor((H + 2p - k)/s) + 1, "
-    "which is the notes' (H + 2p - k + s)/s when s divides evenly.",
-)
+EX_SLIP_GENERAL = TEXT.exercise("1.7", expected=lambda: _the_right_choice(_GENERAL_CANDIDATES))
 
 # ---- write it yourself --------------------------------------------------------------------
-EX_CONV_OUT = CodeExercise(
-    "1.8",
-    "Write conv_out(h, k, s, p): the output height of a k×k conv with stride s and padding p per side on "
-    "an h-pixel map, as nn.Conv2d computes it (no dilation).",
-    check_conv_out,
-    hints=[
-        "count the kernel's positions: the first, then one more every s pixels while it fits in the padded map.",
-        "floor((h + 2p - k)/s) + 1; Python's // rounds down.",
-        "h=5, k=3, s=2, p=0: (5 - 3)//2 + 1 = 2.",
-    ],
-    explanation="The kernel fits at floor((h + 2p - k)/s) + 1 positions.",
-)
+EX_CONV_OUT = TEXT.code_exercise("1.8", check_conv_out)
 
-EX_CONV_OUT_DILATED = CodeExercise(
-    "1.9",
-    "Now with dilation d: write conv_out_dilated(h, k, s, p, d), whose k×k kernel has its taps d pixels "
-    "apart (dilation=d in nn.Conv2d).",
-    check_conv_out_dilated,
-    hints=[
-        "a dilated kernel is wider than k: count the pixels from its first tap to its last.",
-        "its span is d·(k - 1) + 1; use it in place of k in your conv_out.",
-        "k=3, d=2: span 5, so h=7, s=1, p=0 gives 7 - 5 + 1 = 3.",
-    ],
-    explanation="A dilated kernel spans d·(k - 1) + 1 pixels: floor((h + 2p - d·(k - 1) - 1)/s) + 1.",
-)
+EX_CONV_OUT_DILATED = TEXT.code_exercise("1.9", check_conv_out_dilated)
 
 
 # ---- two 3x3 convs or one 5x5 ---------------------------------------------------------------
@@ -291,19 +192,7 @@ def _stack_weights_hint(answer) -> str:
     return ""
 
 
-EX_STACK_WEIGHTS = Exercise(
-    "1.10",
-    "Two stacked 3×3 convs, each with 64 channels in and 64 out: how many weights do they have together, "
-    "biases not counted?",
-    expected=lambda: _conv_weights(64, 64, 3, n=2),
-    hint=_stack_weights_hint,
-    hints=[
-        "a conv has one kernel per output channel, and each kernel has k×k weights for every input channel.",
-        "one conv: k·k·C_in·C_out weights.",
-        "a 3×3 conv from 3 channels (an RGB image) to 8: 3·3·3·8 = 216 weights.",
-    ],
-    explanation="2·3·3·64·64 = 73,728, against 5·5·64·64 = 102,400 for one 5×5 conv that sees as far.",
-)
+EX_STACK_WEIGHTS = TEXT.exercise("1.10", expected=lambda: _conv_weights(64, 64, 3, n=2), hint=_stack_weights_hint)
 
 EXERCISES = [
     EX_FIRST_CONV,

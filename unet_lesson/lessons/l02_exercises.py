@@ -16,7 +16,10 @@ from torch import nn
 from ..core.shapes import shape_table
 from ..core.sizes import pool_out
 from ..ui.checkers import check_max_pool, check_pool_size
-from ..ui.exercises import CodeExercise, Exercise, readings, tuple_reading, whole_reading
+from ..ui.exercises import readings, tuple_reading, whole_reading
+from ._text import lesson_text
+
+TEXT = lesson_text(__name__)
 
 __all__ = [
     "EX_HALVE",
@@ -47,18 +50,7 @@ def _halve_hint(a) -> str:
     return ""
 
 
-EX_HALVE = Exercise(
-    "2.1",
-    "The 568×568×64 map of level 1 goes through the 2×2 max pool (k=2, s=2, p=0). What is its height now?",
-    expected=lambda: pool_out(568),
-    hint=_halve_hint,
-    hints=[
-        "count the 2×2 windows along one row: they start every 2 pixels and do not overlap.",
-        "the conv rule with k = 2, s = 2: floor((H + 2p - k)/s) + 1.",
-        "a 10-pixel row: windows start at 0, 2, 4, 6, 8, so (10 - 2)/2 + 1 = 5.",
-    ],
-    explanation="(568 - 2)/2 + 1 = 284: 2×2 windows with stride 2 tile the map, one output pixel per window.",
-)
+EX_HALVE = TEXT.exercise("2.1", expected=lambda: pool_out(568), hint=_halve_hint)
 
 
 @torch.no_grad()
@@ -79,22 +71,7 @@ def _kernels_hint(a) -> str:
     return ""
 
 
-EX_SLIP_KERNELS = Exercise(
-    "2.2",
-    "Spot the slip. The notes' walk through the contracting path writes '② ... maxpool (下采样) k=2 s=2 p=0 "
-    "# k=64', giving the pool a kernel count like a conv. The 568×568×64 map enters the pool. How many "
-    "learned weights does nn.MaxPool2d(2, stride=2) have, and how many channels come out? Answer as a pair "
-    "(weights, channels).",
-    expected=lambda: _pool_kernels_and_channels(64),
-    hint=_kernels_hint,
-    hints=[
-        "a max pool compares the numbers of each window and keeps the largest: is there anything to learn?",
-        "count them: sum(p.numel() for p in nn.MaxPool2d(2, 2).parameters()); each channel is pooled on its own.",
-        "an RGB image (3 channels) through a 2×2 max pool: still 3 channels, each half the size.",
-    ],
-    explanation="(0, 64): a pool has no weights, so '# k' does not apply to it. The 64 channels come from the "
-    "64 kernels of the convs before it, and the pool keeps them (channel 不变).",
-)
+EX_SLIP_KERNELS = TEXT.exercise("2.2", expected=lambda: _pool_kernels_and_channels(64), hint=_kernels_hint)
 
 
 def _odd_hint(a) -> str:
@@ -108,48 +85,11 @@ def _odd_hint(a) -> str:
     return ""
 
 
-EX_ODD = Exercise(
-    "2.3",
-    "An odd map: 569×569 through a 2×2 max pool, stride 2. What height with the default (floor) and "
-    "with ceil_mode=True? Answer as a pair, e.g. (100, 101).",
-    expected=lambda: (pool_out(569), pool_out(569, ceil_mode=True)),
-    hint=_odd_hint,
-    hints=[
-        "the last row of an odd map has no partner: does a window that would hang over the edge count?",
-        "default: floor((H - k)/s) + 1; ceil_mode=True: ceil((H - k)/s) + 1.",
-        "the 5×5 grid above: floor(3/2) + 1 = 2 by default, ceil(3/2) + 1 = 3 with ceil_mode.",
-    ],
-    explanation="(284, 285): the floor drops the last row (no full window is left for it); ceil_mode keeps a "
-    "half window there.",
-)
+EX_ODD = TEXT.exercise("2.3", expected=lambda: (pool_out(569), pool_out(569, ceil_mode=True)), hint=_odd_hint)
 
-EX_MAX_POOL = CodeExercise(
-    "2.4",
-    "Write max_pool(x, k=2, s=2): max pooling of a 2-D numpy array by hand, as nn.MaxPool2d(k, s) does it "
-    "(the largest value of each k×k window, windows s pixels apart, a window that does not fit is dropped).",
-    check_max_pool,
-    hints=[
-        "one output value per window that fits whole; loop over the output rows and columns.",
-        "output (H - k)//s + 1 by (W - k)//s + 1; window (i, j) is x[i*s:i*s+k, j*s:j*s+k].",
-        "a 5×5 map with k=2, s=2 gives 2×2: the last row and column are dropped.",
-    ],
-    explanation="Each output pixel is the maximum of its window; no weights, and a map with C channels would "
-    "be pooled channel by channel.",
-)
+EX_MAX_POOL = TEXT.code_exercise("2.4", check_max_pool)
 
-EX_POOL_SIZE = CodeExercise(
-    "2.5",
-    "Write pool_size(h, k, s, ceil_mode=False): the output height of nn.MaxPool2d(k, s, ceil_mode=ceil_mode) "
-    "on an h-pixel map, for windows at least as large as the stride (k >= s).",
-    check_pool_size,
-    hints=[
-        "the default drops a partial window at the end; ceil_mode keeps it.",
-        "floor((h - k)/s) + 1 by default, ceil((h - k)/s) + 1 with ceil_mode.",
-        "h=7, k=3, s=2: (7 - 3)/2 = 2 exactly, so 3 either way; h=8: floor(2.5) + 1 = 3, ceil(2.5) + 1 = 4.",
-    ],
-    explanation="With k >= s every window starts inside the map, so ceil((h - k)/s) + 1 is exactly PyTorch's "
-    "ceil_mode (for k < s PyTorch also drops a last window that would start in the padding).",
-)
+EX_POOL_SIZE = TEXT.code_exercise("2.5", check_pool_size)
 
 
 def _doubling_convs() -> tuple[int, ...]:
@@ -218,25 +158,7 @@ def _doubles_hint(a) -> str:
     return "; ".join(notes) + "." if notes else ""
 
 
-EX_SLIP_DOUBLES = Exercise(
-    "2.6",
-    "Spot the slip. The notes say 'pool channel 不会变的' (the pool keeps the channels) and 'conv channel 翻倍' "
-    "(the conv doubles them). Number the contracting path's 3×3 convs 1 to 8 in order: convs 1 and 2 at level 1, "
-    "3 and 4 at level 2, and so on; level n's convs have 64·2^(n-1) kernels (the notes' walk: # k=64, # k=128, "
-    "# k=256, # k=512), and the input image has 1 channel. Which convs double their channel count? Answer "
-    "with their numbers, e.g. (1, 2).",
-    expected=_doubling_convs,
-    compare=_same_convs,
-    hint=_doubles_hint,
-    hints=[
-        "write each conv's input and output channels: conv 1 takes the 1-channel image to 64.",
-        "a conv doubles when its output channels = 2 × its input channels; the pool in between keeps them.",
-        "conv 2: 64 -> 64 (kept); conv 3, the first of level 2: 64 -> 128.",
-    ],
-    explanation="(3, 5, 7): only the first conv of levels 2, 3 and 4 doubles (64 -> 128 -> 256 -> 512); conv 1 "
-    "goes 1 -> 64 and every second conv keeps the count. (The bottom's first conv doubles once more, "
-    "512 -> 1024.) Channels doubled at each step down: VGG's design as well (lesson 01).",
-)
+EX_SLIP_DOUBLES = TEXT.exercise("2.6", expected=_doubling_convs, compare=_same_convs, hint=_doubles_hint)
 
 
 def _bottom_hint(a) -> str:
@@ -250,19 +172,8 @@ def _bottom_hint(a) -> str:
     return ""
 
 
-EX_BOTTOM = Exercise(
-    "2.7",
-    "Follow the contracting path from 572: four times {two 3×3 convs, one 2×2 max pool}. What height "
-    "enters the bottom of the U?",
-    expected=lambda: shape_table(572).where(module="down_samples.3")[0].out_shape[1],
-    hint=_bottom_hint,
-    hints=[
-        "one level at a time: two valid 3×3 convs, then the pool.",
-        "each level: H -> (H - 4)/2.",
-        "from 188: 188 -> 184 | 92 -> 88 | 44 -> 40 | 20 -> 16 | 8.",
-    ],
-    explanation="572 -> 570 -> 568 | 284 -> 282 -> 280 | 140 -> 138 -> 136 | 68 -> 66 -> 64 | 32: the notes' "
-    "32×32×512 at the bottom.",
+EX_BOTTOM = TEXT.exercise(
+    "2.7", expected=lambda: shape_table(572).where(module="down_samples.3")[0].out_shape[1], hint=_bottom_hint
 )
 
 
@@ -282,24 +193,14 @@ def _distinct_pooled(positions=((0, 0), (0, 1), (1, 0), (1, 1))) -> int:
     return len({pool(torch.from_numpy(x)[None, None]).numpy().tobytes() for x in dot_maps(4, positions)})
 
 
-EX_DOT = Exercise(
+EX_DOT = TEXT.exercise(
     "2.8",
-    "Predict before the experiment. A 4×4 map of zeros holds a single 1, and goes through a 2×2 max pool "
-    "(stride 2). The 1 visits the four pixels of the top-left window in turn: (0, 0), (0, 1), (1, 0), (1, 1). "
-    "How many different pooled 2×2 maps come out of these four?",
     expected=_distinct_pooled,
     hint=lambda a: (
         "each position gives a pooled map, but are they different? Write down what each window's maximum is."
         if whole_reading(a) == 4
         else ""
     ),
-    hints=[
-        "the pool keeps the largest value of each window, not where in the window it was.",
-        "all four positions lie in window (0, 0): its maximum is 1 each time, and the other windows' maxima are 0.",
-        "move the 1 to (0, 2): now window (0, 1) holds it, and the pooled map is a different one.",
-    ],
-    explanation="1: every position inside one window gives the same pooled map, so after the pool the network "
-    "no longer knows where in the window the 1 was. That is the price of pooling, and its use.",
 )
 
 EXERCISES = [EX_HALVE, EX_SLIP_KERNELS, EX_ODD, EX_MAX_POOL, EX_POOL_SIZE, EX_SLIP_DOUBLES, EX_BOTTOM, EX_DOT]

@@ -29,7 +29,6 @@ from ..core.options import UNetOptions
 from ..core.parse import choice, whole
 from ..core.sizes import LayerSizeError, conv_out, pool_out
 from ..seg.data import sample_image
-from ..ui.course import Lesson
 from ..ui.figures.pool import (
     before_after_figure,
     channels_figure,
@@ -43,8 +42,11 @@ from ..ui.receptive import stack_widget
 from ..ui.tables import html_table
 from ..ui.widgets import View, Widget, number_box, window_boxes
 from . import l02_exercises
+from ._text import lesson_text
 from .l02_exercises import *  # noqa: F403 (its __all__ is re-exported: the notebook calls L.<name>)
 from .l02_exercises import dot_maps
+
+TEXT = lesson_text(__name__)
 
 __all__ = [
     "LESSON",
@@ -69,15 +71,7 @@ __all__ = [
     "shift_view",
 ] + l02_exercises.__all__
 
-LESSON = Lesson(
-    2,
-    "02_max_pooling",
-    "Max pooling",
-    minutes=30,
-    topics=(1, 4, 5),
-    summary="2x2 stride 2: size 1/2, channels unchanged, no weights; max pooling by hand; odd sizes, floor and "
-    "ceil; what a pool keeps (the strongest response) and loses (where it was)",
-)
+LESSON = TEXT.lesson
 
 #: the widget pools a real size x size map and draws it up to this size
 MAX_SIZE = 1024

@@ -12,9 +12,12 @@ from __future__ import annotations
 from ..core.sizes import conv_out, up_conv_out
 from ..core.transposed import conv_matrix, overlap_levels, scatter_and_sum, uneven_overlap
 from ..ui.checkers import check_conv_transpose
-from ..ui.exercises import CodeExercise, Exercise, same_answer
+from ..ui.exercises import same_answer
 from . import l03_layer as _layer
+from ._text import lesson_text
 from .l03_layer import EXAMPLE_INPUT, EXAMPLE_KERNEL, UNET_KERNEL
+
+TEXT = lesson_text(__name__)
 
 __all__ = [
     "EX_SHAPE",
@@ -45,21 +48,7 @@ def _shape_hint(answer) -> str:
     return "write it as 'HxWxC'."
 
 
-EX_SHAPE = Exercise(
-    "3.1",
-    "Before opening the layer: the notes' bottom map 28×28×1024 goes through the up-conv "
-    "nn.ConvTranspose2d(1024, 512, kernel_size=2, stride=2). Going by the notes' rule for a Transconv "
-    "(size ×2, channel 1/2), what comes out? Answer as H×W×C, like the notes (e.g. '10x10x3').",
-    expected=lambda: _notes_layer()["out_shape_notes"],
-    hint=_shape_hint,
-    hints=[
-        "The NOTE page gives a Transconv's rule in two parts: one for the size, one for the channels.",
-        "Size ×2 for the height and the width; the channels are the layer's second argument, out_channels (1/2).",
-        "A 10×10×64 map through nn.ConvTranspose2d(64, 32, 2, stride=2) gives 20×20×32.",
-    ],
-    explanation="(28 - 1)*2 + 2 = 56: size ×2, and 512 kernels per input channel: channels 1/2, the notes' "
-    "56×56×512. The cell below runs the real layer.",
-)
+EX_SHAPE = TEXT.exercise("3.1", expected=lambda: _notes_layer()["out_shape_notes"], hint=_shape_hint)
 
 
 def _centre_hint(answer) -> str:
@@ -71,41 +60,11 @@ def _centre_hint(answer) -> str:
     return ""
 
 
-EX_CENTRE = Exercise(
-    "3.2",
-    "Predict before the picture: the input [[1, 2], [3, 4]] goes through a transposed convolution with the 3×3 "
-    "kernel [[1, 2, 1], [2, 4, 2], [1, 2, 1]] and stride 2 (output 5×5). What is the value of the output's "
-    "centre pixel, at row 2, column 2?",
-    expected=lambda: float(scatter_and_sum(EXAMPLE_INPUT, EXAMPLE_KERNEL, stride=2)[2, 2]),
-    hint=_centre_hint,
-    hints=[
-        "Input pixel (i, j) paints its value × the kernel with the copy's top-left corner at (2i, 2j). Which "
-        "copies reach (2, 2)?",
-        "Every copy covers rows 2i..2i+2 and columns 2j..2j+2, so all four reach (2, 2); each adds its input "
-        "value × the kernel entry at (2 − 2i, 2 − 2j).",
-        "x[0, 0] = 1 puts its kernel entry (2, 2) there: 1 × 1. x[0, 1] = 2 puts entry (2, 0): 2 × 1. Now add "
-        "x[1, 0] and x[1, 1].",
-    ],
-    explanation="1·1 + 2·1 + 3·1 + 4·1 = 10: the centre is where all four copies overlap, each with a corner of "
-    "its kernel.",
+EX_CENTRE = TEXT.exercise(
+    "3.2", expected=lambda: float(scatter_and_sum(EXAMPLE_INPUT, EXAMPLE_KERNEL, stride=2)[2, 2]), hint=_centre_hint
 )
 
-EX_CONV_TRANSPOSE = CodeExercise(
-    "3.3",
-    "Write conv_transpose(x, w, stride): the transposed convolution of a 2-D numpy map x (H, W) with a k×k "
-    "kernel w, by scatter and sum, no padding, as nn.ConvTranspose2d computes it.",
-    check_conv_transpose,
-    hints=[
-        "Each input pixel paints a copy of w, scaled by its value; start from an output of zeros and add the "
-        "copies one by one.",
-        "The output is (H − 1)·s + k by (W − 1)·s + k; pixel (i, j) adds x[i, j] * w to "
-        "out[i*s : i*s + k, j*s : j*s + k] (use +=: overlapping copies add up).",
-        "[[1, 2], [3, 4]] with a 3×3 kernel and stride 2: a 5×5 output; the copies overlap in row 2 and "
-        "column 2, and the centre gets all four.",
-    ],
-    explanation="Scatter and sum is the whole layer: PyTorch's nn.ConvTranspose2d computes exactly this "
-    "(for many channels, each (input, output) channel pair has its own kernel and the copies are summed).",
-)
+EX_CONV_TRANSPOSE = TEXT.code_exercise("3.3", check_conv_transpose)
 
 
 def _size_hint(answer) -> str:
@@ -122,37 +81,16 @@ def _size_hint(answer) -> str:
     return ""
 
 
-EX_SIZE_RULE = Exercise(
-    "3.4",
-    "A 7×7 map goes through nn.ConvTranspose2d(..., kernel_size=3, stride=2, padding=1, output_padding=1). "
-    "What is the output's height?",
-    expected=lambda: up_conv_out(7, kernel=3, stride=2, padding=1, output_padding=1),
-    hint=_size_hint,
-    hints=[
-        "Start from how far the copies reach: the last input pixel starts its copy at (H − 1)·s, and the copy "
-        "is k long; then padding trims and output_padding adds.",
-        "H_out = (H − 1)·s − 2p + k + output_padding.",
-        "A 4×4 map with k=3, s=2, p=1, output_padding=1: (4 − 1)·2 − 2 + 3 + 1 = 8.",
-    ],
-    explanation="(7 - 1)*2 - 2*1 + 3 + 1 = 14 = 2·7: this common setting also doubles the size, but its "
-    "3×3 kernel overlaps unevenly (the checkerboard below).",
+EX_SIZE_RULE = TEXT.exercise(
+    "3.4", expected=lambda: up_conv_out(7, kernel=3, stride=2, padding=1, output_padding=1), hint=_size_hint
 )
 
-EX_SLIP = Exercise(
+EX_SLIP = TEXT.exercise(
     "3.5",
-    "Spot the slip: a sketch in the notes reads 16²×1024 → up-conv 2×2 → 64²×512. What size does a 2×2, "
-    "stride-2 up-conv really give for a 16×16 map? (one number: its height)",
     expected=lambda: up_conv_out(16, kernel=2, stride=2),
     hint=lambda a: (
         "that is the notes' number: a 2×2 stride-2 up-conv doubles, it cannot quadruple." if same_answer(a, 64) else ""
     ),
-    hints=[
-        "The same notes write the up-conv's rule next to that arrow: size ×2.",
-        "For k = 2, s = 2, p = 0: (H − 1)·2 + 2 = 2H.",
-        "Step (7) of the notes: 28 → 56.",
-    ],
-    explanation="16 -> 32. A 2×2 stride-2 up-conv doubles; it cannot reach 64 from 16. With same padding the "
-    "bottom stays 32²×1024, and the up-conv then gives 64²×512, as the notes intended.",
 )
 
 
@@ -167,20 +105,7 @@ def _params_hint(answer) -> str:
     return ""
 
 
-EX_PARAMS = Exercise(
-    "3.6",
-    "How many learned parameters does the notes' up-conv, nn.ConvTranspose2d(1024, 512, kernel_size=2, stride=2), "
-    "have?",
-    expected=lambda: _notes_layer()["params"],
-    hint=_params_hint,
-    hints=[
-        "Count one k×k kernel for every (input channel, output channel) pair, then the biases.",
-        "in × out × k × k weights, plus one bias per output channel.",
-        "nn.ConvTranspose2d(4, 2, 2, stride=2): 4·2·2·2 = 32 weights + 2 biases = 34.",
-    ],
-    explanation="weight (1024, 512, 2, 2) = 2,097,152 numbers, plus 512 biases: one 2×2 kernel per "
-    "(input channel, output channel) pair.",
-)
+EX_PARAMS = TEXT.exercise("3.6", expected=lambda: _notes_layer()["params"], hint=_params_hint)
 
 
 def _matrix_hint(answer) -> str:
@@ -192,27 +117,12 @@ def _matrix_hint(answer) -> str:
     return ""
 
 
-EX_MATRIX = Exercise(
-    "3.7",
-    "A 2×2 convolution with stride 2 (no padding) on a 4×4 map, written as y = C x with the maps flattened row "
-    "by row into vectors: how many rows and how many columns does C have? Answer as (rows, columns).",
-    expected=lambda: conv_matrix(UNET_KERNEL, 4, 2).shape,
-    hint=_matrix_hint,
-    hints=[
-        "C turns the input vector into the output vector: one row per output pixel, one column per input pixel.",
-        "rows = H_out·W_out with H_out = (4 − 2)//2 + 1; columns = H·W of the input.",
-        "A 3×3 conv with stride 1 on a 5×5 map gives a 3×3 output, so its C is (9, 25).",
-    ],
-    explanation="The 2×2 output has 4 pixels and the 4×4 input 16: C is 4 × 16, and Cᵀ, 16 × 4, takes a 2×2 "
-    "map back to 4×4, size ×2: U-Net's up-conv.",
-)
+EX_MATRIX = TEXT.exercise("3.7", expected=lambda: conv_matrix(UNET_KERNEL, 4, 2).shape, hint=_matrix_hint)
 
 _OVERLAP_CHOICES = {"a": (3, 2), "b": (5, 2), "c": (2, 2), "d": (4, 3)}
 
-EX_OVERLAP = Exercise(
+EX_OVERLAP = TEXT.exercise(
     "3.8",
-    "Which up-conv paints every output pixel (away from the borders) with the same number of kernel copies, "
-    "so that a flat input gives a flat output with an all-ones kernel?",
     expected=lambda: next(letter for letter, (k, s) in _OVERLAP_CHOICES.items() if not uneven_overlap(k, s)),
     hint=lambda a: (
         f"with that kernel and stride the copies per pixel alternate between "
@@ -220,13 +130,6 @@ EX_OVERLAP = Exercise(
         if isinstance(a, str) and a.strip().lower() in _OVERLAP_CHOICES
         else ""
     ),
-    hints=[
-        "Copies k pixels wide, placed s pixels apart: along one axis, how many of them cover a pixel?",
-        "On average k/s copies cover a pixel; the count is the same for every pixel inside only when s divides k.",
-        "3×3 with stride 2: 3/2 is not whole, so a pixel gets 1 or 2 copies per axis (1, 2 or 4 in 2-D).",
-    ],
-    explanation="2×2 with stride 2: each input pixel paints its own 2×2 block, the blocks tile the output "
-    "without overlap, so nothing is painted twice. That is U-Net's up-conv.",
     choices={
         letter: f"{k}×{k} kernel, stride {s}" + (" (U-Net's up-conv)" if (k, s) == (2, 2) else "")
         for letter, (k, s) in _OVERLAP_CHOICES.items()

@@ -34,14 +34,16 @@ from ..core.transposed import (
     scatter_and_sum,
     zero_insertion,
 )
-from ..ui.course import Lesson
 from ..ui.figures.upconv import scatter_picture
 from ..ui.tables import html_table
 from ..ui.widgets import View, Widget, number_box
 from . import l03_exercises, l03_layer
+from ._text import lesson_text
 from .l03_exercises import *  # noqa: F403 (its __all__ is re-exported: the notebook calls L.<name>)
 from .l03_layer import *  # noqa: F403 (its __all__ is re-exported: the notebook calls L.<name>)
 from .l03_layer import LIMITS, _settings, layer_facts
+
+TEXT = lesson_text(__name__)
 
 __all__ = (
     [
@@ -60,14 +62,7 @@ __all__ = (
     + l03_exercises.__all__
 )
 
-LESSON = Lesson(
-    3,
-    "03_up_conv",
-    "The up-conv",
-    minutes=35,
-    topics=(1, 7),
-    summary="transposed convolution: size x2, channels 1/2, scatter and sum, C transposed, checkerboards",
-)
+LESSON = TEXT.lesson
 
 # --------------------------------------------------------------------------
 # why "transposed": C, C^T and zero insertion against the real layers

@@ -49,11 +49,13 @@ from ..core.shapes import output_size
 from ..core.sizes import center_crop_box
 from ..seg.data import sample_image
 from ..ui.checkers import check_center_crop, check_crop_and_concat
-from ..ui.course import Lesson
-from ..ui.exercises import CodeExercise, Exercise, same_answer
+from ..ui.exercises import same_answer
 from ..ui.figures.crop import crop_figure, crop_grid_figure
 from ..ui.tables import Raw, html_table
 from ..ui.widgets import View, Widget, choice_buttons, number_box
+from ._text import lesson_text
+
+TEXT = lesson_text(__name__)
 
 __all__ = [
     "LESSON",
@@ -75,14 +77,7 @@ __all__ = [
     "EXERCISES",
 ]
 
-LESSON = Lesson(
-    4,
-    "04_copy_and_crop",
-    "Copy and crop",
-    minutes=30,
-    topics=(8, 9),
-    summary="the center crops 64->56, 136->104, 280->200, 568->392 and concatenation, written by hand",
-)
+LESSON = TEXT.lesson
 
 #: the widget computes real feature maps (a forward pass of a small U-Net, about half a second at 576);
 #: above this size it explains instead of computing. 576 takes the paper's 572 and same padding's 576.
@@ -361,32 +356,9 @@ def _hint_offset(answer) -> str:
     return ""
 
 
-EX_OFFSET = Exercise(
-    "4.1",
-    "At level 3 of the paper's network the copied map is 136×136×256 and the up-conv gives 104×104×256. "
-    "How many rows does the centre crop cut from the top?",
-    expected=lambda: _crop_at(3).top,
-    hint=_hint_offset,
-    hints=[
-        "The crop keeps the middle: it cuts the same number of rows at the top and at the bottom.",
-        "offset = (H_copied − H_target) // 2.",
-        "The notes' own crop, 64 → 56: (64 − 56) // 2 = 4 rows on top and 4 at the bottom.",
-    ],
-    explanation="(136 − 104) // 2 = 16: rows 16..119 are kept, 16 cut on top and 16 at the bottom.",
-)
+EX_OFFSET = TEXT.exercise("4.1", expected=lambda: _crop_at(3).top, hint=_hint_offset)
 
-EX_CENTER_CROP = CodeExercise(
-    "4.2",
-    "Write center_crop(skip, target_hw): the centre target_hw = (h, w) window of a (C, H, W) map skip (a torch "
-    "tensor), as the network's copy and crop cuts it (an odd extra row or column is cut at the bottom or right).",
-    check_center_crop,
-    hints=[
-        "Cut the same from both sides; the channels (the first axis) are all kept.",
-        "top = (H − h) // 2, left = (W − w) // 2; then skip[:, top : top + h, left : left + w].",
-        "65 → 56: 9 rows go, top = 9 // 2 = 4, so the bottom loses 5; 64 → 56: 4 and 4.",
-    ],
-    explanation="The network's CenterCrop is exactly this slice: no numbers change, the border is left out.",
-)
+EX_CENTER_CROP = TEXT.code_exercise("4.2", check_center_crop)
 
 
 def _hint_concat(answer) -> str:
@@ -400,59 +372,23 @@ def _hint_concat(answer) -> str:
     return ""
 
 
-EX_CONCAT = Exercise(
-    "4.3",
-    "The cropped 56×56×512 map is concatenated (拼接) with the up-conv's 56×56×512 map. What is the shape, "
-    "written as the notes write it, H×W×C (e.g. '10x10x3')?",
-    expected=lambda: concat_shapes(64, 56, 512)["concat"],
-    hint=_hint_concat,
-    hints=[
-        "Concatenation stacks the two maps along one axis; the crop made the other two agree.",
-        "H and W stay; the channels add: C_copied + C_up.",
-        "Level 3 of the network: 104×104×256 + 104×104×256 → 104×104×512.",
-    ],
-    explanation="56×56×(512 + 512) = 56×56×1024: concatenation adds channels and keeps the size (the notes' "
-    "17) & 18) → 56×56×1024).",
-)
+EX_CONCAT = TEXT.exercise("4.3", expected=lambda: concat_shapes(64, 56, 512)["concat"], hint=_hint_concat)
 
-EX_CROP_AND_CONCAT = CodeExercise(
-    "4.4",
-    "Write crop_and_concat(skip, up): copy and crop on (N, C, H, W) torch tensors: crop the copied map skip to up's "
-    "height and width (use your center_crop), then concatenate the channels, the copied map first.",
-    check_crop_and_concat,
-    hints=[
-        "Crop first, then stack: the heights and widths must agree before torch.cat.",
-        "torch.cat([center_crop(skip, up.shape[-2:]), up], dim=1): dim 0 is the batch, dim 1 the channels.",
-        "(1, 512, 64, 64) and (1, 512, 56, 56) give (1, 1024, 56, 56).",
-    ],
-    explanation="That is unet_lesson.CropAndConcat: the copied (contracting-path) map first, then the up-conv's, "
-    "as the paper's Fig. 1 draws the white (copied) box before the blue one.",
-)
+EX_CROP_AND_CONCAT = TEXT.code_exercise("4.4", check_crop_and_concat)
 
-EX_ODD = Exercise(
+EX_ODD = TEXT.exercise(
     "4.5",
-    "A 65×65 map is centre-cropped to 56×56 (center_crop_box(65, 56)). How many rows are cut at the bottom?",
     expected=lambda: center_crop_box(65, 56).bottom,
     hint=lambda a: (
         "that is the top: offset = (65 − 56) // 2 = 4; the bottom gets what is left."
         if same_answer(a, center_crop_box(65, 56).top)
         else ""
     ),
-    hints=[
-        "65 − 56 = 9 rows must go, and 9 cannot be split evenly.",
-        "top = (65 − 56) // 2, rounded down; the bottom loses the rest: 65 − 56 − top.",
-        "A 9×9 map cropped to 6×6: top 3 // 2 = 1, bottom 2.",
-    ],
-    explanation="Top 4, bottom 5: 9 rows cannot be split evenly, so the crop is half a pixel off centre. The paper "
-    "asks for an even size before every 2x2 max pool 'to allow a seamless tiling of the output segmentation map' "
-    "(Sect. 2); an off-centre crop is one thing that would break.",
 )
 
 
-EX_FIRST_ODD = Exercise(
+EX_FIRST_ODD = TEXT.exercise(
     "4.6",
-    "574 is not a valid input size of the paper's network. Follow it down the contracting path (two valid 3x3 "
-    "convs, then a 2x2 max pool, at every level): what is the size of the first odd map that meets a pool?",
     expected=lambda: first_odd_pool(574),
     hint=lambda a: (
         "570 is even: the first pool halves it cleanly to 285. Go on to the next level."
@@ -463,47 +399,15 @@ EX_FIRST_ODD = Exercise(
             else ""
         )
     ),
-    hints=[
-        "At each level: two 3x3 convs take 2 pixels each, then the pool halves the size.",
-        "H → H − 4 → pool: H/2. Stop at the first H − 4 that is odd.",
-        "573: 573 → 571 → 569, and 569 is odd at the very first pool.",
-    ],
-    explanation="574 → 572 → 570 → pool 285 → 283 → 281: the second pool meets 281, odd, and floors it to 140. "
-    "The package's message below names that layer.",
 )
 
-EX_SAME = Exercise(
+EX_SAME = TEXT.exercise(
     "4.7",
-    "With same padding and a 576×576 input, how many pixels does the level-1 crop cut from the top?",
     expected=lambda: _crop_at(1, 576, "same").top,
     hint=lambda a: "with padding 1 no 3x3 conv loses a pixel." if same_answer(a, 88) else "",
-    hints=[
-        "With padding 1 a 3x3 conv keeps the size: 576 → 576 → 576.",
-        "offset = (copied − up-conv map) // 2; which sizes do the two maps have now?",
-        "At level 4: copied 72, and the expanding path's map 36 → up-conv 72: the same.",
-    ],
-    explanation="0: both maps are 576×576, so the crop disappears and the concatenation is direct (notes: "
-    "不需要中心裁剪了, 直接 concat 拼接).",
 )
 
-EX_SLIP = Exercise(
-    "4.8",
-    'Spot the slip: the notes\' typed summary calls this step "copy and cope". It is copy and crop: what does the '
-    "crop cut, and why?",
-    expected="b",
-    choices={
-        "a": "the expanding path's map, because the up-conv made it too large",
-        "b": "the copied contracting-path map, because valid 3x3 convs below it shrank the expanding path's map",
-        "c": "both maps, by the same amount, to keep them centred",
-    },
-    hint="compare 64 (copied at level 4) with 56 (from the up-conv): which one is larger?",
-    hints=[
-        "Look at the two maps at level 4: 64×64 (copied) and 56×56 (from the up-conv).",
-        "Only the larger map can be cropped to the smaller one's size.",
-        "Level 1: copied 568, up-conv 392: the copy is cut by 88 on each side.",
-    ],
-    explanation="Copy and crop: the copied (contracting-path) map is larger, so it is the one cropped.",
-)
+EX_SLIP = TEXT.exercise("4.8", expected="b")
 
 EXERCISES = [
     EX_OFFSET,

@@ -34,9 +34,11 @@ from ..core.sizes import conv_out
 from ..seg.data import lesson_sample
 from ..seg.probe import fit_head
 from ..ui.checkers import check_head
-from ..ui.course import Lesson
-from ..ui.exercises import CodeExercise, Exercise
+from ..ui.exercises import Exercise
 from ..ui.widgets import View, Widget, number_box
+from ._text import lesson_text
+
+TEXT = lesson_text(__name__)
 
 __all__ = [
     "check_num_classes",
@@ -59,14 +61,7 @@ __all__ = [
     "EXERCISES",
 ]
 
-LESSON = Lesson(
-    5,
-    "05_the_1x1_head",
-    "The 1x1 head",
-    minutes=25,
-    topics=(10,),
-    summary="channels -> classes: a per-pixel linear classifier, softmax and argmax",
-)
+LESSON = TEXT.lesson
 
 #: the widget runs the head and draws one colour per class up to here (beyond, the formula alone)
 MAX_CLASSES = 64
@@ -462,10 +457,8 @@ def _params_exercise(key: str, classes: int, question: str, hints: list[str], ex
     )
 
 
-EX_SHAPE = Exercise(
+EX_SHAPE = TEXT.exercise(
     "5.1",
-    "The paper's last feature map is 388×388×64. Give it a head for 3 classes (background, cell, border): a 1x1 "
-    "conv with 3 kernels, k=1, s=1, p=0. What is its output, written H×W×C as the notes do?",
     expected=lambda: head_shapes(388, IN_CHANNELS, 3)["output"],
     hint=lambda a: (
         "a 1x1 conv does not shrink the map: (388 + 2*0 - 1)/1 + 1 = 388."
@@ -474,12 +467,6 @@ EX_SHAPE = Exercise(
         if "64" in str(a)
         else ""
     ),
-    hints=[
-        "A 1x1 kernel covers one pixel: does the map lose a border?",
-        "H_out = (H + 2p − k)/s + 1 with k = 1, p = 0, s = 1; the output channels = the number of kernels.",
-        "The notes' head for 2 classes: 388×388×64 → 388×388×2.",
-    ],
-    explanation="388×388×3: one score map per class at every pixel; the size is kept, the channels become 3.",
 )
 
 EX_PARAMS = _params_exercise(
@@ -514,54 +501,11 @@ def _softmax_sum() -> float:
     return round(float(probs[:, 0, 0].sum()), 6)
 
 
-EX_SOFTMAX = Exercise(
-    "5.4",
-    "After softmax over the class channels, what do the class probabilities at one pixel add up to?",
-    expected=_softmax_sum,
-    hint="softmax turns the C scores of a pixel into exp(s_c) / Σ exp(s_k); add those up over c.",
-    hints=[
-        "Write the probabilities of one pixel with two classes and scores s0, s1, then add them.",
-        "Σ_c exp(s_c) / Σ_k exp(s_k): the numerators summed are the denominator.",
-        "Scores (0, 0): exp(0)/(exp(0) + exp(0)) = 0.5 for each class.",
-    ],
-    explanation="1: softmax makes a probability distribution over the classes at every pixel; argmax picks the "
-    "largest.",
-)
+EX_SOFTMAX = TEXT.exercise("5.4", expected=_softmax_sum)
 
-EX_SLIP = Exercise(
-    "5.5",
-    'The notes sum up the 1x1 conv as "size 不变 (unchanged), channel 变少 (fewer)". Which statement is right?',
-    expected="b",
-    choices={
-        "a": "a 1x1 conv always reduces the channels",
-        "b": "the channels become the number of kernels: fewer here (64 -> 2), but a 1x1 conv can also add channels",
-        "c": "a 1x1 conv halves the size, like a 2x2 pool",
-    },
-    hint="try the widget below with 100 classes: how many output channels, and how many input channels?",
-    hints=[
-        "What sets the number of output channels of any convolution?",
-        "nn.Conv2d(C_in, C_out, 1) gives C_out channels: one per kernel, whatever C_in is.",
-        "nn.Conv2d(64, 100, 1) takes 64 channels to 100.",
-    ],
-    explanation="The output has one channel per kernel; the head uses num_classes kernels. 64 -> 2 is fewer, but "
-    "nn.Conv2d(64, 100, 1) gives 100.",
-)
+EX_SLIP = TEXT.exercise("5.5", expected="b")
 
-EX_HEAD_CODE = CodeExercise(
-    "5.6",
-    "Write head(features, weight, bias): the 1x1 conv as a matrix product over the channels. features is "
-    "(C_in, H, W), weight (C_out, C_in), bias (C_out,); return the (C_out, H, W) scores. It is checked against "
-    "nn.Conv2d(C_in, C_out, 1) with the same weights, on fewer, as many and more channels out, rectangles and "
-    "one pixel.",
-    check_head,
-    hints=[
-        "Each pixel is classified on its own, by the same weights: pixel_scores above did it for one pixel.",
-        "Reshape the features to (C_in, H·W), one column per pixel; then weight @ pixels + bias[:, None], and "
-        "reshape back to (C_out, H, W).",
-        "64 channels to 2 classes on a 388×388 map: a (2, 64) @ (64, 150544) product, then (2, 388, 388).",
-    ],
-    explanation="One matrix product classifies every pixel at once: that is all a 1x1 conv computes.",
-)
+EX_HEAD_CODE = TEXT.code_exercise("5.6", check_head)
 
 
 def _experiment_verdict() -> str:
@@ -573,25 +517,6 @@ def _experiment_verdict() -> str:
     return "c" if trained is not None and fitted_acc >= trained.accuracy else "b"
 
 
-EX_EXPERIMENT = Exercise(
-    "5.7",
-    "Predict before you run the experiment: a network with random weights gives random features; only its 1x1 "
-    "head is fitted to one picture's cell mask, then scored on a new picture. Which happens?",
-    expected=_experiment_verdict,
-    choices={
-        "a": "no better than a random head: a linear classifier needs trained features",
-        "b": "it gets most pixels right, and the trained network (every layer learned) gets even more",
-        "c": "it beats the trained network: the head is all that matters",
-    },
-    hints=[
-        "Look at the feature maps drawn above: do the cells stand out from the background in some channels?",
-        "A linear classifier separates two classes when some weighted sum of the channels is high on one and low "
-        "on the other; random 3x3 filters still respond to brightness and edges.",
-        "The fit changes only the head's weights; training changed every layer's. Which one can make the features "
-        "themselves fit the cells?",
-    ],
-    explanation="Random convolutions already carry brightness and edges, so a per-pixel linear classifier on them "
-    "finds the cells in most pixels; training every layer makes the features themselves fit the task.",
-)
+EX_EXPERIMENT = TEXT.exercise("5.7", expected=_experiment_verdict)
 
 EXERCISES = [EX_SHAPE, EX_PARAMS, EX_PARAMS5, EX_SOFTMAX, EX_SLIP, EX_HEAD_CODE, EX_EXPERIMENT]

@@ -27,10 +27,11 @@ from ..core.shapes import (
 )
 from ..ui import explorer
 from ..ui.checkers import check_double_conv, check_my_unet
-from ..ui.course import Lesson
-from ..ui.exercises import CodeExercise, Exercise
 from ..ui.receptive import unet_widget
 from ..ui.tables import html_table
+from ._text import lesson_text
+
+TEXT = lesson_text(__name__)
 
 __all__ = [
     "LESSON",
@@ -59,15 +60,7 @@ __all__ = [
     "EX_SHIFT",
 ]
 
-LESSON = Lesson(
-    6,
-    "06_the_original_unet",
-    "The original U-Net",
-    minutes=40,
-    topics=(2, 5, 6, 9, 12),
-    summary="572x572x1 -> 388x388x2 layer by layer, the U diagram, 31,030,658 parameters, build it yourself, "
-    "what UNet() matches in the paper, valid input sizes, translation equivariance",
-)
+LESSON = TEXT.lesson
 
 WIDGETS = {
     "explorer": explorer.widget(input_size=572),
@@ -347,88 +340,23 @@ def _first_conv_hint(answer) -> str:
     return ""
 
 
-EX_FIRST_CONV = Exercise(
-    "6.1",
-    "How many parameters does the first 3x3 conv (572×572×1 → 570×570×64) have?",
-    expected=lambda: shape_table(572)[0].params,
-    hint=_first_conv_hint,
-    hints=[
-        "Count one kernel's weights: how many rows, columns and input channels does it cover?",
-        "k·k·C_in weights per kernel, C_out kernels, plus one bias per kernel: k·k·C_in·C_out + C_out.",
-        "The second conv (570×570×64 → 568×568×64): 3·3·64·64 + 64 = 36,928.",
-    ],
-    explanation="3·3·1·64 weights + 64 biases = 640; torchinfo says the same.",
+EX_FIRST_CONV = TEXT.exercise("6.1", expected=lambda: shape_table(572)[0].params, hint=_first_conv_hint)
+
+EX_SLIP_196 = TEXT.exercise(
+    "6.2", expected=lambda: shape_table(572).where(path="expanding", level=2, kind="conv")[-1].out_shape[1]
 )
 
-EX_SLIP_196 = Exercise(
-    "6.2",
-    "Spot the slip: in the expanding path the notes write 198×128 twice. 200×200×256 goes through two "
-    "valid 3x3 convs; what is the height after the second one?",
-    expected=lambda: shape_table(572).where(path="expanding", level=2, kind="conv")[-1].out_shape[1],
-    hint="each valid 3x3 conv takes 2 pixels off: 200 → 198 → ?",
-    hints=[
-        "Does the second conv have padding? Then it trims too.",
-        "A valid 3x3 conv: H → H − 3 + 1 = H − 2, each time.",
-        "One level further down the notes have it right: 104 → 102 → 100.",
-    ],
-    explanation="200 → 198 → 196: the second conv gives 196×196×128, then the up-conv doubles it to 392.",
-)
-
-EX_NEXT_SIZE = Exercise(
+EX_NEXT_SIZE = TEXT.exercise(
     "6.3",
-    "The paper's network takes 572 (Fig. 1). What is the largest input size of at most 1000 pixels that it takes?",
     expected=lambda: nearest_valid_sizes(1001)[0],
     hint=lambda a: "that one breaks at a pool: an odd size reaches it." if str(a).strip() == "1000" else "",
-    hints=[
-        "Every 2x2 max pool must see an even size. Follow 1000 down the contracting path: where does it break?",
-        "Four pools: valid sizes step by 2**4 = 16. From 572 go up in steps of 16; stop at the last one below 1000.",
-        "Lesson 04 found the next one after 572: 572 + 16 = 588.",
-    ],
-    explanation="988 = 572 + 26·16: valid sizes are 188 + 16k (k = 50 here), output 988 − 184 = 804.",
 )
 
-EX_OUTPUT_FOR = Exercise(
-    "6.4",
-    "What output size does the paper's network give for a 700×700 input?",
-    expected=lambda: output_size(700)[0],
-    hints=[
-        "Is 700 valid? Count what the network takes off: each valid 3x3 conv trims 2 pixels at its level's scale.",
-        "For the valid inputs the output is input − 184 (572 − 388 = 184).",
-        "700 = 188 + 16·32 is valid; 188 gives 4.",
-    ],
-    explanation="700 - 184 = 516.",
-)
+EX_OUTPUT_FOR = TEXT.exercise("6.4", expected=lambda: output_size(700)[0])
 
-EX_DOUBLE_CONV = CodeExercise(
-    "6.5",
-    "Write class DoubleConv(nn.Module): DoubleConv(in_channels, out_channels) is two valid 3x3 convolutions, "
-    "each followed by a ReLU (H → H − 2 → H − 4). It is checked against unet_lesson's DoubleConvolution: shapes, "
-    "the parameter count and, with the same weights, the same numbers, on even, odd and rectangular inputs.",
-    check_double_conv,
-    hints=[
-        "Valid means no padding: nn.Conv2d's default padding=0.",
-        "Conv2d(in, out, 3) → ReLU → Conv2d(out, out, 3) → ReLU; the second conv keeps the channels.",
-        "572×572×1 → 570×570×64 → 568×568×64: DoubleConv(1, 64) on a (1, 1, 572, 572) tensor.",
-    ],
-    explanation="Every level of the U, contracting and expanding path and the bottom, is this block.",
-)
+EX_DOUBLE_CONV = TEXT.code_exercise("6.5", check_double_conv)
 
-EX_MY_UNET = CodeExercise(
-    "6.6",
-    "Write class MyUNet(nn.Module): the paper's whole network from your DoubleConv, with the keywords "
-    "in_channels=1, num_classes=2, base_channels=64, depth=4. MyUNet() must give 388×388×2 for 572×572×1 and "
-    "have 31,030,658 parameters (checked on the meta device: no memory, no time), and compute the same numbers "
-    "as unet_lesson.UNet given the same weights (checked on small networks).",
-    check_my_unet,
-    hints=[
-        "Copy each level's map before pooling; the expanding path takes them back in reverse order.",
-        "Up-conv ConvTranspose2d(2c, c, 2, stride=2), then centre-crop the copy to the up-conv's size and "
-        "concatenate copy first (dim=1), then DoubleConv(2c, c); the head is Conv2d(64, num_classes, 1).",
-        "Level 4: 28×28×1024 → up-conv → 56×56×512; the copy 64×64×512 → crop → 56×56×512; "
-        "concatenated 56×56×1024 → DoubleConv → 52×52×512.",
-    ],
-    explanation="That is U-Net: 23 conv layers, the table above, built by you.",
-)
+EX_MY_UNET = TEXT.code_exercise("6.6", check_my_unet)
 
 
 def _init_std() -> float:
@@ -441,35 +369,14 @@ def _init_std() -> float:
     return round(math.sqrt(2 / incoming(layer)), 3)
 
 
-EX_INIT_STD = Exercise(
+EX_INIT_STD = TEXT.exercise(
     "6.7",
-    "The paper draws each initial weight from a Gaussian with standard deviation √(2/N), N the number of inputs "
-    "of one output unit. For a 3x3 conv over 64 channels, what is that standard deviation (3 decimals)?",
     expected=_init_std,
     tolerance=6e-4,
     hint=lambda a: "that is 2/N; take the square root." if str(a).strip().startswith("0.003") else "",
-    hints=[
-        "One output value of a 3x3 conv is a weighted sum: how many input values enter it?",
-        "N = k·k·C_in = 3·3·64; the std is √(2/N).",
-        "For the first conv (one input channel) N = 9: √(2/9) = 0.471.",
-    ],
-    explanation="N = 9·64 = 576 (the paper's example) and √(2/576) = 0.0589; PyTorch's default gives "
-    "1/√(3·576) = 0.0241, about 2.4 times smaller.",
 )
 
-EX_SHIFT = Exercise(
-    "6.8",
-    "A valid U-Net of depth 3 (three 2x2 pools). Move its input right and down by s pixels. What is the "
-    "smallest s > 0 for which the output moves by exactly s pixels, every value the same?",
-    expected=lambda: min(r.shift for r in shift_experiment(depth=3) if r.moves_along),
-    hints=[
-        "Every conv moves along with its input. What about a 2x2 pool with stride 2?",
-        "A pool groups pixels in fixed 2x2 blocks: a shift keeps the blocks only if it is even. After several pools?",
-        "Depth 1 (one pool): any even shift works, so the answer there is 2.",
-    ],
-    explanation="8 = 2**3: after three pools the network sees its input on an 8-pixel grid; the experiment "
-    "below shows shifts 1 to 7 change the output and 8 moves it along exactly.",
-)
+EX_SHIFT = TEXT.exercise("6.8", expected=lambda: min(r.shift for r in shift_experiment(depth=3) if r.moves_along))
 
 EXERCISES = [
     EX_FIRST_CONV,

@@ -22,10 +22,11 @@ from ..core.search import smallest_valid_size
 from ..core.shapes import InvalidInputSize, count_parameters, fmt_shape, shape_table
 from ..ui import explorer
 from ..ui.checkers import check_same_block, check_same_unet
-from ..ui.course import Lesson
-from ..ui.exercises import CodeExercise, Exercise
 from ..ui.receptive import unet_widget
 from ..ui.tables import Raw, html_table
+from ._text import lesson_text
+
+TEXT = lesson_text(__name__)
 
 __all__ = [
     "LESSON",
@@ -58,15 +59,7 @@ __all__ = [
     "EX_RF",
 ]
 
-LESSON = Lesson(
-    7,
-    "07_same_padding_unet",
-    "The same-padding U-Net",
-    minutes=40,
-    topics=(11,),
-    summary="the notes' recipe worked through (a slip), Conv-BN-ReLU, batch norm in train and eval, output = "
-    "input, what breaks for other sizes and the fixes, build it yourself",
-)
+LESSON = TEXT.lesson
 
 WIDGETS = {
     "explorer": explorer.widget(input_size=256, padding="same", feature_maps=True),
@@ -343,113 +336,35 @@ def bn_modes_html(result: dict) -> str:
 # ----------------------------------------------------------------------------------
 # exercises (expected answers computed by unet_lesson, never typed)
 # ----------------------------------------------------------------------------------
-EX_BOTTOM = Exercise(
-    "7.1",
-    "Spot the slip: the notes' same-padding sketch goes 32²×512 → conv → 32²×1024 → 16²×1024. With "
-    "same padding, what is the height at the end of the bottom (after both 3x3 convs) for a 512 input?",
-    expected=lambda: shape_table(512, padding="same").where(path="bottom")[-1].out_shape[1],
-    hint="same padding keeps the size through every 3x3 conv; only the pools change it.",
-    hints=[
-        "Is there a pool between the bottom's two convs?",
-        "A 3x3 conv with padding 1: (H + 2·1 − 3)/1 + 1 = H.",
-        "One level up the notes have it right: 64²×512 → conv 3×3 BN ReLU → 64² (same padding).",
-    ],
-    explanation="32: the bottom stays 32²×1024 (no pool there), and the 2x up-conv then gives 64²×512; a 2x up-conv "
-    "cannot go from 16 to 64.",
+EX_BOTTOM = TEXT.exercise(
+    "7.1", expected=lambda: shape_table(512, padding="same").where(path="bottom")[-1].out_shape[1]
 )
 
-EX_UPCONV = Exercise(
+EX_UPCONV = TEXT.exercise(
     "7.2",
-    "The same-padding U-Net (depth 4) on a 384×384 input (not the notes' 512): what is the first up-conv's output, "
-    "as H×W×C?",
     expected=lambda: fmt_shape(shape_table(384, padding="same").where(kind="up")[0].out_shape, "notes").replace(
         "×", "x"
     ),
     hint=lambda a: "that is the bottom; the up-conv doubles it." if str(a).replace("×", "x").startswith("24x") else "",
-    hints=[
-        "Where is the map before the first up-conv? Count the pools: same-padding convs keep the size.",
-        "Bottom: 384 / 2⁴ with 1024 channels; a 2x2 up-conv with stride 2: size ×2, channels ÷2.",
-        "For the notes' 512: 512 / 16 = 32 at the bottom, the up-conv gives 64×64×512.",
-    ],
-    explanation="384 / 16 = 24 at the bottom (24×24×1024), the up-conv gives 48×48×512: exactly the copied map of "
-    "the fourth level, so no crop is needed.",
 )
 
-EX_RECIPE_CROPS = Exercise(
-    "7.3",
-    "Spot the slip: the notes' typed summary gives padding 1 to the 3x3 convs of steps 2 and 3 only (the bottom "
-    "and the expanding path) and says the centre crop can then be left out. Work it through for a 572 input: "
-    "of the four copy and crops, how many still have to cut pixels off the copied map?",
-    expected=lambda: padding_trace(572, **RECIPE).cutting,
-    hints=[
-        "The contracting path is unchanged: which sizes does it copy? (Lesson 04's table: 568, 280, 136, 64.)",
-        "From the bottom: 32 stays 32 through its two padded convs; each up-conv doubles, each padded conv keeps the "
-        "size. Compare every up-conv output with the copy of its level.",
-        "The deepest level: 32 → up-conv → 64, the copy is 64: no crop there. Now the next level up.",
-    ],
-    explanation="3 of 4: the up-convs give 64, 128, 256, 512 and meet copies of 64, 136, 280, 568; only the "
-    "deepest crop goes. For no crop anywhere, every 3x3 conv, the contracting path's too, needs padding 1.",
-)
+EX_RECIPE_CROPS = TEXT.exercise("7.3", expected=lambda: padding_trace(572, **RECIPE).cutting)
 
-EX_RECIPE_SHORT = Exercise(
+EX_RECIPE_SHORT = TEXT.exercise(
     "7.4",
-    "And the notes' question, 如何让 output size = input size: with that recipe, by how many pixels is the output "
-    "smaller than the 572 input?",
     expected=lambda: 572 - padding_trace(572, **RECIPE).output,
     hint=lambda a: (
         "that is the paper's network (valid everywhere); here the bottom and the expanding path keep the size."
         if str(a).strip() == "184"
         else ""
     ),
-    hints=[
-        "Only the contracting path still shrinks. What size leaves it, and what does the expanding path do to it?",
-        "Bottom 32 (kept); four up-convs double it: 32 · 2⁴; the padded convs keep each size; the 1x1 head keeps it.",
-        "The paper's network (no padding anywhere) is 184 pixels short: 572 → 388.",
-    ],
-    explanation="The output is 32 · 16 = 512, 60 pixels short of 572: the recipe does not give output = input.",
 )
 
-EX_BN = Exercise(
-    "7.5",
-    "How many more parameters does the same-padding U-Net (depth 4, base 64) have with batch norm than without?",
-    expected=lambda: bn_parameters()["difference"],
-    hint="per 3x3 conv: BN adds γ and β (2 per channel) but the conv drops its bias (1 per channel).",
-    hints=[
-        "What does BN learn per channel, and what does the conv before it no longer need?",
-        "Per 3x3 conv with c output channels: +2c (γ, β) − c (bias) = +c; add c over all 18 3x3 convs.",
-        "One double conv of 64 channels: +64 + 64 = 128.",
-    ],
-    explanation="+1 per output channel of every 3x3 conv: 2·(64+128+256+512+1024+512+256+128+64) = 5,888.",
-)
+EX_BN = TEXT.exercise("7.5", expected=lambda: bn_parameters()["difference"])
 
-EX_SAME_BLOCK = CodeExercise(
-    "7.8",
-    "Write class SameBlock(nn.Module): SameBlock(in_channels, out_channels) is Conv-BN-ReLU twice with same padding "
-    "(3x3, padding 1, no bias: BN shifts anyway). It is checked against unet_lesson's block "
-    "(DoubleConvolution(..., padding=1, batch_norm=True)) in eval mode with the same weights and BN statistics.",
-    check_same_block,
-    hints=[
-        "Keep the size: what padding does a 3x3 conv need for H → H?",
-        "Conv2d(in, out, 3, padding=1, bias=False) → BatchNorm2d(out) → ReLU, then the same from out to out.",
-        "It has 1 parameter per output channel more than the valid block: 2c for γ, β, minus the bias c.",
-    ],
-    explanation="The notes' CONV-BN-ReLU, twice: the size is kept on every input.",
-)
+EX_SAME_BLOCK = TEXT.code_exercise("7.8", check_same_block)
 
-EX_SAME_UNET = CodeExercise(
-    "7.9",
-    "Write class SameUNet(nn.Module) (keywords in_channels=1, num_classes=2, base_channels=64, depth=4): the "
-    "modern U-Net from your SameBlock, with no crop. SameUNet() must keep the size for multiples of 2**depth and "
-    "have the parameters of unet_lesson.UNet(padding='same'); with the keywords it is compared with it on small "
-    "networks, in eval mode, with the same weights.",
-    check_same_unet,
-    hints=[
-        "No crop is needed any more: the up-conv's map is already the copy's size.",
-        "Your MyUNet of lesson 06 with SameBlock instead of DoubleConv and torch.cat([copy, up], dim=1) directly.",
-        "512 → 32 at the bottom (four pools) → back to 512 after four up-convs.",
-    ],
-    explanation="Output size = input size, for every multiple of 2**depth: the notes' 目前的主流方法.",
-)
+EX_SAME_UNET = TEXT.code_exercise("7.9", check_same_unet)
 
 
 def _bn_verdict() -> str:
@@ -459,55 +374,11 @@ def _bn_verdict() -> str:
     return {(False, False): "a", (True, False): "b", (True, True): "c"}.get((changes_train, changes_eval), "d")
 
 
-EX_BN_MODES = Exercise(
-    "7.10",
-    "Picture A goes through a U-Net with batch norm twice: alone, and in a batch together with picture B. Is A's "
-    "output the same both times?",
-    expected=_bn_verdict,
-    choices={
-        "a": "the same in train() and in eval(): each picture is computed on its own",
-        "b": "different in train() (BN uses the batch's statistics), the same in eval() (its running averages)",
-        "c": "different in both modes",
-    },
-    hints=[
-        "Batch norm subtracts a mean and divides by a standard deviation: of what, in each mode?",
-        "train(): the mean and variance over the batch and the pixels, per channel; eval(): the running averages it "
-        "kept during training.",
-        "With B in the batch, the batch's mean per channel is the mean over A's and B's pixels.",
-    ],
-    explanation="In train() a picture's output depends on the rest of its batch; in eval() it does not. That is why "
-    "a network with batch norm is switched to eval() for prediction.",
-)
+EX_BN_MODES = TEXT.exercise("7.10", expected=_bn_verdict)
 
-EX_NEXT_SAME = Exercise(
-    "7.6",
-    "The same-padding U-Net (depth 4) is given a 100×100 image. To what size does pad_to_valid pad it?",
-    expected=lambda: smallest_valid_size(100, padding="same"),
-    hint="four 2x2 pools: the size must be a multiple of 2**4.",
-    hints=[
-        "Which sizes does the same-padding network of depth 4 take?",
-        "Multiples of 2⁴ = 16: the next one at or above 100.",
-        "For depth 3 (multiples of 8) the demo above pads 100 to 104.",
-    ],
-    explanation="112, the next multiple of 16; the output is cropped back to 100×100.",
-)
+EX_NEXT_SAME = TEXT.exercise("7.6", expected=lambda: smallest_valid_size(100, padding="same"))
 
-EX_RF = Exercise(
-    "7.7",
-    "How many input pixels wide is the receptive field of the centre output pixel of the valid network "
-    "(the paper's layout, depth 4)? Use receptive_field or work it out.",
-    expected=lambda: receptive_field_arithmetic(188).size[0],
-    hint="walk back from the output: each 3x3 conv adds 2 at its level's scale, each pool doubles.",
-    hints=[
-        "Which input pixels can change one output pixel? Walk back from the output.",
-        "A 3x3 conv at a level that is 2^k times coarser widens the field by 2·2^k; a crop only shifts it.",
-        "A depth-1 valid network: receptive_field_arithmetic(22, depth=1) gives 18×18.",
-    ],
-    explanation="188 pixels: exactly the smallest valid input, whose 4×4 output pixels all see the whole of it. "
-    "Elsewhere a pixel sees 188 or 204 along each axis, by where it sits on the pools' 16-pixel grid. A plain "
-    "stack of valid convs would see input - output + 1 = 185; the 2x2 pools and up-convs work on a grid, which "
-    "adds a little. (The course computes it; the paper states no receptive field.)",
-)
+EX_RF = TEXT.exercise("7.7", expected=lambda: receptive_field_arithmetic(188).size[0])
 
 EXERCISES = [
     EX_BOTTOM,

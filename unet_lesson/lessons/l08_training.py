@@ -38,10 +38,11 @@ from ..seg.targets import touching_labels
 from ..seg.train import LESSON_DATA, LESSON_TRAIN, VALID_OPTIONS, otsu_baseline, split
 from ..seg.train_checks import window_plan
 from ..ui.checkers.losses import check_weighted_loss
-from ..ui.course import Lesson
-from ..ui.exercises import CodeExercise, Exercise
 from ..ui.tables import html_table
 from ..ui.widgets import View, Widget
+from ._text import lesson_text
+
+TEXT = lesson_text(__name__)
 
 __all__ = [
     "LESSON",
@@ -70,15 +71,7 @@ __all__ = [
     "EX_CROP",
 ]
 
-LESSON = Lesson(
-    8,
-    "08_training",
-    "Training",
-    minutes=40,
-    topics=(12,),
-    summary="the paper's weighted loss written and checked, separated targets, Dice and object scores, a live run, "
-    "three ablations (skips, w0, elastic deformation), fine-tuning on a folder of label images",
-)
+LESSON = TEXT.lesson
 
 #: Steps of the own-data fine-tuning run (a few seconds; the shipped model it starts from was trained for 400).
 OWN_STEPS = 20
@@ -415,17 +408,11 @@ def _close(tol):
 
 _DICE = 0.95
 
-EX_IOU = Exercise(
-    key="8.1",
+EX_IOU = TEXT.exercise(
+    "8.1",
     question=f"A network reaches Dice {_DICE} on the held-out set. What is its IoU? (three decimals)",
     expected=lambda: round(iou_from_dice(_DICE), 3),
-    hints=[
-        "Both count the overlap |P∩T|; IoU divides by the union, Dice by the mean of the two areas.",
-        "Dice = 2|P∩T| / (|P| + |T|), IoU = |P∩T| / |P∪T|, and |P∪T| = |P| + |T| - |P∩T|: together IoU = D / (2 - D).",
-        "For Dice 0.8: IoU = 0.8 / 1.2 = 0.667. Now the same with 0.95.",
-    ],
     hint=lambda a: "that is the Dice itself: IoU is always the stricter number." if str(a).strip() == "0.95" else "",
-    explanation="0.95 / 1.05 = 0.905: IoU is always the stricter number (except at 0 and 1).",
     compare=_close(0.0015),
 )
 
@@ -438,92 +425,36 @@ def _blob_iou() -> float:
     return round(iou(blob, truth == 1), 3)
 
 
-EX_BLOB = Exercise(
-    key="8.2",
-    question=(
-        "Two cells of 4x4 pixels lie side by side, 1 px apart. The network draws one blob of 4x9 pixels over both "
-        "and the gap. What is the IoU of that blob with one of the two cells? (three decimals)"
-    ),
+EX_BLOB = TEXT.exercise(
+    "8.2",
     expected=_blob_iou,
-    hints=[
-        "IoU = shared pixels / pixels in either. Which pixels does the blob share with one cell?",
-        "It shares the cell's 4·4 = 16 pixels; the union is the whole blob, 4·9 = 36 pixels.",
-        "16 / 36: and object scores match a blob with a cell only when their IoU is above 0.5.",
-    ],
     hint=lambda a: (
         "that is the pixel Dice of the blob against both cells: ask for one cell." if str(a).strip() == "0.941" else ""
     ),
-    explanation="16 / 36 = 0.444 < 0.5: the blob matches neither cell, so the object F1 is 0 (two cells missed, one "
-    "false object), while the pixel Dice of the same prediction is 2·32 / (36 + 32) = 0.941.",
     compare=_close(0.0015),
 )
 
-EX_GAP = Exercise(
-    key="8.4",
-    question=(
-        "Two cells are 2 px apart. A background pixel in the gap is d1 = 1 px from one cell and d2 = 2 px "
-        f"from the other. With the paper's w0 = {W0:g} and sigma = {SIGMA:g} px, what is the border term "
-        "w0 * exp(-(d1 + d2)^2 / (2 sigma^2)) there? (two decimals)"
-    ),
+EX_GAP = TEXT.exercise(
+    "8.4",
+    question="Two cells are 2 px apart. A background pixel in the gap is d1 = 1 px from one cell and d2 = 2 px "
+    f"from the other. With the paper's w0 = {W0:g} and sigma = {SIGMA:g} px, what is the border term "
+    "w0 * exp(-(d1 + d2)^2 / (2 sigma^2)) there? (two decimals)",
     expected=lambda: round(float(border_weights(two_touching_cells(2))[GAP_PIXEL]), 2),
-    hints=[
-        "Put the numbers into the formula: first d1 + d2, then its square, then divide by 2 sigma².",
-        "(d1 + d2)² = 9 and 2 sigma² = 50: the term is 10 · exp(-9/50).",
-        "For a 1 px gap (d1 = d2 = 1): 10 · exp(-4/50) = 9.23. Now the 2 px gap.",
-    ],
     hint=lambda a: "w0 is only the peak, reached when d1 + d2 = 0." if str(a).strip() in ("10", "10.0") else "",
-    explanation="10 · exp(-0.18) = 8.35: on top of the class weight w_c (about 1), a gap pixel counts about 9 times "
-    "as much as an ordinary pixel.",
     compare=_close(0.011),
 )
 
-EX_W0 = Exercise(
-    key="8.5",
-    question="Set w0 = 0. What does the paper's loss become?",
-    choices={
-        "a": "plain cross-entropy, with only the class-balance weights w_c",
-        "b": "zero: no pixel counts any more",
-        "c": "a loss only on the borders between cells",
-    },
-    expected="a",
-    hints=[
-        "Look at the weight map w(x) = w_c(x) + w0 · (...) term by term.",
-        "With w0 = 0 the second term is 0 everywhere: w(x) = w_c(x).",
-        "w_c is never 0 (every pixel of a class counts alike), so the loss is a class-balanced cross-entropy.",
-    ],
-    hint="w(x) = w_c(x) + w0 * (...). What is left when w0 is 0?",
-    explanation="w = w_c: every pixel of a class counts alike, so the thin gaps between touching cells are a tiny "
-    "part of the loss. The ablation below shows what a network then does with touching cells.",
-)
+EX_W0 = TEXT.exercise("8.5", expected="a")
 
-EX_LOSS = CodeExercise(
-    key="8.3",
-    question=(
-        "Write weighted_loss(logits, target, weights) with torch: logits (N, K, H, W), target (N, H, W) class "
-        "indices, weights (N, H, W) the weight map. Return the course's loss, one number: the softmax over the K "
-        "classes of each pixel, -log p of its true class, and the weighted mean Σ w(x)·(-log p) / Σ w(x)."
-    ),
-    checker=check_weighted_loss,
-    hints=[
-        "Three steps: probabilities per pixel (softmax over axis 1), pick the true class's, then reduce.",
-        "torch.log_softmax(logits, dim=1) gives log p stably; .gather(1, target[:, None]).squeeze(1) picks the "
-        "true class; then (weights * -log_p_true).sum() / weights.sum().",
-        "One pixel, scores (2, 0), true class 0, weight 3: log p = 2 - log(e² + 1) = -0.127, so the loss is "
-        "3 · 0.127 / 3 = 0.127.",
-    ],
-    explanation="This is unet_lesson.seg.losses.weighted_cross_entropy, the loss the lesson trains with. The paper's "
-    "Eq. (1) is the same sum without the division (and without the minus sign: an energy to maximise).",
-)
+EX_LOSS = TEXT.code_exercise("8.3", check_weighted_loss)
 
 _CROP_IN = 236
 
-EX_CROP = Exercise(
-    key="8.6",
-    question=(
-        f"The lesson's valid-padding U-Net (depth {VALID_OPTIONS['depth']} like the paper's, no padding) gets an "
-        f"input window of {_CROP_IN}x{_CROP_IN} px. To what size (one side) must the target mask and the weight map "
-        "be centre-cropped before the loss can compare them with the output?"
-    ),
+EX_CROP = TEXT.exercise(
+    "8.6",
+    question=f"The lesson's valid-padding U-Net (depth {VALID_OPTIONS['depth']} like the paper's, no padding) gets an "
+    f"input window of {_CROP_IN}x{_CROP_IN} px. To what size (one side) must the target mask and the weight map "
+    "be centre-cropped before the loss can compare them with the output?",
     expected=lambda: output_size(_CROP_IN, **VALID_OPTIONS)[0],
     hints=[
         "Every valid 3x3 conv trims 2 px, at every level of the U; the output is smaller than the window.",
@@ -532,9 +463,6 @@ EX_CROP = Exercise(
         f"padding='valid', depth={VALID_OPTIONS['depth']}).",
     ],
     hint=lambda a: "That is the input size: the output is smaller." if str(a).strip() == str(_CROP_IN) else "",
-    explanation="236 - 184 = 52: the output covers only the centre of the window; the rest of the window is context. "
-    "The target outside the output has no prediction to compare with, so it is cropped away (and the window itself "
-    "comes from the mirror-padded image, so the output can reach the image border).",
 )
 
 EXERCISES = [EX_IOU, EX_BLOB, EX_LOSS, EX_GAP, EX_W0, EX_CROP]

@@ -17,11 +17,12 @@ from ..seg.predict import foreground
 from ..seg.tiling import TooManyTiles, margin_of, plan_tiles
 from ..seg.train import VALID_OPTIONS
 from ..ui.checkers import check_margin
-from ..ui.course import Lesson
-from ..ui.exercises import CodeExercise, Exercise
 from ..ui.figures.tiling import plot_plan
 from ..ui.tables import html_table, key_value_table
 from ..ui.widgets import View, Widget, number_box
+from ._text import lesson_text
+
+TEXT = lesson_text(__name__)
 
 __all__ = [
     "LESSON",
@@ -47,15 +48,7 @@ __all__ = [
     "MAX_DRAWN_ZOOM",
 ]
 
-LESSON = Lesson(
-    9,
-    "09_overlap_tile",
-    "Overlap-tile",
-    minutes=35,
-    topics=(12,),
-    summary="derive the margin, plan valid tiles, find the step that keeps tiling exact, stitch the valid "
-    "network's tiles to the whole-image pass; see the seams of naive same-padding tiles",
-)
+LESSON = TEXT.lesson
 
 #: Fig. 1's example input tile (572 -> 388; the paper never says which tile size it used), and the size of
 #: the ISBI 2012 EM slices (Sect. 4: "30 images (512x512 pixels)")
@@ -295,13 +288,11 @@ def _margin_hint(answer) -> str:
     return ""
 
 
-EX_MARGIN = Exercise(
-    key="9.1",
-    question=(
-        f"Fig. 1's example tile: {PAPER_TILE}x{PAPER_TILE} in, {_OUT}x{_OUT} out. How many pixels of "
-        "context (the margin) does each output pixel need on each side, so that overlap-tile must mirror "
-        "the image by that much?"
-    ),
+EX_MARGIN = TEXT.exercise(
+    "9.1",
+    question=f"Fig. 1's example tile: {PAPER_TILE}x{PAPER_TILE} in, {_OUT}x{_OUT} out. How many pixels of "
+    "context (the margin) does each output pixel need on each side, so that overlap-tile must mirror "
+    "the image by that much?",
     expected=lambda: margin_of(PAPER_TILE)[0],
     hints=[
         "the output block sits in the middle of its input tile; the rest of the tile is context, the same on "
@@ -311,21 +302,14 @@ EX_MARGIN = Exercise(
         "side. Now the same for Fig. 1's tile.",
     ],
     hint=_margin_hint,
-    explanation=(
-        f"margin = ({PAPER_TILE} - {_OUT})/2 = {_M}: every output pixel needs {_M} px of input on each "
-        f"side, so the image is mirrored by {_M} px and neighbouring input tiles overlap by at least "
-        f"2 x {_M} = {2 * _M} px."
-    ),
+    explanation=f"margin = ({PAPER_TILE} - {_OUT})/2 = {_M}: every output pixel needs {_M} px of input on each "
+    f"side, so the image is mirrored by {_M} px and neighbouring input tiles overlap by at least "
+    f"2 x {_M} = {2 * _M} px.",
 )
 
-EX_MARGIN_CODE = CodeExercise(
-    key="9.2",
-    question=(
-        "Write margin(depth): the margin per side of the valid U-Net with `depth` max pools (two valid 3x3 "
-        "convs per level on the way down, two at the bottom, two per level on the way up). The checker "
-        "compares it with the real network, depths 1 to 8."
-    ),
-    checker=check_margin,
+EX_MARGIN_CODE = TEXT.code_exercise(
+    "9.2",
+    check_margin,
     hints=[
         "add up what every valid 3x3 conv trims from one side, counted in pixels of the INPUT.",
         "a 3x3 conv trims 1 pixel per side of the map it sees; at level l that map is 2**l times smaller than "
@@ -334,10 +318,6 @@ EX_MARGIN_CODE = CodeExercise(
         f"depth 1: down 2 x 1, bottom 2 x 2, up 2 x 1: 2 + 4 + 2 = 8 (the package agrees: "
         f"margin_of({size_rule(depth=1).first}, depth=1) = {margin_of(size_rule(depth=1).first, depth=1)}).",
     ],
-    explanation=(
-        "the margin is 2 x (1 + 2 + ... + 2**(depth-1)) on the way down, the same on the way up, and 2 x 2**depth "
-        "at the bottom: 6 x 2**depth - 4. It does not depend on the tile: every valid tile loses the same border."
-    ),
 )
 
 _EX3_TILE = 600
@@ -358,12 +338,10 @@ def _nearest_hint(answer) -> str:
     return ""
 
 
-EX_NEAREST = Exercise(
-    key="9.3",
-    question=(
-        f"A {_EX3_TILE}x{_EX3_TILE} tile does not work for the paper's network. What is the nearest valid "
-        f"tile size above {_EX3_TILE}?"
-    ),
+EX_NEAREST = TEXT.exercise(
+    "9.3",
+    question=f"A {_EX3_TILE}x{_EX3_TILE} tile does not work for the paper's network. What is the nearest valid "
+    f"tile size above {_EX3_TILE}?",
     expected=lambda: nearest_valid_sizes(_EX3_TILE)[1],
     hints=[
         "a tile goes through the network on its own, so it must be a valid input: every 2x2 max pool must get "
@@ -374,10 +352,8 @@ EX_NEAREST = Exercise(
         f", so the nearest above {_WORKED_NEAR} is {nearest_valid_sizes(_WORKED_NEAR)[1]}.",
     ],
     hint=_nearest_hint,
-    explanation=(
-        f"{_EX3_ABOVE}: every 2x2 max pool then gets an even size, and the output is "
-        f"{output_size(_EX3_ABOVE)[0]}. tile_message({_EX3_TILE}) says where {_EX3_TILE} breaks."
-    ),
+    explanation=f"{_EX3_ABOVE}: every 2x2 max pool then gets an even size, and the output is "
+    f"{output_size(_EX3_ABOVE)[0]}. tile_message({_EX3_TILE}) says where {_EX3_TILE} breaks.",
 )
 
 _LESSON_DEPTH = UNetOptions(**VALID_OPTIONS).depth
@@ -400,27 +376,15 @@ def _shift_hint(answer) -> str:
     return f"{a} works, but is there a smaller shift that keeps all {_LESSON_DEPTH} pools aligned?"
 
 
-EX_SHIFT = Exercise(
-    key="9.4",
-    question=(
-        f"The lesson's valid network has {_LESSON_DEPTH} max pools. Shift its input tile down by s pixels. What "
-        "is the smallest s > 0 for which its output moves down by s pixels as well, value for value (to float "
-        "rounding)?"
-    ),
+EX_SHIFT = TEXT.exercise(
+    "9.4",
+    question=f"The lesson's valid network has {_LESSON_DEPTH} max pools. Shift its input tile down by s pixels. What "
+    "is the smallest s > 0 for which its output moves down by s pixels as well, value for value (to float "
+    "rounding)?",
     expected=lambda: UNetOptions(**VALID_OPTIONS).grid,
-    hints=[
-        "which layers care where the input starts? A 3x3 conv slides one pixel at a time; a 2x2 max pool with "
-        "stride 2 jumps two.",
-        "after one pool the shift must be even for the pooled map to move by whole pixels; after k pools it must "
-        "be a multiple of 2**k.",
-        "worked for a network with 2 pools: an input shift of 2 becomes a 1-px shift of the map entering the second "
-        "pool, half its window; a shift of 4 becomes 2 px there, a whole window. So 4 for two pools.",
-    ],
     hint=_shift_hint,
-    explanation=(
-        f"2**{_LESSON_DEPTH} = {2**_LESSON_DEPTH}: only then does every max pool see the same pixels grouped into "
-        "the same 2x2 windows. Any other shift regroups them, and the output changes."
-    ),
+    explanation=f"2**{_LESSON_DEPTH} = {2**_LESSON_DEPTH}: only then does every max pool see the same pixels "
+    "grouped into the same 2x2 windows. Any other shift regroups them, and the output changes.",
 )
 
 _EX5_IMAGE = (1160, 700)
@@ -445,12 +409,10 @@ def _tiles_hint(answer) -> str:
     return ""
 
 
-EX_TILES = Exercise(
-    key="9.6",
-    question=(
-        f"An image of {_EX5_IMAGE[0]}x{_EX5_IMAGE[1]} pixels (height x width), input tiles of {PAPER_TILE}x"
-        f"{PAPER_TILE} for the paper's network, aligned steps. How many tiles does overlap-tile need?"
-    ),
+EX_TILES = TEXT.exercise(
+    "9.6",
+    question=f"An image of {_EX5_IMAGE[0]}x{_EX5_IMAGE[1]} pixels (height x width), input tiles of {PAPER_TILE}x"
+    f"{PAPER_TILE} for the paper's network, aligned steps. How many tiles does overlap-tile need?",
     expected=lambda: plan_tiles(_EX5_IMAGE, PAPER_TILE).n_tiles,
     hints=[
         "each tile contributes one block of step x step output pixels; the last row and column of blocks may reach "
@@ -461,12 +423,10 @@ EX_TILES = Exercise(
         f"{_ISBI_PLAN.grid[0]} rows and {_ISBI_PLAN.grid[1]} columns, {_ISBI_PLAN.n_tiles} tiles.",
     ],
     hint=_tiles_hint,
-    explanation=(
-        f"ceil({_EX5_IMAGE[0]}/{_EX5_PLAN.stride[0]}) = {_EX5_PLAN.grid[0]} rows and "
-        f"ceil({_EX5_IMAGE[1]}/{_EX5_PLAN.stride[1]}) = {_EX5_PLAN.grid[1]} columns: "
-        f"{_EX5_PLAN.n_tiles} tiles. The last row and column reach past the image; that part is mirrored "
-        "input and its output is thrown away."
-    ),
+    explanation=f"ceil({_EX5_IMAGE[0]}/{_EX5_PLAN.stride[0]}) = {_EX5_PLAN.grid[0]} rows and "
+    f"ceil({_EX5_IMAGE[1]}/{_EX5_PLAN.stride[1]}) = {_EX5_PLAN.grid[1]} columns: "
+    f"{_EX5_PLAN.n_tiles} tiles. The last row and column reach past the image; that part is mirrored "
+    "input and its output is thrown away.",
 )
 
 _WHY_CHOICES = {
@@ -487,25 +447,6 @@ def _why_hint(answer) -> str:
     return ""
 
 
-EX_WHY = Exercise(
-    key="9.5",
-    question="Why do the overlap-tiles of the valid network stitch without seams, while naive tiles of the "
-    "same-padding network show them?",
-    choices=_WHY_CHOICES,
-    expected="b",
-    hints=[
-        "look at what a 3x3 conv right next to a tile border reads, in each network.",
-        "a valid conv never reads outside its input, so a valid tile has outputs only where all their context was "
-        "in the tile; a same conv at the border reads padding zeros.",
-        "a pixel 1 px inside a naive tile's border: its first conv read a zero where the whole image has the "
-        "neighbouring tile's pixel, and every later layer spreads that change.",
-    ],
-    hint=_why_hint,
-    explanation=(
-        "right: a valid conv never looks outside its input, so a tile's output only covers pixels whose "
-        "whole context was in the tile. Same padding fills the missing context with zeros at every "
-        "tile border, and the prediction near the border changes."
-    ),
-)
+EX_WHY = TEXT.exercise("9.5", choices=_WHY_CHOICES, expected="b", hint=_why_hint)
 
 EXERCISES = [EX_MARGIN, EX_MARGIN_CODE, EX_NEAREST, EX_SHIFT, EX_WHY, EX_TILES]

@@ -2,8 +2,8 @@
 
 The lesson contract (``tests/test_lessons.py`` checks it for every module in ``unet_lesson.lessons``)::
 
-    LESSON = Lesson(1, "01_convolution_sizes", "Convolution sizes", minutes=25, topics=(3, 5),
-                    summary="572 -> 570 -> 568: the valid 3x3 conv ...")
+    LESSON = TEXT.lesson      # a Lesson: number and notebook from the module's name, the rest from
+                              # the lesson's text file, lessons/text/01_convolution_sizes.toml
     WIDGETS = {"conv": Widget(conv_size_view, controls, css="ul-conv", title="One convolution ...")}
     EXERCISES = [EX_FIRST_CONV, ...]          # every exercise of the lesson, each named EX_...
 

@@ -440,7 +440,7 @@ WIDGETS = {"head": Widget(head_view, controls, css="ul-head", title="The 1x1 hea
 # ----------------------------------------------------------------------------------
 # exercises: answers computed by unet_lesson
 # ----------------------------------------------------------------------------------
-def _params_exercise(key: str, classes: int, question: str, hints: list[str], explanation: str) -> Exercise:
+def _params_exercise(key: str, classes: int) -> Exercise:
     """An exercise on the parameter count of a 1x1 head for ``classes`` classes on the 64 channels, with the
     hint for its usual slips (no biases, a 3x3 kernel)."""
 
@@ -452,9 +452,7 @@ def _params_exercise(key: str, classes: int, question: str, hints: list[str], ex
             return "the kernel is 1x1, not 3x3: each kernel has 1*1*64 weights."
         return f"each of the {classes} kernels is 1×1×{IN_CHANNELS} weights, plus one bias per kernel."
 
-    return Exercise(
-        key, question, expected=lambda: head_params(classes), hint=hint, hints=hints, explanation=explanation
-    )
+    return TEXT.exercise(key, expected=lambda: head_params(classes), hint=hint)
 
 
 EX_SHAPE = TEXT.exercise(
@@ -469,30 +467,8 @@ EX_SHAPE = TEXT.exercise(
     ),
 )
 
-EX_PARAMS = _params_exercise(
-    "5.2",
-    2,
-    "How many learned parameters does the paper's head, nn.Conv2d(64, 2, kernel_size=1), have?",
-    hints=[
-        "Count what one kernel holds, then how many kernels there are.",
-        "C_in·C_out·k·k weights + C_out biases.",
-        "A head for 3 classes on 64 channels: 64·3 + 3 = 195.",
-    ],
-    explanation="64*2 + 2 = 130: two kernels of 1×1×64 weights and two biases.",
-)
-
-EX_PARAMS5 = _params_exercise(
-    "5.3",
-    5,
-    "A head for 5 classes (say background, cell, border, nucleus, debris) on the same 64 channels: how many "
-    "parameters?",
-    hints=[
-        "Every class adds one kernel and one bias.",
-        "64·C weights + C biases for C classes.",
-        "For 4 classes: 64·4 + 4 = 260.",
-    ],
-    explanation="64*5 + 5 = 325: the head grows by 65 parameters per class.",
-)
+EX_PARAMS = _params_exercise("5.2", 2)
+EX_PARAMS5 = _params_exercise("5.3", 5)
 
 
 @torch.no_grad()

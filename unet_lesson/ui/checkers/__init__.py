@@ -4,9 +4,9 @@ reports the first failing case in words, with a nudge when a known slip matches.
 
 Each ``check_xxx(student) -> CaseResult`` never raises, and carries ``.reference`` (a correct,
 literate implementation from :mod:`.solutions`) and ``.solution_source`` (what ``EX.solution()``
-shows). A lesson wraps one in :class:`unet_lesson.ui.exercises.CodeExercise`::
+shows). A lesson wraps one in a :class:`unet_lesson.ui.exercises.CodeExercise`::
 
-    EX_CONV_CODE = CodeExercise("1.8", "Write conv_out(h, k, s, p) ...", check_conv_out, hints=[...])
+    EX_CONV_OUT = TEXT.code_exercise("1.8", check_conv_out)   # its question and hints in lessons/text/
 
 ==========================  ======  ==========================================================
 checker                     lesson  the student writes

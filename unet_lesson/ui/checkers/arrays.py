@@ -45,23 +45,16 @@ def _ints(shape, seed: int, low: int = -9, high: int = 9) -> np.ndarray:
 
 
 # ---- lesson 02: max_pool(x, k, s) -------------------------------------------------------------
-# (H, W, k, s): square and rectangular, odd sizes (the last row/column dropped), k=3 s=2 (overlap),
-# one window, and an all-negative map
-# (H, W, k, s, all values negative)
+# (H, W, k, s, all values negative), a row per kind of case
+# fmt: off
 MAX_POOL_CASES = (
-    (4, 4, 2, 2, False),
-    (6, 6, 2, 2, False),
-    (5, 5, 2, 2, False),
-    (4, 6, 2, 2, False),
-    (7, 5, 2, 2, False),
-    (6, 6, 3, 2, False),
-    (7, 7, 3, 2, False),
-    (5, 8, 3, 2, False),
-    (3, 3, 3, 3, False),
-    (5, 5, 2, 1, False),
-    (2, 2, 2, 2, False),
-    (4, 4, 2, 2, True),
+    (4, 4, 2, 2, False), (6, 6, 2, 2, False),                       # 2x2/2 on even squares
+    (5, 5, 2, 2, False), (4, 6, 2, 2, False), (7, 5, 2, 2, False),  # odd (last row dropped), rectangles
+    (6, 6, 3, 2, False), (7, 7, 3, 2, False), (5, 8, 3, 2, False),  # k=3, s=2: windows overlap
+    (3, 3, 3, 3, False), (5, 5, 2, 1, False), (2, 2, 2, 2, False),  # one window, stride 1
+    (4, 4, 2, 2, True),                                             # every value negative
 )
+# fmt: on
 
 
 def _real_max_pool(x: np.ndarray, k: int, s: int, ceil_mode: bool = False) -> np.ndarray:
@@ -125,21 +118,16 @@ def check_max_pool(run: Run, max_pool) -> str:
 
 
 # ---- lesson 03: conv_transpose(x, w, stride) --------------------------------------------------
-# (H, W, k, stride): U-Net's 2x2/2 (no overlap), rectangles, 3x3/2 (uneven overlap), 3x3/1, a 1x1
-# input (the kernel itself), a 1x1 kernel (gaps between the copies)
+# (H, W, k, stride), a row per kind of case
+# fmt: off
 CONV_TRANSPOSE_CASES = (
-    (2, 2, 2, 2),
-    (3, 3, 2, 2),
-    (2, 3, 2, 2),
-    (2, 2, 3, 2),
-    (3, 2, 3, 2),
-    (3, 3, 3, 1),
-    (2, 4, 3, 1),
-    (1, 1, 3, 2),
-    (3, 3, 1, 2),
-    (2, 2, 4, 2),
-    (3, 3, 2, 1),
+    (2, 2, 2, 2), (3, 3, 2, 2), (2, 3, 2, 2),                     # U-Net's 2x2/2 (no overlap), a rectangle
+    (2, 2, 3, 2), (3, 2, 3, 2),                                   # 3x3/2: uneven overlap
+    (3, 3, 3, 1), (2, 4, 3, 1),                                   # 3x3/1: heavy overlap
+    (1, 1, 3, 2), (3, 3, 1, 2),                                   # a 1x1 input (the kernel itself), a 1x1 kernel (gaps)
+    (2, 2, 4, 2), (3, 3, 2, 1),                                   # 4x4/2, 2x2/1
 )
+# fmt: on
 
 
 def _real_conv_transpose(x: np.ndarray, w: np.ndarray, stride: int) -> np.ndarray:
@@ -191,17 +179,15 @@ def check_conv_transpose(run: Run, conv_transpose) -> str:
 
 
 # ---- lesson 04: center_crop(skip, target_hw) and crop_and_concat(skip, up) --------------------
-# ((C, H, W), (h, w)): even and odd differences, the paper's 64 -> 56, rectangles, equal sizes
+# ((C, H, W), (h, w)), a row per kind of case
+# fmt: off
 CROP_CASES = (
-    ((1, 8, 8), (4, 4)),
-    ((2, 64, 64), (56, 56)),
-    ((1, 7, 7), (4, 4)),
-    ((1, 9, 8), (4, 5)),
-    ((3, 5, 5), (5, 5)),
-    ((1, 6, 9), (6, 5)),
-    ((2, 10, 7), (3, 6)),
-    ((1, 3, 3), (1, 1)),
+    ((1, 8, 8), (4, 4)), ((2, 64, 64), (56, 56)),                 # even differences, the paper's 64 -> 56
+    ((1, 7, 7), (4, 4)), ((1, 9, 8), (4, 5)),                     # odd differences (the extra row goes to the bottom)
+    ((3, 5, 5), (5, 5)),                                          # equal sizes: nothing to crop
+    ((1, 6, 9), (6, 5)), ((2, 10, 7), (3, 6)), ((1, 3, 3), (1, 1)),  # rectangles, one axis only, one pixel
 )
+# fmt: on
 
 
 def _package_crop(skip: torch.Tensor, target) -> torch.Tensor:
@@ -264,15 +250,14 @@ def check_center_crop(run: Run, center_crop) -> str:
     )
 
 
-# ((N, C_copied, H, W), (C_up, h, w)): equal and different channel counts, odd differences,
-# a batch of 2, rectangles, equal sizes
+# ((N, C_copied, H, W), (C_up, h, w)), a row per kind of case
+# fmt: off
 CONCAT_CASES = (
-    ((1, 2, 6, 6), (2, 4, 4)),
-    ((1, 3, 7, 7), (2, 4, 4)),
-    ((2, 2, 9, 8), (1, 4, 5)),
-    ((1, 2, 5, 5), (3, 5, 5)),
-    ((2, 4, 64, 64), (4, 56, 56)),
+    ((1, 2, 6, 6), (2, 4, 4)), ((1, 3, 7, 7), (2, 4, 4)),         # equal and different channels, an odd difference
+    ((2, 2, 9, 8), (1, 4, 5)), ((1, 2, 5, 5), (3, 5, 5)),         # a batch of 2 and a rectangle, equal sizes
+    ((2, 4, 64, 64), (4, 56, 56)),                                # the paper's level 1: 64 -> 56
 )
+# fmt: on
 
 
 def _concat_error_hint(exc: BaseException) -> str:

@@ -27,71 +27,37 @@ __all__ = ["check_conv_out", "check_conv_out_dilated", "check_pool_size", "CONV_
 Slip = tuple[Callable[..., int], str]
 
 
-# (h, k, s, p): odd and even sizes, the paper's 572, strides 1-3, padding, kernel = (padded) size, 1x1
+# (h, k, s, p), a row per kind of case
+# fmt: off
 CONV_CASES = (
-    (5, 3, 1, 0),
-    (572, 3, 1, 0),
-    (570, 3, 1, 0),
-    (6, 3, 1, 0),
-    (7, 5, 1, 0),
-    (5, 3, 1, 1),
-    (572, 3, 1, 1),
-    (6, 5, 1, 2),
-    (5, 3, 2, 0),
-    (6, 3, 2, 0),
-    (64, 3, 2, 1),
-    (7, 3, 2, 1),
-    (8, 2, 2, 0),
-    (9, 3, 3, 0),
-    (10, 3, 3, 1),
-    (11, 4, 3, 2),
-    (13, 5, 3, 2),
-    (3, 3, 1, 0),
-    (1, 3, 1, 1),
-    (4, 8, 1, 2),
-    (5, 1, 1, 0),
-    (6, 4, 2, 1),
-    (2, 2, 2, 0),
-    (7, 7, 3, 0),
+    (5, 3, 1, 0), (572, 3, 1, 0), (570, 3, 1, 0), (6, 3, 1, 0), (7, 5, 1, 0),  # valid: odd, even, the paper's 572
+    (5, 3, 1, 1), (572, 3, 1, 1), (6, 5, 1, 2),                                # padding ('same' for 3x3 and 5x5)
+    (5, 3, 2, 0), (6, 3, 2, 0), (64, 3, 2, 1), (7, 3, 2, 1), (8, 2, 2, 0),     # stride 2: the floor at odd sizes
+    (9, 3, 3, 0), (10, 3, 3, 1), (11, 4, 3, 2), (13, 5, 3, 2),                 # stride 3, even kernels
+    (3, 3, 1, 0), (1, 3, 1, 1), (4, 8, 1, 2), (5, 1, 1, 0),                    # kernel = (padded) size, a 1x1
+    (6, 4, 2, 1), (2, 2, 2, 0), (7, 7, 3, 0),                                  # even kernel padded, one window
 )
+# fmt: on
 # (h, k, s, p, d): no dilation first, then d = 2 and 3, with strides, padding, span = padded size
+# fmt: off
 DILATED_CASES = (
-    (5, 3, 1, 0, 1),
-    (6, 3, 2, 1, 1),
-    (7, 3, 1, 0, 2),
-    (9, 3, 1, 0, 2),
-    (572, 3, 1, 2, 2),
-    (10, 3, 2, 1, 2),
-    (8, 2, 1, 0, 3),
-    (11, 3, 2, 0, 3),
-    (5, 3, 1, 2, 2),
-    (9, 5, 1, 0, 2),
-    (12, 4, 3, 1, 2),
-    (6, 3, 1, 1, 3),
+    (5, 3, 1, 0, 1), (6, 3, 2, 1, 1),                                           # d = 1: conv_out's cases
+    (7, 3, 1, 0, 2), (9, 3, 1, 0, 2), (572, 3, 1, 2, 2), (10, 3, 2, 1, 2),      # d = 2, valid and padded
+    (8, 2, 1, 0, 3), (11, 3, 2, 0, 3),                                          # d = 3, an even kernel
+    (5, 3, 1, 2, 2), (9, 5, 1, 0, 2), (12, 4, 3, 1, 2), (6, 3, 1, 1, 3),        # span = map, stride 3, padding
 )
+# fmt: on
 # (h, k, s, ceil_mode), k >= s: floor cases first, then ceil_mode, odd and even sizes
+# fmt: off
 POOL_CASES = (
-    (568, 2, 2, False),
-    (569, 2, 2, False),
-    (7, 3, 2, False),
-    (8, 3, 2, False),
-    (568, 2, 2, True),
-    (569, 2, 2, True),
-    (8, 3, 2, True),
-    (7, 3, 2, True),
-    (5, 2, 2, True),
-    (6, 3, 3, True),
-    (7, 3, 3, True),
-    (10, 4, 3, True),
-    (10, 4, 3, False),
-    (11, 5, 2, True),
-    (11, 5, 2, False),
-    (2, 2, 2, True),
-    (3, 2, 2, True),
-    (3, 2, 2, False),
-    (9, 3, 1, True),
-    (9, 3, 1, False),
+    (568, 2, 2, False), (569, 2, 2, False), (7, 3, 2, False), (8, 3, 2, False),  # floor: even, odd, k=3
+    (568, 2, 2, True), (569, 2, 2, True), (8, 3, 2, True), (7, 3, 2, True),      # ceil_mode on the same sizes
+    (5, 2, 2, True), (6, 3, 3, True), (7, 3, 3, True),                           # ceil: partial last window or not
+    (10, 4, 3, True), (10, 4, 3, False), (11, 5, 2, True), (11, 5, 2, False),    # k > s, both modes
+    (2, 2, 2, True), (3, 2, 2, True), (3, 2, 2, False),                          # one window (or one and a half)
+    (9, 3, 1, True), (9, 3, 1, False),                                           # stride 1
 )
+# fmt: on
 
 
 @functools.lru_cache(maxsize=None)

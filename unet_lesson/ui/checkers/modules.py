@@ -146,7 +146,8 @@ def _build_and_run(run: Run, made: str, make_yours, make_real, shape, n: int):
 
 
 # ---- blocks ---------------------------------------------------------------------------------
-def _check_block(run: Run, student: Any, name: str, same: bool) -> None:
+def _check_block(run: Run, student: Any, name: str, same: bool) -> str:
+    """The block checks of 6.5 and 7.1: shapes, parameter counts, the same outputs; the success message."""
     for n, (c_in, c_out, shape) in enumerate(BLOCK_CASES):
         made = f"{name}({c_in}, {c_out})"
         block, real, case, x, order, out, real_order, real_out = _build_and_run(
@@ -171,13 +172,7 @@ def _check_block(run: Run, student: Any, name: str, same: bool) -> None:
                     case,
                     hint,
                 )
-            yours, theirs = n_params(block), n_params(real)
-            if yours != theirs:
-                raise run.fail(
-                    f"{made} has {yours:,} parameters, {run.real} {theirs:,}.",
-                    made,
-                    _count_hint(block, yours, c_in, c_out, same),
-                )
+            _same_count(run, made, block, real, same)
             copy_weights(run, case, order, real_order, run.real, block)
             out = _tensor(run, case, run.call(case, block, x.clone()), real_out)
             compare_arrays(run, case, out, real_out.double().numpy(), slips=_block_slips(real, x, same), atol=1e-4)
@@ -188,14 +183,29 @@ def _check_block(run: Run, student: Any, name: str, same: bool) -> None:
         with torch.device("meta"):
             block = _module(run, made, run.call(made, student, c_in, c_out))
             real = DoubleConvolution(c_in, c_out, padding=1 if same else 0, batch_norm=same)
-        yours, theirs = n_params(block), n_params(real)
-        if yours != theirs:
-            raise run.fail(
-                f"{made} has {yours:,} parameters, {run.real} {theirs:,}.",
-                made,
-                _count_hint(block, yours, c_in, c_out, same),
-            )
+        _same_count(run, made, block, real, same)
         run.ok()
+    if same:
+        return (
+            f"{name} agrees with unet_lesson's Conv-BN-ReLU block: the size is kept on even, odd and "
+            "rectangular inputs, the parameter counts match, and in eval mode the outputs are the same."
+        )
+    return (
+        f"{name} agrees with unet_lesson.DoubleConvolution: shapes (H -> H - 4) on even, odd and rectangular "
+        "inputs, parameter counts, and the same outputs with the same weights."
+    )
+
+
+def _same_count(run: Run, made: str, block: Any, real: Any, same: bool) -> None:
+    """The student's block has as many parameters as the real one, or the check fails saying how many."""
+    yours, theirs = n_params(block), n_params(real)
+    if yours != theirs:
+        c_in, c_out = real.conv1.in_channels, real.conv1.out_channels
+        raise run.fail(
+            f"{made} has {yours:,} parameters, {run.real} {theirs:,}.",
+            made,
+            _count_hint(block, yours, c_in, c_out, same),
+        )
 
 
 def _count_hint(block: nn.Module, yours: int, c_in: int, c_out: int, same: bool) -> str:
@@ -238,21 +248,13 @@ def _block_slips(real: nn.Module, x: torch.Tensor, same: bool):
 @checker("unet_lesson.DoubleConvolution", solutions.DoubleConv, error_hint=_error_hint)
 def check_double_conv(run: Run, DoubleConv) -> str:
     """Check ``DoubleConv(in_channels, out_channels)`` against ``unet_lesson.DoubleConvolution``."""
-    _check_block(run, DoubleConv, "DoubleConv", same=False)
-    return (
-        "DoubleConv agrees with unet_lesson.DoubleConvolution: shapes (H -> H - 4) on even, odd and rectangular "
-        "inputs, parameter counts, and the same outputs with the same weights."
-    )
+    return _check_block(run, DoubleConv, "DoubleConv", same=False)
 
 
 @checker("unet_lesson.DoubleConvolution(..., padding=1, batch_norm=True)", solutions.SameBlock, error_hint=_error_hint)
 def check_same_block(run: Run, SameBlock) -> str:
     """Check ``SameBlock(in_channels, out_channels)`` against ``DoubleConvolution(.., padding=1, batch_norm=True)``."""
-    _check_block(run, SameBlock, "SameBlock", same=True)
-    return (
-        "SameBlock agrees with unet_lesson's Conv-BN-ReLU block: the size is kept on even, odd and "
-        "rectangular inputs, the parameter counts match, and in eval mode the outputs are the same."
-    )
+    return _check_block(run, SameBlock, "SameBlock", same=True)
 
 
 # ---- whole networks -------------------------------------------------------------------------

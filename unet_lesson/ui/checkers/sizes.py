@@ -128,12 +128,14 @@ def _run_sizes(
     student: Callable,
     cases: Sequence[tuple],
     real: Callable[..., int],
-    words: Callable[..., str],
+    names: str,
     slips: Sequence[Slip],
 ) -> None:
+    """Run ``student`` on every case against ``real``; ``names`` are the arguments' names in the messages
+    ("H k s p": "for H=5, k=3, s=2, p=0 yours gives ...")."""
     seen: list[tuple[tuple, int | None]] = []
     for i, args in enumerate(run.each(cases)):
-        case = words(*args)
+        case = ", ".join(f"{name}={value}" for name, value in zip(names.split(), args, strict=True))
         expected = real(*args)
         got = run.call(case, student, *args)
         n = as_whole(got)
@@ -182,7 +184,7 @@ _CONV_SLIPS = _conv_slips(lambda k, d: k)
 @checker("nn.Conv2d", solutions.conv_out)
 def check_conv_out(run: Run, conv_out) -> str:
     """Check ``conv_out(h, k, s, p)`` against ``nn.Conv2d`` on (1, 1, h, h) tensors."""
-    _run_sizes(run, conv_out, CONV_CASES, real_conv_size, lambda h, k, s, p: f"H={h}, k={k}, s={s}, p={p}", _CONV_SLIPS)
+    _run_sizes(run, conv_out, CONV_CASES, real_conv_size, "H k s p", _CONV_SLIPS)
     return run.agreed("odd and even sizes, strides 1 to 3, padding, a kernel as large as the padded map.")
 
 
@@ -207,14 +209,7 @@ _DILATED_SLIPS = [
 @checker("nn.Conv2d", solutions.conv_out_dilated)
 def check_conv_out_dilated(run: Run, conv_out_dilated) -> str:
     """Check ``conv_out_dilated(h, k, s, p, d)`` against ``nn.Conv2d(..., dilation=d)``."""
-    _run_sizes(
-        run,
-        conv_out_dilated,
-        DILATED_CASES,
-        real_conv_size,
-        lambda h, k, s, p, d: f"H={h}, k={k}, s={s}, p={p}, d={d}",
-        _DILATED_SLIPS,
-    )
+    _run_sizes(run, conv_out_dilated, DILATED_CASES, real_conv_size, "H k s p d", _DILATED_SLIPS)
     return run.agreed("dilation 1 to 3, strides, padding, a dilated kernel as wide as the padded map.")
 
 
@@ -255,12 +250,5 @@ _POOL_SLIPS = [
 @checker("nn.MaxPool2d", solutions.pool_size)
 def check_pool_size(run: Run, pool_size) -> str:
     """Check ``pool_size(h, k, s, ceil_mode)`` against ``nn.MaxPool2d(k, s, ceil_mode=ceil_mode)``."""
-    _run_sizes(
-        run,
-        pool_size,
-        POOL_CASES,
-        real_pool_size,
-        lambda h, k, s, c: f"H={h}, k={k}, s={s}, ceil_mode={c}",
-        _POOL_SLIPS,
-    )
+    _run_sizes(run, pool_size, POOL_CASES, real_pool_size, "H k s ceil_mode", _POOL_SLIPS)
     return run.agreed("odd and even sizes, k=2 and 3 with strides 1 to 3, floor and ceil_mode.")

@@ -75,7 +75,7 @@ _MARGIN_SLIPS = [
 @checker("the real U-Net", solutions.margin)
 def check_margin(run: Run, margin) -> str:
     """Check ``margin(depth)`` against the real valid U-Net's (input - output)/2, depths 1 to 8."""
-    _run_sizes(run, margin, MARGIN_CASES, real_margin, lambda d: f"depth={d}", _MARGIN_SLIPS)
+    _run_sizes(run, margin, MARGIN_CASES, real_margin, "depth", _MARGIN_SLIPS)
     return (
         f"all {len(MARGIN_CASES)} depths agree with the real U-Net: {real_margin(4)} for the paper's depth 4, "
         f"from {real_margin(1)} (depth 1) to {real_margin(8)} (depth 8). It depends on the depth only, never on "

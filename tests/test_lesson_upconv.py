@@ -266,22 +266,21 @@ def test_layer_facts_are_the_notes_numbers_from_a_real_forward_pass():
 @pytest.mark.parametrize("size", [5, 6, 27, 28])
 @pytest.mark.parametrize("c_in,c_out,k,s,p,op", [(8, 4, 2, 2, 0, 0), (3, 5, 3, 2, 1, 1), (2, 2, 4, 2, 1, 0)])
 def test_layer_facts_match_the_real_layer(size, c_in, c_out, k, s, p, op):
-    f = U.layer_facts(size, c_in, c_out, k, s, p, op)
+    up = U.UpConv(size, k, s, p, op, c_in, c_out)
+    f = U.layer_facts(up)
     layer = nn.ConvTranspose2d(c_in, c_out, k, stride=s, padding=p, output_padding=op)
     assert f["out_shape"] == tuple(layer(torch.zeros(1, c_in, size, size)).shape[1:])
     assert f["params"] == sum(q.numel() for q in layer.parameters())
     assert f["weight_shape"] == (c_in, c_out, k, k)
-    html = U.layer_facts_html(
-        size=size, in_channels=c_in, out_channels=c_out, kernel=k, stride=s, padding=p, output_padding=op
-    )
+    html = U.layer_facts_html(up)
     assert f"{f['params']:,}" in html and f["formula"] in html
 
 
 def test_layer_facts_refuse_impossible_settings():
     with pytest.raises(ValueError, match="output_padding"):
-        U.layer_facts(28, 4, 2, 2, 2, 0, 2)
+        U.layer_facts(U.UpConv(28, 2, 2, 0, 2, 4, 2))
     with pytest.raises(ValueError, match="empties"):
-        U.layer_facts(1, 4, 2, 2, 2, 3, 0)
+        U.layer_facts(U.UpConv(1, 2, 2, 3, 0, 4, 2))
 
 
 # ---------------------------------------------------------------------------------------------
@@ -503,7 +502,7 @@ def test_a_googol_is_the_largest_value_and_the_message_says_so():
     with pytest.raises(ValueError, match="10\\*\\*100"):
         U.upconv_view(size=10**5000)
     with pytest.raises(ValueError, match="digits"):
-        U.layer_facts(in_channels=10**101)
+        U.UpConv(in_channels=10**101)
 
 
 def test_view_uneven_and_gap_messages():

@@ -63,7 +63,7 @@ BUILDERS = {
     "01 kernels on an image": lambda: l01.kernels_on_image_view(size=32, n_random=1),
     "02 pool view (a conv feature map)": lambda: l02.pool_view(size=20),
     "02 parameters view": lambda: l02.parameters_view(channels=4),
-    "03 the real up-conv layer": lambda: l03.real_layer(4, 2, device="cpu"),
+    "03 the real up-conv layer": lambda: l03.UpConv(in_channels=4, out_channels=2).real_layer(device="cpu"),
     "05 the head as a linear layer": lambda: l05.conv1x1_as_linear(3, 8, size=4),
     "01 many kernels view": lambda: l01.many_kernels_view(size=16, kernels=4),
     "02 channels view": lambda: l02.channels_view(size=16, channels=2),

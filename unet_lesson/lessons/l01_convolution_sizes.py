@@ -88,22 +88,13 @@ MAX_FOOTPRINT = 17
 # the size widget
 # ------------------------------------------------------------------------------------------
 @torch.no_grad()
-def real_conv_shape(
-    size: int,
-    kernel: int = 3,
-    stride: int = 1,
-    padding: int = 0,
-    dilation: int = 1,
-    in_channels: int = 1,
-    out_channels: int = 1,
-) -> tuple[int, int, int, int]:
-    """The output shape of a real ``nn.Conv2d`` applied to a ``(1, in_channels, size, size)`` tensor."""
+def real_conv_shape(size: int, kernel: int = 3, stride: int = 1, padding: int = 0, dilation: int = 1) -> tuple:
+    """The output shape of a real one-channel ``nn.Conv2d`` applied to a ``(1, 1, size, size)`` tensor (the
+    channels do not change the height and width)."""
     with seeded(0):  # its weights do not matter here; they must not come from the student's RNG
-        layer = nn.Conv2d(
-            in_channels, out_channels, kernel, stride=stride, padding=padding, dilation=dilation, bias=False
-        )
+        layer = nn.Conv2d(1, 1, kernel, stride=stride, padding=padding, dilation=dilation, bias=False)
     with cpu_threads(1):  # one small layer: a second thread only waits for the first on a busy machine
-        return tuple(layer(torch.zeros(1, in_channels, size, size)).shape)
+        return tuple(layer(torch.zeros(1, 1, size, size)).shape)
 
 
 def conv_size_view(size=572, kernel=3, stride=1, padding=0, dilation=1) -> View:

@@ -6,6 +6,7 @@ the parser with this lesson's words for each setting, and the real ``nn.ConvTran
 
 from __future__ import annotations
 
+from dataclasses import dataclass, replace
 from functools import lru_cache
 
 import numpy as np
@@ -16,7 +17,7 @@ from ..core.parse import whole
 from ..core.sizes import up_conv_out
 from ..ui.tables import key_value_table
 
-__all__ = ["EXAMPLE_INPUT", "EXAMPLE_KERNEL", "UNET_KERNEL", "LIMITS", "real_layer", "layer_facts", "layer_facts_html"]
+__all__ = ["EXAMPLE_INPUT", "EXAMPLE_KERNEL", "UNET_KERNEL", "LIMITS", "UpConv", "layer_facts", "layer_facts_html"]
 
 # The lesson's tiny example: a 2x2 input and a 3x3 "tent" kernel (the outer product of [1, 2, 1]).
 EXAMPLE_INPUT = np.array([[1.0, 2.0], [3.0, 4.0]])
@@ -59,65 +60,75 @@ def _whole(name: str, value, minimum: int) -> int:
     return whole(not_giant(value, name, _WHAT.get(name, "")), name, minimum=minimum, hint=_WHAT.get(name, ""))
 
 
-def _settings(size, kernel, stride, padding, output_padding, in_channels, out_channels) -> tuple[int, ...]:
-    """The seven settings parsed, in this order (``_WHAT``'s): the paddings from 0, the others from 1."""
-    values = (size, kernel, stride, padding, output_padding, in_channels, out_channels)
-    return tuple(_whole(name, v, 0 if "padding" in name else 1) for name, v in zip(_WHAT, values, strict=True))
+@dataclass(frozen=True)
+class UpConv:
+    r"""One up-conv's seven settings, each checked with this lesson's words (the paddings from 0, the others
+    from 1). The defaults are the notes' bottom up-conv, ``nn.ConvTranspose2d(1024, 512, 2, stride=2)`` on a
+    28x28x1024 map: :math:`H_{out} = (H - 1)\,s - 2p + k + \text{output\_padding}`."""
+
+    size: int = 28
+    kernel: int = 2
+    stride: int = 2
+    padding: int = 0
+    output_padding: int = 0
+    in_channels: int = 1024
+    out_channels: int = 512
+
+    def __post_init__(self):
+        for name in _WHAT:
+            object.__setattr__(self, name, _whole(name, getattr(self, name), 0 if "padding" in name else 1))
+
+    @property
+    def formula(self):
+        """The size rule with the numbers in it (a clear ``ValueError`` for an impossible setting)."""
+        return up_conv_out.explain(self.size, self.kernel, self.stride, self.padding, self.output_padding)
+
+    @property
+    def weights(self) -> int:
+        """One k x k kernel per (input channel, output channel) pair."""
+        return self.in_channels * self.out_channels * self.kernel * self.kernel
+
+    @property
+    def work(self) -> int:
+        """Multiply-adds of a forward pass: every input number paints a k x k copy in every output channel."""
+        return self.weights * self.size * self.size
+
+    @property
+    def canvas(self) -> int:
+        """Side of the canvas the copies are painted on (before the padding is trimmed off)."""
+        return max((self.size - 1) * self.stride + self.kernel, self.padding + self.formula.result)
+
+    def real_layer(self, device: str = "meta"):
+        """A real ``nn.ConvTranspose2d``; on the ``meta`` device it has shapes but allocates no memory. On the
+        CPU its weights are at most ``LIMITS["elements"]`` numbers."""
+        from torch import nn
+
+        if str(device) != "meta" and self.weights > LIMITS["elements"]:
+            raise ValueError(
+                f"this layer has {self.weights:,} weights, more than the {LIMITS['elements']:,} the course builds in "
+                "memory; use device='meta' (shapes without memory)."
+            )
+        if self.weights >= 2**62:
+            raise ValueError(f"PyTorch cannot describe a weight of {self.weights:,} numbers, even on the meta device.")
+        with seeded(0):  # its weights are not what it shows; they must not come from the student's RNG
+            return nn.ConvTranspose2d(
+                self.in_channels,
+                self.out_channels,
+                self.kernel,
+                stride=self.stride,
+                padding=self.padding,
+                output_padding=self.output_padding,
+                device=device,
+            )
 
 
 # --------------------------------------------------------------------------
 # the real layer: weight shape (in, out, k, k), parameters, channels 1/2
 # --------------------------------------------------------------------------
-def real_layer(
-    in_channels: int = 1024,
-    out_channels: int = 512,
-    kernel: int = 2,
-    stride: int = 2,
-    padding: int = 0,
-    output_padding: int = 0,
-    device: str = "meta",
-):
-    """A real ``nn.ConvTranspose2d``; on the ``meta`` device it has shapes but allocates no memory. On the
-    CPU its weights are at most ``LIMITS["elements"]`` numbers."""
-    from torch import nn
-
-    _, kernel, stride, padding, output_padding, in_channels, out_channels = _settings(
-        1, kernel, stride, padding, output_padding, in_channels, out_channels
-    )
-    weights = in_channels * out_channels * kernel * kernel
-    if str(device) != "meta" and weights > LIMITS["elements"]:
-        raise ValueError(
-            f"this layer has {weights:,} weights, more than the {LIMITS['elements']:,} the course builds in memory; "
-            "use device='meta' (shapes without memory)."
-        )
-    if weights >= 2**62:
-        raise ValueError(f"PyTorch cannot describe a weight of {weights:,} numbers, even on the meta device.")
-    with seeded(0):  # its weights are not what it shows; they must not come from the student's RNG
-        return nn.ConvTranspose2d(
-            in_channels,
-            out_channels,
-            kernel,
-            stride=stride,
-            padding=padding,
-            output_padding=output_padding,
-            device=device,
-        )
-
-
-def layer_facts(
-    size: int = 28,
-    in_channels: int = 1024,
-    out_channels: int = 512,
-    kernel: int = 2,
-    stride: int = 2,
-    padding: int = 0,
-    output_padding: int = 0,
-    *,
-    max_work: int | None = None,
-) -> dict:
-    """Everything about one up-conv, read from the real layer: weight and bias shapes, parameter
-    count, and the output shape of a forward pass. Defaults: the notes' bottom up-conv,
-    28x28x1024 -> 56x56x512 (a real forward pass on the CPU, about half a second).
+def layer_facts(up: UpConv | None = None, *, max_work: int | None = None) -> dict:
+    """Everything about one up-conv (default: the notes' bottom up-conv, 28x28x1024 -> 56x56x512, a real
+    forward pass on the CPU, about half a second), read from the real layer: weight and bias shapes,
+    parameter count, and the output shape of a forward pass.
 
     The shapes and counts come from the layer built on PyTorch's ``meta`` device (shapes without
     memory, instant for any size PyTorch can describe). The forward pass runs on the CPU while the
@@ -127,16 +138,12 @@ def layer_facts(
     that, the size comes from the formula alone. ``how`` says in words which was done."""
     import torch
 
-    size, kernel, stride, padding, output_padding, in_channels, out_channels = _settings(
-        size, kernel, stride, padding, output_padding, in_channels, out_channels
-    )
-    f = up_conv_out.explain(size, kernel, stride, padding, output_padding)  # a clear message for an impossible one
-    out = f.result
+    up = UpConv() if up is None else up
+    size, kernel, in_channels, out_channels = up.size, up.kernel, up.in_channels, up.out_channels
+    f = up.formula  # a clear message for an impossible setting
+    out, canvas, weights, work = f.result, up.canvas, up.weights, up.work
     max_work = LIMITS["work"] if max_work is None else max_work
-    weights = in_channels * out_channels * kernel * kernel
-    canvas = max((size - 1) * stride + kernel, padding + out)
     limit, pixels = LIMITS["elements"], LIMITS["pixels"]
-    work = in_channels * out_channels * kernel * kernel * size * size
     twin = size * size <= pixels and canvas * canvas <= pixels and kernel * kernel * size * size <= LIMITS["twin work"]
     full = (
         twin
@@ -150,7 +157,7 @@ def layer_facts(
     if describable:
         from torch import nn
 
-        layer = real_layer(in_channels, out_channels, kernel, stride, padding, output_padding)  # meta: no memory
+        layer = up.real_layer()  # meta: no memory
         weight_shape, bias_shape = tuple(layer.weight.shape), tuple(layer.bias.shape)
         params = sum(p.numel() for p in layer.parameters())
         conv_shape = tuple(nn.Conv2d(in_channels, out_channels, kernel, device="meta").weight.shape)
@@ -162,11 +169,10 @@ def layer_facts(
         )
     with torch.no_grad(), cpu_threads(1):  # one thread: on a busy machine a second one only spin-waits
         if full:
-            layer = real_layer(in_channels, out_channels, kernel, stride, padding, output_padding, device="cpu")
-            c, h, w = layer(torch.zeros(1, in_channels, size, size)).shape[1:]
+            c, h, w = up.real_layer(device="cpu")(torch.zeros(1, in_channels, size, size)).shape[1:]
             how = "real forward pass"
         elif twin:
-            twin_layer = real_layer(1, 1, kernel, stride, padding, output_padding, device="cpu")
+            twin_layer = replace(up, in_channels=1, out_channels=1).real_layer(device="cpu")
             h, w = twin_layer(torch.zeros(1, 1, size, size)).shape[-2:]
             c = out_channels
             how = (
@@ -199,9 +205,9 @@ def layer_facts(
         "how": how,
         "ran": "full" if full else ("twin" if twin else "formula"),
         "layer": (
-            f"nn.ConvTranspose2d({in_channels}, {out_channels}, kernel_size={kernel}, stride={stride}"
-            + (f", padding={padding}" if padding else "")
-            + (f", output_padding={output_padding}" if output_padding else "")
+            f"nn.ConvTranspose2d({in_channels}, {out_channels}, kernel_size={kernel}, stride={up.stride}"
+            + (f", padding={up.padding}" if up.padding else "")
+            + (f", output_padding={up.output_padding}" if up.output_padding else "")
             + ")"
         ),
     }
@@ -214,9 +220,9 @@ def _notes_layer() -> dict:
     return layer_facts(max_work=0)
 
 
-def layer_facts_html(params: bool = True, **kwargs) -> str:
+def layer_facts_html(up: UpConv | None = None, params: bool = True) -> str:
     """:func:`layer_facts` as a table; ``params=False`` shows the shapes only (before the exercise on them)."""
-    f = layer_facts(**kwargs)
+    f = layer_facts(up)
     (hi, wi, ci), (ho, wo, co) = f["in_shape_notes"], f["out_shape_notes"]
     rows = [
         ("layer", f["layer"]),

@@ -21,7 +21,6 @@ import html
 
 import numpy as np
 
-from ..core.sizes import up_conv_out
 from ..core.transposed import (
     DEMO_CHANNELS,
     checkerboard_facts,
@@ -41,7 +40,7 @@ from . import l03_exercises, l03_layer
 from ._text import lesson_text
 from .l03_exercises import *  # noqa: F403 (its __all__ is re-exported: the notebook calls L.<name>)
 from .l03_layer import *  # noqa: F403 (its __all__ is re-exported: the notebook calls L.<name>)
-from .l03_layer import LIMITS, _settings, layer_facts
+from .l03_layer import LIMITS, UpConv, layer_facts
 
 TEXT = lesson_text(__name__)
 
@@ -205,13 +204,13 @@ def up_modes_html(input_size=572, **options) -> str:
 # --------------------------------------------------------------------------
 # the widget's view
 # --------------------------------------------------------------------------
-def _numeric_check(size, kernel, stride, padding, output_padding, in_channels, out_channels, out, canvas):
+def _numeric_check(up: UpConv):
     """Scatter-and-sum against the real nn.ConvTranspose2d on seeded random numbers, within the limits."""
-    work = size * size * in_channels * out_channels * kernel * kernel
+    work, canvas = up.work, up.canvas
     small = (
         work <= LIMITS["numeric work"]
         and canvas <= LIMITS["numeric canvas"]
-        and out_channels * canvas * canvas <= LIMITS["elements"]
+        and up.out_channels * canvas * canvas <= LIMITS["elements"]
     )
     if not small:
         return (
@@ -224,10 +223,10 @@ def _numeric_check(size, kernel, stride, padding, output_padding, in_channels, o
             ),
         )
     rng = np.random.default_rng(0)
-    x = rng.standard_normal((in_channels, size, size))
-    w = rng.standard_normal((in_channels, out_channels, kernel, kernel))
-    ours = scatter_and_sum(x, w, stride, padding, output_padding)
-    real = conv_transpose_torch(x, w, stride, padding, output_padding)
+    x = rng.standard_normal((up.in_channels, up.size, up.size))
+    w = rng.standard_normal((up.in_channels, up.out_channels, up.kernel, up.kernel))
+    ours = scatter_and_sum(x, w, up.stride, up.padding, up.output_padding)
+    real = conv_transpose_torch(x, w, up.stride, up.padding, up.output_padding)
     max_diff = float(np.abs(ours - real).max())
     agrees = bool(ours.shape == real.shape and max_diff < 1e-9)
     return (
@@ -274,19 +273,14 @@ def upconv_view(
     The arithmetic (size, formula, parameters, copies per pixel) answers any setting at once; the real
     layer, the number-by-number check and the picture run within :data:`LIMITS`, and the view says in
     words what it did not run."""
-    size, kernel, stride, padding, output_padding, in_channels, out_channels = _settings(
-        size, kernel, stride, padding, output_padding, in_channels, out_channels
-    )
-    formula = up_conv_out.explain(size, kernel, stride, padding, output_padding)  # raises with a clear message
-    out = formula.result
-    facts = layer_facts(
-        size, in_channels, out_channels, kernel, stride, padding, output_padding, max_work=LIMITS["view work"]
-    )
+    up = UpConv(size, kernel, stride, padding, output_padding, in_channels, out_channels)
+    size, kernel, stride, padding, output_padding = up.size, up.kernel, up.stride, up.padding, up.output_padding
+    in_channels, out_channels = up.in_channels, up.out_channels
+    formula = up.formula  # raises with a clear message
+    out, canvas = formula.result, up.canvas
+    facts = layer_facts(up, max_work=LIMITS["view work"])
     real_shape, params = facts["out_shape"], facts["params"]
-    canvas = max((size - 1) * stride + kernel, padding + out)
-    max_diff, agrees, check = _numeric_check(
-        size, kernel, stride, padding, output_padding, in_channels, out_channels, out, canvas
-    )
+    max_diff, agrees, check = _numeric_check(up)
     if agrees is None and facts["ran"] != "formula":
         agrees = real_shape == (out_channels, out, out)
         check += f" The real layer's output shape {real_shape} {'agrees' if agrees else 'DISAGREES'} with the formula."

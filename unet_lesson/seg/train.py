@@ -258,33 +258,11 @@ def train(
 
     Returns a :class:`TrainResult`; ``result.model`` holds the best weights (by held-out Dice).
     """
+    arguments = dict(locals())  # every argument above, by name, for the checks (nothing else is defined yet)
     run = TrainingRun(model, save=save_checkpoint, lesson_lr=LESSON_TRAIN["lr"])
     with ctrl_c_once(run):
         try:
-            run.s = s = check_arguments(
-                model,
-                train_set,
-                val_set,
-                steps=steps,
-                batch_size=batch_size,
-                tile=tile,
-                lr=lr,
-                seed=seed,
-                augment=augment,
-                w0=w0,
-                sigma=sigma,
-                eval_every=eval_every,
-                time_limit=time_limit,
-                target_dice=target_dice,
-                stop_at_target=stop_at_target,
-                checkpoint_dir=checkpoint_dir,
-                resume=resume,
-                overwrite=overwrite,
-                device=device,
-                progress=progress,
-                num_threads=num_threads,
-                schedule=schedule,
-            )
+            run.s = s = check_arguments(**arguments)
             last, best = open_run_folder(s, model.options)
             tset = prepare(train_set, s.w0, s.sigma)
             model.to(s.device)

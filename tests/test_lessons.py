@@ -16,7 +16,7 @@ import pytest
 from unet_lesson import lessons as course
 from unet_lesson.lessons._text import LessonText, all_texts
 from unet_lesson.ui.course import Lesson
-from unet_lesson.ui.exercises import Exercise
+from unet_lesson.ui.exercises import CodeExercise, Exercise
 from unet_lesson.ui.widgets import Widget
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -166,3 +166,43 @@ def test_a_lesson_text_without_its_lesson_table_is_refused(tmp_path):
 def test_lesson_text_is_shipped_with_the_package():
     pyproject = (ROOT / "pyproject.toml").read_text()
     assert '"unet_lesson.lessons" = ["text/*.toml"]' in pyproject
+
+
+ALL_EXERCISES = [e for m in MODULES for e in m.EXERCISES]
+
+
+def _wrong_answer(ex):
+    """A wrong answer in the right form (a form error, e.g. a word for a letter, is not counted as a try)."""
+    if isinstance(ex, CodeExercise):
+
+        def broken(*args, **kwargs):  # code that raises is a wrong try, reported as the case that raised
+            raise ValueError("wrong on purpose")
+
+        return broken
+    right = ex.answer
+    if ex.choices:
+        return next(letter for letter in ex.choices if letter != str(right))
+    if isinstance(right, bool):
+        return not right
+    if isinstance(right, (int, float)):
+        return right * 3 + 7
+    if isinstance(right, tuple):
+        return tuple(v * 3 + 7 for v in right)
+    return "definitely wrong"
+
+
+@pytest.mark.parametrize("ex", ALL_EXERCISES, ids=lambda e: e.key)
+def test_every_exercise_waits_for_an_answer_then_gives_one_graded_hint_per_wrong_try(ex):
+    """Course-wide (the right answers are pinned in tests/test_exercise_answers.py): an untouched cell is
+    'not attempted'; each wrong try shows one more of the three graded hints; the solution only when asked."""
+    ex.reset()
+    try:
+        assert ex.check(...).status == "not attempted"
+        assert len(ex.hints) == 3 and all(h.strip() for h in ex.hints), "a nudge, the formula, a worked case"
+        wrong = [ex.check(_wrong_answer(ex)) for _ in range(3)]
+        assert all(w.status == "wrong" and "Hint" in w.message for w in wrong)
+        assert [len(w.hints) for w in wrong] == [1, 2, 3]
+        assert [list(w.hints) for w in wrong][-1] == list(ex.hints)
+        assert ex.solution().key == ex.key
+    finally:
+        ex.reset()

@@ -415,19 +415,26 @@ EX_DOUBLE_CONV = CodeExercise(
 
 EX_MY_UNET = CodeExercise(
     "6.6",
-    "Write class MyUNet(nn.Module): the paper's whole network from your DoubleConv, with the keywords "
-    "in_channels=1, num_classes=2, base_channels=64, depth=4. MyUNet() must give 388×388×2 for 572×572×1 and "
-    "have 31,030,658 parameters (checked on the meta device: no memory, no time), and compute the same numbers "
-    "as unet_lesson.UNet given the same weights (checked on small networks).",
+    "Write MyUNet.forward: the paper's whole network, whose __init__ the cell gives (built from your DoubleConv, "
+    "keywords in_channels=1, num_classes=2, base_channels=64, depth=4). Contracting path: each level's DoubleConv, "
+    "a copy of its map kept, the pool; the bottom; expanding path, deepest level first: the up-conv, the level's "
+    "copy centre-cropped to the up-conv's size and concatenated, copy first, the level's DoubleConv; the head. "
+    "MyUNet() must give 388×388×2 for 572×572×1 and have 31,030,658 parameters (checked on the meta device: no "
+    "memory, no time), and compute the same numbers as unet_lesson.UNet given the same weights (checked on small "
+    "networks). Optional challenge: write the whole class from an empty one, __init__ too; the same check takes it.",
     check_my_unet,
     hints=[
-        "Copy each level's map before pooling; the expanding path takes them back in reverse order.",
-        "Up-conv ConvTranspose2d(2c, c, 2, stride=2), then centre-crop the copy to the up-conv's size and "
-        "concatenate copy first (dim=1), then DoubleConv(2c, c); the head is Conv2d(64, num_classes, 1).",
-        "Level 4: 28×28×1024 → up-conv → 56×56×512; the copy 64×64×512 → crop → 56×56×512; "
-        "concatenated 56×56×1024 → DoubleConv → 52×52×512.",
+        "On the way down every level's map is needed again on the way up: where do you keep it, and in what "
+        "order do the levels come back?",
+        "Keep the copies in a list; the expanding path takes them back in reverse order (copies.pop() gives the "
+        "last one kept). At each level: x = up_conv(x); center_crop(copy, x.shape[-2:]) cuts the copy to x's size; "
+        "torch.cat([copy, x], dim=1) puts it first, on the channels (dim 0 is the batch); then the level's "
+        "DoubleConv.",
+        "Level 4 of the paper's network: 28×28×1024 → up-conv → 56×56×512; the copy kept before the fourth pool, "
+        "64×64×512 → crop → 56×56×512; concatenated 56×56×1024 → DoubleConv → 52×52×512.",
     ],
-    explanation="That is U-Net: 23 conv layers, the table above, built by you.",
+    explanation="That is U-Net: 23 conv layers, the table above; your forward is the U itself, four times copy and "
+    "crop.",
 )
 
 

@@ -8,6 +8,7 @@ import torch.nn.functional as F
 from torch import nn
 
 from unet_lesson import DoubleConvolution, UNet
+from unet_lesson.core.ops import center_crop
 from unet_lesson.ui import checkers as C
 from unet_lesson.ui.checkers import solutions as S
 
@@ -183,6 +184,11 @@ def _forward_slip(name, **slip):
 
 
 MyUNetWithoutCrop = _forward_slip("MyUNetWithoutCrop", crop=None)
+MyUNetCatSwapped = _forward_slip("MyUNetCatSwapped", copy_first=False)
+MyUNetCornerCrop = _forward_slip("MyUNetCornerCrop", crop=lambda m, hw: m[..., : hw[0], : hw[1]])
+MyUNetNoHead = _forward_slip("MyUNetNoHead", head=False)
+MyUNetCopiesInOrder = _forward_slip("MyUNetCopiesInOrder", pop=0)
+MyUNetCopyAfterPool = _forward_slip("MyUNetCopyAfterPool", pool_first=True, crop=center_crop)
 
 
 class MyUNetUpNotHalved(S.MyUNet):
@@ -243,7 +249,22 @@ class TestMyUNetRejectsTypicalSlips:
             ),
             (MyUNetUpNotHalved, "MyUNet() has 36,", "1024×512×2×2"),
             (MyUNetPadded, "yours gives 560×560×2, unet_lesson.UNet() gives 388×388×2", "padding=1"),
-            (MyUNetSigmoidHead, "values differ", ""),
+            (MyUNetSigmoidHead, "values differ", "a sigmoid after the head"),
+            (
+                MyUNetCatSwapped,
+                "for MyUNet(in_channels=1, num_classes=2, base_channels=4, depth=2) on an input of shape "
+                "(2, 1, 44, 60) (N, C, H, W) yours gives",
+                "the copy comes first",
+            ),
+            (MyUNetCornerCrop, "values differ", "top-left corner"),
+            (
+                MyUNetNoHead,
+                "MyUNet() on a 572×572×1 input (shapes computed on the meta device) yours gives 388×388×64, "
+                "unet_lesson.UNet() gives 388×388×2",
+                "the 1×1 head",
+            ),
+            (MyUNetCopiesInOrder, "yours raised RuntimeError", "reverse order, the deepest first"),
+            (MyUNetCopyAfterPool, "yours raised LayerSizeError: Cannot crop a 32x32 map to 56x56", "*before* its pool"),
         ],
         ids=lambda v: getattr(v, "__name__", None),
     )

@@ -84,6 +84,17 @@ def test_the_skeleton_with_a_right_forward_passes():
     assert r.status == "correct" and "31,030,658" in r.message and "3 small configurations" in r.message, r
 
 
+def test_a_forward_on_an_unwritten_double_conv_is_not_attempted_and_says_why():
+    double_conv_stub = _exercise_cell("whole.EX_DOUBLE_CONV.check(DoubleConv)")
+    namespace = {"nn": nn, "torch": torch}
+    exec(double_conv_stub, namespace)
+    skeleton, reference = _skeleton(), inspect.getsource(S.MyUNet)
+    filled = skeleton[: skeleton.index(FORWARD)] + reference[reference.index(FORWARD) :]
+    r = L.EX_MY_UNET.checker(_define(filled, DoubleConv=namespace["DoubleConv"]))
+    assert r.status == "not attempted", r
+    assert "built from your DoubleConv" in r.message and "DoubleConv.forward is still a stub" in r.message, r
+
+
 def test_the_notebook_states_the_lessons_minutes():
     first = "".join(_cells()[0]["source"])
     m = re.search(r"\*About (\d+) minutes\.", first)

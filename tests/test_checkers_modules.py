@@ -8,6 +8,7 @@ import torch.nn.functional as F
 from torch import nn
 
 from unet_lesson import DoubleConvolution, UNet
+from unet_lesson.core.ops import center_crop
 from unet_lesson.ui import checkers as C
 from unet_lesson.ui.checkers import solutions as S
 
@@ -158,34 +159,51 @@ class TestSameBlockRejectsTypicalSlips:
 
 
 # ---- 06 and 07: whole networks ----------------------------------------------------------------
-class MyUNetWithoutCrop(S.MyUNet):
-    def forward(self, x):
-        copied = []
-        for block in self.down:
-            x = block(x)
-            copied.append(x)
-            x = F.max_pool2d(x, 2)
-        x = self.bottom(x)
-        for up, block in zip(self.up, self.up_convs):
-            x = block(torch.cat([copied.pop(), up(x)], dim=1))  # the slip: no crop
-        return self.head(x)
+def _my_forward(net, x, *, crop=S.center_crop, copy_first=True, pool_first=False, pop=-1, head=True):
+    """The lesson's MyUNet forward (its __init__ is the notebook's), with one slip switched on."""
+    copies = []
+    for block in net.contracting:
+        x = block(x)
+        if pool_first:  # the slip: the copy taken after the pool
+            x = net.pool(x)
+            copies.append(x)
+        else:
+            copies.append(x)
+            x = net.pool(x)
+    x = net.bottom(x)
+    for up_conv, block in zip(net.up_convs, net.expanding):
+        x = up_conv(x)
+        copied = copies.pop(pop)
+        copied = crop(copied, x.shape[-2:]) if crop else copied
+        x = block(torch.cat([copied, x] if copy_first else [x, copied], dim=1))
+    return net.head(x) if head else x
+
+
+def _forward_slip(name, **slip):
+    return type(name, (S.MyUNet,), {"forward": lambda self, x: _my_forward(self, x, **slip)})
+
+
+MyUNetWithoutCrop = _forward_slip("MyUNetWithoutCrop", crop=None)
+MyUNetCatSwapped = _forward_slip("MyUNetCatSwapped", copy_first=False)
+MyUNetCornerCrop = _forward_slip("MyUNetCornerCrop", crop=lambda m, hw: m[..., : hw[0], : hw[1]])
+MyUNetNoHead = _forward_slip("MyUNetNoHead", head=False)
+MyUNetCopiesInOrder = _forward_slip("MyUNetCopiesInOrder", pop=0)
+MyUNetCopyAfterPool = _forward_slip("MyUNetCopyAfterPool", pool_first=True, crop=center_crop)
 
 
 class MyUNetUpNotHalved(S.MyUNet):
     def __init__(self, in_channels=1, num_classes=2, base_channels=64, depth=4):
         super().__init__(in_channels, num_classes, base_channels, depth)
         chans = [base_channels * 2**level for level in range(depth)]
-        self.up = nn.ModuleList(nn.ConvTranspose2d(2 * c, 2 * c, 2, stride=2) for c in reversed(chans))
-        self.up_convs = nn.ModuleList(S.DoubleConv(3 * c, c) for c in reversed(chans))
+        self.up_convs = nn.ModuleList(nn.ConvTranspose2d(2 * c, 2 * c, 2, stride=2) for c in reversed(chans))
+        self.expanding = nn.ModuleList(S.DoubleConv(3 * c, c) for c in reversed(chans))
 
 
 class MyUNetPadded(S.MyUNet):
     def __init__(self, in_channels=1, num_classes=2, base_channels=64, depth=4):
         super().__init__(in_channels, num_classes, base_channels, depth)
-        for blocks in (self.down, self.up_convs):
-            for b in blocks:
-                b.conv1.padding = b.conv2.padding = (1, 1)
-        self.bottom.conv1.padding = self.bottom.conv2.padding = (1, 1)
+        for b in [*self.contracting, self.bottom, *self.expanding]:
+            b.conv1.padding = b.conv2.padding = (1, 1)
 
 
 class MyUNetInterleaved(nn.Module):
@@ -231,7 +249,22 @@ class TestMyUNetRejectsTypicalSlips:
             ),
             (MyUNetUpNotHalved, "MyUNet() has 36,", "1024×512×2×2"),
             (MyUNetPadded, "yours gives 560×560×2, unet_lesson.UNet() gives 388×388×2", "padding=1"),
-            (MyUNetSigmoidHead, "values differ", ""),
+            (MyUNetSigmoidHead, "values differ", "a sigmoid after the head"),
+            (
+                MyUNetCatSwapped,
+                "for MyUNet(in_channels=1, num_classes=2, base_channels=4, depth=2) on an input of shape "
+                "(2, 1, 44, 60) (N, C, H, W) yours gives",
+                "the copy comes first",
+            ),
+            (MyUNetCornerCrop, "values differ", "top-left corner"),
+            (
+                MyUNetNoHead,
+                "MyUNet() on a 572×572×1 input (shapes computed on the meta device) yours gives 388×388×64, "
+                "unet_lesson.UNet() gives 388×388×2",
+                "the 1×1 head",
+            ),
+            (MyUNetCopiesInOrder, "yours raised RuntimeError", "reverse order, the deepest first"),
+            (MyUNetCopyAfterPool, "yours raised LayerSizeError: Cannot crop a 32x32 map to 56x56", "*before* its pool"),
         ],
         ids=lambda v: getattr(v, "__name__", None),
     )

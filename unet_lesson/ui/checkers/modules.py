@@ -5,7 +5,9 @@ r"""Checkers of the ``nn.Module`` classes students write (lessons 06 and 07), ag
 * :func:`check_my_unet`: a whole valid ``MyUNet`` with the paper's defaults: 572×572×1 -> 388×388×2 and
   31,030,658 parameters (on the ``meta`` device: no memory, no time), and, when it takes the keywords
   ``in_channels, num_classes, base_channels, depth``, equal outputs to :class:`unet_lesson.UNet` on small
-  configurations;
+  configurations; the forward's typical slips named (no crop, a corner crop, the concatenation the wrong way
+  round, the copies in the wrong order or taken after the pool, no head, a softmax after it), and a network
+  built from a ``DoubleConv`` that is still a stub "not attempted";
 * :func:`check_same_block`: ``SameBlock(in_channels, out_channels)`` (Conv-BN-ReLU twice, padding 1) vs
   ``DoubleConvolution(..., padding=1, batch_norm=True)``, outputs compared in eval mode;
 * :func:`check_same_unet`: a same-padding ``SameUNet``: output size = input size for multiples of
@@ -26,9 +28,21 @@ from torch import nn
 
 from ...core.env import seeded
 from ...core.model import DoubleConvolution, UNet
+from ...core.ops import center_crop
 from ...core.shapes import count_parameters
 from . import solutions
-from ._engine import Run, checker, compare_arrays, copy_weights, describe, layers_in_call_order, line_up, n_params
+from ._engine import (
+    Failed,
+    Run,
+    checker,
+    compare_arrays,
+    copy_weights,
+    describe,
+    layers_in_call_order,
+    line_up,
+    n_params,
+    stub_reason,
+)
 
 __all__ = [
     "check_double_conv",
@@ -102,6 +116,100 @@ def _error_hint(exc: BaseException) -> str:
             "a layer got a different number of channels than it was built for. A conv makes as many channels "
             "as it has kernels; in the expanding path the up-conv halves them (ConvTranspose2d(2c, c, 2, "
             "stride=2)) and the concatenation doubles them back (c + c)."
+        )
+    return ""
+
+
+def _unet_error_hint(exc: BaseException) -> str:
+    """What an exception in a student's MyUNet most likely means (its __init__ is given: the forward's slips)."""
+    text = str(exc)
+    if isinstance(exc, NameError) and "DoubleConv" in text:
+        return "MyUNet builds its levels from your DoubleConv: run exercise 6.5's cell first, then this check."
+    if "Cannot crop" in text:
+        return (
+            "the copy is smaller than the up-conv's map. Keep each level's copy *before* its pool, and take the "
+            "copies back deepest first (a list's pop() gives the last one kept)."
+        )
+    if "Sizes of tensors must match except in dimension 1" in text:
+        return (
+            "the two maps to concatenate differ in size. Keep each level's copy *before* its pool (the pooled map "
+            "is too small), and centre-crop it to the up-conv's size before torch.cat: "
+            "center_crop(copy, x.shape[-2:])."
+        )
+    if any(t in text for t in ("channels, but got", "channels instead", "Invalid channel dimensions")):  # meta
+        return (
+            "a layer got a different number of channels than it was built for. The copies come back in reverse "
+            "order, the deepest first (a list's pop() gives the last one kept), and each DoubleConv of the "
+            "expanding path takes the copy and the up-conv's map concatenated (c + c channels)."
+        )
+    return _error_hint(exc)
+
+
+def _unet_pass(real: UNet, x: torch.Tensor, *, copy_first: bool = True, crop=center_crop) -> torch.Tensor:
+    """The package network's own layers run the way a slip would run them (``copy_first=False``: concatenated
+    the other way round; ``crop``: another crop than the centre's)."""
+    copies = []
+    for conv, pool in zip(real.down_convs, real.down_samples):
+        x = conv(x)
+        copies.append(x)
+        x = pool(x)
+    x = real.bottom(x)
+    for up, conv in zip(real.up_samples, real.up_convs):
+        x = up(x)
+        copied = crop(copies.pop(), tuple(x.shape[-2:]))
+        x = conv(torch.cat([copied, x] if copy_first else [x, copied], dim=1))
+    return real.head(x)
+
+
+def _valid_unet_slips(real: UNet, x: torch.Tensor):
+    """A valid network's typical forward slips, each computed with the package's layers (the same weights as
+    the student's), and the nudge for each."""
+    return [
+        (
+            lambda: _unet_pass(real, x, copy_first=False),
+            "the concatenation is the wrong way round: the copy comes first, torch.cat([copy, x], dim=1) (as in "
+            "unet_lesson.UNet and lesson 04's crop_and_concat), or the weights meet the wrong channels.",
+        ),
+        (
+            lambda: _unet_pass(real, x, crop=lambda m, hw: m[..., : hw[0], : hw[1]]),
+            "yours crops the copy's top-left corner; copy and crop keeps its centre: center_crop(copy, x.shape[-2:]).",
+        ),
+        (
+            lambda: torch.softmax(_unet_pass(real, x), dim=1),
+            "a softmax after the head: the network returns the head's scores as they are (the loss applies the "
+            "softmax).",
+        ),
+        (
+            lambda: torch.sigmoid(_unet_pass(real, x)),
+            "a sigmoid after the head: the network returns the head's scores as they are (the loss applies the "
+            "softmax).",
+        ),
+    ]
+
+
+def _unfinished_part(run: Run, name: str, net: nn.Module) -> None:
+    """Stop, as not attempted, when ``net`` is built from a student's block that is still a stub (the exercise
+    before this one): its forward pass cannot be checked until the block is written."""
+    for _, m in net.named_modules():
+        if m is net or type(m).__module__.startswith("torch"):
+            continue
+        reason = stub_reason(m)
+        if reason:
+            block = type(m).__name__
+            raise Failed(
+                run.result(
+                    "not attempted",
+                    f"{name} is built from your {block}, which is not written yet ({reason.split(':')[0]}): write "
+                    f"it in its exercise's cell (the one before this), run that cell, then run this check.",
+                )
+            )
+
+
+def _channel_hint(out_shape: tuple, real_shape: tuple, paper: str) -> str:
+    if len(out_shape) == 4 and out_shape[2:] == real_shape[2:] and out_shape[1] != real_shape[1]:
+        return (
+            f"yours ends with {out_shape[1]} channels, {paper} with {real_shape[1]}, one score per class: the "
+            "1×1 head (a Conv2d to num_classes channels) comes last; is it missing from the forward pass?"
         )
     return ""
 
@@ -266,12 +374,14 @@ def _takes_keywords(cls: Any) -> bool:
     return all(k in params for k in _KEYWORDS) or any(p.kind is inspect.Parameter.VAR_KEYWORD for p in params.values())
 
 
-def _check_net(run: Run, student: Any, name: str, padding: str, sizes, configs, fallback) -> str:
+def _check_net(run: Run, student: Any, name: str, padding: str, sizes, configs, fallback, slips=None) -> str:
+    """``slips(real, x)``: the known slips of the forward pass (see :func:`compare_arrays`)."""
     same = padding == "same"
     paper = f"unet_lesson.UNet({'padding=' + repr(padding) if same else ''})"
     # 1. the defaults, on the meta device: shapes and parameter count without memory or time
     with torch.device("meta"):
         net = _module(run, f"{name}()", run.call(f"{name}()", student))
+        _unfinished_part(run, name, net)
         real = UNet(padding=padding)
         for h, w in sizes:
             case = f"{name}() on a {h}×{w}×1 input (shapes computed on the meta device)"
@@ -283,8 +393,10 @@ def _check_net(run: Run, student: Any, name: str, padding: str, sizes, configs, 
                 o = tuple(out.shape)
                 got = f"{o[2]}×{o[3]}×{o[1]}" if len(o) == 4 else str(o)
                 rh, rw, rc = real_out.shape[2], real_out.shape[3], real_out.shape[1]
-                hint = (_size_hint(w, o[3], real_out.shape[3], same) if len(o) == 4 else "") or line_up(
-                    order, real_order, paper
+                hint = (
+                    (_size_hint(w, o[3], real_out.shape[3], same) if len(o) == 4 else "")
+                    or _channel_hint(o, tuple(real_out.shape), paper)
+                    or line_up(order, real_order, paper)
                 )
                 raise run.fail(f"for {case} yours gives {got}, {paper} gives {rh}×{rw}×{rc}.", case, hint)
             run.ok()
@@ -327,7 +439,7 @@ def _check_net(run: Run, student: Any, name: str, padding: str, sizes, configs, 
                 )
             copy_weights(run, case, order, real_order, paper, net)
             out = _tensor(run, case, run.call(case, net, x.clone()), real_out)
-            compare_arrays(run, case, out, real_out.double().numpy(), atol=1e-4)
+            compare_arrays(run, case, out, real_out.double().numpy(), slips=slips(real, x) if slips else (), atol=1e-4)
         run.ok()
     return note
 
@@ -337,12 +449,19 @@ def _check_net(run: Run, student: Any, name: str, padding: str, sizes, configs, 
     solutions.MyUNet,
     needs=(solutions.center_crop, solutions.DoubleConv),
     budget_s=60.0,
-    error_hint=_error_hint,
+    error_hint=_unet_error_hint,
 )
 def check_my_unet(run: Run, MyUNet) -> str:
     """Check a valid ``MyUNet`` (the paper's defaults) against ``unet_lesson.UNet``."""
     note = _check_net(
-        run, MyUNet, "MyUNet", "valid", sizes=((572, 572),), configs=VALID_CONFIGS, fallback=(1, 1, 188, 188)
+        run,
+        MyUNet,
+        "MyUNet",
+        "valid",
+        sizes=((572, 572),),
+        configs=VALID_CONFIGS,
+        fallback=(1, 1, 188, 188),
+        slips=_valid_unet_slips,
     )
     return (
         f"MyUNet() gives 388×388×2 for 572×572×1 and has {count_parameters():,} parameters, as the paper's "

@@ -118,35 +118,50 @@ class DoubleConv(nn.Module):
 
 
 class MyUNet(nn.Module):
-    """The paper's U-Net: valid convs, 2x2 max pools, 2x2 up-convs, copy and crop, a 1x1 head."""
+    """The paper's U-Net (Fig. 1), built from DoubleConv; the defaults are the paper's network."""
 
     def __init__(self, in_channels=1, num_classes=2, base_channels=64, depth=4):
         super().__init__()
-        chans = [base_channels * 2**level for level in range(depth + 1)]  # 64, 128, 256, 512, 1024
-        self.down = nn.ModuleList()
-        c = in_channels
-        for c_out in chans[:-1]:  # contracting path
-            self.down.append(DoubleConv(c, c_out))
-            c = c_out
-        self.bottom = DoubleConv(chans[-2], chans[-1])  # the bottom of the U
-        self.up = nn.ModuleList()
+        # the channels of each level, top to bottom: 64, 128, 256, 512, and 1024 at the bottom
+        chans = [base_channels * 2**level for level in range(depth + 1)]
+
+        # contracting path: a DoubleConv at each level, top level first, each followed by a 2x2 max pool
+        self.contracting = nn.ModuleList()
+        c_in = in_channels
+        for c in chans[:-1]:
+            self.contracting.append(DoubleConv(c_in, c))
+            c_in = c
+        self.pool = nn.MaxPool2d(2)  # size / 2; it has no weights, so one serves every level
+
+        # bottom of the U: one more DoubleConv, which doubles the channels (512 -> 1024)
+        self.bottom = DoubleConv(chans[-2], chans[-1])
+
+        # expanding path, deepest level first: an up-conv (size x 2, channels 2c -> c), then a DoubleConv
+        # over the up-conv's c channels and the cropped copy's c channels side by side (2c -> c)
         self.up_convs = nn.ModuleList()
-        for c_out in reversed(chans[:-1]):  # expanding path
-            self.up.append(nn.ConvTranspose2d(2 * c_out, c_out, kernel_size=2, stride=2))  # size x2, channels / 2
-            self.up_convs.append(DoubleConv(2 * c_out, c_out))  # copied + up-conv channels in
-        self.head = nn.Conv2d(chans[0], num_classes, kernel_size=1)
+        self.expanding = nn.ModuleList()
+        for c in reversed(chans[:-1]):
+            self.up_convs.append(nn.ConvTranspose2d(2 * c, c, 2, stride=2))
+            self.expanding.append(DoubleConv(2 * c, c))
+
+        # head: a 1x1 conv, one score per class at every pixel (64 -> num_classes channels)
+        self.head = nn.Conv2d(chans[0], num_classes, 1)
 
     def forward(self, x):
-        copied = []
-        for block in self.down:
+        # contracting path: each level's DoubleConv, a copy of its map kept (the "copy"), then the pool
+        copies = []
+        for block in self.contracting:
             x = block(x)
-            copied.append(x)  # the copy of copy and crop
-            x = nn.functional.max_pool2d(x, kernel_size=2, stride=2)
+            copies.append(x)
+            x = self.pool(x)
+        # bottom
         x = self.bottom(x)
-        for up, block in zip(self.up, self.up_convs):
-            x = up(x)
-            skip = center_crop(copied.pop(), x.shape[-2:])  # the crop
-            x = block(torch.cat([skip, x], dim=1))
+        # expanding path: the copies come back deepest first (pop() takes the last one kept)
+        for up_conv, block in zip(self.up_convs, self.expanding):
+            x = up_conv(x)
+            copied = center_crop(copies.pop(), x.shape[-2:])  # the "crop": to the up-conv's size
+            x = block(torch.cat([copied, x], dim=1))  # copy first, on the channels (dim 0 is the batch)
+        # head
         return self.head(x)
 
 

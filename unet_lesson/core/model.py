@@ -38,7 +38,17 @@ from .ops import center_crop
 from .options import FIELDS, UNetOptions
 from .shapes import output_size
 
-__all__ = ["UNet", "DoubleConvolution", "DownSample", "UpSample", "CenterCrop", "CropAndConcat", "he_init_", "incoming"]
+__all__ = [
+    "UNet",
+    "unet_pass",
+    "DoubleConvolution",
+    "DownSample",
+    "UpSample",
+    "CenterCrop",
+    "CropAndConcat",
+    "he_init_",
+    "incoming",
+]
 
 
 class DoubleConvolution(nn.Sequential):
@@ -255,6 +265,22 @@ class UNet(nn.Module):
 
     def extra_repr(self) -> str:
         return f"{self.options.describe()}"
+
+
+def unet_pass(model: UNet, x: torch.Tensor, join) -> torch.Tensor:
+    """``model``'s own layers, in the order of :meth:`UNet.forward`, with ``join(up, copy)`` at every skip
+    connection instead of the model's copy and crop (no dropout, no size check): what a lesson runs to show
+    a plain ``torch.cat`` failing, and what a checker runs to compute a student's typical slip with the
+    real weights."""
+    copied = []
+    for conv, pool in zip(model.down_convs, model.down_samples):
+        x = conv(x)
+        copied.append(x)  # the "copy"
+        x = pool(x)
+    x = model.bottom(x)
+    for up, conv in zip(model.up_samples, model.up_convs):
+        x = conv(join(up(x), copied.pop()))  # the copies come back deepest first
+    return model.head(x)
 
 
 #: the largest network built for real (4 bytes a parameter: about 2 GB); larger ones on the meta device only

@@ -77,17 +77,9 @@ def concat_without_crop(model, x):
     """
     import torch
 
-    copied = []
-    for conv, pool in zip(model.down_convs, model.down_samples):
-        x = conv(x)
-        copied.append(x)
-        x = pool(x)
-    x = model.bottom(x)
-    for up, conv in zip(model.up_samples, model.up_convs):
-        x = up(x)
-        x = torch.cat([copied.pop(), x], dim=1)  # no crop: sizes must already agree
-        x = conv(x)
-    return model.head(x)
+    from ..core.model import unet_pass
+
+    return unet_pass(model, x, lambda up, copy: torch.cat([copy, up], dim=1))  # no crop: sizes must already agree
 
 
 def pad_to_valid(model, x, mode: str = "reflect"):

@@ -27,7 +27,7 @@ import torch
 from torch import nn
 
 from ...core.env import seeded
-from ...core.model import DoubleConvolution, UNet
+from ...core.model import DoubleConvolution, UNet, unet_pass
 from ...core.ops import center_crop
 from ...core.shapes import count_parameters
 from . import solutions
@@ -148,17 +148,12 @@ def _unet_error_hint(exc: BaseException) -> str:
 def _unet_pass(real: UNet, x: torch.Tensor, *, copy_first: bool = True, crop=center_crop) -> torch.Tensor:
     """The package network's own layers run the way a slip would run them (``copy_first=False``: concatenated
     the other way round; ``crop``: another crop than the centre's)."""
-    copies = []
-    for conv, pool in zip(real.down_convs, real.down_samples):
-        x = conv(x)
-        copies.append(x)
-        x = pool(x)
-    x = real.bottom(x)
-    for up, conv in zip(real.up_samples, real.up_convs):
-        x = up(x)
-        copied = crop(copies.pop(), tuple(x.shape[-2:]))
-        x = conv(torch.cat([copied, x] if copy_first else [x, copied], dim=1))
-    return real.head(x)
+
+    def join(up, copy):
+        copied = crop(copy, tuple(up.shape[-2:]))
+        return torch.cat([copied, up] if copy_first else [up, copied], dim=1)
+
+    return unet_pass(real, x, join)
 
 
 def _valid_unet_slips(real: UNet, x: torch.Tensor):

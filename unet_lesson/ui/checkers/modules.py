@@ -407,8 +407,8 @@ def _takes_keywords(cls: Any) -> bool:
     return all(k in params for k in _KEYWORDS) or any(p.kind is inspect.Parameter.VAR_KEYWORD for p in params.values())
 
 
-def _check_net(run: Run, student: Any, name: str, padding: str, sizes, configs, fallback, slips=None) -> str:
-    """``slips(real, x)``: the known slips of the forward pass (see :func:`compare_arrays`)."""
+def _check_net(run: Run, student: Any, name: str, padding: str, sizes, configs, fallback) -> str:
+    """The whole-network check; the forward's known slips (:func:`_unet_slips`) named when the numbers differ."""
     same = padding == "same"
     paper = f"unet_lesson.UNet({'padding=' + repr(padding) if same else ''})"
     # 1. the defaults, on the meta device: shapes and parameter count without memory or time
@@ -472,7 +472,7 @@ def _check_net(run: Run, student: Any, name: str, padding: str, sizes, configs, 
                 )
             copy_weights(run, case, order, real_order, paper, net)
             out = _tensor(run, case, run.call(case, net, x.clone()), real_out)
-            compare_arrays(run, case, out, real_out.double().numpy(), slips=slips(real, x) if slips else (), atol=1e-4)
+            compare_arrays(run, case, out, real_out.double().numpy(), slips=_unet_slips(real, x, same=same), atol=1e-4)
         run.ok()
     return note
 
@@ -487,14 +487,7 @@ def _check_net(run: Run, student: Any, name: str, padding: str, sizes, configs, 
 def check_my_unet(run: Run, MyUNet) -> str:
     """Check a valid ``MyUNet`` (the paper's defaults) against ``unet_lesson.UNet``."""
     note = _check_net(
-        run,
-        MyUNet,
-        "MyUNet",
-        "valid",
-        sizes=((572, 572),),
-        configs=VALID_CONFIGS,
-        fallback=(1, 1, 188, 188),
-        slips=_unet_slips,
+        run, MyUNet, "MyUNet", "valid", sizes=((572, 572),), configs=VALID_CONFIGS, fallback=(1, 1, 188, 188)
     )
     return (
         f"MyUNet() gives 388×388×2 for 572×572×1 and has {count_parameters():,} parameters, as the paper's "
@@ -512,14 +505,7 @@ def check_my_unet(run: Run, MyUNet) -> str:
 def check_same_unet(run: Run, SameUNet) -> str:
     """Check a same-padding ``SameUNet`` against ``unet_lesson.UNet(padding="same")``."""
     note = _check_net(
-        run,
-        SameUNet,
-        "SameUNet",
-        "same",
-        sizes=((512, 512), (64, 96)),
-        configs=SAME_CONFIGS,
-        fallback=(2, 1, 32, 32),
-        slips=lambda real, x: _unet_slips(real, x, same=True),
+        run, SameUNet, "SameUNet", "same", sizes=((512, 512), (64, 96)), configs=SAME_CONFIGS, fallback=(2, 1, 32, 32)
     )
     return (
         f"SameUNet() keeps the size (512×512 and 64×96 inputs give maps of the same size) and has "

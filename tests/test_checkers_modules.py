@@ -285,10 +285,64 @@ class TestMyUNetRejectsTypicalSlips:
         assert r.status == "correct" and "188×188" in r.message and "keywords" in r.message
 
 
+def _same_forward(net, x, *, crop=None, copy_first=True, pool_first=False, pop=-1, head=True):
+    """A SameUNet forward (its __init__ is the notebook's) written the 6.6 way, with one slip switched on."""
+    copies = []
+    for block in net.contracting:
+        x = block(x)
+        if pool_first:  # the slip: the copy taken after the pool
+            x = net.pool(x)
+            copies.append(x)
+        else:
+            copies.append(x)
+            x = net.pool(x)
+    x = net.bottom(x)
+    for up_conv, block in zip(net.up_convs, net.expanding):
+        x = up_conv(x)
+        copied = copies.pop(pop)
+        copied = crop(copied, x.shape[-2:]) if crop else copied
+        x = block(torch.cat([copied, x] if copy_first else [x, copied], dim=1))
+    return net.head(x) if head else x
+
+
+def _same_slip(name, **slip):
+    return type(name, (S.SameUNet,), {"forward": lambda self, x: _same_forward(self, x, **slip)})
+
+
+SameUNetAsInLesson06 = _same_slip("SameUNetAsInLesson06")  # pop() and a plain cat: right
+SameUNetLeftoverCrop = _same_slip("SameUNetLeftoverCrop", crop=center_crop)  # a no-op with same padding: right
+SameUNetCatSwapped = _same_slip("SameUNetCatSwapped", copy_first=False)
+SameUNetNoHead = _same_slip("SameUNetNoHead", head=False)
+SameUNetCopiesInOrder = _same_slip("SameUNetCopiesInOrder", pop=0)
+SameUNetCopyAfterPool = _same_slip("SameUNetCopyAfterPool", pool_first=True)
+
+
+class SameUNetSoftmaxHead(S.SameUNet):
+    def forward(self, x):
+        return torch.softmax(super().forward(x), dim=1)
+
+
+# 6.6's forward copied into lesson 07, whose notebook does not import center_crop
+CROP_LEFT_IN = """
+class SameUNetCropLeftIn(SameUNet):
+    def forward(self, x):
+        copies = []
+        for block in self.contracting:
+            x = block(x)
+            copies.append(x)
+            x = self.pool(x)
+        x = self.bottom(x)
+        for up_conv, block in zip(self.up_convs, self.expanding):
+            x = up_conv(x)
+            x = block(torch.cat([center_crop(copies.pop(), x.shape[-2:]), x], dim=1))
+        return self.head(x)
+"""
+
+
 class SameUNetValidBlocks(S.SameUNet):
     def __init__(self, in_channels=1, num_classes=2, base_channels=64, depth=4):
         super().__init__(in_channels, num_classes, base_channels, depth)
-        for block in [*self.down, self.bottom, *self.up_convs]:
+        for block in [*self.contracting, self.bottom, *self.expanding]:
             for m in block.modules():
                 if isinstance(m, nn.Conv2d):
                     m.padding = (0, 0)
@@ -297,7 +351,7 @@ class SameUNetValidBlocks(S.SameUNet):
 class SameUNetWithoutBatchNorm(S.SameUNet):
     def __init__(self, in_channels=1, num_classes=2, base_channels=64, depth=4):
         super().__init__(in_channels, num_classes, base_channels, depth)
-        for block in [*self.down, self.bottom, *self.up_convs]:
+        for block in [*self.contracting, self.bottom, *self.expanding]:
             block.block = nn.Sequential(*[m for m in block.block if not isinstance(m, nn.BatchNorm2d)])
 
 
@@ -307,11 +361,58 @@ class TestSameUNetRejectsTypicalSlips:
         [
             (SameUNetValidBlocks, "SameUNet() on a 512×512×1 input", "differ in size"),
             (SameUNetWithoutBatchNorm, "SameUNet() has 31,0", "BatchNorm2d"),
+            (
+                SameUNetCatSwapped,
+                "for SameUNet(in_channels=1, num_classes=2, base_channels=4, depth=2) on an input of shape "
+                "(2, 1, 16, 20) (N, C, H, W) yours gives",
+                "the copy comes first",
+            ),
+            (
+                SameUNetNoHead,
+                "SameUNet() on a 512×512×1 input (shapes computed on the meta device) yours gives 512×512×64, "
+                "unet_lesson.UNet(padding='same') gives 512×512×2",
+                "the 1×1 head",
+            ),
+            (SameUNetCopiesInOrder, "yours raised RuntimeError", "reverse order, the deepest first"),
+            (SameUNetCopyAfterPool, "yours raised RuntimeError", "*before* self.pool"),
+            (SameUNetSoftmaxHead, "values differ", "a softmax after the head"),
         ],
         ids=lambda v: getattr(v, "__name__", None),
     )
     def test_rejected_with_the_case_and_nudge(self, wrong, phrase, nudge):
         _wrong(C.check_same_unet(wrong), phrase, diagnosis=nudge)
+
+    @pytest.mark.parametrize("right", [SameUNetAsInLesson06, SameUNetLeftoverCrop], ids=lambda c: c.__name__)
+    def test_the_lesson_06_way_and_a_leftover_crop_are_accepted(self, right):
+        r = C.check_same_unet(right)
+        assert r.status == "correct" and "3 small configurations" in r.message, r
+
+    def test_a_crop_left_in_without_its_import_is_told_it_needs_none(self):
+        namespace = {"SameUNet": S.SameUNet, "torch": torch, "nn": nn}
+        exec(CROP_LEFT_IN, namespace)
+        r = C.check_same_unet(namespace["SameUNetCropLeftIn"])
+        assert r.status == "wrong" and "NameError" in r.message, r
+        assert "no crop is needed any more" in r.diagnosis, r
+
+    def test_a_same_block_still_a_stub_is_not_attempted(self):
+        class SameBlockStub(nn.Module):
+            def __init__(self, in_channels, out_channels):
+                super().__init__()
+
+            def forward(self, x): ...
+
+        class SameUNetOnStub(S.SameUNet):
+            pass
+
+        import unet_lesson.ui.checkers.solutions as solutions
+
+        real = solutions.SameBlock
+        try:
+            solutions.SameBlock = SameBlockStub  # the __init__ looks SameBlock up where it is defined
+            r = C.check_same_unet(SameUNetOnStub)
+        finally:
+            solutions.SameBlock = real
+        assert r.status == "not attempted" and "built from your SameBlockStub" in r.message, r
 
     def test_the_package_network_is_accepted(self):
         assert C.check_same_unet(lambda **kw: UNet(padding="same", **kw)).status == "correct"

@@ -11,7 +11,8 @@ r"""Checkers of the ``nn.Module`` classes students write (lessons 06 and 07), ag
 * :func:`check_same_block`: ``SameBlock(in_channels, out_channels)`` (Conv-BN-ReLU twice, padding 1) vs
   ``DoubleConvolution(..., padding=1, batch_norm=True)``, outputs compared in eval mode;
 * :func:`check_same_unet`: a same-padding ``SameUNet``: output size = input size for multiples of
-  ``2**depth``, the parameter count and outputs of ``UNet(padding="same")``.
+  ``2**depth``, the parameter count and outputs of ``UNet(padding="same")``; the forward's slips named as for
+  ``MyUNet`` (a leftover centre crop is a no-op there and passes), a ``SameBlock`` still a stub "not attempted".
 
 Weights are copied layer by layer in the order the forward pass uses them (so the student may
 name and register the layers as they like), after checking the shapes line up.
@@ -21,6 +22,7 @@ from __future__ import annotations
 
 import copy
 import inspect
+import re
 from typing import Any
 
 import torch
@@ -156,19 +158,21 @@ def _unet_pass(real: UNet, x: torch.Tensor, *, copy_first: bool = True, crop=cen
     return unet_pass(real, x, join)
 
 
-def _valid_unet_slips(real: UNet, x: torch.Tensor):
-    """A valid network's typical forward slips, each computed with the package's layers (the same weights as
-    the student's), and the nudge for each."""
+def _unet_slips(real: UNet, x: torch.Tensor, *, same: bool = False):
+    """A network's typical forward slips, each computed with the package's layers (the same weights as the
+    student's), and the nudge for each. With same padding a crop keeps everything (a leftover one does no harm),
+    so a corner crop is no slip there."""
+    corner = (
+        lambda: _unet_pass(real, x, crop=lambda m, hw: m[..., : hw[0], : hw[1]]),
+        "yours crops the copy's top-left corner; copy and crop keeps its centre: center_crop(copy, x.shape[-2:]).",
+    )
     return [
         (
             lambda: _unet_pass(real, x, copy_first=False),
             "the concatenation is the wrong way round: the copy comes first, torch.cat([copy, x], dim=1) (as in "
             "unet_lesson.UNet and lesson 04's crop_and_concat), or the weights meet the wrong channels.",
         ),
-        (
-            lambda: _unet_pass(real, x, crop=lambda m, hw: m[..., : hw[0], : hw[1]]),
-            "yours crops the copy's top-left corner; copy and crop keeps its centre: center_crop(copy, x.shape[-2:]).",
-        ),
+        *([] if same else [corner]),
         (
             lambda: torch.softmax(_unet_pass(real, x), dim=1),
             "a softmax after the head: the network returns the head's scores as they are (the loss applies the "
@@ -180,6 +184,40 @@ def _valid_unet_slips(real: UNet, x: torch.Tensor):
             "softmax).",
         ),
     ]
+
+
+def _same_unet_error_hint(exc: BaseException) -> str:
+    """What an exception in a student's SameUNet most likely means (its __init__ is given: the forward's slips)."""
+    text = str(exc)
+    if isinstance(exc, NameError) and "SameBlock" in text:
+        return "SameUNet builds its levels from your SameBlock: run exercise 7.8's cell first, then this check."
+    if isinstance(exc, NameError) and "center_crop" in text:
+        return (
+            "no crop is needed any more: with same padding the copy already has the up-conv's size, so "
+            "torch.cat([copy, up_conv(x)], dim=1) joins them as they are."
+        )
+    in_order = (
+        "The copies come back in reverse order, the deepest first (reversed(copies), or a list's pop() takes the "
+        "last one kept)"
+    )
+    sizes = re.search(r"Expected (\d+) in dimension \d+ but got (\d+)", text)
+    if sizes:
+        first, second = int(sizes.group(1)), int(sizes.group(2))
+        if 2 * first == second:  # the copy (concatenated first) is half the up-conv's map: taken after the pool
+            return "the copy is half the up-conv's size: keep each level's map *before* self.pool, not after it."
+        if first > second and first % second == 0:
+            return f"the copy is larger than the up-conv's map: it is another level's. {in_order}."
+    if "Sizes of tensors must match except in dimension 1" in text:
+        return (
+            "the two maps to concatenate differ in size. With same padding they cannot, unless a copy was kept "
+            f"*after* its pool (keep each level's map before self.pool) or a 3×3 conv lost its padding=1. {in_order}."
+        )
+    if any(t in text for t in ("channels, but got", "channels instead", "Invalid channel dimensions")):  # meta
+        return (
+            f"a layer got a different number of channels than it was built for. {in_order}, and each SameBlock of "
+            "the expanding path takes the copy and the up-conv's map concatenated (c + c channels)."
+        )
+    return _error_hint(exc)
 
 
 def _unfinished_part(run: Run, name: str, net: nn.Module) -> None:
@@ -369,8 +407,8 @@ def _takes_keywords(cls: Any) -> bool:
     return all(k in params for k in _KEYWORDS) or any(p.kind is inspect.Parameter.VAR_KEYWORD for p in params.values())
 
 
-def _check_net(run: Run, student: Any, name: str, padding: str, sizes, configs, fallback, slips=None) -> str:
-    """``slips(real, x)``: the known slips of the forward pass (see :func:`compare_arrays`)."""
+def _check_net(run: Run, student: Any, name: str, padding: str, sizes, configs, fallback) -> str:
+    """The whole-network check; the forward's known slips (:func:`_unet_slips`) named when the numbers differ."""
     same = padding == "same"
     paper = f"unet_lesson.UNet({'padding=' + repr(padding) if same else ''})"
     # 1. the defaults, on the meta device: shapes and parameter count without memory or time
@@ -434,7 +472,7 @@ def _check_net(run: Run, student: Any, name: str, padding: str, sizes, configs, 
                 )
             copy_weights(run, case, order, real_order, paper, net)
             out = _tensor(run, case, run.call(case, net, x.clone()), real_out)
-            compare_arrays(run, case, out, real_out.double().numpy(), slips=slips(real, x) if slips else (), atol=1e-4)
+            compare_arrays(run, case, out, real_out.double().numpy(), slips=_unet_slips(real, x, same=same), atol=1e-4)
         run.ok()
     return note
 
@@ -449,14 +487,7 @@ def _check_net(run: Run, student: Any, name: str, padding: str, sizes, configs, 
 def check_my_unet(run: Run, MyUNet) -> str:
     """Check a valid ``MyUNet`` (the paper's defaults) against ``unet_lesson.UNet``."""
     note = _check_net(
-        run,
-        MyUNet,
-        "MyUNet",
-        "valid",
-        sizes=((572, 572),),
-        configs=VALID_CONFIGS,
-        fallback=(1, 1, 188, 188),
-        slips=_valid_unet_slips,
+        run, MyUNet, "MyUNet", "valid", sizes=((572, 572),), configs=VALID_CONFIGS, fallback=(1, 1, 188, 188)
     )
     return (
         f"MyUNet() gives 388×388×2 for 572×572×1 and has {count_parameters():,} parameters, as the paper's "
@@ -469,7 +500,7 @@ def check_my_unet(run: Run, MyUNet) -> str:
     solutions.SameUNet,
     needs=(solutions.SameBlock,),
     budget_s=60.0,
-    error_hint=_error_hint,
+    error_hint=_same_unet_error_hint,
 )
 def check_same_unet(run: Run, SameUNet) -> str:
     """Check a same-padding ``SameUNet`` against ``unet_lesson.UNet(padding="same")``."""

@@ -186,32 +186,41 @@ class SameBlock(nn.Module):
 
 
 class SameUNet(nn.Module):
-    """The modern U-Net: same padding and Conv-BN-ReLU, so the crop disappears and output size = input size
-    (for sizes that are multiples of 2**depth)."""
+    """The modern U-Net, built from SameBlock: same padding keeps every size, so the crop disappears and
+    output size = input size (for sizes that are multiples of 2**depth)."""
 
     def __init__(self, in_channels=1, num_classes=2, base_channels=64, depth=4):
         super().__init__()
+        # the channels of each level, top to bottom: 64, 128, 256, 512, and 1024 at the bottom
         chans = [base_channels * 2**level for level in range(depth + 1)]
-        self.down = nn.ModuleList()
-        c = in_channels
-        for c_out in chans[:-1]:
-            self.down.append(SameBlock(c, c_out))
-            c = c_out
+        # the channels each contracting level takes in: the image's, then the level above's
+        ins = [in_channels, *chans[:-2]]
+
+        # contracting path, top level first: a SameBlock (size kept) at each level; one 2x2 max pool (size / 2,
+        # no weights) serves every level
+        self.contracting = nn.ModuleList(SameBlock(c_in, c) for c_in, c in zip(ins, chans[:-1]))
+        self.pool = nn.MaxPool2d(2)
+
+        # bottom of the U: one more SameBlock, which doubles the channels (512 -> 1024)
         self.bottom = SameBlock(chans[-2], chans[-1])
-        self.up = nn.ModuleList(nn.ConvTranspose2d(2 * c, c, kernel_size=2, stride=2) for c in reversed(chans[:-1]))
-        self.up_convs = nn.ModuleList(SameBlock(2 * c, c) for c in reversed(chans[:-1]))
-        self.head = nn.Conv2d(chans[0], num_classes, kernel_size=1)
+
+        # expanding path, deepest level first: an up-conv (size x 2, channels 2c -> c), then a SameBlock over
+        # the up-conv's c channels and the copy's c channels side by side (2c -> c)
+        self.up_convs = nn.ModuleList(nn.ConvTranspose2d(2 * c, c, 2, stride=2) for c in reversed(chans[:-1]))
+        self.expanding = nn.ModuleList(SameBlock(2 * c, c) for c in reversed(chans[:-1]))
+
+        # head: a 1x1 conv, one score per class at every pixel (64 -> num_classes channels)
+        self.head = nn.Conv2d(chans[0], num_classes, 1)
 
     def forward(self, x):
-        copied = []
-        for block in self.down:
-            x = block(x)
-            copied.append(x)
-            x = nn.functional.max_pool2d(x, kernel_size=2, stride=2)
+        copies = []
+        for block in self.contracting:
+            copies.append(block(x))  # the copy: each level's map, kept before its pool
+            x = self.pool(copies[-1])
         x = self.bottom(x)
-        for up, block in zip(self.up, self.up_convs):
-            x = up(x)  # the copied map has this size already: no crop
-            x = block(torch.cat([copied.pop(), x], dim=1))
+        # the copies come back deepest first: reversed(copies) walks the list from its end, as pop() does
+        for up_conv, block, copy in zip(self.up_convs, self.expanding, reversed(copies)):
+            x = block(torch.cat([copy, up_conv(x)], dim=1))  # no crop: same padding keeps the sizes equal
         return self.head(x)
 
 

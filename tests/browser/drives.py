@@ -146,7 +146,7 @@ CONV = WidgetDrive(
 )
 
 
-# 02 max pooling: one pool (size, formula, real nn.MaxPool2d, zero parameters); the contracting path
+# 02 max pooling: one pool (size, formula, real nn.MaxPool2d, zero parameters)
 def _pool_expected(size, kernel, stride, padding, ceil_mode, source):
     f = pool_out.explain(size, kernel, stride, padding, ceil_mode)
     layer = torch.nn.MaxPool2d(kernel, stride=stride, padding=padding, ceil_mode=ceil_mode)
@@ -181,40 +181,6 @@ POOL = WidgetDrive(
         Press("kernel", "ArrowUp", 1),  # 3x3 windows
         Type("padding", 2, invalid=True),  # more than half the kernel: PyTorch refuses
         Type("padding", 1),
-    ],
-)
-
-
-def _contracting(size, depth=4):
-    """Sizes down the contracting path: two 3x3 valid convs and a 2x2 max pool per level.
-    Returns the bottom size and each pool's (input size, formula)."""
-    x, pools = size, []
-    for _level in range(depth):
-        x = conv_out(conv_out(x))
-        pools.append((x, pool_out.explain(x)))
-        x = pools[-1][1].result
-    return x, pools
-
-
-def _pool_path_expected(size):
-    bottom, pools = _contracting(size)
-    return {"input": size, "bottom": bottom, "odd_pools": sum(x % 2 for x, _ in pools)}
-
-
-def _pool_path_texts(size):
-    return [f.text for _, f in _contracting(size)[1]]
-
-
-POOL_PATH = WidgetDrive(
-    css="ul-pool-path",
-    controls={"size": int},
-    expected=_pool_path_expected,
-    texts=_pool_path_texts,
-    steps=[
-        Type("size", 573),  # odd sizes reach the pools
-        Type("size", 30, invalid=True),  # the maps shrink to nothing at level 3
-        Press("size", "ArrowUp", 3, invalid=True),  # 33 with the keyboard: still too small
-        Type("size", 188),
     ],
 )
 
@@ -733,7 +699,6 @@ DRIVES = {
     ("01_convolution_sizes", "conv"): CONV,
     ("01_convolution_sizes", "field"): FIELD_01,
     ("02_max_pooling", "pool"): POOL,
-    ("02_max_pooling", "path"): POOL_PATH,
     ("02_max_pooling", "field"): FIELD_02,
     ("03_up_conv", "upconv"): UPCONV,
     ("04_copy_and_crop", "crop"): CROP,

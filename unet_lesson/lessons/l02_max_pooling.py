@@ -413,7 +413,6 @@ def path_controls() -> dict:
 
 WIDGETS = {
     "pool": Widget(pool_view, pool_controls, css="ul-pool", title="One max pool: input size -> output size"),
-    "path": Widget(contracting_view, path_controls, css="ul-pool-path", title="The contracting path, level by level"),
     # what one output pixel sees: the contracting path's blocks without the copies (unet_lesson.ui.receptive)
     "field": stack_widget(input_size=96, blocks=3, convs=2, row=8, col=8),
 }

@@ -40,7 +40,7 @@ from ..ui.figures.pool import (
 )
 from ..ui.receptive import stack_widget
 from ..ui.tables import html_table
-from ..ui.widgets import View, Widget, number_box, window_boxes
+from ..ui.widgets import View, Widget, window_boxes
 from . import l02_exercises
 from ._text import lesson_text
 from .l02_exercises import *  # noqa: F403 (its __all__ is re-exported: the notebook calls L.<name>)
@@ -52,7 +52,6 @@ __all__ = [
     "LESSON",
     "WIDGETS",
     "pool_controls",
-    "path_controls",
     "MAX_SIZE",
     "MAX_WORK",
     "GRID_MAX",
@@ -405,10 +404,6 @@ def pool_controls() -> dict:
         "ceil_mode": W.Checkbox(False, description="ceil_mode"),
         "source": W.Dropdown(options=SOURCES, value="feature map", description="pool"),
     }
-
-
-def path_controls() -> dict:
-    return {"size": number_box(572, "input size")}
 
 
 WIDGETS = {

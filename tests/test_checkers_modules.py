@@ -2,6 +2,8 @@
 version, written out here, is rejected with the case in words, the package's numbers and a fitting nudge;
 correct versions with their own layer names and registration order are accepted."""
 
+import inspect
+
 import pytest
 import torch
 import torch.nn.functional as F
@@ -160,7 +162,7 @@ class TestSameBlockRejectsTypicalSlips:
 
 # ---- 06 and 07: whole networks ----------------------------------------------------------------
 def _my_forward(net, x, *, crop=S.center_crop, copy_first=True, pool_first=False, pop=-1, head=True):
-    """The lesson's MyUNet forward (its __init__ is the notebook's), with one slip switched on."""
+    """6.6's forward (MyUNet's and SameUNet's layer names), with one slip switched on."""
     copies = []
     for block in net.contracting:
         x = block(x)
@@ -285,28 +287,11 @@ class TestMyUNetRejectsTypicalSlips:
         assert r.status == "correct" and "188×188" in r.message and "keywords" in r.message
 
 
-def _same_forward(net, x, *, crop=None, copy_first=True, pool_first=False, pop=-1, head=True):
-    """A SameUNet forward (its __init__ is the notebook's) written the 6.6 way, with one slip switched on."""
-    copies = []
-    for block in net.contracting:
-        x = block(x)
-        if pool_first:  # the slip: the copy taken after the pool
-            x = net.pool(x)
-            copies.append(x)
-        else:
-            copies.append(x)
-            x = net.pool(x)
-    x = net.bottom(x)
-    for up_conv, block in zip(net.up_convs, net.expanding):
-        x = up_conv(x)
-        copied = copies.pop(pop)
-        copied = crop(copied, x.shape[-2:]) if crop else copied
-        x = block(torch.cat([copied, x] if copy_first else [x, copied], dim=1))
-    return net.head(x) if head else x
-
-
 def _same_slip(name, **slip):
-    return type(name, (S.SameUNet,), {"forward": lambda self, x: _same_forward(self, x, **slip)})
+    """A SameUNet (its __init__ is the notebook's) with 6.6's forward, no crop, and one slip switched on
+    (SameUNet has MyUNet's layer names)."""
+    slip = {"crop": None, **slip}
+    return type(name, (S.SameUNet,), {"forward": lambda self, x: _my_forward(self, x, **slip)})
 
 
 SameUNetAsInLesson06 = _same_slip("SameUNetAsInLesson06")  # pop() and a plain cat: right
@@ -323,20 +308,7 @@ class SameUNetSoftmaxHead(S.SameUNet):
 
 
 # 6.6's forward copied into lesson 07, whose notebook does not import center_crop
-CROP_LEFT_IN = """
-class SameUNetCropLeftIn(SameUNet):
-    def forward(self, x):
-        copies = []
-        for block in self.contracting:
-            x = block(x)
-            copies.append(x)
-            x = self.pool(x)
-        x = self.bottom(x)
-        for up_conv, block in zip(self.up_convs, self.expanding):
-            x = up_conv(x)
-            x = block(torch.cat([center_crop(copies.pop(), x.shape[-2:]), x], dim=1))
-        return self.head(x)
-"""
+CROP_LEFT_IN = "class SameUNetCropLeftIn(SameUNet):\n" + inspect.getsource(S.MyUNet.forward)
 
 
 class SameUNetValidBlocks(S.SameUNet):

@@ -206,3 +206,10 @@ def test_every_exercise_waits_for_an_answer_then_gives_one_graded_hint_per_wrong
         assert ex.solution().key == ex.key
     finally:
         ex.reset()
+
+
+@pytest.mark.parametrize("module", [m for m in MODULES if m.LESSON.number is not None], ids=lambda m: m.LESSON.notebook)
+def test_the_notebook_opens_with_the_lessons_minutes(module):
+    first = "".join(json.loads((ROOT / module.LESSON.path).read_text())["cells"][0]["source"])
+    m = re.search(r"\*About (\d+) minutes\.", first)
+    assert m and int(m.group(1)) == module.LESSON.minutes, (m and m.group(0), module.LESSON.minutes)
